@@ -1,0 +1,1 @@
+"""Node daemon logic: one module per subject, each function handling one RPC call."""

@@ -1,0 +1,145 @@
+"""Every on-disk path of one node, relative to a root prefix.
+
+A real node uses ``NodeLayout(Path("/"))``; a virtual cluster gives each node
+its own root so that several nodes share one machine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+SSCONF_PREFIX = "ssconf_"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLayout:
+    """Paths of one node. Nothing here touches the disk."""
+
+    root: Path
+
+    # --- top directories -------------------------------------------------
+    @property
+    def etc_dir(self) -> Path:
+        return self.root / "etc" / "corral"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "var" / "lib" / "corral"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run" / "corral"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "var" / "log" / "corral"
+
+    # --- crypto ---------------------------------------------------------
+    @property
+    def crypto_dir(self) -> Path:
+        return self.data_dir / "crypto"
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.crypto_dir / "ca.pem"
+
+    @property
+    def ca_key(self) -> Path:
+        return self.crypto_dir / "ca-key.pem"
+
+    @property
+    def node_cert(self) -> Path:
+        return self.crypto_dir / "node.pem"
+
+    @property
+    def node_key(self) -> Path:
+        return self.crypto_dir / "node-key.pem"
+
+    @property
+    def join_token(self) -> Path:
+        return self.crypto_dir / "join-token"
+
+    # --- state ----------------------------------------------------------
+    @property
+    def config_db(self) -> Path:
+        return self.data_dir / "config.db"
+
+    @property
+    def queue_dir(self) -> Path:
+        return self.data_dir / "queue"
+
+    @property
+    def queue_db(self) -> Path:
+        return self.queue_dir / "queue.db"
+
+    @property
+    def queue_archive_dir(self) -> Path:
+        return self.queue_dir / "archive"
+
+    @property
+    def queue_drain_file(self) -> Path:
+        return self.queue_dir / "drain"
+
+    @property
+    def watcher_pause_file(self) -> Path:
+        return self.data_dir / "watcher.pause"
+
+    @property
+    def watcher_state_file(self) -> Path:
+        return self.data_dir / "watcher.data"
+
+    @property
+    def node_name_file(self) -> Path:
+        return self.data_dir / "node-name"
+
+    def ssconf_file(self, key: str) -> Path:
+        return self.data_dir / f"{SSCONF_PREFIX}{key}"
+
+    # --- hooks and commands ----------------------------------------------
+    @property
+    def hooks_dir(self) -> Path:
+        return self.etc_dir / "hooks"
+
+    @property
+    def restricted_commands_dir(self) -> Path:
+        return self.etc_dir / "restricted-commands"
+
+    @property
+    def external_mip_script(self) -> Path:
+        return self.etc_dir / "scripts" / "master-ip-setup"
+
+    @property
+    def rapi_users_file(self) -> Path:
+        return self.data_dir / "rapi" / "users"
+
+    # --- runtime --------------------------------------------------------
+    @property
+    def luxi_socket(self) -> Path:
+        return self.run_dir / "socket" / "corral-query"
+
+    def pid_file(self, daemon: str) -> Path:
+        return self.run_dir / f"{daemon}.pid"
+
+    def log_file(self, daemon: str) -> Path:
+        return self.log_dir / f"{daemon}.log"
+
+    @property
+    def restricted_commands_lock(self) -> Path:
+        return self.run_dir / "restricted-commands.lock"
+
+    def ensure_dirs(self) -> None:
+        """Create the node's directories with safe permissions."""
+        for path, mode in (
+            (self.etc_dir, 0o755),
+            (self.data_dir, 0o755),
+            (self.crypto_dir, 0o700),
+            (self.queue_dir, 0o700),
+            (self.queue_archive_dir, 0o700),
+            (self.run_dir, 0o755),
+            (self.luxi_socket.parent, 0o750),
+            (self.log_dir, 0o750),
+            (self.hooks_dir, 0o755),
+        ):
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(mode)

@@ -1,0 +1,201 @@
+"""A blocking LUXI client for the CLI, scripts and tests.
+
+Imports only the standard library so that ``gnt-*`` commands start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from typing import Any
+
+from corral.luxi.protocol import (
+    ETX,
+    JOB_NOTCHANGED,
+    KEY_RESULT,
+    KEY_SUCCESS,
+    encode_request,
+)
+
+DEFAULT_SOCKET = "/run/corral/socket/corral-query"
+
+
+class LuxiClientError(Exception):
+    """Transport failure: no master daemon, or a broken connection."""
+
+
+class LuxiRemoteError(Exception):
+    """The master answered with an error: ``error_class`` and ``args`` as sent."""
+
+    def __init__(self, error_class: str, args: list[Any]) -> None:
+        super().__init__(error_class, args)
+        self.error_class = error_class
+        self.error_args = args
+
+    def __str__(self) -> str:
+        return f"{self.error_class}: {'; '.join(str(a) for a in self.error_args)}"
+
+
+def default_socket_path() -> str:
+    """``$CORRAL_LUXI`` when set, else the socket under ``$CORRAL_ROOT`` or ``/``."""
+    explicit = os.environ.get("CORRAL_LUXI")
+    if explicit:
+        return explicit
+    root = os.environ.get("CORRAL_ROOT", "/")
+    return os.path.join(root, DEFAULT_SOCKET.lstrip("/"))
+
+
+class Client:
+    """One connection to masterd; reconnects lazily."""
+
+    def __init__(self, path: str | None = None, timeout: float = 60.0) -> None:
+        self.path = path or default_socket_path()
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._buffer = b""
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._buffer = b""
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(self.path)
+            except OSError as err:
+                sock.close()
+                raise LuxiClientError(
+                    f"Cannot communicate with the master daemon at {self.path}: {err.strerror}. "
+                    "Is the master running?"
+                ) from err
+            self._sock = sock
+        return self._sock
+
+    def call(self, method: str, *args: Any) -> Any:
+        """Send one request and return its result; raises LuxiRemoteError on an error reply."""
+        sock = self._connect()
+        try:
+            sock.sendall(encode_request(method, list(args)))
+            reply = self._read_message(sock)
+        except OSError as err:
+            self.close()
+            raise LuxiClientError(f"Error while talking to the master daemon: {err}") from err
+        data = json.loads(reply)
+        result = data.get(KEY_RESULT)
+        if not data.get(KEY_SUCCESS):
+            if isinstance(result, list) and len(result) == 2 and isinstance(result[0], str):
+                raise LuxiRemoteError(result[0], list(result[1]) if isinstance(result[1], list) else [result[1]])
+            raise LuxiRemoteError("LuxiError", [str(result)])
+        return result
+
+    def _read_message(self, sock: socket.socket) -> bytes:
+        while ETX not in self._buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ConnectionResetError("master daemon closed the connection")
+            self._buffer += chunk
+        message, _, self._buffer = self._buffer.partition(ETX)
+        return message
+
+    # --- Ganeti's client method names -----------------------------------
+    def SubmitJob(self, ops: list[dict[str, Any]]) -> int:  # noqa: N802
+        return int(self.call("SubmitJob", ops))
+
+    def SubmitManyJobs(self, jobs: list[list[dict[str, Any]]]) -> list[list[Any]]:  # noqa: N802
+        return list(self.call("SubmitManyJobs", jobs))
+
+    def CancelJob(self, job_id: int, kill: bool = False) -> list[Any]:  # noqa: N802
+        return list(self.call("CancelJob", job_id, kill))
+
+    def ArchiveJob(self, job_id: int) -> bool:  # noqa: N802
+        return bool(self.call("ArchiveJob", job_id))
+
+    def AutoArchiveJobs(self, age: int, timeout: float) -> list[int]:  # noqa: N802
+        return list(self.call("AutoArchiveJobs", age, timeout))
+
+    def ChangeJobPriority(self, job_id: int, priority: int) -> list[Any]:  # noqa: N802
+        return list(self.call("ChangeJobPriority", job_id, priority))
+
+    def SetQueueDrainFlag(self, flag: bool) -> Any:  # noqa: N802
+        return self.call("SetDrainFlag", flag)
+
+    def SetWatcherPause(self, until: float | None) -> Any:  # noqa: N802
+        return self.call("SetWatcherPause", until)
+
+    def WaitForJobChangeOnce(  # noqa: N802
+        self,
+        job_id: int,
+        fields: list[str],
+        prev_job_info: Any,
+        prev_log_serial: int | None,
+        timeout: float = 10.0,
+    ) -> Any:
+        return self.call("WaitForJobChange", job_id, fields, prev_job_info, prev_log_serial, timeout)
+
+    def Query(self, what: str, fields: list[str], qfilter: Any) -> dict[str, Any]:  # noqa: N802
+        return dict(self.call("Query", what, fields, qfilter))
+
+    def QueryFields(self, what: str, fields: list[str] | None) -> dict[str, Any]:  # noqa: N802
+        return dict(self.call("QueryFields", what, fields))
+
+    def QueryJobs(self, job_ids: list[int] | None, fields: list[str]) -> list[Any]:  # noqa: N802
+        return list(self.call("QueryJobs", job_ids, fields))
+
+    def QueryNodes(self, names: list[str], fields: list[str], lock: bool = False) -> list[Any]:  # noqa: N802
+        return list(self.call("QueryNodes", names, fields, lock))
+
+    def QueryGroups(self, names: list[str], fields: list[str], lock: bool = False) -> list[Any]:  # noqa: N802
+        return list(self.call("QueryGroups", names, fields, lock))
+
+    def QueryClusterInfo(self) -> dict[str, Any]:  # noqa: N802
+        return dict(self.call("QueryClusterInfo"))
+
+    def QueryConfigValues(self, fields: list[str]) -> list[Any]:  # noqa: N802
+        return list(self.call("QueryConfigValues", fields))
+
+    def QueryTags(self, kind: str, name: str) -> list[str]:  # noqa: N802
+        return list(self.call("QueryTags", kind, name))
+
+
+def wait_for_job(
+    client: Client,
+    job_id: int,
+    on_log: Any = None,
+    timeout_each: float = 10.0,
+) -> tuple[str, list[Any], list[Any]]:
+    """Follow a job to its end; calls ``on_log(entry)`` for each new log entry.
+
+    Returns ``(status, opstatus, opresult)``.
+    """
+    prev_info: Any = None
+    prev_serial: int | None = None
+    fields = ["status"]
+    while True:
+        change = client.WaitForJobChangeOnce(job_id, fields, prev_info, prev_serial, timeout_each)
+        if change is None:
+            raise LuxiRemoteError("JobLost", [f"Job {job_id} not found"])
+        if change == JOB_NOTCHANGED:
+            continue
+        info, logs = change
+        for entry in logs or []:
+            prev_serial = max(prev_serial or 0, int(entry[0]))
+            if on_log is not None:
+                on_log(entry)
+        prev_info = info
+        if info[0] not in ("queued", "waiting", "running", "canceling"):
+            break
+        time.sleep(0)
+    status, opstatus, opresult = client.QueryJobs([job_id], ["status", "opstatus", "opresult"])[0]
+    return status, opstatus, opresult
