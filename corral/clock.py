@@ -58,7 +58,7 @@ class FakeClock:
 def split_time(value: float) -> tuple[int, int]:
     """Ganeti's timestamp form: ``(seconds, microseconds)``."""
     seconds = int(value)
-    return seconds, int(round((value - seconds) * 1_000_000))
+    return seconds, round((value - seconds) * 1_000_000)
 
 
 def merge_time(value: tuple[int, int] | list[int] | None) -> float | None:

@@ -195,7 +195,10 @@ def decode_error(encoded: Any) -> CorralError:
 def format_error(err: BaseException) -> str:
     """One line for users, in Ganeti's style (``Failure: prerequisites not met …``)."""
     if isinstance(err, OpPrereqError):
-        return f"Failure: prerequisites not met for this operation:\nerror type: {err.code.value}, error details:\n{err.message}"
+        return (
+            "Failure: prerequisites not met for this operation:\n"
+            f"error type: {err.code.value}, error details:\n{err.message}"
+        )
     if isinstance(err, OpExecError):
         return f"Failure: command execution error:\n{err.args[0] if err.args else ''}"
     if isinstance(err, ParameterError):

@@ -9,7 +9,10 @@ import json
 import os
 import socket
 import time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 from corral.luxi.protocol import (
     ETX,
@@ -96,7 +99,9 @@ class Client:
         result = data.get(KEY_RESULT)
         if not data.get(KEY_SUCCESS):
             if isinstance(result, list) and len(result) == 2 and isinstance(result[0], str):
-                raise LuxiRemoteError(result[0], list(result[1]) if isinstance(result[1], list) else [result[1]])
+                raise LuxiRemoteError(
+                    result[0], list(result[1]) if isinstance(result[1], list) else [result[1]]
+                )
             raise LuxiRemoteError("LuxiError", [str(result)])
         return result
 
@@ -110,31 +115,34 @@ class Client:
         return message
 
     # --- Ganeti's client method names -----------------------------------
-    def SubmitJob(self, ops: list[dict[str, Any]]) -> int:  # noqa: N802
+    def SubmitJob(self, ops: list[dict[str, Any]]) -> int:
         return int(self.call("SubmitJob", ops))
 
-    def SubmitManyJobs(self, jobs: list[list[dict[str, Any]]]) -> list[list[Any]]:  # noqa: N802
+    def SubmitJobToDrainedQueue(self, ops: list[dict[str, Any]]) -> int:
+        return int(self.call("SubmitJobToDrainedQueue", ops))
+
+    def SubmitManyJobs(self, jobs: list[list[dict[str, Any]]]) -> list[list[Any]]:
         return list(self.call("SubmitManyJobs", jobs))
 
-    def CancelJob(self, job_id: int, kill: bool = False) -> list[Any]:  # noqa: N802
+    def CancelJob(self, job_id: int, kill: bool = False) -> list[Any]:
         return list(self.call("CancelJob", job_id, kill))
 
-    def ArchiveJob(self, job_id: int) -> bool:  # noqa: N802
+    def ArchiveJob(self, job_id: int) -> bool:
         return bool(self.call("ArchiveJob", job_id))
 
-    def AutoArchiveJobs(self, age: int, timeout: float) -> list[int]:  # noqa: N802
+    def AutoArchiveJobs(self, age: int, timeout: float) -> list[int]:
         return list(self.call("AutoArchiveJobs", age, timeout))
 
-    def ChangeJobPriority(self, job_id: int, priority: int) -> list[Any]:  # noqa: N802
+    def ChangeJobPriority(self, job_id: int, priority: int) -> list[Any]:
         return list(self.call("ChangeJobPriority", job_id, priority))
 
-    def SetQueueDrainFlag(self, flag: bool) -> Any:  # noqa: N802
+    def SetQueueDrainFlag(self, flag: bool) -> Any:
         return self.call("SetDrainFlag", flag)
 
-    def SetWatcherPause(self, until: float | None) -> Any:  # noqa: N802
+    def SetWatcherPause(self, until: float | None) -> Any:
         return self.call("SetWatcherPause", until)
 
-    def WaitForJobChangeOnce(  # noqa: N802
+    def WaitForJobChangeOnce(
         self,
         job_id: int,
         fields: list[str],
@@ -142,30 +150,32 @@ class Client:
         prev_log_serial: int | None,
         timeout: float = 10.0,
     ) -> Any:
-        return self.call("WaitForJobChange", job_id, fields, prev_job_info, prev_log_serial, timeout)
+        return self.call(
+            "WaitForJobChange", job_id, fields, prev_job_info, prev_log_serial, timeout
+        )
 
-    def Query(self, what: str, fields: list[str], qfilter: Any) -> dict[str, Any]:  # noqa: N802
+    def Query(self, what: str, fields: list[str], qfilter: Any) -> dict[str, Any]:
         return dict(self.call("Query", what, fields, qfilter))
 
-    def QueryFields(self, what: str, fields: list[str] | None) -> dict[str, Any]:  # noqa: N802
+    def QueryFields(self, what: str, fields: list[str] | None) -> dict[str, Any]:
         return dict(self.call("QueryFields", what, fields))
 
-    def QueryJobs(self, job_ids: list[int] | None, fields: list[str]) -> list[Any]:  # noqa: N802
+    def QueryJobs(self, job_ids: list[int] | None, fields: list[str]) -> list[Any]:
         return list(self.call("QueryJobs", job_ids, fields))
 
-    def QueryNodes(self, names: list[str], fields: list[str], lock: bool = False) -> list[Any]:  # noqa: N802
+    def QueryNodes(self, names: list[str], fields: list[str], lock: bool = False) -> list[Any]:
         return list(self.call("QueryNodes", names, fields, lock))
 
-    def QueryGroups(self, names: list[str], fields: list[str], lock: bool = False) -> list[Any]:  # noqa: N802
+    def QueryGroups(self, names: list[str], fields: list[str], lock: bool = False) -> list[Any]:
         return list(self.call("QueryGroups", names, fields, lock))
 
-    def QueryClusterInfo(self) -> dict[str, Any]:  # noqa: N802
+    def QueryClusterInfo(self) -> dict[str, Any]:
         return dict(self.call("QueryClusterInfo"))
 
-    def QueryConfigValues(self, fields: list[str]) -> list[Any]:  # noqa: N802
+    def QueryConfigValues(self, fields: list[str]) -> list[Any]:
         return list(self.call("QueryConfigValues", fields))
 
-    def QueryTags(self, kind: str, name: str) -> list[str]:  # noqa: N802
+    def QueryTags(self, kind: str, name: str) -> list[str]:
         return list(self.call("QueryTags", kind, name))
 
 

@@ -56,7 +56,9 @@ METHODS = frozenset(
 
 
 def encode_request(method: str, args: Any) -> bytes:
-    return json.dumps({KEY_METHOD: method, KEY_ARGS: args, KEY_VERSION: LUXI_VERSION}).encode() + ETX
+    return (
+        json.dumps({KEY_METHOD: method, KEY_ARGS: args, KEY_VERSION: LUXI_VERSION}).encode() + ETX
+    )
 
 
 def encode_reply(success: bool, result: Any) -> bytes:

@@ -24,9 +24,7 @@ class ConfigObject(msgspec.Struct, kw_only=True, frozen=True):
 
     def evolve(self, now: float, **changes: Any) -> Self:
         """A copy with ``changes`` applied, the serial number bumped and mtime set."""
-        return msgspec.structs.replace(
-            self, serial_no=self.serial_no + 1, mtime=now, **changes
-        )
+        return msgspec.structs.replace(self, serial_no=self.serial_no + 1, mtime=now, **changes)
 
     def with_tags(self, tags: set[str] | frozenset[str], now: float) -> Self:
         return self.evolve(now, tags=tuple(sorted(tags)))

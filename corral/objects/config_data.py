@@ -91,9 +91,7 @@ class ConfigData:
     def uuid_by_name(self, kind: Kind, name: str) -> str | None:
         index = self._by_name.get(kind)
         if index is None:
-            index = {
-                o.name: u for u, o in self.table(kind).items() if isinstance(o, NamedObject)
-            }
+            index = {o.name: u for u, o in self.table(kind).items() if isinstance(o, NamedObject)}
             self._by_name[kind] = index
         return index.get(name)
 

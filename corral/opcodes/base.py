@@ -38,7 +38,8 @@ SUBMIT_PRIORITIES = frozenset({Priority.HIGH, Priority.NORMAL, Priority.LOW})
 REGISTRY: dict[str, type[OpCode]] = {}
 
 PriorityParam = Annotated[
-    int, msgspec.Meta(ge=int(Priority.HIGHEST), le=int(Priority.LOWEST), description="opcode priority")
+    int,
+    msgspec.Meta(ge=int(Priority.HIGHEST), le=int(Priority.LOWEST), description="opcode priority"),
 ]
 
 

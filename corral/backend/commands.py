@@ -1,0 +1,124 @@
+"""Node-level commands: run a program, start/stop daemons, leave the cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from corral.backend import daemons_ctl
+from corral.backend.context import NodeContext
+from corral.backend.jobqueue_files import purge_queue
+from corral.backend.ssconf import remove_ssconf
+from corral.errors import ParameterError
+from corral.layout import NodeLayout
+from corral.rpc.handlers import handles
+
+log = logging.getLogger(__name__)
+
+MASTERD = "corral-masterd"
+MASTERD_MATCH = ("corral.daemons.masterd", "corral-masterd")
+STOP_TIMEOUT = 10.0
+SHUTDOWN_KEY = "shutdown"
+"""``ctx.extra`` key of a zero-argument callable that stops the node daemon gracefully."""
+CONFIG_STORE_KEY = "config_store"
+"""``ctx.extra`` key of the open configuration replica (closed before its files go)."""
+
+
+@handles("run_oob")
+async def run_oob(ctx: NodeContext, command: list[Any], timeout: float) -> dict[str, Any]:
+    """Run an argument vector on the node (``gnt-cluster command``).
+
+    Returns ``{"exit_code": int, "output": stdout + stderr}``; a timeout kills
+    the command and says so at the end of the output. ``timeout`` <= 0 means none.
+
+    Raises:
+        ParameterError: ``command`` is not a non-empty list of strings.
+    """
+    if not command or not all(isinstance(arg, str) for arg in command):
+        raise ParameterError("The command must be a non-empty list of strings")
+    result = await ctx.runner.run(command, timeout=timeout if timeout > 0 else None, cwd="/")
+    output = result.output
+    if result.timed_out:
+        output += f"\n{result.fail_reason} after {timeout:g}s"
+    return {"exit_code": result.exit_code, "output": output}
+
+
+def masterd_argv(layout: NodeLayout) -> list[str]:
+    """How this node starts its master daemon."""
+    return [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
+
+
+def ensure_masterd(layout: NodeLayout, run: bool) -> None:
+    """Start (unless running) or stop this node root's master daemon (blocking)."""
+    pid_file = layout.pid_file(MASTERD)
+    if not run:
+        daemons_ctl.stop_daemon(pid_file, MASTERD_MATCH, STOP_TIMEOUT)
+        return
+    pid = daemons_ctl.daemon_pid(pid_file, MASTERD_MATCH)
+    if pid is not None:
+        log.info("%s already running as pid %d", MASTERD, pid)
+        return
+    pid = daemons_ctl.spawn_daemon(masterd_argv(layout), pid_file, layout.log_file(MASTERD))
+    log.info("Started %s as pid %d", MASTERD, pid)
+
+
+@handles("node_ensure_daemon")
+async def node_ensure_daemon(ctx: NodeContext, daemon: str, run: bool) -> None:
+    """Start (``run``) or stop a daemon of this node; only ``corral-masterd`` is known.
+
+    Raises:
+        ParameterError: unknown daemon name.
+        CommandError: the daemon could not be started.
+    """
+    if daemon != MASTERD:
+        raise ParameterError(f"Unknown daemon {daemon!r}; only {MASTERD!r} can be managed")
+    await asyncio.to_thread(ensure_masterd, ctx.layout, run)
+
+
+def _clear_dir(directory: Path) -> None:
+    if not directory.is_dir():
+        return
+    for entry in directory.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def remove_cluster_files(layout: NodeLayout) -> None:
+    """Forget the cluster: crypto material, configuration and queue replicas, ssconf."""
+    _clear_dir(layout.crypto_dir)
+    for path in layout.data_dir.glob(f"{layout.config_db.name}*"):
+        path.unlink(missing_ok=True)
+    purge_queue(layout)
+    layout.queue_db.unlink(missing_ok=True)
+    remove_ssconf(layout)
+    layout.rapi_users_file.unlink(missing_ok=True)
+
+
+def _close_config_store(ctx: NodeContext) -> None:
+    store = ctx.extra.pop(CONFIG_STORE_KEY, None)
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
+
+
+@handles("node_leave_cluster")
+async def node_leave_cluster(ctx: NodeContext, modify_ssh_setup: bool) -> None:
+    """Remove the node's cluster files, then ask the node daemon to shut down.
+
+    Corral does not manage SSH keys, so ``modify_ssh_setup`` changes nothing.
+    The shutdown callback runs after this call returns, so the reply is sent.
+    """
+    if modify_ssh_setup:
+        log.info("Leaving the cluster: SSH setup is not managed by Corral, left as is")
+    _close_config_store(ctx)
+    await asyncio.to_thread(remove_cluster_files, ctx.layout)
+    shutdown: Callable[[], Any] | None = ctx.extra.get(SHUTDOWN_KEY)
+    if callable(shutdown):
+        asyncio.get_running_loop().call_soon(shutdown)

@@ -1,0 +1,206 @@
+"""The ``node_info`` call: memory, CPUs, storage space and hypervisor view of the node.
+
+Memory figures are MiB. Parsers of ``/proc`` text are pure functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.backend.context import NodeContext
+from corral.errors import OpExecError
+from corral.layout import NodeLayout
+from corral.rpc.handlers import handles
+
+MIB = 1024 * 1024
+_NUMA_NODE_RE = re.compile(r"node[0-9]+")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryInfo:
+    """Host memory in MiB; ``dom0`` is what the host itself uses."""
+
+    total: int
+    free: int
+    dom0: int
+
+
+@dataclass(frozen=True, slots=True)
+class HostInfo:
+    """What the node reports about itself, independent of hypervisors."""
+
+    bootid: str
+    memory: MemoryInfo
+    cpu_total: int
+    cpu_nodes: int
+    cpu_sockets: int
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    """``/proc/meminfo`` as ``{field: value}``; values in kB as the file gives them."""
+    fields: dict[str, int] = {}
+    for line in text.splitlines():
+        name, sep, rest = line.partition(":")
+        parts = rest.split()
+        if sep and parts and parts[0].isdigit():
+            fields[name.strip()] = int(parts[0])
+    return fields
+
+
+def memory_from_meminfo(text: str) -> MemoryInfo:
+    """Total and available memory from ``/proc/meminfo`` text.
+
+    Uses ``MemAvailable``; older kernels lack it, then free + buffers + cached.
+
+    Raises:
+        ValueError: the text has no ``MemTotal``.
+    """
+    fields = parse_meminfo(text)
+    if "MemTotal" not in fields:
+        raise ValueError("no MemTotal in /proc/meminfo")
+    total = fields["MemTotal"] // 1024
+    available = fields.get("MemAvailable")
+    if available is None:
+        available = sum(fields.get(key, 0) for key in ("MemFree", "Buffers", "Cached"))
+    free = min(available // 1024, total)
+    return MemoryInfo(total=total, free=free, dom0=total - free)
+
+
+def parse_cpu_sockets(cpuinfo: str) -> int:
+    """Distinct ``physical id`` values in ``/proc/cpuinfo`` text; 1 when none are listed."""
+    ids = set()
+    for line in cpuinfo.splitlines():
+        name, sep, value = line.partition(":")
+        if sep and name.strip() == "physical id":
+            ids.add(value.strip())
+    return max(len(ids), 1)
+
+
+def count_numa_nodes(names: Iterable[str]) -> int:
+    """NUMA nodes among the entries of ``/sys/devices/system/node``; at least 1."""
+    return max(sum(1 for name in names if _NUMA_NODE_RE.fullmatch(name)), 1)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def read_host_info(proc: Path = Path("/proc"), sys_dir: Path = Path("/sys")) -> HostInfo:
+    """Read boot id, memory and CPU figures from the running kernel (blocking).
+
+    Raises:
+        ValueError: ``/proc/meminfo`` is unreadable.
+    """
+    try:
+        numa = os.listdir(sys_dir / "devices" / "system" / "node")
+    except OSError:
+        numa = []
+    return HostInfo(
+        bootid=_read(proc / "sys" / "kernel" / "random" / "boot_id").strip(),
+        memory=memory_from_meminfo(_read(proc / "meminfo")),
+        cpu_total=os.cpu_count() or 1,
+        cpu_nodes=count_numa_nodes(numa),
+        cpu_sockets=parse_cpu_sockets(_read(proc / "cpuinfo")),
+    )
+
+
+def file_storage_info(path: Path) -> dict[str, Any]:
+    """Size and free space of a directory's file system, MiB (blocking)."""
+    try:
+        st = os.statvfs(path)
+    except OSError as err:
+        return {"error": f"Cannot get space of {path}: {err.strerror}"}
+    return {
+        "storage_size": st.f_blocks * st.f_frsize // MIB,
+        "storage_free": st.f_bavail * st.f_frsize // MIB,
+    }
+
+
+def storage_unit_info(layout: NodeLayout, unit: Any) -> dict[str, Any]:
+    """One storage unit ``[type, key, params]``; problems go in an ``error`` entry.
+
+    File directories are taken relative to the node root, like every other
+    node path (with root ``/`` they are the plain absolute paths).
+    """
+    if not isinstance(unit, list | tuple) or len(unit) < 2:
+        return {"type": None, "name": None, "error": f"Malformed storage unit {unit!r}"}
+    kind, name = str(unit[0]), str(unit[1])
+    head: dict[str, Any] = {"type": kind, "name": name}
+    if kind == "file":
+        return head | file_storage_info(layout.root / name.lstrip("/"))
+    if kind == "lvm-vg":
+        return head | {"error": "not supported yet"}
+    return head | {"error": f"Unknown storage type {kind!r}"}
+
+
+def _fake_hv_info(host: HostInfo, hvparams: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "memory_total": host.memory.total,
+        "memory_free": host.memory.free,
+        "memory_dom0": host.memory.dom0,
+        "cpu_total": host.cpu_total,
+        "cpu_nodes": host.cpu_nodes,
+        "cpu_sockets": host.cpu_sockets,
+    }
+
+
+HV_INFO: dict[str, Callable[[HostInfo, dict[str, Any]], dict[str, Any]]] = {
+    "fake": _fake_hv_info,
+}
+"""Hypervisors this node can describe; the fake one mirrors the host."""
+
+
+def hv_info(host: HostInfo, spec: Any) -> tuple[str, dict[str, Any]]:
+    """``(hypervisor name, info)`` for one ``[name, hvparams]``; unknown ones get an error."""
+    if not isinstance(spec, list | tuple) or len(spec) != 2:
+        return str(spec), {"error": f"Malformed hypervisor spec {spec!r}"}
+    name, params = str(spec[0]), spec[1]
+    describe = HV_INFO.get(name)
+    if describe is None:
+        return name, {"error": f"Hypervisor {name!r} is not supported on this node"}
+    return name, describe(host, params if isinstance(params, dict) else {})
+
+
+def collect_node_info(
+    layout: NodeLayout, storage_units: list[Any], hv_specs: list[Any]
+) -> dict[str, Any]:
+    """The ``node_info`` payload (blocking)."""
+    host = read_host_info()
+    return {
+        "bootid": host.bootid,
+        "memory_total": host.memory.total,
+        "memory_free": host.memory.free,
+        "memory_dom0": host.memory.dom0,
+        "cpu_total": host.cpu_total,
+        "cpu_nodes": host.cpu_nodes,
+        "cpu_sockets": host.cpu_sockets,
+        "storage": [storage_unit_info(layout, unit) for unit in storage_units],
+        "hv": dict(hv_info(host, spec) for spec in hv_specs),
+    }
+
+
+@handles("node_info")
+async def node_info(
+    ctx: NodeContext, storage_units: list[Any], hv_specs: list[Any]
+) -> dict[str, Any]:
+    """Memory (MiB), CPUs, boot id, storage space per unit and info per hypervisor.
+
+    Per-unit and per-hypervisor problems are reported in an ``error`` entry of
+    that unit instead of failing the call.
+
+    Raises:
+        OpExecError: ``/proc/meminfo`` cannot be read.
+    """
+    try:
+        return await asyncio.to_thread(collect_node_info, ctx.layout, storage_units, hv_specs)
+    except ValueError as err:
+        raise OpExecError(f"Cannot read the node's memory figures: {err}") from err

@@ -1,0 +1,1 @@
+"""Creating and destroying a cluster on its first node."""

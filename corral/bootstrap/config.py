@@ -1,0 +1,77 @@
+"""The configuration of a brand-new cluster."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from corral.objects import Cluster, ConfigData, Node, NodeGroup, new_uuid
+from corral.objects.cluster import DEFAULT_BEPARAMS, DEFAULT_NDPARAMS, DEFAULT_NICPARAMS
+from corral.objects.node import DEFAULT_GROUP_NAME
+
+
+@dataclass(frozen=True)
+class InitParams:
+    """What ``gnt-cluster init`` was asked for."""
+
+    cluster_name: str
+    master_node: str
+    primary_ip: str
+    secondary_ip: str | None = None
+    master_ip: str | None = None
+    master_netdev: str = ""
+    master_netmask: int = 32
+    enabled_hypervisors: list[str] = field(default_factory=lambda: ["fake"])
+    hvparams: dict[str, dict[str, Any]] = field(default_factory=dict)
+    beparams: dict[str, Any] = field(default_factory=dict)
+    nicparams: dict[str, Any] = field(default_factory=dict)
+    ndparams: dict[str, Any] = field(default_factory=dict)
+    enabled_disk_templates: list[str] = field(default_factory=lambda: ["diskless", "file"])
+    file_storage_dir: str = ""
+    shared_file_storage_dir: str = ""
+    vg_name: str = ""
+    mac_prefix: str = "aa:00:00"
+    candidate_pool_size: int = 10
+    noded_port: int = 1811
+
+
+def initial_config(params: InitParams, now: float) -> ConfigData:
+    """A cluster with one default group and the master node as its only candidate."""
+    group = NodeGroup(uuid=new_uuid(), name=DEFAULT_GROUP_NAME, ctime=now, mtime=now)
+    master = Node(
+        uuid=new_uuid(),
+        name=params.master_node,
+        primary_ip=params.primary_ip,
+        secondary_ip=params.secondary_ip or "",
+        group=group.uuid,
+        master_candidate=True,
+        rpc_port=params.noded_port,
+        ctime=now,
+        mtime=now,
+    )
+    cluster = Cluster(
+        uuid=new_uuid(),
+        cluster_name=params.cluster_name,
+        master_node=master.uuid,
+        master_ip=params.master_ip or "",
+        master_netdev=params.master_netdev,
+        master_netmask=params.master_netmask,
+        enabled_hypervisors=tuple(params.enabled_hypervisors),
+        hvparams={hv: dict(params.hvparams.get(hv, {})) for hv in params.enabled_hypervisors},
+        beparams={"default": {**DEFAULT_BEPARAMS, **params.beparams}},
+        nicparams={"default": {**DEFAULT_NICPARAMS, **params.nicparams}},
+        ndparams={**DEFAULT_NDPARAMS, **params.ndparams},
+        enabled_disk_templates=tuple(params.enabled_disk_templates),
+        file_storage_dir=params.file_storage_dir,
+        shared_file_storage_dir=params.shared_file_storage_dir,
+        volume_group_name=params.vg_name,
+        mac_prefix=params.mac_prefix,
+        candidate_pool_size=params.candidate_pool_size,
+        noded_port=params.noded_port,
+        ctime=now,
+        mtime=now,
+    )
+    data = ConfigData(cluster=cluster, ctime=now, mtime=now)
+    data.put(group)
+    data.put(master)
+    return data

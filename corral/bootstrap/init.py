@@ -1,0 +1,112 @@
+"""``gnt-cluster init``: CA, the master's certificate, the first configuration, masterd."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from corral.backend.daemons_ctl import spawn_daemon
+from corral.bootstrap.config import InitParams, initial_config
+from corral.config.store import ConfigStore
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
+from corral.layout import NodeLayout
+from corral.luxi.client import Client, LuxiClientError, wait_for_job
+from corral.rpc import pki, tls
+from corral.rpc.client import NodeTarget, RpcClient
+from corral.rpc.join import confirm_joined, join_node
+
+MASTERD_START_TIMEOUT = 30.0
+
+
+def init_cluster(
+    root: Path,
+    cluster_name: str,
+    *,
+    feedback: Callable[[str], None] = print,
+    **options: Any,
+) -> None:
+    """Initialise a cluster whose master is the node daemon running under ``root``.
+
+    Raises:
+        OpPrereqError: the node already belongs to a cluster, or a parameter is invalid.
+        OpExecError: the node daemon, the join or the master daemon failed.
+    """
+    params = InitParams(cluster_name=cluster_name, **options)
+    layout = NodeLayout(root)
+    _check(layout, params)
+    token = layout.join_token.read_text().strip()
+    feedback(f"Creating the cluster CA for {cluster_name}")
+    ca_key, ca_cert = pki.create_ca(cluster_name)
+    pki.save_key(layout.ca_key, ca_key)
+    target = NodeTarget(params.master_node, params.primary_ip, params.noded_port)
+    ca_pem = pki.cert_to_pem(ca_cert).decode()
+    asyncio.run(_join_self(layout, target, token, params, ca_key, ca_pem))
+    feedback(f"Node {params.master_node} joined with a certificate from the cluster CA")
+    store = ConfigStore(layout.config_db)
+    try:
+        store.replace_all(initial_config(params, time.time()))
+    finally:
+        store.close()
+    _start_masterd(layout, feedback)
+    _post_init(layout, feedback)
+
+
+def _check(layout: NodeLayout, params: InitParams) -> None:
+    if layout.config_db.exists():
+        raise OpPrereqError("Cluster is already initialised", ErrorCode.STATE)
+    if tls.is_joined(layout):
+        raise OpPrereqError("This node already belongs to a cluster", ErrorCode.STATE)
+    if not layout.join_token.exists():
+        raise OpPrereqError(
+            f"No join token at {layout.join_token}: is corral-noded running on this node?",
+            ErrorCode.ENVIRON,
+        )
+    for what, value in (("primary IP", params.primary_ip), ("master IP", params.master_ip)):
+        if value:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError as err:
+                raise OpPrereqError(f"Invalid {what} '{value}'", ErrorCode.INVAL) from err
+    if params.master_ip and not params.master_netdev:
+        raise OpPrereqError("A master IP needs --master-netdev", ErrorCode.INVAL)
+    if not params.candidate_pool_size >= 1:
+        raise OpPrereqError("The candidate pool size must be at least 1", ErrorCode.INVAL)
+
+
+async def _join_self(
+    layout: NodeLayout, target: NodeTarget, token: str, params: InitParams, ca_key: Any, ca_pem: str
+) -> None:
+    async with RpcClient(tls.join_client_ssl_context()) as client:
+        await join_node(
+            client, target, token, params.cluster_name, params.master_node, ca_pem, ca_key
+        )
+    async with RpcClient(tls.client_ssl_context(layout)) as confirmed:
+        await confirm_joined(confirmed, target)
+
+
+def _start_masterd(layout: NodeLayout, feedback: Callable[[str], None]) -> None:
+    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
+    spawn_daemon(argv, layout.pid_file("corral-masterd"), layout.log_file("corral-masterd"))
+    deadline = time.monotonic() + MASTERD_START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            with Client(str(layout.luxi_socket), timeout=5) as client:
+                client.QueryConfigValues(["cluster_name"])
+            feedback("Master daemon started")
+            return
+        except LuxiClientError:
+            time.sleep(0.05)
+    raise OpExecError(f"The master daemon did not start; see {layout.log_file('corral-masterd')}")
+
+
+def _post_init(layout: NodeLayout, feedback: Callable[[str], None]) -> None:
+    with Client(str(layout.luxi_socket)) as client:
+        job_id = client.SubmitJob([{"OP_ID": "OP_CLUSTER_POST_INIT"}])
+        status, _, results = wait_for_job(client, job_id, lambda e: feedback(str(e[3])))
+    if status != "success":
+        raise OpExecError(f"Cluster post-init job {job_id} ended with {status}: {results}")

@@ -1,0 +1,227 @@
+"""``gnt-cluster``: cluster-wide commands.
+
+``init``, ``destroy`` (local bootstrap) and ``command``/``copyfile`` (node RPC)
+live in their own modules, imported only when those commands run.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from corral.cli import options as o
+from corral.cli import tags
+from corral.cli.cluster_opts import INIT_OPTS, MODIFY_OPTS, modify_changes
+from corral.cli.commands import Arg, Command, Tool
+from corral.cli.errors import CliError, UsageError, describe_error
+from corral.cli.jobs import opcode, submit_opcode, submit_or_send, submitted_jobs, wait_for_jobs
+from corral.cli.params import ParamError, parse_timespec
+from corral.luxi.client import LuxiClientError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from corral.cli.commands import Context
+
+BINARY = "gnt-cluster"
+VERIFY_NPLUSONE_MEM = "nplusone_mem"
+
+
+def _invalid(message: str) -> CliError:
+    return CliError(describe_error("OpPrereqError", [message, "wrong_input"]))
+
+
+def init(ctx: Context, args: list[str]) -> int:
+    from corral.cli.cluster_init import init_cluster
+
+    return init_cluster(ctx, args)
+
+
+def destroy(ctx: Context, args: list[str]) -> int:
+    from corral.cli.cluster_init import destroy_cluster
+
+    return destroy_cluster(ctx, args)
+
+
+def command(ctx: Context, args: list[str]) -> int:
+    from corral.cli.direct import run_command
+
+    return run_command(ctx, args)
+
+
+def copyfile(ctx: Context, args: list[str]) -> int:
+    from corral.cli.direct import copy_file
+
+    return copy_file(ctx, args)
+
+
+def show_info(ctx: Context, args: list[str]) -> int:
+    from corral.cli.cluster_info import format_cluster_info
+
+    ctx.out(format_cluster_info(ctx.client.QueryClusterInfo()))
+    return 0
+
+
+def show_version(ctx: Context, args: list[str]) -> int:
+    from corral.cli.cluster_info import format_version
+
+    try:
+        info: dict[str, Any] | None = ctx.client.QueryClusterInfo()
+    except LuxiClientError:
+        info = None
+    for line in format_version(info):
+        ctx.out(line)
+    return 0
+
+
+def show_master(ctx: Context, args: list[str]) -> int:
+    ctx.out(str(ctx.client.QueryConfigValues(["master_node"])[0]))
+    return 0
+
+
+def _job_results_code(ctx: Context, result: Any) -> int:
+    """Wait for the jobs of a ResultWithJobs (Ganeti's GetResult); 1 if any failed."""
+    jobs = submitted_jobs(result)
+    if jobs is None:
+        return 0
+    failed = [outcome for ok, outcome in wait_for_jobs(ctx, jobs) if not ok]
+    for text in failed:
+        ctx.out(f"Job failed, result is '{text}'.")
+    if failed:
+        ctx.out(f"{len(failed)} job(s) failed.")
+    return 1 if failed else 0
+
+
+def modify(ctx: Context, args: list[str]) -> int:
+    changes = modify_changes(ctx.opts)
+    if not changes:
+        raise CliError("Please give at least one of the parameters.")
+    op = opcode("OP_CLUSTER_SET_PARAMS", force=bool(ctx.opts.force), **changes)
+    return _job_results_code(ctx, submit_or_send(ctx, op))
+
+
+def verify(ctx: Context, args: list[str]) -> int:
+    opts = ctx.opts
+    op = opcode(
+        "OP_CLUSTER_VERIFY",
+        verbose=bool(opts.verbose),
+        error_codes=bool(opts.error_codes),
+        debug_simulate_errors=bool(opts.simulate_errors),
+        skip_checks=[VERIFY_NPLUSONE_MEM] if opts.skip_nplusone_mem else [],
+        ignore_errors=list(opts.ignore_errors),
+        group_name=opts.nodegroup,
+        verify_clutter=bool(opts.verify_clutter),
+    )
+    result = submit_opcode(ctx, op)
+    jobs = submitted_jobs(result)
+    if jobs is None:
+        return 0 if result else 1
+    outcomes = wait_for_jobs(ctx, jobs)
+    bad_jobs = sum(1 for ok, _ in outcomes if not ok)
+    bad_results = sum(1 for ok, res in outcomes if ok and not (res and res[0]))
+    if bad_jobs:
+        ctx.out(f"{bad_jobs} job(s) failed while verifying the cluster.")
+    return 0 if bad_jobs == 0 and bad_results == 0 else 1
+
+
+def redist_conf(ctx: Context, args: list[str]) -> int:
+    op = opcode("OP_CLUSTER_REDIST_CONF")
+    if not ctx.opts.yes_do_it:
+        submit_or_send(ctx, op)
+        return 0
+    from corral.cli.jobs import Reporter, poll_job, set_generic_options
+
+    set_generic_options(ctx, [op])
+    job_id = int(ctx.client.call("SubmitJobToDrainedQueue", [op]))
+    poll_job(ctx.client, job_id, Reporter())
+    return 0
+
+
+def queue_ops(ctx: Context, args: list[str]) -> int:
+    action = args[0]
+    if action in ("drain", "undrain"):
+        ctx.client.SetQueueDrainFlag(action == "drain")
+    elif action == "info":
+        flag = ctx.client.QueryConfigValues(["drain_flag"])[0]
+        ctx.out(f"The drain flag is {'set' if flag else 'unset'}")
+    else:
+        raise _invalid(f"Command '{action}' is not valid.")
+    return 0
+
+
+def _show_watcher_pause(ctx: Context, until: Any) -> None:
+    if not isinstance(until, int | float) or until < time.time():
+        ctx.out("The watcher is not paused.")
+    else:
+        ctx.out(f"The watcher is paused until {time.ctime(until)}.")
+
+
+def watcher_ops(ctx: Context, args: list[str]) -> int:
+    action = args[0]
+    if action == "continue":
+        ctx.client.SetWatcherPause(None)
+        ctx.out("The watcher is no longer paused.")
+    elif action == "pause":
+        if len(args) < 2:
+            raise _invalid("Missing pause duration")
+        try:
+            seconds = parse_timespec(args[1])
+        except ParamError as err:
+            raise UsageError(f"Error: {err}") from None
+        _show_watcher_pause(ctx, ctx.client.SetWatcherPause(time.time() + seconds))
+    elif action == "info":
+        _show_watcher_pause(ctx, ctx.client.QueryConfigValues(["watcher_pause"])[0])
+    else:
+        raise _invalid(f"Command '{action}' is not valid.")
+    return 0
+
+
+def search_tags(ctx: Context, args: list[str]) -> int:
+    result = submit_opcode(ctx, opcode("OP_TAGS_SEARCH", pattern=args[0]))
+    if not result:
+        return 1
+    for path, tag in sorted(result):
+        ctx.out(f"{path} {tag}")
+    return 0
+
+
+_VERIFY_OPTS = (o.VERBOSE_OPT, o.DEBUG_SIMERR_OPT, o.ERROR_CODES_OPT, o.NONPLUS1_OPT,
+                o.DRY_RUN_OPT, o.PRIORITY_OPT, o.NODEGROUP_OPT, o.IGNORE_ERRORS_OPT,
+                o.VERIFY_CLUTTER_OPT, o.PRINT_JOBID_OPT)
+_COMMAND_OPTS = (o.NODE_LIST_OPT, o.NODEGROUP_OPT, o.SHOW_MACHINE_OPT, o.FAILURE_ONLY_OPT)
+
+COMMANDS = {
+    "init": Command(init, [Arg("cluster_name", 1, 1)], INIT_OPTS, "[opts...] <cluster_name>",
+                    "Initialises a new cluster configuration"),
+    "destroy": Command(destroy, [], (o.YES_DOIT_OPT,), "", "Destroy cluster"),
+    "redist-conf": Command(redist_conf, [], (o.DRY_RUN_OPT, o.YES_DOIT_OPT, *o.SUBMIT_OPTS), "",
+                           "Forces a push of the configuration file and ssconf files to the"
+                           " nodes in the cluster"),
+    "verify": Command(verify, [], _VERIFY_OPTS, "", "Does a check on the cluster configuration"),
+    "getmaster": Command(show_master, [], (), "", "Displays the current master"),
+    "version": Command(show_version, [], (), "", "Shows the cluster version"),
+    "info": Command(show_info, [], (), "", "Show cluster configuration",
+                    aliases=("show",)),
+    "command": Command(command, [Arg("command", 1)], _COMMAND_OPTS,
+                       "[-n node...] <command>",
+                       "Runs a command on all (or only some) nodes (over node RPC, not SSH)",
+                       remainder=True),
+    "copyfile": Command(copyfile, [Arg("file", 1, 1)], (o.NODE_LIST_OPT, o.NODEGROUP_OPT),
+                        "[-n node...] <filename>",
+                        "Copies a file to all (or only some) nodes (over node RPC, at most 1 MiB)"),
+    "modify": Command(modify, [], MODIFY_OPTS, "[opts...]", "Alters the parameters of the cluster"),
+    "queue": Command(queue_ops, [Arg("drain|undrain|info", 1, 1)], (), "drain|undrain|info",
+                     "Change queue properties"),
+    "watcher": Command(watcher_ops, [Arg("pause|continue|info", 1, 1), Arg("duration", 0, 1)],
+                       (), "{pause <timespec>|continue|info}", "Change watcher properties"),
+    "search-tags": Command(search_tags, [Arg("pattern", 1, 1)], (o.PRIORITY_OPT,), "<pattern>",
+                           "Searches the tags on all objects on the cluster for a given pattern"
+                           " (regex)"),
+    **tags.make_tag_commands(tags.CLUSTER, None),
+}
+
+main = Tool(BINARY, COMMANDS)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""Option objects shared by the ``gnt-*`` commands, with Ganeti's names and defaults.
+
+An :class:`Opt` is the arguments of one ``argparse`` ``add_argument`` call;
+commands list the ones they accept. ``-d/--debug`` and ``--reason`` are added
+to every subcommand by the dispatcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from corral.cli import params
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+PRIORITIES = {"low": 10, "normal": 0, "high": -10}
+"""Ganeti's submit priorities: lower numbers run first."""
+
+YES_NO = "yes|no"
+
+
+class Opt:
+    """One option: its flags and ``add_argument`` keyword arguments."""
+
+    __slots__ = ("flags", "kwargs")
+
+    def __init__(self, *flags: str, **kwargs: Any) -> None:
+        self.flags = flags
+        self.kwargs = kwargs
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(*self.flags, **self.kwargs)
+
+
+def _checked(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    """Wrap a value parser so argparse reports its message on one line."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except params.ParamError as err:
+            raise argparse.ArgumentTypeError(str(err)) from None
+
+    convert.__name__ = name
+    return convert
+
+
+def priority_value(text: str) -> int:
+    try:
+        return PRIORITIES[text]
+    except KeyError:
+        raise params.ParamError(
+            f"invalid choice: '{text}' (choose from {', '.join(PRIORITIES)})") from None
+
+
+def _int_value(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise params.ParamError(f"invalid integer value: '{text}'") from None
+
+
+def _keyval(opt: str) -> Callable[[str], Any]:
+    return _checked(lambda text: params.split_key_val(opt, text), "keyval")
+
+
+def _identkeyval(opt: str) -> Callable[[str], Any]:
+    return _checked(lambda text: params.split_ident_key_val(opt, text), "identkeyval")
+
+
+bool_type = _checked(params.parse_bool, "bool")
+unit_type = _checked(params.parse_unit, "unit")
+int_type = _checked(_int_value, "int")
+priority_type = _checked(priority_value, "priority")
+list_type = _checked(params.parse_list, "list")
+
+# --- always present -------------------------------------------------------
+DEBUG_OPT = Opt("-d", "--debug", action="count", default=0, help="Turn debugging on")
+REASON_OPT = Opt("--reason", default=None, help="The reason for executing the command")
+
+# --- listing ---------------------------------------------------------------
+NOHDR_OPT = Opt("--no-headers", action="store_true", dest="no_headers",
+                help="Don't display column headers")
+SEP_OPT = Opt("--separator", default=None, metavar="SEPARATOR",
+              help="Separator between output fields (defaults to one space)")
+UNITS_OPT = Opt("--units", default=None, choices=("h", "m", "g", "t"),
+                help="Units for sizes: h (human readable, the default), m, g or t")
+FIELDS_OPT = Opt("-o", "--output", dest="output", metavar="FIELDS",
+                 help="Comma-separated list of output fields; '+a,b' adds a and b to the"
+                      " default list")
+VERBOSE_OPT = Opt("-v", "--verbose", action="store_true", help="Increase the verbosity")
+FORCE_FILTER_OPT = Opt("-F", "--filter", action="store_true", dest="force_filter",
+                       help="Treat the arguments as one query filter in JSON, e.g."
+                            " '[\"=\", \"name\", \"node1\"]' (Ganeti's filter language is"
+                            " not supported)")
+
+# --- job submission --------------------------------------------------------
+SUBMIT_OPT = Opt("--submit", action="store_true", dest="submit_only",
+                 help="Submit the job and return the job ID, but don't wait for the job to"
+                      " finish")
+PRINT_JOBID_OPT = Opt("--print-jobid", action="store_true", dest="print_jobid",
+                      help="Additionally print the job as first line on stdout (for scripting)")
+DRY_RUN_OPT = Opt("--dry-run", action="store_true", dest="dry_run",
+                  help="Do not execute the operation, just run the check steps and verify"
+                       " if it could be executed")
+PRIORITY_OPT = Opt("--priority", type=priority_type, default=None, metavar="low|normal|high",
+                   help="Priority for opcode processing")
+FORCE_OPT = Opt("-f", "--force", action="store_true", help="Force the operation")
+YES_DOIT_OPT = Opt("--yes-do-it", "--ya-rly", action="store_true", dest="yes_do_it",
+                   help="Really execute the operation")
+SUBMIT_OPTS = (SUBMIT_OPT, PRINT_JOBID_OPT, PRIORITY_OPT)
+
+# --- tags ------------------------------------------------------------------
+TAG_SRC_OPT = Opt("--from", dest="tags_source", metavar="FILE",
+                  help="File with tag names, one per line ('-' for stdin)")
+
+# --- nodes and groups ------------------------------------------------------
+NODE_LIST_OPT = Opt("-n", "--node", dest="nodes", action="append", default=[], metavar="NODE",
+                    help="Node to use (may be given several times)")
+NODEGROUP_OPT = Opt("-g", "--node-group", dest="nodegroup", metavar="GROUP",
+                    help="Node group (name or uuid)")
+SECONDARY_IP_OPT = Opt("-s", "--secondary-ip", dest="secondary_ip", metavar="ADDRESS",
+                       help="Secondary (replication) IP address")
+MC_OPT = Opt("-C", "--master-candidate", dest="master_candidate", type=bool_type,
+             metavar=YES_NO, help="Set the master_candidate flag on the node")
+OFFLINE_OPT = Opt("-O", "--offline", dest="offline", type=bool_type, metavar=YES_NO,
+                  help="Set the offline flag on the node (the cluster does not talk to it)")
+DRAINED_OPT = Opt("-D", "--drained", dest="drained", type=bool_type, metavar=YES_NO,
+                  help="Set the drained flag on the node (no new instances are placed on it)")
+CAPAB_MASTER_OPT = Opt("--master-capable", dest="master_capable", type=bool_type,
+                       metavar=YES_NO, help="Whether the node may become master or candidate")
+CAPAB_VM_OPT = Opt("--vm-capable", dest="vm_capable", type=bool_type, metavar=YES_NO,
+                   help="Whether the node may host instances")
+AUTO_PROMOTE_OPT = Opt("--auto-promote", action="store_true", dest="auto_promote",
+                       help="Lock all nodes and auto-promote as needed to MC status")
+READD_OPT = Opt("--readd", action="store_true", help="Readd an old node")
+ALLOC_POLICY_OPT = Opt("--alloc-policy", dest="alloc_policy", metavar="POLICY",
+                       choices=("preferred", "last_resort", "unallocable"),
+                       help="Allocation policy for the node group")
+
+# --- parameter dictionaries --------------------------------------------------
+NODE_PARAMS_OPT = Opt("--node-parameters", dest="ndparams", type=_keyval("--node-parameters"),
+                      metavar="KEY=VAL,...", help="Node parameters")
+BACKEND_OPT = Opt("-B", "--backend-parameters", dest="beparams",
+                  type=_keyval("-B"), metavar="KEY=VAL,...", help="Backend parameters")
+NIC_PARAMS_OPT = Opt("-N", "--nic-parameters", dest="nicparams", type=_keyval("-N"),
+                     metavar="KEY=VAL,...", help="NIC parameters")
+HVLIST_OPT = Opt("-H", "--hypervisor-parameters", dest="hvparams", action="append", default=[],
+                 type=_identkeyval("-H"), metavar="HV:KEY=VAL,...",
+                 help="Hypervisor parameters, e.g. kvm:acpi=no (may be repeated)")
+DISK_PARAMS_OPT = Opt("-D", "--disk-parameters", dest="diskparams", action="append", default=[],
+                      type=_identkeyval("-D"), metavar="TEMPLATE:KEY=VAL,...",
+                      help="Disk template parameters, e.g. drbd:resync-rate=1000")
+
+# --- cluster-wide settings ---------------------------------------------------
+ENABLED_HV_OPT = Opt("--enabled-hypervisors", dest="enabled_hypervisors", metavar="HV,...",
+                     help="Comma-separated list of hypervisors; the first is the default")
+ENABLED_DISK_TEMPLATES_OPT = Opt(
+    "--enabled-disk-templates", dest="enabled_disk_templates", metavar="TEMPLATE,...",
+    help="Comma-separated list of disk templates; the first is the default")
+MASTER_NETDEV_OPT = Opt("--master-netdev", dest="master_netdev", metavar="NETDEV",
+                        help="Network device for the master IP address")
+MASTER_NETMASK_OPT = Opt("--master-netmask", dest="master_netmask", type=int_type,
+                         metavar="NETMASK", help="Prefix length of the master IP's network")
+MAC_PREFIX_OPT = Opt("-m", "--mac-prefix", dest="mac_prefix", metavar="PREFIX",
+                     help="MAC address prefix for instances (three bytes, e.g. aa:00:00)")
+DEFAULT_IALLOCATOR_OPT = Opt("-I", "--default-iallocator", dest="default_iallocator",
+                             metavar="NAME", help="Default instance allocator")
+CP_SIZE_OPT = Opt("-C", "--candidate-pool-size", dest="candidate_pool_size", type=int_type,
+                  metavar="SIZE", help="Number of master candidates to keep")
+MAX_RUNNING_JOBS_OPT = Opt("--max-running-jobs", dest="max_running_jobs", type=int_type,
+                           metavar="N", help="Maximal number of jobs running simultaneously")
+MAX_TRACKED_JOBS_OPT = Opt("--max-tracked-jobs", dest="max_tracked_jobs", type=int_type,
+                           metavar="N", help="Maximal number of jobs tracked by the scheduler")
+FILESTORE_DIR_OPT = Opt("--file-storage-dir", dest="file_storage_dir", metavar="DIR",
+                        help="Directory for file-based instance disks")
+SHARED_FILESTORE_DIR_OPT = Opt("--shared-file-storage-dir", dest="shared_file_storage_dir",
+                               metavar="DIR", help="Directory for shared-file instance disks")
+VG_NAME_OPT = Opt("--vg-name", dest="vg_name", metavar="VG",
+                  help="LVM volume group for instance disks")
+
+# --- verification ----------------------------------------------------------
+ERROR_CODES_OPT = Opt("--error-codes", action="store_true", dest="error_codes",
+                      help="Show machine-parsable error codes")
+IGNORE_ERRORS_OPT = Opt("-I", "--ignore-errors", dest="ignore_errors", action="append",
+                        default=[], metavar="ECODE", help="Error code to be ignored")
+NONPLUS1_OPT = Opt("--no-nplus1-mem", action="store_true", dest="skip_nplusone_mem",
+                   help="Skip N+1 memory redundancy tests")
+VERIFY_CLUTTER_OPT = Opt("--verify-ssh-clutter", action="store_true", dest="verify_clutter",
+                         help="Verify that no stray keys were left in authorized_keys")
+DEBUG_SIMERR_OPT = Opt("--debug-simulate-errors", action="store_true", dest="simulate_errors",
+                       help="Debugging option that makes the operation treat most runtime"
+                            " checks as failed")
+
+# --- command / copyfile ------------------------------------------------------
+SHOW_MACHINE_OPT = Opt("-M", "--show-machine-names", action="store_true",
+                       dest="show_machine_names",
+                       help="Show machine name for every line in output")
+FAILURE_ONLY_OPT = Opt("--failure-only", action="store_true", dest="failure_only",
+                       help="Hide successful results and show failures only (determined by"
+                            " the exit code)")

@@ -1,0 +1,1 @@
+"""Logical units: the master-side implementation of every opcode."""

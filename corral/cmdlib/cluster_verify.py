@@ -1,0 +1,231 @@
+"""Cluster verification: the fan-out job, the configuration check, the per-group check.
+
+Locks: all three only read; they hold the cluster lock shared, and the group
+check also holds its group's and nodes' locks shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
+from corral.cmdlib.common import verify_config, verify_nodes
+from corral.cmdlib.common.files import cluster_files, relative_name
+from corral.cmdlib.common.verify_report import Reporter
+from corral.locking.levels import Level
+from corral.locking.plan import LockPlan, shared
+from corral.objects.node import Node, NodeGroup
+from corral.opcodes.cluster import OpClusterVerify, OpClusterVerifyConfig, OpClusterVerifyGroup
+from corral.opcodes.codec import encode_opcode
+from corral.rpc.results import NodeResult
+
+
+def _reporter(lu: LogicalUnit[Any]) -> Reporter:
+    op = lu.op
+    return Reporter(lu.feedback, error_codes=op.error_codes, ignore=op.ignore_errors)
+
+
+@implements(OpClusterVerify)
+class LUClusterVerify(LogicalUnit[OpClusterVerify]):
+    """Submits the verification jobs: configuration first, then one job per group."""
+
+    REQ_BGL = False
+
+    def expand_names(self) -> None:
+        if self.op.group_name:
+            self.groups = [self.expand_group(self.op.group_name)]
+        else:
+            self.groups = sorted(self.cfg.nodegroups.values(), key=lambda g: g.name)
+
+    def _group_op(self, group: NodeGroup, depends: Any) -> dict[str, Any]:
+        op = self.op
+        return encode_opcode(OpClusterVerifyGroup(
+            group_name=group.uuid, depends=depends, error_codes=op.error_codes,
+            ignore_errors=list(op.ignore_errors), verbose=op.verbose,
+            skip_checks=list(op.skip_checks), debug_simulate_errors=op.debug_simulate_errors,
+            verify_clutter=op.verify_clutter, priority=op.priority,
+        ))
+
+    async def exec(self) -> Any:
+        op = self.op
+        jobs: list[list[dict[str, Any]]] = []
+        if not op.group_name:
+            jobs.append([encode_opcode(OpClusterVerifyConfig(
+                error_codes=op.error_codes, ignore_errors=list(op.ignore_errors),
+                verbose=op.verbose, debug_simulate_errors=op.debug_simulate_errors,
+                priority=op.priority,
+            ))])
+        for index, group in enumerate(self.groups, start=1):
+            depends: list[tuple[int | str, list[str]]] | None = (
+                None if op.group_name else [(-index, [])]
+            )
+            jobs.append([self._group_op(group, depends)])
+        return {"jobs": jobs}
+
+
+@implements(OpClusterVerifyConfig)
+class LUClusterVerifyConfig(LogicalUnit[OpClusterVerifyConfig]):
+    """Configuration consistency; True when no errors were found."""
+
+    REQ_BGL = False
+
+    async def exec(self) -> Any:
+        reporter = _reporter(self)
+        self.log_info("* Verifying cluster config")
+        reporter.report(verify_config.check_config(self.cfg))
+        self.log_info("* Verifying cluster certificate files")
+        reporter.report(await asyncio.to_thread(
+            verify_config.certificate_findings, self.ctx.layout.ca_cert, self.now()
+        ))
+        self.log_info("* Verifying all nodes belong to an existing group")
+        reporter.report(verify_config.dangling_findings(self.cfg))
+        return not reporter.bad
+
+
+def node_type(node: Node, master_uuid: str) -> str:
+    """How verbose output describes a node."""
+    if node.uuid == master_uuid:
+        return "master"
+    if node.master_candidate:
+        return "master candidate"
+    return "drained" if node.drained else "regular"
+
+
+@implements(OpClusterVerifyGroup)
+class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
+    """The nodes of one group: daemon, versions, clocks, files, network, hypervisors."""
+
+    HPATH = "cluster-verify"
+    HTYPE = HookObjectType.CLUSTER
+    REQ_BGL = False
+
+    def expand_names(self) -> None:
+        self.group = self.expand_group(self.op.group_name)
+        self.nodes: list[Node] = []
+
+    def declare_locks(self) -> LockPlan:
+        names = [n.name for n in self.cfg.group_nodes(self.group.uuid)]
+        return LockPlan.of({Level.NODEGROUP: shared(self.group.uuid),
+                            Level.NODE: shared(names)})
+
+    async def check_prereq(self) -> None:
+        self.group = self.expand_group(self.group.uuid)
+        self.nodes = sorted(self.cfg.group_nodes(self.group.uuid), key=lambda n: n.name)
+
+    def hooks_env(self) -> dict[str, Any]:
+        env = {"CLUSTER_TAGS": " ".join(self.cfg.cluster.tags)}
+        env.update({f"NODE_TAGS_{n.name}": " ".join(n.tags) for n in self.nodes})
+        return env
+
+    def hooks_nodes(self) -> tuple[list[Node], list[Node]]:
+        return [], [n for n in self.nodes if not n.offline]
+
+    def _files(self) -> dict[str, bool]:
+        layout = self.ctx.layout
+        files = cluster_files(layout, self.cfg.cluster)
+        return {relative_name(layout, f.path): f.optional for f in files}
+
+    def _peers(self) -> list[Node]:
+        """Nodes whose daemons each node should reach: the group's online nodes and
+        the first online node of every other group (keeps the checks linear, as Ganeti)."""
+        peers = [n for n in self.nodes if not n.offline]
+        others = sorted((n for n in self.cfg.nodes.values()
+                         if n.group != self.group.uuid and not n.offline), key=lambda n: n.name)
+        seen: set[str] = set()
+        for node in others:
+            if node.group not in seen:
+                seen.add(node.group)
+                peers.append(node)
+        return peers
+
+    def _checks(self) -> dict[str, Any]:
+        cluster = self.cfg.cluster
+        return {
+            "filelist": sorted(self._files()),
+            "nodelist": {n.name: [n.primary_ip, n.rpc_port] for n in self._peers()},
+            "hypervisor": list(cluster.enabled_hypervisors),
+            "version": None,
+            "time": None,
+            "node-setup": None,
+        }
+
+    async def _gather(self, online: list[Node]) -> tuple[dict[str, NodeResult[Any]],
+                                                         verify_nodes.TimeWindow]:
+        cluster = self.cfg.cluster
+        hvparams = {hv: cluster.hvparams.get(hv, {}) for hv in cluster.enabled_hypervisors}
+        start = self.now()
+        results = await self.ctx.rpc.call_nodes(
+            "node_verify", online, self._checks(), cluster.cluster_name, hvparams
+        )
+        window = verify_nodes.TimeWindow(start, self.now())
+        master = self.cfg.master_node
+        if all(n.uuid != master.uuid for n in online):
+            results.update(await self.ctx.rpc.call_nodes(
+                "node_verify", [master], {"filelist": sorted(self._files())},
+                cluster.cluster_name, hvparams,
+            ))
+        return results, window
+
+    async def exec(self) -> Any:
+        reporter = _reporter(self)
+        self.log_info(f"* Verifying group {self.group.name}")
+        if not self.nodes:
+            self.log_info("* Empty node group, skipping verification")
+            return True
+        online = [n for n in self.nodes if not n.offline]
+        self.log_info(f"* Gathering data ({len(self.nodes)} nodes)")
+        results, window = await self._gather(online)
+        self.log_info("* Verifying configuration file consistency")
+        sums = {name: r.payload.get("filelist") or {} for name, r in results.items()
+                if r.ok and isinstance(r.payload, dict)}
+        reporter.report(verify_nodes.file_findings(self._files(), sums))
+        self.log_info("* Verifying node status")
+        for node in self.nodes:
+            self._verify_node(reporter, node, results.get(node.name), window)
+        if self.op.verbose:
+            await self._report_resources(online)
+        self._other_notes()
+        return not reporter.bad
+
+    def _verify_node(self, reporter: Reporter, node: Node, result: NodeResult[Any] | None,
+                     window: verify_nodes.TimeWindow) -> None:
+        verbose = self.op.verbose
+        if node.offline:
+            if verbose:
+                self.log_info(f"* Skipping offline node {node.name}")
+            return
+        if verbose:
+            self.log_info(f"* Verifying node {node.name}"
+                          f" ({node_type(node, self.cfg.cluster.master_node)})")
+        if result is None:
+            result = NodeResult.failure(node.name, "node_verify", "no answer")
+        reporter.report(verify_nodes.node_findings(node, result, window))
+
+    async def _report_resources(self, online: list[Node]) -> None:
+        cluster = self.cfg.cluster
+        units = [["file", cluster.file_storage_dir, []]] if cluster.file_storage_dir else []
+        specs = [[hv, cluster.hvparams.get(hv, {})] for hv in cluster.enabled_hypervisors]
+        results = await self.ctx.rpc.call_nodes("node_info", online, units, specs)
+        for name, result in sorted(results.items()):
+            info = result.payload if result.ok and isinstance(result.payload, dict) else None
+            if info is None:
+                continue
+            self.log_info(f"  - INFO: node {name}: memory {info.get('memory_free')} MiB free"
+                          f" of {info.get('memory_total')} MiB")
+            for unit in info.get("storage") or []:
+                if isinstance(unit, dict) and "storage_free" in unit:
+                    self.log_info(f"  - INFO: node {name}: {unit['type']} storage"
+                                  f" {unit['name']}: {unit['storage_free']} MiB free"
+                                  f" of {unit.get('storage_size')} MiB")
+
+    def _other_notes(self) -> None:
+        offline = sum(1 for n in self.nodes if n.offline)
+        drained = sum(1 for n in self.nodes if n.drained)
+        if not (offline or drained):
+            return
+        self.log_info("* Other Notes")
+        if offline:
+            self.log_info(f"  - NOTICE: {offline} offline node(s) found.")
+        if drained:
+            self.log_info(f"  - NOTICE: {drained} drained node(s) found.")

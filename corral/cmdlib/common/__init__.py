@@ -1,0 +1,1 @@
+"""Helpers shared by several logical units, one topic per module."""

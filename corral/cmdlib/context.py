@@ -1,0 +1,28 @@
+"""What logical units work with: configuration, RPC, locks, clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from corral.clock import Clock
+from corral.config.writer import ConfigWriter
+from corral.layout import NodeLayout
+from corral.locking.manager import LockManager
+from corral.rpc.nodes import NodeRpc
+
+if TYPE_CHECKING:
+    from corral.jobs.queue import JobQueue
+
+
+@dataclass
+class MasterContext:
+    """Daemon-wide dependencies of the master, passed explicitly to every logical unit."""
+
+    layout: NodeLayout
+    config: ConfigWriter
+    rpc: NodeRpc
+    locks: LockManager
+    clock: Clock
+    queue: JobQueue | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,120 @@
+"""Gathering what a query needs (configuration, live node data, jobs, locks) and running it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.cmdlib.context import MasterContext
+from corral.objects.config_data import ConfigData
+from corral.objects.node import Node
+from corral.query import (
+    QueryContext,
+    filter_errors_as_prereq,
+    names_filter,
+    needs_live_data,
+    query_prereq,
+    query_values,
+)
+
+LIVE_TIMEOUT = 10.0
+
+
+def storage_units(cfg: ConfigData) -> list[list[Any]]:
+    """The storage units node_info reports on, from the cluster's enabled templates."""
+    units: list[list[Any]] = []
+    c = cfg.cluster
+    if c.file_storage_dir and "file" in c.enabled_disk_templates:
+        units.append(["file", c.file_storage_dir, {}])
+    if c.shared_file_storage_dir and "sharedfile" in c.enabled_disk_templates:
+        units.append(["file", c.shared_file_storage_dir, {}])
+    if c.volume_group_name and "plain" in c.enabled_disk_templates:
+        units.append(["lvm-vg", c.volume_group_name, {}])
+    return units
+
+
+async def live_node_data(
+    ctx: MasterContext, nodes: list[Node]
+) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """node_info from every online node; returns (uuid → payload, uuids that failed)."""
+    cfg = ctx.config.data
+    hv_specs = [[hv, cfg.cluster.hvparams.get(hv, {})] for hv in cfg.cluster.enabled_hypervisors]
+    online = [n for n in nodes if not n.offline]
+    results = await ctx.rpc.call_nodes(
+        "node_info", online, storage_units(cfg), hv_specs, timeout=LIVE_TIMEOUT
+    )
+    by_name = {n.name: n.uuid for n in nodes}
+    live: dict[str, dict[str, Any]] = {}
+    failed = {n.uuid for n in nodes if n.offline}
+    for name, result in results.items():
+        if result.ok and isinstance(result.payload, dict):
+            live[by_name[name]] = result.payload
+        else:
+            failed.add(by_name[name])
+    return live, failed
+
+
+async def build_context(
+    ctx: MasterContext,
+    what: str,
+    fields: list[str],
+    qfilter: Any,
+    jobs: list[dict[str, Any]] | None = None,
+) -> QueryContext:
+    cfg = ctx.config.data
+    live: dict[str, dict[str, Any]] = {}
+    failed: set[str] = set()
+    if what == "node" and needs_live_data(what, fields, qfilter):
+        live, failed = await live_node_data(ctx, list(cfg.nodes.values()))
+    lock_info: list[dict[str, Any]] = []
+    if what == "lock":
+        lock_info = [_lock_dict(info) for info in ctx.locks.info()]
+    return QueryContext(
+        config=cfg,
+        live_nodes=live,
+        offline_or_failed=failed,
+        jobs=jobs or [],
+        now=ctx.clock.now(),
+        lock_info=lock_info,
+    )
+
+
+def _lock_dict(info: Any) -> dict[str, Any]:
+    return {
+        "name": info.name,
+        "mode": info.mode,
+        "owners": list(info.owners),
+        "pending": [[mode, list(owners)] for mode, owners in info.pending],
+    }
+
+
+async def jobs_for_query(ctx: MasterContext, ids: list[int] | None) -> list[dict[str, Any]]:
+    queue = ctx.queue
+    if queue is None:
+        return []
+    if ids is None:
+        return [job.query_dict() for job in queue.jobs.values()]
+    found = [await queue.get(int(i)) for i in ids]
+    return [job.query_dict() for job in found if job is not None]
+
+
+async def run_query(
+    ctx: MasterContext, what: str, fields: list[str], qfilter: Any
+) -> dict[str, Any]:
+    """Ganeti's query2 answer: ``{"fields": [...], "data": [...]}``."""
+    jobs = await jobs_for_query(ctx, None) if what == "job" else None
+    with filter_errors_as_prereq():
+        qctx = await build_context(ctx, what, fields, qfilter, jobs)
+    return query_prereq(what, fields, qfilter, qctx)
+
+
+async def run_legacy_query(
+    ctx: MasterContext, what: str, names: list[str] | None, fields: list[str]
+) -> list[list[Any]]:
+    """The old positional answer of QueryNodes/QueryGroups/QueryJobs (plain values)."""
+    jobs = None
+    if what == "job":
+        jobs = await jobs_for_query(ctx, [int(n) for n in names] if names else None)
+    qfilter = names_filter(what, names or None)
+    with filter_errors_as_prereq():
+        qctx = await build_context(ctx, what, fields, qfilter, jobs)
+        return query_values(what, fields, qfilter, qctx)

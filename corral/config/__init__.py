@@ -1,0 +1,1 @@
+"""The master's configuration: persistent store, replication, ssconf."""

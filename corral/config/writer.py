@@ -1,0 +1,124 @@
+"""The master's configuration writer: in-memory objects, durable and replicated commits."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from corral.clock import Clock
+from corral.config.ssconf import compute_ssconf
+from corral.config.store import Change, ConfigStore
+from corral.objects.base import ConfigObject
+from corral.objects.config_data import ConfigData, Kind, kind_of
+from corral.objects.instance import Instance
+
+log = logging.getLogger(__name__)
+
+_SSCONF_KINDS = frozenset({Kind.CLUSTER, Kind.NODE, Kind.NODEGROUP, Kind.NETWORK})
+
+
+class Replicator(Protocol):
+    """Where committed changes go after the local write (the master candidates)."""
+
+    async def replicate(
+        self, serial_no: int, base_serial: int, changes: list[Change], data: ConfigData
+    ) -> None:
+        """Apply ``changes`` on every online candidate; the replicator handles failures."""
+
+    async def push_ssconf(self, values: dict[str, str], data: ConfigData) -> None:
+        """Write ssconf files on every online node."""
+
+
+class ConfigWriter:
+    """Holds the configuration in memory and commits changes atomically.
+
+    Objects are immutable: a change builds new objects (``obj.evolve(...)``) and
+    passes them to :meth:`commit`, which writes them durably, replicates them to
+    the master candidates, and only then makes them visible in :attr:`data`.
+    """
+
+    def __init__(
+        self,
+        store: ConfigStore,
+        data: ConfigData,
+        clock: Clock,
+        replicator: Replicator | None = None,
+    ) -> None:
+        self.store = store
+        self.data = data
+        self.clock = clock
+        self.replicator = replicator
+        self._lock = asyncio.Lock()
+        self._last_ssconf: dict[str, str] | None = None
+        self.on_commit: list[Callable[[list[Change]], Awaitable[None] | None]] = []
+
+    async def commit(
+        self,
+        *objects: ConfigObject,
+        removed: Iterable[tuple[Kind, str]] = (),
+    ) -> int:
+        """Persist and replicate new or changed objects and removals; returns the serial."""
+        changes: list[Change] = [(kind_of(o), o.uuid, o) for o in objects]
+        changes.extend((kind, uuid, None) for kind, uuid in removed)
+        async with self._lock:
+            base = self.data.serial_no
+            serial = base + 1
+            now = self.clock.now()
+            meta = {"mtime": now, "ctime": self.data.ctime, "version": self.data.version}
+            await asyncio.to_thread(self.store.apply, serial, changes, meta)
+            ssconf_needed = self._touches_ssconf(changes)
+            self._apply_in_memory(changes, serial, now)
+            if self.replicator is not None:
+                await self.replicator.replicate(serial, base, changes, self.data)
+            if ssconf_needed:
+                await self.distribute_ssconf()
+        for callback in self.on_commit:
+            result = callback(changes)
+            if result is not None:
+                await result
+        return serial
+
+    def _apply_in_memory(self, changes: list[Change], serial: int, now: float) -> None:
+        for kind, uuid, obj in changes:
+            if obj is None:
+                self.data.delete(kind, uuid)
+            else:
+                self.data.put(obj)
+        self.data.serial_no = serial
+        self.data.mtime = now
+
+    def _touches_ssconf(self, changes: list[Change]) -> bool:
+        for kind, uuid, obj in changes:
+            if kind in _SSCONF_KINDS:
+                return True
+            if kind is Kind.INSTANCE:
+                old = self.data.instances.get(uuid)
+                if (
+                    old is None
+                    or obj is None
+                    or (isinstance(obj, Instance) and obj.name != old.name)
+                ):
+                    return True
+        return False
+
+    async def distribute_ssconf(self, force: bool = False) -> None:
+        """Push ssconf to all online nodes when it changed (or always, with ``force``)."""
+        values = compute_ssconf(self.data)
+        if not force and values == self._last_ssconf:
+            return
+        self._last_ssconf = values
+        if self.replicator is not None:
+            await self.replicator.push_ssconf(values, self.data)
+
+    async def full_resync(self) -> None:
+        """Send a full copy of the configuration to every candidate."""
+        if self.replicator is None:
+            return
+        async with self._lock:
+            changes: list[Change] = [(k, o.uuid, o) for k, o in self.data.all_objects()]
+            await self.replicator.replicate(self.data.serial_no, -1, changes, self.data)
+
+    def snapshot_meta(self) -> dict[str, Any]:
+        return {"serial_no": self.data.serial_no, "mtime": self.data.mtime}

@@ -1,0 +1,90 @@
+"""``corral-noded``: the node daemon."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import sys
+from pathlib import Path
+
+from corral.backend import (  # noqa: F401  (registers the RPC handlers)
+    basics,
+    commands,
+    config_replica,
+    files,
+    hooks,
+    jobqueue_files,
+    join,
+    master_ip,
+    node_info,
+    restricted,
+    verify,
+)
+from corral.backend.context import NodeContext
+from corral.daemons.common import remove_pid_file, setup_logging, stop_event, write_pid_file
+from corral.errors import CorralError
+from corral.layout import NodeLayout
+from corral.rpc import tls
+from corral.rpc.server import RpcServer
+
+log = logging.getLogger("corral.noded")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="corral-noded", description="Corral node daemon")
+    parser.add_argument("--root", default="/", help="root prefix of this node's files")
+    parser.add_argument("-b", "--bind", default="0.0.0.0", help="address to listen on")
+    parser.add_argument("-p", "--port", type=int, default=1811, help="port (default 1811)")
+    parser.add_argument("--node-name", default=None, help="this node's name (default: FQDN)")
+    parser.add_argument("-f", "--foreground", action="store_true", help="log to stderr")
+    parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace) -> None:
+    layout = NodeLayout(Path(args.root))
+    layout.ensure_dirs()
+    name = args.node_name or _stored_name(layout) or socket.getfqdn()
+    ctx = NodeContext(layout=layout, node_name=name, address=args.bind, port=args.port)
+    stop = stop_event()
+    ctx.extra["shutdown"] = stop.set
+    server = RpcServer(ctx, args.bind, args.port)
+    await server.start()
+    if not tls.is_joined(layout):
+        log.info(
+            "node %s is not in a cluster yet; its join token is in %s", name, layout.join_token
+        )
+    log.info("listening on %s:%d", args.bind, server.port)
+    write_pid_file(layout.pid_file("corral-noded"))
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        remove_pid_file(layout.pid_file("corral-noded"))
+
+
+def _stored_name(layout: NodeLayout) -> str | None:
+    try:
+        return layout.node_name_file.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    layout = NodeLayout(Path(args.root))
+    setup_logging(None if args.foreground else layout.log_file("corral-noded"), args.debug)
+    try:
+        asyncio.run(serve(args))
+    except CorralError as err:
+        print(f"corral-noded: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The persistent job queue: model, store, scheduler, executor."""

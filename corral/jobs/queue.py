@@ -1,0 +1,460 @@
+"""The job queue: submission, scheduling, cancelation, priorities, dependencies, archiving."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from corral.clock import Clock, split_time
+from corral.errors import (
+    CorralError,
+    JobLost,
+    JobQueueDrainError,
+    OpExecError,
+    OpPrereqError,
+    ParameterError,
+)
+from corral.jobs.model import (
+    FINISHED,
+    JOB_FINISHED,
+    Job,
+    JobStatus,
+    OpStatus,
+    QueuedOp,
+)
+from corral.jobs.persist import JobSaver, archived_file_name, job_file_name
+from corral.jobs.slots import SlotPool
+from corral.opcodes.base import SUBMIT_PRIORITIES, OpCode
+from corral.opcodes.codec import decode_opcode
+
+log = logging.getLogger(__name__)
+
+Feedback = Callable[[str], None]
+
+
+class OpRunner(Protocol):
+    """Runs one opcode of a job (the opcode processor)."""
+
+    async def run_op(
+        self,
+        job: Job,
+        opcode: OpCode,
+        feedback: Feedback,
+        on_locked: Callable[[], Awaitable[None]],
+    ) -> Any:
+        """Execute ``opcode``; await ``on_locked()`` once its locks are held. Returns its result."""
+
+
+class JobQueue:
+    """Persistent jobs in memory and on disk, run as asyncio tasks."""
+
+    def __init__(
+        self,
+        saver: JobSaver,
+        runner: OpRunner,
+        clock: Clock,
+        max_running: Callable[[], int] = lambda: 20,
+    ) -> None:
+        self.saver = saver
+        self.runner = runner
+        self.clock = clock
+        self.jobs: dict[int, Job] = {}
+        self.slots = SlotPool(max_running)
+        self.drained = False
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._changed: dict[int, asyncio.Event] = {}
+        self._executing: set[int] = set()
+        self._stopping = False
+        self._committing: set[int] = set()
+
+    # --- start-up -----------------------------------------------------
+    async def recover(self) -> None:
+        """Load unarchived jobs; requeue pending ones, fail the ones that were running."""
+        docs = await asyncio.to_thread(self.saver.store.load_active)
+        interrupted: list[Job] = []
+        for doc in docs:
+            job = Job.from_dict(doc)
+            self.jobs[job.id] = job
+            if job.status in JOB_FINISHED:
+                continue
+            if any(op.status is OpStatus.RUNNING for op in job.ops):
+                self._fail_interrupted(job)
+                interrupted.append(job)
+            else:
+                self._reset_pending(job)
+        if interrupted:
+            await self.saver.save(*interrupted)
+        for job in self.jobs.values():
+            if job.status not in JOB_FINISHED:
+                self._spawn(job)
+
+    def _fail_interrupted(self, job: Job) -> None:
+        now = self.clock.now()
+        message = "Job was running when the master daemon stopped; its outcome is unknown"
+        job.add_log(now, message)
+        for op in job.ops:
+            if op.status not in FINISHED:
+                op.status = OpStatus.ERROR
+                op.result = OpExecError(message).encode()
+                op.end_timestamp = split_time(now)
+        job.end_timestamp = split_time(now)
+
+    @staticmethod
+    def _reset_pending(job: Job) -> None:
+        for op in job.ops:
+            if op.status in (OpStatus.WAITING, OpStatus.CANCELING):
+                op.status = OpStatus.QUEUED
+
+    # --- submission ---------------------------------------------------
+    def _build_job(self, job_id: int, ops: list[dict[str, Any]]) -> Job:
+        if not isinstance(ops, list) or not ops:
+            raise ParameterError("a job needs a non-empty list of opcodes")
+        queued: list[QueuedOp] = []
+        for raw in ops:
+            if not isinstance(raw, dict):
+                raise ParameterError(f"an opcode must be an object, not {type(raw).__name__}")
+            op = decode_opcode(raw)
+            if op.priority not in SUBMIT_PRIORITIES:
+                raise ParameterError(
+                    f"priority: {op.priority} is not one of {sorted(SUBMIT_PRIORITIES)}"
+                )
+            queued.append(QueuedOp(input=_normalized_input(op, raw), priority=op.priority))
+        return Job(id=job_id, ops=queued, received_timestamp=split_time(self.clock.now()))
+
+    async def submit_many(
+        self, op_lists: list[list[dict[str, Any]]], to_drained: bool = False
+    ) -> list[tuple[bool, Any]]:
+        """Submit jobs; one ``(True, job id)`` or ``(False, error message)`` per job."""
+        if self.drained and not to_drained:
+            raise JobQueueDrainError("Job queue is drained, refusing job")
+        results: list[tuple[bool, Any]] = []
+        new_jobs: list[Job] = []
+        for index, ops in enumerate(op_lists):
+            try:
+                job = self._build_job(self.saver.serial + 1, ops)
+                _resolve_relative_deps(job, [j.id for j in new_jobs], index)
+            except CorralError as err:
+                results.append((False, str(err)))
+                continue
+            self.saver.serial = job.id
+            new_jobs.append(job)
+            results.append((True, job.id))
+        if new_jobs:
+            await self.saver.save(*new_jobs, replicated=True)
+            for job in new_jobs:
+                self.jobs[job.id] = job
+                self._spawn(job)
+        return results
+
+    async def submit(self, ops: list[dict[str, Any]], to_drained: bool = False) -> int:
+        """Submit one job and return its id; raises on invalid opcodes."""
+        if self.drained and not to_drained:
+            raise JobQueueDrainError("Job queue is drained, refusing job")
+        job = self._build_job(self.saver.serial + 1, ops)
+        _resolve_relative_deps(job, [], 0)
+        self.saver.serial = job.id
+        await self.saver.save(job, replicated=True)
+        self.jobs[job.id] = job
+        self._spawn(job)
+        return job.id
+
+    # --- running ------------------------------------------------------
+    def _spawn(self, job: Job) -> None:
+        self._tasks[job.id] = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+
+    async def _run_job(self, job: Job) -> None:
+        try:
+            for index in range(len(job.ops)):
+                if job.ops[index].status in FINISHED:
+                    continue
+                if not await self._run_op(job, index):
+                    break
+        except asyncio.CancelledError:
+            if self._stopping:
+                raise  # the daemon stops; the job's last saved state stands
+            await self._cancel_rest(job)
+        except Exception:
+            log.exception("job %d: unexpected failure in the queue", job.id)
+        finally:
+            self._tasks.pop(job.id, None)
+            self.notify(job.id)
+
+    async def _run_op(self, job: Job, index: int) -> bool:
+        """Run one opcode; False when the job must stop (error or cancel).
+
+        Opcode records are replaced when a change is committed, so they are
+        always looked up by index, never kept across an await.
+        """
+        opcode = decode_opcode(job.ops[index].input)
+        if not await self._wait_dependencies(job, index, opcode):
+            return False
+        await self.slots.acquire(job.ops[index].priority, job.id)
+        try:
+            return await self._execute(job, index, opcode)
+        finally:
+            self.slots.release()
+
+    async def _execute(self, job: Job, index: int, opcode: OpCode) -> bool:
+        op = job.ops[index]
+        now = split_time(self.clock.now())
+        op.set_status(OpStatus.WAITING)
+        op.start_timestamp = now
+        if job.start_timestamp is None:
+            job.start_timestamp = now
+        self._save_later(job)
+
+        async def on_locked() -> None:
+            def running(draft: Job) -> None:
+                draft.ops[index].set_status(OpStatus.RUNNING)
+                draft.ops[index].exec_timestamp = split_time(self.clock.now())
+
+            await self._commit(job, running)  # durable before anything executes
+            self._executing.add(job.id)
+
+        def feedback(message: str) -> None:
+            job.add_log(self.clock.now(), message)
+            self._save_later(job)
+
+        try:
+            result = await self.runner.run_op(job, opcode, feedback, on_locked)
+        except asyncio.CancelledError:
+            if self._stopping:
+                raise  # the daemon stops: the job stays "running" on disk and is failed at restart
+            await self._finish(job, index, OpStatus.CANCELED, "Job canceled by request")
+            return False
+        except CorralError as err:
+            return await self._fail(job, index, err)
+        except Exception as err:
+            log.exception("job %d: opcode %s crashed", job.id, opcode.op_id)
+            return await self._fail(job, index, OpExecError(f"{type(err).__name__}: {err}"))
+        finally:
+            self._executing.discard(job.id)
+        await self._finish(job, index, OpStatus.SUCCESS, result)
+        return True
+
+    async def _fail(self, job: Job, index: int, err: CorralError) -> bool:
+        job.add_log(self.clock.now(), f"Error: {err}")
+        await self._finish(job, index, OpStatus.ERROR, err.encode())
+        return False
+
+    async def _finish(self, job: Job, index: int, status: OpStatus, result: Any) -> None:
+        """End opcode ``index`` with ``status``; an error or cancel ends the later ones too."""
+        now = split_time(self.clock.now())
+
+        def finish(draft: Job) -> None:
+            for position, op in enumerate(draft.ops):
+                if position < index or op.status in FINISHED:
+                    continue
+                if position == index:
+                    op.status, op.result = status, result
+                elif status is OpStatus.SUCCESS:
+                    break
+                else:
+                    op.status = status
+                    op.result = (
+                        result
+                        if status is OpStatus.CANCELED
+                        else (OpExecError("Error in a previous opcode").encode())
+                    )
+                op.end_timestamp = now
+            if draft.status in JOB_FINISHED:
+                draft.end_timestamp = now
+
+        await self._commit(job, finish)
+
+    async def _commit(self, job: Job, change: Callable[[Job], None]) -> None:
+        """Apply ``change`` durably: observers see it only once it is on disk."""
+        draft = Job.from_dict(job.to_dict(), archived=job.archived)
+        draft.log_serial = job.log_serial
+        change(draft)
+        self._committing.add(job.id)
+        try:
+            await self.saver.save(draft)
+        except Exception:
+            log.exception("job %d: could not be saved", job.id)
+        finally:
+            self._committing.discard(job.id)
+        job.ops[:] = draft.ops
+        job.start_timestamp, job.end_timestamp = draft.start_timestamp, draft.end_timestamp
+        self.notify(job.id)
+
+    def _save_later(self, job: Job) -> None:
+        """Save an intermediate state in the background (its loss on a crash is harmless)."""
+        self.notify(job.id)
+        if job.id not in self._committing:
+            self.saver.mark(job).add_done_callback(_ignore_outcome)
+
+    async def _wait_dependencies(self, job: Job, index: int, opcode: OpCode) -> bool:
+        for dep_id, statuses in opcode.depends or []:
+            wanted = {JobStatus(s) for s in statuses} if statuses else set(JOB_FINISHED)
+            dep = self.jobs.get(int(dep_id))
+            if dep is None:
+                continue  # archived or unknown: Ganeti treats it as satisfied
+            if dep.status not in JOB_FINISHED:
+                job.ops[index].set_status(OpStatus.WAITING)
+                self._save_later(job)
+                await self.wait_finished(dep.id)
+            if dep.status not in wanted:
+                err = OpPrereqError(
+                    f"Dependency job {dep.id} ended with status '{dep.status}', "
+                    f"not one of {sorted(s.value for s in wanted)}"
+                )
+                return await self._fail(job, index, err)
+        return True
+
+    # --- change notification -------------------------------------------
+    def notify(self, job_id: int) -> None:
+        event = self._changed.pop(job_id, None)
+        if event is not None:
+            event.set()
+
+    def change_event(self, job_id: int) -> asyncio.Event:
+        event = self._changed.get(job_id)
+        if event is None:
+            event = self._changed[job_id] = asyncio.Event()
+        return event
+
+    async def wait_finished(self, job_id: int) -> None:
+        while (job := self.jobs.get(job_id)) is not None and job.status not in JOB_FINISHED:
+            await self.change_event(job_id).wait()
+
+    # --- queries --------------------------------------------------------
+    async def get(self, job_id: int) -> Job | None:
+        """A job from memory, or from the archive on disk."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            return job
+        found = await asyncio.to_thread(self.saver.store.load, job_id)
+        if found is None:
+            return None
+        return Job.from_dict(found[0], archived=found[1])
+
+    async def get_or_raise(self, job_id: int) -> Job:
+        job = await self.get(job_id)
+        if job is None:
+            raise JobLost(f"Job {job_id} not found")
+        return job
+
+    # --- control --------------------------------------------------------
+    async def cancel(self, job_id: int, kill: bool = False) -> tuple[bool, str]:
+        """Ganeti's CancelJob: ``(success, message)``."""
+        job = self.jobs.get(job_id)
+        if job is None:
+            return False, f"Job {job_id} not found"
+        status = job.status
+        if status in JOB_FINISHED:
+            return False, f"Job {job_id} is no longer waiting in the queue"
+        if job_id in self._executing and not kill:
+            return False, f"Job {job_id} is already running, can't cancel"
+        task = self._tasks.get(job_id)
+        if task is not None and (job_id in self._executing or _is_started(job)):
+            task.cancel()
+            return True, f"Job {job_id} will be canceled"
+        if task is not None:
+            task.cancel()
+        await self._cancel_rest(job)
+        return True, f"Job {job_id} canceled"
+
+    async def _cancel_rest(self, job: Job) -> None:
+        """Cancel every opcode of ``job`` that has not finished."""
+        pending = [i for i, op in enumerate(job.ops) if op.status not in FINISHED]
+        if pending:
+            await self._finish(job, pending[0], OpStatus.CANCELED, "Job canceled by request")
+
+    async def change_priority(self, job_id: int, priority: int) -> tuple[bool, str]:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return False, f"Job {job_id} not found"
+        if priority not in SUBMIT_PRIORITIES:
+            raise ParameterError(f"priority: {priority} is not one of {sorted(SUBMIT_PRIORITIES)}")
+        if job.status in JOB_FINISHED:
+            return False, f"Job {job_id} is finished"
+
+        def reprioritize(draft: Job) -> None:
+            for op in draft.ops:
+                if op.status not in FINISHED and op.status is not OpStatus.RUNNING:
+                    op.priority = priority
+
+        await self._commit(job, reprioritize)
+        self.slots.reprioritize(job_id, priority)
+        return (
+            True,
+            f"Priorities of pending opcodes for job {job_id} have been changed to {priority}",
+        )
+
+    async def archive(self, job_ids: list[int]) -> list[int]:
+        """Archive finished jobs; returns the ids actually archived."""
+        done = [i for i in job_ids if (j := self.jobs.get(i)) and j.status in JOB_FINISHED]
+        if not done:
+            return []
+        await asyncio.to_thread(self.saver.store.archive, done)
+        if self.saver.replicator is not None:
+            renames = [(job_file_name(i), archived_file_name(i)) for i in done]
+            try:
+                await self.saver.replicator.rename(renames)
+            except Exception:
+                log.exception("archive replication failed")
+        for job_id in done:
+            self.jobs.pop(job_id, None)
+        return done
+
+    async def auto_archive(self, age: float, timeout: float) -> tuple[int, int]:
+        """Archive finished jobs older than ``age`` seconds (-1: all); returns (archived, left)."""
+        now = self.clock.now()
+        candidates = []
+        for job in list(self.jobs.values()):
+            if job.status not in JOB_FINISHED:
+                continue
+            ended = job.end_timestamp or job.received_timestamp or (0, 0)
+            if age < 0 or now - ended[0] >= age:
+                candidates.append(job.id)
+        archived = await asyncio.wait_for(self.archive(candidates), timeout=max(timeout, 1.0))
+        return len(archived), 0
+
+    async def set_drain(self, flag: bool) -> None:
+        self.drained = flag
+        if self.saver.replicator is not None:
+            await self.saver.replicator.set_drain_flag(flag)
+
+    async def shutdown(self) -> None:
+        """Stop running jobs' tasks (their state is persisted as it was)."""
+        self._stopping = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _ignore_outcome(future: asyncio.Future[None]) -> None:
+    """Background writes report failures in the log; their outcome is not awaited."""
+    if not future.cancelled():
+        future.exception()
+
+
+def _is_started(job: Job) -> bool:
+    return any(op.status in (OpStatus.WAITING, OpStatus.RUNNING) for op in job.ops)
+
+
+def _normalized_input(op: OpCode, raw: dict[str, Any]) -> dict[str, Any]:
+    """The opcode as submitted (Ganeti keeps the client's input), with OP_ID first."""
+    return {"OP_ID": op.op_id, **{k: v for k, v in raw.items() if k != "OP_ID"}}
+
+
+def _resolve_relative_deps(job: Job, earlier_ids: list[int], index: int) -> None:
+    """Turn negative (relative) dependency ids into absolute ones, as Ganeti does."""
+    for op in job.ops:
+        deps = op.input.get("depends")
+        if not deps:
+            continue
+        resolved = []
+        for dep_id, statuses in deps:
+            dep = int(dep_id)
+            if dep < 0:
+                position = index + dep
+                if position < 0 or position >= len(earlier_ids):
+                    raise ParameterError(f"depends: relative job id {dep} is out of range")
+                dep = earlier_ids[position]
+            resolved.append([dep, statuses])
+        op.input["depends"] = resolved

@@ -1,0 +1,1 @@
+"""Master daemon logic outside logical units and the queue: LUXI methods, replication."""

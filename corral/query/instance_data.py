@@ -1,0 +1,186 @@
+"""Per-query data for instance rows and the derivation of Ganeti's instance status."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from corral.objects import AdminState, AdminStateSource, Disk, Instance, Nic, NodeGroup
+from corral.query.context import QueryContext
+from corral.query.fields import NODATA, OFFLINE, UNAVAIL, fill
+from corral.query.paramfields import HV_GLOBALS
+
+
+class InstanceStatus(enum.StrEnum):
+    """Values of the instance ``status`` field (Ganeti's INSTST_*)."""
+
+    RUNNING = "running"
+    ADMIN_DOWN = "ADMIN_down"
+    ADMIN_OFFLINE = "ADMIN_offline"
+    ERROR_UP = "ERROR_up"
+    ERROR_DOWN = "ERROR_down"
+    ERROR_WRONGNODE = "ERROR_wrongnode"
+    ERROR_NODEDOWN = "ERROR_nodedown"
+    ERROR_NODEOFFLINE = "ERROR_nodeoffline"
+    USER_DOWN = "USER_down"
+
+
+HV_STATE_SHUTDOWN = "shutdown"
+_MISSING = object()
+KVM = "kvm"
+
+
+class InstanceShared:
+    """Cluster defaults and lookups shared by every instance row of one query."""
+
+    def __init__(self, ctx: QueryContext) -> None:
+        cfg = ctx.config
+        self.config = cfg
+        self.cluster = cfg.cluster
+        self.nodes = cfg.nodes
+        self.groups = cfg.nodegroups
+        self.networks = cfg.networks
+        self.live = ctx.instance_live
+        self.failed = ctx.offline_or_failed
+        self.offline = frozenset(uuid for uuid, node in cfg.nodes.items() if node.offline)
+        self.unreachable = self.offline | self.failed
+        self.node_names = {uuid: node.name for uuid, node in cfg.nodes.items()}
+        self.default_be: dict[str, Any] = cfg.cluster.beparams.get("default", {})
+        self.default_nic: dict[str, Any] = cfg.cluster.nicparams.get("default", {})
+
+    # --- nodes ---------------------------------------------------------
+    def node_name(self, uuid: str) -> str | None:
+        return self.node_names.get(uuid)
+
+    def node_group(self, uuid: str) -> NodeGroup | None:
+        node = self.nodes.get(uuid)
+        return None if node is None else self.groups.get(node.group)
+
+    def secondary_nodes(self, inst: Instance) -> list[str]:
+        """Nodes other than the primary holding any of the instance's disks."""
+        table = self.config.disks
+        primary = inst.primary_node
+        found: list[str] = []
+        for disk_uuid in inst.disks:
+            disk = table.get(disk_uuid)
+            if disk is not None:
+                found += [n for n in disk.nodes if n != primary and n not in found]
+        return found
+
+    # --- disks and parameters -------------------------------------------
+    def disks(self, inst: Instance) -> list[Disk] | None:
+        """The instance's disks in order; None if the configuration lacks one."""
+        table = self.config.disks
+        try:
+            return [table[uuid] for uuid in inst.disks]
+        except KeyError:
+            return None
+
+    def beparams(self, inst: Instance) -> dict[str, Any]:
+        return fill(self.default_be, inst.beparams)
+
+    def beparam(self, inst: Instance, name: str) -> Any:
+        value = inst.beparams.get(name, _MISSING)
+        return self.default_be.get(name, NODATA) if value is _MISSING else value
+
+    def hvparams(self, inst: Instance) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for layer in self._hv_layers(inst):
+            merged.update(layer)
+        return {k: v for k, v in merged.items() if k not in HV_GLOBALS}
+
+    def hvparam(self, inst: Instance, name: str) -> Any:
+        for layer in reversed(self._hv_layers(inst)):
+            if name in layer:
+                return layer[name]
+        return UNAVAIL
+
+    def _hv_layers(self, inst: Instance) -> tuple[dict[str, Any], ...]:
+        """Cluster defaults, OS-specific values and the instance's own, in order."""
+        hv = inst.hypervisor
+        os_hvp = self.cluster.os_hvp.get(inst.os, {}).get(hv, {})
+        return (self.cluster.hvparams.get(hv, {}), os_hvp, inst.hvparams)
+
+    def osparams(self, inst: Instance) -> dict[str, Any]:
+        return fill(self.cluster.osparams.get(inst.os.split("+", 1)[0]), inst.osparams)
+
+    def nicparams(self, nic: Nic) -> dict[str, Any]:
+        return fill(self.default_nic, nic.nicparams)
+
+
+# --- status --------------------------------------------------------------
+
+
+# Plain strings: the status getter runs once per row of large listings.
+_RUNNING = InstanceStatus.RUNNING.value
+_ADMIN_DOWN = InstanceStatus.ADMIN_DOWN.value
+_ADMIN_OFFLINE = InstanceStatus.ADMIN_OFFLINE.value
+_ERROR_UP = InstanceStatus.ERROR_UP.value
+_ERROR_DOWN = InstanceStatus.ERROR_DOWN.value
+_USER_DOWN = InstanceStatus.USER_DOWN.value
+_ADMIN_UP = AdminState.UP.value
+_ADMIN_OFF = AdminState.OFFLINE.value
+
+
+def instance_status(sh: InstanceShared, inst: Instance) -> str:
+    """Ganeti's status: node problems first, then live state against admin state."""
+    if inst.primary_node in sh.unreachable:
+        if inst.primary_node in sh.offline:
+            return InstanceStatus.ERROR_NODEOFFLINE.value
+        return InstanceStatus.ERROR_NODEDOWN.value
+    live = sh.live.get(inst.uuid)
+    if live:
+        return _live_status(sh, inst, live)
+    return _dead_status(sh, inst)
+
+
+def _live_status(sh: InstanceShared, inst: Instance, live: dict[str, Any]) -> str:
+    found_on = live.get("node")
+    if found_on is not None and found_on != inst.primary_node:
+        return InstanceStatus.ERROR_WRONGNODE.value
+    admin_up = inst.admin_state == _ADMIN_UP
+    if live.get("state") == HV_STATE_SHUTDOWN:
+        if admin_up and _user_shutdown_allowed(sh, inst):
+            return _USER_DOWN
+        return _ERROR_DOWN if admin_up else _ADMIN_DOWN
+    return _RUNNING if admin_up else _ERROR_UP
+
+
+def _user_shutdown_allowed(sh: InstanceShared, inst: Instance) -> bool:
+    if not sh.cluster.enabled_user_shutdown:
+        return False
+    return inst.hypervisor != KVM or sh.hvparam(inst, "user_shutdown") is True
+
+
+def _dead_status(sh: InstanceShared, inst: Instance) -> str:
+    if inst.admin_state == _ADMIN_UP:
+        return _ERROR_DOWN
+    if inst.admin_state == _ADMIN_OFF:
+        return _ADMIN_OFFLINE
+    by_user = inst.admin_state_source is AdminStateSource.USER
+    if by_user and sh.cluster.enabled_user_shutdown:
+        return _USER_DOWN
+    return _ADMIN_DOWN
+
+
+def oper_state(sh: InstanceShared, inst: Instance) -> Any:
+    if inst.primary_node in sh.unreachable:
+        return NODATA
+    return bool(sh.live.get(inst.uuid))
+
+
+def live_value(key: str) -> Any:
+    """Getter for one key of the instance's live data (``memory``, ``vcpus``)."""
+
+    def get(sh: InstanceShared, inst: Instance) -> Any:
+        if inst.primary_node in sh.offline:
+            return OFFLINE
+        if inst.primary_node in sh.failed:
+            return NODATA
+        data = sh.live.get(inst.uuid)
+        if not data:
+            return UNAVAIL
+        value = data.get(key)
+        return NODATA if value is None else value
+
+    return get

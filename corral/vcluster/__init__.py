@@ -1,0 +1,1 @@
+"""A virtual cluster: several Corral nodes on one machine, on loopback addresses."""

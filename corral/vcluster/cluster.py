@@ -1,0 +1,187 @@
+"""Bringing a virtual cluster up and down.
+
+Node *i* (from 1) listens on ``127.0.0.(10+i)`` with its own root ``DIR/node<i>``;
+node 1 is the master. A description is kept in ``DIR/vcluster.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from corral.backend.daemons_ctl import daemon_pid, spawn_daemon, stop_daemon
+from corral.bootstrap.init import init_cluster
+from corral.errors import OpExecError, OpPrereqError
+from corral.layout import NodeLayout
+from corral.luxi.client import Client, wait_for_job
+
+STATE_FILE = "vcluster.json"
+BASE_OCTET = 10
+NODED_MATCH = "corral.daemons.noded"
+MASTERD_MATCH = "corral.daemons.masterd"
+
+
+@dataclass(frozen=True)
+class VNode:
+    name: str
+    address: str
+    root: str
+    port: int
+
+
+@dataclass(frozen=True)
+class VCluster:
+    directory: str
+    cluster_name: str
+    nodes: list[VNode]
+
+    @property
+    def master(self) -> VNode:
+        return self.nodes[0]
+
+    @property
+    def luxi_socket(self) -> Path:
+        return NodeLayout(Path(self.master.root)).luxi_socket
+
+    def save(self) -> None:
+        path = Path(self.directory) / STATE_FILE
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> VCluster:
+        path = directory / STATE_FILE
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise OpPrereqError(f"No virtual cluster in {directory} ({err})") from err
+        return cls(data["directory"], data["cluster_name"], [VNode(**n) for n in data["nodes"]])
+
+
+def plan(directory: Path, count: int, port: int = 1811) -> VCluster:
+    nodes = [
+        VNode(f"node{i}", f"127.0.0.{BASE_OCTET + i}", str(directory / f"node{i}"), port)
+        for i in range(1, count + 1)
+    ]
+    return VCluster(str(directory), "cluster.vcluster", nodes)
+
+
+def start_noded(node: VNode, debug: bool = False) -> int:
+    layout = NodeLayout(Path(node.root))
+    layout.ensure_dirs()
+    argv = [
+        sys.executable,
+        "-m",
+        "corral.daemons.noded",
+        "--root",
+        node.root,
+        "--bind",
+        node.address,
+        "--port",
+        str(node.port),
+        "--node-name",
+        node.name,
+    ]
+    if debug:
+        argv.append("--debug")
+    return spawn_daemon(argv, layout.pid_file("corral-noded"), layout.log_file("corral-noded"))
+
+
+def wait_listening(node: VNode, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((node.address, node.port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise OpExecError(
+        f"node daemon of {node.name} did not start listening on {node.address}:{node.port}"
+    )
+
+
+def up(
+    directory: Path,
+    count: int,
+    feedback: Callable[[str], None] = print,
+    init_options: dict[str, Any] | None = None,
+) -> VCluster:
+    """Start ``count`` node daemons, initialise the cluster on the first, add the rest."""
+    if count < 1:
+        raise OpPrereqError("a virtual cluster needs at least one node")
+    if (directory / STATE_FILE).exists():
+        raise OpPrereqError(
+            f"{directory} already holds a virtual cluster; run 'corral vcluster down' first"
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    vc = plan(directory.resolve(), count)
+    vc.save()
+    for node in vc.nodes:
+        start_noded(node)
+    for node in vc.nodes:
+        wait_listening(node)
+    feedback(f"Started {count} node daemons")
+    master = vc.master
+    options = {"master_node": master.name, "primary_ip": master.address, "noded_port": master.port}
+    options.update(init_options or {})
+    init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)
+    for node in vc.nodes[1:]:
+        add_node(vc, node, feedback)
+    return vc
+
+
+def add_node(vc: VCluster, node: VNode, feedback: Callable[[str], None]) -> None:
+    token = NodeLayout(Path(node.root)).join_token.read_text().strip()
+    op = {
+        "OP_ID": "OP_NODE_ADD",
+        "node_name": node.name,
+        "primary_ip": node.address,
+        "join_token": token,
+        "rpc_port": node.port,
+    }
+    with Client(str(vc.luxi_socket)) as client:
+        job_id = client.SubmitJob([op])
+        status, _, result = wait_for_job(client, job_id)
+    if status != "success":
+        raise OpExecError(f"adding {node.name} failed: {result}")
+    feedback(f"Added node {node.name} ({node.address})")
+
+
+def down(directory: Path, feedback: Callable[[str], None] = print) -> None:
+    """Stop every daemon the virtual cluster started (by pid file) and remove ``directory``."""
+    if (directory / STATE_FILE).exists():
+        vc = VCluster.load(directory)
+        for node in vc.nodes:
+            layout = NodeLayout(Path(node.root))
+            stop_daemon(layout.pid_file("corral-masterd"), MASTERD_MATCH, 15.0)
+            stop_daemon(layout.pid_file("corral-noded"), NODED_MATCH, 15.0)
+        feedback(f"Stopped the daemons of {len(vc.nodes)} nodes")
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def status(directory: Path) -> list[tuple[str, str, bool, bool]]:
+    """(name, address, noded running, masterd running) per node."""
+    vc = VCluster.load(directory)
+    rows = []
+    for node in vc.nodes:
+        layout = NodeLayout(Path(node.root))
+        noded = daemon_pid(layout.pid_file("corral-noded"), NODED_MATCH) is not None
+        masterd = daemon_pid(layout.pid_file("corral-masterd"), MASTERD_MATCH) is not None
+        rows.append((node.name, node.address, noded, masterd))
+    return rows
+
+
+def env_lines(directory: Path) -> list[str]:
+    vc = VCluster.load(directory)
+    venv_bin = Path(sys.executable).parent
+    return [
+        f"export CORRAL_ROOT={vc.master.root}",
+        f"export CORRAL_LUXI={vc.luxi_socket}",
+        f"export PATH={venv_bin}:$PATH",
+    ]

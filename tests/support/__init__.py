@@ -1,0 +1,1 @@
+"""Shared test helpers: configuration builders, a fake node RPC, the LU harness."""
