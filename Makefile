@@ -4,9 +4,14 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.corral-installed
 DEMO_DIR ?= /tmp/corral-demo
 
-.PHONY: venv test lint demo demo-down bench clean
+.PHONY: venv test lint demo demo-down bench clean bytecode
 
 venv: $(STAMP)
+
+# gnt-* commands start fast only with compiled bytecode: write it even where
+# PYTHONDONTWRITEBYTECODE is set in the environment.
+bytecode: venv
+	$(PY) -m compileall -q corral
 
 $(STAMP): pyproject.toml scripts/install-deps.sh
 	bash scripts/install-deps.sh
@@ -19,18 +24,18 @@ lint: venv
 	$(VENV)/bin/ruff check corral tests bench
 	$(VENV)/bin/mypy
 
-test: venv
+test: bytecode
 	$(VENV)/bin/ruff check corral tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
 
-demo: venv
+demo: bytecode
 	bash scripts/demo.sh $(DEMO_DIR)
 
 demo-down: venv
 	$(VENV)/bin/corral vcluster down --dir $(DEMO_DIR)
 
-bench: venv
+bench: bytecode
 	$(PY) -m bench.run_all
 
 clean:

@@ -52,7 +52,7 @@ def init_cluster(
         store.replace_all(initial_config(params, time.time()))
     finally:
         store.close()
-    _start_masterd(layout, feedback)
+    start_masterd(layout, feedback)
     _post_init(layout, feedback)
 
 
@@ -89,7 +89,12 @@ async def _join_self(
         await confirm_joined(confirmed, target)
 
 
-def _start_masterd(layout: NodeLayout, feedback: Callable[[str], None]) -> None:
+def start_masterd(layout: NodeLayout, feedback: Callable[[str], None] = print) -> None:
+    """Start the master daemon of ``layout`` and wait until it answers on LUXI.
+
+    Raises:
+        OpExecError: it did not answer within MASTERD_START_TIMEOUT seconds.
+    """
     argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
     spawn_daemon(argv, layout.pid_file("corral-masterd"), layout.log_file("corral-masterd"))
     deadline = time.monotonic() + MASTERD_START_TIMEOUT

@@ -24,9 +24,8 @@ OS_API_VERSION = 20
 EXPORT_VERSION = 0
 
 
-def cluster_info(cfg: ConfigData) -> dict[str, Any]:
-    """What ``gnt-cluster info`` and RAPI ``/2/info`` show (Ganeti's QueryClusterInfo keys)."""
-    c = cfg.cluster
+def version_info() -> dict[str, Any]:
+    """Software and protocol versions, as Ganeti's QueryClusterInfo reports them."""
     return {
         "software_version": corral.__version__,
         "protocol_version": PROTOCOL_VERSION,
@@ -35,6 +34,17 @@ def cluster_info(cfg: ConfigData) -> dict[str, Any]:
         "export_version": EXPORT_VERSION,
         "vcs_version": f"(corral) {corral.__version__}",
         "architecture": [platform.architecture()[0], platform.machine()],
+    }
+
+
+def cluster_info(cfg: ConfigData) -> dict[str, Any]:
+    """What ``gnt-cluster info`` and RAPI ``/2/info`` show (Ganeti's QueryClusterInfo keys)."""
+    return {**version_info(), **_settings(cfg)}
+
+
+def _settings(cfg: ConfigData) -> dict[str, Any]:
+    c = cfg.cluster
+    return {
         "name": c.cluster_name,
         "master": cfg.master_node.name,
         "default_hypervisor": c.default_hypervisor,
@@ -83,6 +93,7 @@ def cluster_info(cfg: ConfigData) -> dict[str, Any]:
         "ssh_key_type": "",
         "ssh_key_bits": 0,
         "master_ip": c.master_ip,
+        "mac_prefix": c.mac_prefix,
         "noded_port": c.noded_port,
         "rapi_port": c.rapi_port,
     }

@@ -10,7 +10,7 @@ from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, exclusive
 from corral.objects.node import Node
-from corral.opcodes.test import OpTestDelay
+from corral.opcodes.test import OpTestDelay, OpTestJqueue
 
 
 @implements(OpTestDelay)
@@ -54,3 +54,20 @@ class LUTestDelay(LogicalUnit[OpTestDelay]):
         for result in results.values():
             if not result.ok:
                 raise OpExecError(f"Failure during rpc call to {result.node}: {result.fail_msg}")
+
+
+@implements(OpTestJqueue)
+class LUTestJqueue(LogicalUnit[OpTestJqueue]):
+    """Writes the given messages to the job log, and fails when asked to."""
+
+    REQ_BGL = False
+
+    def declare_locks(self) -> LockPlan:
+        return LockPlan.bare()
+
+    async def exec(self) -> Any:
+        for message in self.op.log_messages:
+            self.log_info(message)
+        if self.op.fail:
+            raise OpExecError("Opcode failure was requested")
+        return True

@@ -19,6 +19,7 @@ from corral.cmdlib import (  # noqa: F401  (registers the logical units)
     query,
     tags,
     test,
+    verify_disks,
 )
 from corral.cmdlib.cluster import master_params
 from corral.cmdlib.context import MasterContext

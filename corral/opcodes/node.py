@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from corral.opcodes.base import OpCode
-from corral.opcodes.params import NodeName, OptionalUuid, OutputFields, ParamDict
+from corral.opcodes.params import NodeName, OptionalUuid, ParamDict
 
 
 class OpNodeAdd(OpCode, kw_only=True, frozen=True):
@@ -53,19 +53,3 @@ class OpNodeSetParams(OpCode, kw_only=True, frozen=True):
     powered: bool | None = None
     hv_state: Any = None
     disk_state: Any = None
-
-
-class OpNodeQueryvols(OpCode, kw_only=True, frozen=True):
-    """Logical volumes on nodes."""
-
-    output_fields: OutputFields
-    nodes: list[str] = []
-
-
-class OpNodeQueryStorage(OpCode, kw_only=True, frozen=True):
-    """Storage units on nodes."""
-
-    output_fields: OutputFields
-    storage_type: str | None = None
-    nodes: list[str] = []
-    name: str | None = None

@@ -23,6 +23,7 @@ from corral.layout import NodeLayout
 from corral.luxi.client import Client, wait_for_job
 
 STATE_FILE = "vcluster.json"
+DEFAULT_PORT = 1811
 BASE_OCTET = 10
 NODED_MATCH = "corral.daemons.noded"
 MASTERD_MATCH = "corral.daemons.masterd"
@@ -64,7 +65,7 @@ class VCluster:
         return cls(data["directory"], data["cluster_name"], [VNode(**n) for n in data["nodes"]])
 
 
-def plan(directory: Path, count: int, port: int = 1811) -> VCluster:
+def plan(directory: Path, count: int, port: int = DEFAULT_PORT) -> VCluster:
     nodes = [
         VNode(f"node{i}", f"127.0.0.{BASE_OCTET + i}", str(directory / f"node{i}"), port)
         for i in range(1, count + 1)
@@ -72,9 +73,14 @@ def plan(directory: Path, count: int, port: int = 1811) -> VCluster:
     return VCluster(str(directory), "cluster.vcluster", nodes)
 
 
+FILE_STORAGE_DIR = "/srv/corral/file-storage"
+"""Relative to each node's root: every virtual node has its own storage directory."""
+
+
 def start_noded(node: VNode, debug: bool = False) -> int:
     layout = NodeLayout(Path(node.root))
     layout.ensure_dirs()
+    (layout.root / FILE_STORAGE_DIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
     argv = [
         sys.executable,
         "-m",
@@ -106,11 +112,25 @@ def wait_listening(node: VNode, timeout: float = 20.0) -> None:
     )
 
 
+def check_free(vc: VCluster) -> None:
+    """Refuse to start when a node's address and port are taken (another virtual cluster?)."""
+    for node in vc.nodes:
+        with socket.socket() as sock:
+            try:
+                sock.bind((node.address, node.port))
+            except OSError as err:
+                raise OpPrereqError(
+                    f"{node.address}:{node.port} is not free ({err.strerror}); another virtual "
+                    "cluster may be running there: use another --port"
+                ) from err
+
+
 def up(
     directory: Path,
     count: int,
     feedback: Callable[[str], None] = print,
     init_options: dict[str, Any] | None = None,
+    port: int = DEFAULT_PORT,
 ) -> VCluster:
     """Start ``count`` node daemons, initialise the cluster on the first, add the rest."""
     if count < 1:
@@ -119,8 +139,9 @@ def up(
         raise OpPrereqError(
             f"{directory} already holds a virtual cluster; run 'corral vcluster down' first"
         )
+    vc = plan(directory.resolve(), count, port)
+    check_free(vc)
     directory.mkdir(parents=True, exist_ok=True)
-    vc = plan(directory.resolve(), count)
     vc.save()
     for node in vc.nodes:
         start_noded(node)
@@ -128,7 +149,12 @@ def up(
         wait_listening(node)
     feedback(f"Started {count} node daemons")
     master = vc.master
-    options = {"master_node": master.name, "primary_ip": master.address, "noded_port": master.port}
+    options = {
+        "master_node": master.name,
+        "primary_ip": master.address,
+        "noded_port": master.port,
+        "file_storage_dir": FILE_STORAGE_DIR,
+    }
     options.update(init_options or {})
     init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)
     for node in vc.nodes[1:]:

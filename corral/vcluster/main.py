@@ -17,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     up = vsub.add_parser("up", help="start node daemons, initialise the cluster, add the nodes")
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     up.add_argument("--dir", required=True, type=Path, help="directory holding the node roots")
+    up.add_argument("--port", type=int, default=1811, help="node daemon port (default 1811)")
     for action, text in (
         ("down", "stop everything the virtual cluster started and remove its directory"),
         ("env", "print export lines for gnt-* commands to act on the virtual cluster"),
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.action == "up":
-            vc = cluster.up(args.dir, args.nodes)
+            vc = cluster.up(args.dir, args.nodes, port=args.port)
             print(f"Virtual cluster {vc.cluster_name} is up; master {vc.master.name}.")
             print(f'Use it with:  eval "$(corral vcluster env --dir {args.dir})"')
         elif args.action == "down":

@@ -1,0 +1,106 @@
+"""Run every benchmark in sequence and print a summary table (``make bench``).
+
+Exit status: 0 when every benchmark produced its figures, whether or not they meet
+their targets (benchmarks report, they do not gate); 1 when a benchmark crashed or
+left a process running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench import bench_cli, bench_config, bench_jobs, bench_locking, bench_masterd_rss
+from bench.common import (
+    Figure,
+    fmt_list,
+    leftover_processes,
+    median,
+    report,
+    summary_table,
+    time_limit,
+)
+
+
+def run_locking() -> list[Figure]:
+    """The lock manager microbenchmark of :mod:`bench.bench_locking`, as a figure."""
+    print("locking: uncontended acquire + release (BGL shared + 2 nodes exclusive)", flush=True)
+    runs = asyncio.run(bench_locking.measure())
+    detail = (
+        f"median of {bench_locking.RUNS} runs x {bench_locking.CYCLES:,} cycles: "
+        f"{fmt_list(runs, 'µs')}"
+    )
+    figure = Figure(
+        "lock acquire+release", median(runs), "µs", bench_locking.BUDGET_US, "max", detail
+    )
+    return [report(figure)]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    run: Callable[[], list[Figure]]
+    time_limit: int
+    """Seconds after which the benchmark is interrupted (and counts as crashed)."""
+
+
+BENCHMARKS = [
+    Benchmark("locking", run_locking, 60),
+    Benchmark("jobs", bench_jobs.run, 180),
+    Benchmark("cli", bench_cli.run, 90),
+    Benchmark("config", bench_config.run, 120),
+    Benchmark("masterd_rss", bench_masterd_rss.run, 150),
+]
+
+
+def run_one(bench: Benchmark) -> list[Figure] | None:
+    """The benchmark's figures, or None (after printing the traceback) if it crashed."""
+    start = time.perf_counter()
+    try:
+        with time_limit(bench.time_limit, f"benchmark {bench.name}"):
+            figures = bench.run()
+    except Exception:
+        print(f"  benchmark {bench.name} CRASHED:", flush=True)
+        traceback.print_exc(file=sys.stdout)
+        return None
+    finally:
+        print(f"  ({bench.name}: {time.perf_counter() - start:.1f} s)\n", flush=True)
+    return figures
+
+
+def check_leftovers() -> bool:
+    """Report processes still running from a benchmark's directory; True if none."""
+    leftovers = leftover_processes()
+    for pid, cmdline in leftovers:
+        print(f"LEFT RUNNING: pid {pid}: {cmdline}")
+    return not leftovers
+
+
+def main() -> int:
+    start = time.perf_counter()
+    figures: list[Figure] = []
+    crashed: list[str] = []
+    for bench in BENCHMARKS:
+        result = run_one(bench)
+        if result is None:
+            crashed.append(bench.name)
+        else:
+            figures.extend(result)
+    print(summary_table(figures))
+    clean = check_leftovers()
+    if crashed:
+        print(f"\nCRASHED: {', '.join(crashed)}")
+    missed = sum(1 for f in figures if f.verdict == "misses")
+    print(
+        f"\n{len(figures)} figures, {missed} missing their target; "
+        f"total {time.perf_counter() - start:.0f} s"
+    )
+    return 1 if crashed or not clean else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

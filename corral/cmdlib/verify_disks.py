@@ -1,0 +1,54 @@
+"""Disk verification: which instances need their disks activated (used by the watcher)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.cmdlib.base import LogicalUnit, implements
+from corral.locking.plan import LockPlan
+from corral.objects.instance import AdminState
+from corral.opcodes.cluster import OpClusterVerifyDisks
+from corral.opcodes.group import OpGroupVerifyDisks
+
+
+@implements(OpClusterVerifyDisks)
+class LUClusterVerifyDisks(LogicalUnit[OpClusterVerifyDisks]):
+    """Fans out one OP_GROUP_VERIFY_DISKS job per node group (Ganeti's ResultWithJobs)."""
+
+    REQ_BGL = False
+
+    def declare_locks(self) -> LockPlan:
+        return LockPlan.of()
+
+    async def exec(self) -> Any:
+        groups = self.cfg.nodegroups.values()
+        if self.op.group_name is not None:
+            groups = [self.expand_group(self.op.group_name)]
+        jobs = [
+            [{"OP_ID": "OP_GROUP_VERIFY_DISKS", "group_name": g.uuid, "is_strict": self.op.is_strict}]
+            for g in sorted(groups, key=lambda g: g.name)
+        ]
+        return {"jobs": jobs}
+
+
+@implements(OpGroupVerifyDisks)
+class LUGroupVerifyDisks(LogicalUnit[OpGroupVerifyDisks]):
+    """Ganeti's answer: (node errors, instances whose disks need activating, missing volumes)."""
+
+    REQ_BGL = False
+
+    def declare_locks(self) -> LockPlan:
+        return LockPlan.of()
+
+    async def exec(self) -> Any:
+        group = self.expand_group(self.op.group_name)
+        nodes = {n.uuid for n in self.cfg.group_nodes(group.uuid)}
+        inactive = sorted(
+            inst.name
+            for inst in self.cfg.instances.values()
+            if inst.primary_node in nodes
+            and inst.admin_state is AdminState.UP
+            and inst.disks
+            and not inst.disks_active
+        )
+        return [{}, inactive, {}]

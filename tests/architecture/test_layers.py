@@ -1,0 +1,92 @@
+"""Lower layers never import higher ones (the table in ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2] / "corral"
+
+LAYER = {
+    "errors": 0, "layout": 0, "clock": 0, "process": 0, "serde": 0, "__init__": 0,
+    "objects": 1, "opcodes": 1,
+    "hooks": 2,
+    "backend": 3, "rpc": 3,
+    "config": 4, "locking": 4, "jobs": 4, "cmdlib": 4, "query": 4, "master": 4, "bootstrap": 4,
+    "luxi": 5, "cli": 5,
+    "daemons": 6, "vcluster": 6,
+}
+"""Node logic (3) and master logic (4) are one layer apart: master logic calls nodes through
+``rpc``; node logic never imports master logic."""
+
+ALLOWED = {
+    # a candidate keeps its configuration replica in the master's store format
+    ("backend.config_replica", "config.store"),
+    ("backend.config_replica", "config"),
+    # bootstrap speaks to the new master over LUXI and starts daemons through the backend helper
+    ("bootstrap.init", "luxi.client"), ("bootstrap.init", "luxi"),
+    ("bootstrap.destroy", "luxi.client"), ("bootstrap.destroy", "luxi"),
+    # the LUXI method table answers with the LUXI protocol's constants
+    ("master.luxi_methods", "luxi.protocol"), ("master.luxi_methods", "luxi"),
+}
+"""(importer module, imported module) pairs allowed to cross layers upwards."""
+
+LAZY_EDGES = {"cli.direct", "cli.cluster_init", "cli.gnt_cluster"}
+"""CLI modules that import node-side code lazily (inside functions) for node-direct commands."""
+
+
+def _modules() -> list[Path]:
+    return sorted(p for p in ROOT.rglob("*.py"))
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"] or ["__init__"]
+    return ".".join(parts)
+
+
+def _top_level_imports(tree: ast.Module) -> list[str]:
+    found: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+        elif isinstance(node, ast.If):  # `if TYPE_CHECKING:` blocks do not run
+            continue
+    return [name for name in found if name == "corral" or name.startswith("corral.")]
+
+
+def _layer(module: str) -> int:
+    return LAYER[module.split(".")[0]]
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: _module_name(p))
+def test_imports_respect_layers(path: Path) -> None:
+    importer = _module_name(path)
+    tree = ast.parse(path.read_text())
+    for imported_full in _top_level_imports(tree):
+        imported = imported_full.removeprefix("corral.").removeprefix("corral") or "__init__"
+        if _layer(imported) <= _layer(importer):
+            continue
+        assert (importer, imported) in ALLOWED, (
+            f"{importer} (layer {_layer(importer)}) imports {imported} (layer {_layer(imported)})"
+        )
+
+
+def test_cli_imports_stay_light() -> None:
+    """CLI modules import only the standard library, cli and luxi at module level."""
+    for path in sorted((ROOT / "cli").glob("*.py")):
+        module = _module_name(path)
+        for imported in _top_level_imports(ast.parse(path.read_text())):
+            top = imported.removeprefix("corral.").split(".")[0]
+            assert top in {"cli", "luxi", "corral"} or module in LAZY_EDGES, (module, imported)
+
+
+def test_every_package_has_a_layer() -> None:
+    for child in ROOT.iterdir():
+        if child.name.startswith("__"):
+            continue
+        assert child.stem in LAYER, f"{child.name} has no layer in the table"
