@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,26 +153,51 @@ def job_ms(client: Client, ops: list[dict[str, object]]) -> float:
     return elapsed
 
 
+def tags_op(kind: str, i: int, name: str | None = None) -> dict[str, object]:
+    op: dict[str, object] = {"OP_ID": "OP_TAGS_SET", "kind": kind, "tags": [f"t{i}"]}
+    if name is not None:
+        op["name"] = name
+    return op
+
+
+def series_ms(client: Client, make_op: Callable[[int], dict[str, object]]) -> list[float]:
+    """Milliseconds of :data:`JOBS` one-opcode jobs (after a warm-up), ``make_op(i)`` each."""
+    for i in range(WARMUP_JOBS):
+        job_ms(client, [make_op(i)])
+    return [job_ms(client, [make_op(i)]) for i in range(WARMUP_JOBS, WARMUP_JOBS + JOBS)]
+
+
 def measure_replicated() -> list[Figure]:
-    """OP_TAGS_SET on the cluster end to end, beside a no-op job, on a 3-node vcluster."""
+    """Tag jobs end to end on a 3-node vcluster (node1 master, node2 and node3
+    candidates), beside a no-op job: the difference is the replicated commit."""
     with vcluster(3, "config") as vc, Client(str(vc.luxi_socket)) as client:
-
-        def tag_job(i: int) -> float:
-            return job_ms(client, [{"OP_ID": "OP_TAGS_SET", "kind": "cluster", "tags": [f"t{i}"]}])
-
-        for i in range(WARMUP_JOBS):
-            tag_job(i)
-        tags = [tag_job(i) for i in range(WARMUP_JOBS, WARMUP_JOBS + JOBS)]
-        noops = [job_ms(client, [dict(NOOP_JOB_OP)]) for _ in range(JOBS)]
-    detail = f"median of {JOBS} jobs; commit replicated to 2 master candidates"
+        cluster_tags = series_ms(client, lambda i: tags_op("cluster", i))
+        node_tags = series_ms(client, lambda i: tags_op("node", i, vc.nodes[1].name))
+        noops = series_ms(client, lambda i: dict(NOOP_JOB_OP))
+    replicated = f"median of {JOBS} jobs; commit replicated to 2 master candidates"
     return [
-        report(Figure("OP_TAGS_SET job, 3-node vcluster", median(tags), "ms", detail=detail)),
         report(
             Figure(
-                "no-op job on the same vcluster",
+                "OP_TAGS_SET cluster job, 3 nodes",
+                median(cluster_tags),
+                "ms",
+                detail=f"{replicated}, then ssconf (cluster_tags) pushed to 3 nodes",
+            )
+        ),
+        report(
+            Figure(
+                "OP_TAGS_SET node job, 3 nodes",
+                median(node_tags),
+                "ms",
+                detail=f"{replicated}; ssconf unchanged",
+            )
+        ),
+        report(
+            Figure(
+                "no-op job, same vcluster",
                 median(noops),
                 "ms",
-                detail=f"median of {JOBS}; the difference approximates the replicated commit",
+                detail=f"median of {JOBS}; subtract it from the tag jobs for the commit's cost",
             )
         ),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from corral import serde
 from corral.errors import ParameterError
@@ -60,7 +61,7 @@ def ssconf_keys_on_disk(layout: NodeLayout) -> list[str]:
         names = os.listdir(layout.data_dir)
     except FileNotFoundError:
         return []
-    keys = (name[len(SSCONF_PREFIX):] for name in names if name.startswith(SSCONF_PREFIX))
+    keys = (name[len(SSCONF_PREFIX) :] for name in names if name.startswith(SSCONF_PREFIX))
     return sorted(key for key in keys if is_valid_key(key))
 
 
@@ -73,9 +74,10 @@ def _text(value: object) -> str:
 def write_ssconf(layout: NodeLayout, values: Mapping[str, object]) -> None:
     """Make the node's ssconf files exactly ``values``.
 
-    Every key is checked before anything is written. Each file is replaced
-    atomically with mode 0444; ssconf files of keys absent from ``values`` are
-    removed. List values are written one item per line.
+    Every key is checked before anything is written. Each file whose content
+    changes is replaced atomically with mode 0444 (unchanged files are left
+    alone); ssconf files of keys absent from ``values`` are removed. List values
+    are written one item per line.
 
     Raises:
         ParameterError: a key is not a safe ssconf key.
@@ -84,10 +86,19 @@ def write_ssconf(layout: NodeLayout, values: Mapping[str, object]) -> None:
         check_key(key)
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     for key, value in values.items():
-        serde.atomic_write(layout.ssconf_file(key), _text(value).encode(), SSCONF_FILE_MODE)
+        path, data = layout.ssconf_file(key), _text(value).encode()
+        if _current(path) != data:
+            serde.atomic_write(path, data, SSCONF_FILE_MODE)
     for key in ssconf_keys_on_disk(layout):
         if key not in values:
             layout.ssconf_file(key).unlink(missing_ok=True)
+
+
+def _current(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def remove_ssconf(layout: NodeLayout) -> None:

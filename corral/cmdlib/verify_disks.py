@@ -21,11 +21,17 @@ class LUClusterVerifyDisks(LogicalUnit[OpClusterVerifyDisks]):
         return LockPlan.of()
 
     async def exec(self) -> Any:
-        groups = self.cfg.nodegroups.values()
+        groups = list(self.cfg.nodegroups.values())
         if self.op.group_name is not None:
             groups = [self.expand_group(self.op.group_name)]
         jobs = [
-            [{"OP_ID": "OP_GROUP_VERIFY_DISKS", "group_name": g.uuid, "is_strict": self.op.is_strict}]
+            [
+                {
+                    "OP_ID": "OP_GROUP_VERIFY_DISKS",
+                    "group_name": g.uuid,
+                    "is_strict": self.op.is_strict,
+                }
+            ]
             for g in sorted(groups, key=lambda g: g.name)
         ]
         return {"jobs": jobs}

@@ -9,7 +9,6 @@ the writer is killed at.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from corral.errors import ConfigurationError
 from corral.objects.base import ConfigObject
 from corral.objects.cluster import Cluster
 from corral.objects.config_data import KIND_TYPES, ConfigData, Kind
+from corral.sqlite import SqliteFile
 
 Change = tuple[Kind, str, ConfigObject | None]
 """(kind, uuid, new object) — ``None`` removes the object."""
@@ -50,16 +50,12 @@ class ConfigStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        path.chmod(0o600)
+        self._file = SqliteFile(path, _SCHEMA)
+        self._lock = self._file.lock
+        self._db = self._file.db
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     # --- reading ------------------------------------------------------
     def meta(self) -> dict[str, str]:

@@ -6,7 +6,12 @@ import asyncio
 import logging
 import os
 import signal
+import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
+
+from corral.errors import CorralError
 
 
 def setup_logging(log_file: Path | None, debug: bool) -> None:
@@ -41,3 +46,19 @@ def stop_event() -> asyncio.Event:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, event.set)
     return event
+
+
+def run_daemon(
+    name: str, serve: Coroutine[Any, Any, None], log_file: Path | None, debug: bool
+) -> int:
+    """Run a daemon's main coroutine; a CorralError ends it with a one-line message."""
+    setup_logging(log_file, debug)
+    try:
+        asyncio.run(serve)
+    except CorralError as err:
+        logging.getLogger(name).error("%s", err)
+        print(f"{name}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
@@ -27,8 +26,8 @@ from corral.cmdlib.processor import Processor
 from corral.config.replication import RpcReplicator
 from corral.config.store import Change, ConfigStore
 from corral.config.writer import ConfigWriter
-from corral.daemons.common import remove_pid_file, setup_logging, stop_event, write_pid_file
-from corral.errors import ConfigurationError, CorralError
+from corral.daemons.common import remove_pid_file, run_daemon, stop_event, write_pid_file
+from corral.errors import ConfigurationError
 from corral.jobs.persist import JobSaver
 from corral.jobs.queue import JobQueue
 from corral.jobs.store import JobStore
@@ -138,16 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     layout = NodeLayout(Path(args.root))
-    setup_logging(None if args.foreground else layout.log_file("corral-masterd"), args.debug)
-    try:
-        asyncio.run(serve(layout))
-    except CorralError as err:
-        log.error("%s", err)
-        print(f"corral-masterd: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    log_file = None if args.foreground else layout.log_file("corral-masterd")
+    return run_daemon("corral-masterd", serve(layout), log_file, args.debug)
 
 
 if __name__ == "__main__":

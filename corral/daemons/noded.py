@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import socket
 import sys
@@ -23,8 +22,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     verify,
 )
 from corral.backend.context import NodeContext
-from corral.daemons.common import remove_pid_file, setup_logging, stop_event, write_pid_file
-from corral.errors import CorralError
+from corral.daemons.common import remove_pid_file, run_daemon, stop_event, write_pid_file
 from corral.layout import NodeLayout
 from corral.rpc import tls
 from corral.rpc.server import RpcServer
@@ -75,15 +73,8 @@ def _stored_name(layout: NodeLayout) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     layout = NodeLayout(Path(args.root))
-    setup_logging(None if args.foreground else layout.log_file("corral-noded"), args.debug)
-    try:
-        asyncio.run(serve(args))
-    except CorralError as err:
-        print(f"corral-noded: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    log_file = None if args.foreground else layout.log_file("corral-noded")
+    return run_daemon("corral-noded", serve(args), log_file, args.debug)
 
 
 if __name__ == "__main__":

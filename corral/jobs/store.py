@@ -6,13 +6,12 @@ a thousand submissions cheap, while every acknowledged write is on disk.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from corral import serde
+from corral.sqlite import SqliteFile
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -28,17 +27,12 @@ class JobStore:
     """Jobs on disk. Thread-safe; called from worker threads."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        path.chmod(0o600)
+        self._file = SqliteFile(path, _SCHEMA)
+        self._lock = self._file.lock
+        self._db = self._file.db
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._file.close()
 
     def last_id(self) -> int:
         with self._lock:

@@ -17,7 +17,12 @@ _WORD = re.compile(r"[A-Z][a-z0-9]*")
 
 
 def op_id_from_class_name(name: str) -> str:
-    """``OpClusterPostInit`` → ``OP_CLUSTER_POST_INIT`` (Ganeti's rule)."""
+    """``OpClusterPostInit`` → ``OP_CLUSTER_POST_INIT`` (Ganeti's rule).
+
+    Shared bases whose names start with ``_`` keep their name as tag and are never registered.
+    """
+    if name.startswith("_"):
+        return name
     if not name.startswith("Op"):
         raise ValueError(f"opcode class names start with 'Op': {name}")
     return "OP_" + "_".join(_WORD.findall(name[2:])).upper()
@@ -68,7 +73,8 @@ class OpCode(
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        REGISTRY[op_id_from_class_name(cls.__name__)] = cls
+        if not cls.__name__.startswith("_"):
+            REGISTRY[op_id_from_class_name(cls.__name__)] = cls
 
     @property
     def op_id(self) -> str:

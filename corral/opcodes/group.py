@@ -8,8 +8,8 @@ from corral.opcodes.base import OpCode
 from corral.opcodes.params import GroupName, ParamDict
 
 
-class OpGroupAdd(OpCode, kw_only=True, frozen=True):
-    """Create a node group."""
+class _GroupParams(OpCode, kw_only=True, frozen=True):
+    """Parameters shared by group creation and modification (not an opcode itself)."""
 
     OP_DSC_FIELD: ClassVar[str | None] = "group_name"
     group_name: GroupName
@@ -19,6 +19,10 @@ class OpGroupAdd(OpCode, kw_only=True, frozen=True):
     ipolicy: ParamDict | None = None
     hv_state: Any = None
     disk_state: Any = None
+
+
+class OpGroupAdd(_GroupParams, kw_only=True, frozen=True):
+    """Create a node group."""
 
 
 class OpGroupAssignNodes(OpCode, kw_only=True, frozen=True):
@@ -31,17 +35,8 @@ class OpGroupAssignNodes(OpCode, kw_only=True, frozen=True):
     node_uuids: list[str] | None = None
 
 
-class OpGroupSetParams(OpCode, kw_only=True, frozen=True):
+class OpGroupSetParams(_GroupParams, kw_only=True, frozen=True):
     """Modify a node group."""
-
-    OP_DSC_FIELD: ClassVar[str | None] = "group_name"
-    group_name: GroupName
-    alloc_policy: str | None = None
-    ndparams: ParamDict | None = None
-    diskparams: dict[str, ParamDict] | None = None
-    ipolicy: ParamDict | None = None
-    hv_state: Any = None
-    disk_state: Any = None
 
 
 class OpGroupRemove(OpCode, kw_only=True, frozen=True):

@@ -10,13 +10,29 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2] / "corral"
 
 LAYER = {
-    "errors": 0, "layout": 0, "clock": 0, "process": 0, "serde": 0, "__init__": 0,
-    "objects": 1, "opcodes": 1,
+    "errors": 0,
+    "layout": 0,
+    "clock": 0,
+    "process": 0,
+    "serde": 0,
+    "sqlite": 0,
+    "__init__": 0,
+    "objects": 1,
+    "opcodes": 1,
     "hooks": 2,
-    "backend": 3, "rpc": 3,
-    "config": 4, "locking": 4, "jobs": 4, "cmdlib": 4, "query": 4, "master": 4, "bootstrap": 4,
-    "luxi": 5, "cli": 5,
-    "daemons": 6, "vcluster": 6,
+    "backend": 3,
+    "rpc": 3,
+    "config": 4,
+    "locking": 4,
+    "jobs": 4,
+    "cmdlib": 4,
+    "query": 4,
+    "master": 4,
+    "bootstrap": 4,
+    "luxi": 5,
+    "cli": 5,
+    "daemons": 6,
+    "vcluster": 6,
 }
 """Node logic (3) and master logic (4) are one layer apart: master logic calls nodes through
 ``rpc``; node logic never imports master logic."""
@@ -26,10 +42,13 @@ ALLOWED = {
     ("backend.config_replica", "config.store"),
     ("backend.config_replica", "config"),
     # bootstrap speaks to the new master over LUXI and starts daemons through the backend helper
-    ("bootstrap.init", "luxi.client"), ("bootstrap.init", "luxi"),
-    ("bootstrap.destroy", "luxi.client"), ("bootstrap.destroy", "luxi"),
+    ("bootstrap.init", "luxi.client"),
+    ("bootstrap.init", "luxi"),
+    ("bootstrap.destroy", "luxi.client"),
+    ("bootstrap.destroy", "luxi"),
     # the LUXI method table answers with the LUXI protocol's constants
-    ("master.luxi_methods", "luxi.protocol"), ("master.luxi_methods", "luxi"),
+    ("master.luxi_methods", "luxi.protocol"),
+    ("master.luxi_methods", "luxi"),
 }
 """(importer module, imported module) pairs allowed to cross layers upwards."""
 

@@ -25,7 +25,16 @@ def test_default_node_list_has_live_memory(live: LiveCluster) -> None:
     result = live.gnt("gnt-node", "list", "--units=m", "--separator=|")
     assert result.code == 0, result.stderr
     header, *rows = result.stdout.splitlines()
-    assert header.split("|") == ["Node", "DTotal", "DFree", "MTotal", "MNode", "MFree", "Pinst", "Sinst"]
+    assert header.split("|") == [
+        "Node",
+        "DTotal",
+        "DFree",
+        "MTotal",
+        "MNode",
+        "MFree",
+        "Pinst",
+        "Sinst",
+    ]
     for row in rows:
         mtotal = row.split("|")[3]
         assert int(mtotal) > 0

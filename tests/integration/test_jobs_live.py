@@ -36,7 +36,10 @@ def _exec_interval(client: Client, job_id: int) -> tuple[float, float]:
 
 def _run_pair(live: LiveCluster, first: list[str], second: list[str]) -> list[tuple[float, float]]:
     with live.client() as client:
-        ids = [ok_id[1] for ok_id in client.SubmitManyJobs([[_delay(1.0, first)], [_delay(1.0, second)]])]
+        ids = [
+            ok_id[1]
+            for ok_id in client.SubmitManyJobs([[_delay(1.0, first)], [_delay(1.0, second)]])
+        ]
         for job_id in ids:
             status, _, result = wait_for_job(client, job_id)
             assert status == "success", result
@@ -86,6 +89,9 @@ def _wait_gone(pid: int) -> None:
             os.kill(pid, 0)
         except ProcessLookupError:
             return
-        if Path(f"/proc/{pid}/status").exists() and "zombie" in Path(f"/proc/{pid}/status").read_text():
+        if (
+            Path(f"/proc/{pid}/status").exists()
+            and "zombie" in Path(f"/proc/{pid}/status").read_text()
+        ):
             return
         time.sleep(0.02)

@@ -22,12 +22,12 @@ def _node2(live: LiveCluster) -> NodeTarget:
 
 
 def _raw_tls(target: NodeTarget, context: ssl.SSLContext, request: bytes) -> bytes:
-    with socket.create_connection((target.address, target.port), timeout=5) as raw:
-        with context.wrap_socket(raw) as conn:
-            conn.sendall(request)
-            chunks = []
-            while chunk := conn.recv(65536):
-                chunks.append(chunk)
+    raw = socket.create_connection((target.address, target.port), timeout=5)
+    with raw, context.wrap_socket(raw) as conn:
+        conn.sendall(request)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -39,7 +39,10 @@ def _no_cert_context() -> ssl.SSLContext:
 
 
 def _request(call: str, body: bytes) -> bytes:
-    head = f"PUT /{call} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    head = (
+        f"PUT /{call} HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -121,7 +124,12 @@ def _luxi_exchange(path: str, payload: bytes) -> dict[str, object]:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"garbage\x03", b'{"method": "NoSuchMethod", "args": []}\x03', b"[1,2,3]\x03", b"\xff\xfe\x03"],
+    [
+        b"garbage\x03",
+        b'{"method": "NoSuchMethod", "args": []}\x03',
+        b"[1,2,3]\x03",
+        b"\xff\xfe\x03",
+    ],
     ids=["text", "unknown-method", "not-object", "binary"],
 )
 def test_luxi_garbage_gets_an_error(live: LiveCluster, payload: bytes) -> None:
