@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corral.backend.context import PROTOCOL_VERSION, NodeContext
+from corral.backend.context import NodeContext
 from corral.errors import ConfigurationError, ParameterError
 from corral.rpc.handlers import handles
+from corral.version import PROTOCOL_VERSION
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
 """The kernel's, not the node's: nodes sharing a kernel (vcluster) share the boot id."""

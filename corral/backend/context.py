@@ -9,8 +9,6 @@ from corral.clock import Clock, SystemClock
 from corral.layout import NodeLayout
 from corral.process import CommandRunner, SubprocessRunner
 
-PROTOCOL_VERSION = 3000000
-
 
 @dataclass
 class NodeContext:

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from corral import __version__
-from corral.backend.context import PROTOCOL_VERSION, NodeContext
+from corral.backend.context import NodeContext
 from corral.backend.node_info import HV_INFO
 from corral.clock import split_time
 from corral.layout import NodeLayout
 from corral.rpc.handlers import handles
+from corral.version import PROTOCOL_VERSION
 
 CONNECT_TIMEOUT = 3.0
 """Seconds a TCP connect to another node's daemon may take."""

@@ -6,11 +6,10 @@ import platform
 from typing import Any
 
 import corral
-from corral.backend.context import PROTOCOL_VERSION
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements, master_only
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.plan import LockPlan
-from corral.objects.config_data import CONFIG_VERSION, ConfigData
+from corral.objects.config_data import ConfigData
 from corral.opcodes.cluster import (
     OpClusterActivateMasterIp,
     OpClusterConfigQuery,
@@ -19,9 +18,7 @@ from corral.opcodes.cluster import (
     OpClusterPostInit,
     OpClusterQuery,
 )
-
-OS_API_VERSION = 20
-EXPORT_VERSION = 0
+from corral.version import CONFIG_VERSION, EXPORT_VERSION, OS_API_VERSION, PROTOCOL_VERSION
 
 
 def version_info() -> dict[str, Any]:

@@ -52,7 +52,9 @@ class LUClusterSetParams(LogicalUnit[OpClusterSetParams]):
         if cluster.master_ip and netmask != cluster.master_netmask:
             await self._change_netmask(netmask)
         promotions = self._promotions(changes.get("candidate_pool_size"))
-        await self.commit(cluster.evolve(self.now(), **changes), *promotions)
+        if changes or promotions:
+            updated = cluster.evolve(self.now(), **changes) if changes else cluster
+            await self.commit(updated, *promotions)
         roles.log_promotions(self, promotions)
         await roles.welcome_candidates(self, promotions)
         if move_ip:

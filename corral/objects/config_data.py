@@ -12,8 +12,7 @@ from corral.objects.cluster import Cluster
 from corral.objects.instance import Disk, Instance
 from corral.objects.network import Network
 from corral.objects.node import Node, NodeGroup
-
-CONFIG_VERSION = 3000000
+from corral.version import CONFIG_VERSION
 
 
 class Kind(enum.StrEnum):

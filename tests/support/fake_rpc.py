@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import corral
-from corral.backend.context import PROTOCOL_VERSION
 from corral.clock import Clock, split_time
 from corral.errors import RpcError
 from corral.objects.node import Node
 from corral.rpc.calls import CALLS
 from corral.rpc.nodes import NodeRpc
 from corral.rpc.results import NodeResult
+from corral.version import PROTOCOL_VERSION
 
 Responder = Callable[[Node, tuple[Any, ...]], Any]
 """Computes a payload from the node and the call's arguments (or returns a NodeResult)."""

@@ -94,7 +94,7 @@ class LuHarness:
         """Run one opcode as a one-opcode job; its exceptions propagate."""
         self._next_job += 1
         job = Job(id=self._next_job, ops=[QueuedOp(input=encode_opcode(op))])
-        return await self.processor.run_op(job, op, self.feedback.append, lambda: None)
+        return await self.processor.run_op(job, op, self.feedback.append, _locked)
 
     def run_sync(self, op: OpCode) -> Any:
         return asyncio.run(self.run(op))
@@ -147,3 +147,7 @@ def requested(plan: LockPlan, level: Level) -> LevelRequest:
     request = plan.get(level)
     assert request is not None, f"no {level.label} locks requested"
     return request
+
+
+async def _locked() -> None:
+    """The queue's on_locked callback: nothing to record in these tests."""

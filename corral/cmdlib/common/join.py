@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from corral.backend.context import PROTOCOL_VERSION
 from corral.cmdlib.context import MasterContext
 from corral.errors import CorralError, ErrorCode, OpExecError, OpPrereqError
 from corral.layout import NodeLayout
@@ -13,6 +12,7 @@ from corral.objects.node import Node
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.join import join_node
+from corral.version import PROTOCOL_VERSION
 
 JOINER_KEY = "node_joiner"
 """Key of ``MasterContext.extra`` that may hold a :class:`NodeJoiner` (tests use a fake)."""

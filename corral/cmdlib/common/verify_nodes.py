@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import corral
-from corral.backend.context import PROTOCOL_VERSION
 from corral.clock import merge_time
 from corral.cmdlib.common.verify_report import (
     ECLUSTERFILECHECK,
@@ -28,6 +27,7 @@ from corral.cmdlib.common.verify_report import (
 )
 from corral.objects.node import Node
 from corral.rpc.results import NodeResult
+from corral.version import PROTOCOL_VERSION
 
 MAX_CLOCK_SKEW = 150.0
 """Seconds a node's clock may differ from the master's (Ganeti's NODE_MAX_CLOCK_SKEW)."""

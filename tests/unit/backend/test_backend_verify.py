@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from corral import __version__
-from corral.backend.context import PROTOCOL_VERSION, NodeContext
+from corral.backend.context import NodeContext
 from corral.backend.verify import node_setup_problems, node_verify
 from corral.clock import FakeClock
 from corral.layout import NodeLayout
+from corral.version import PROTOCOL_VERSION
 
 
 def _free_port() -> int:

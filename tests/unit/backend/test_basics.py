@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from corral.backend import basics
-from corral.backend.context import PROTOCOL_VERSION, NodeContext
+from corral.backend.context import NodeContext
 from corral.clock import FakeClock
 from corral.errors import ConfigurationError, ParameterError
 from corral.layout import NodeLayout
 from corral.rpc.handlers import HANDLERS
+from corral.version import PROTOCOL_VERSION
 
 
 @pytest.fixture

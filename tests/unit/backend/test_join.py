@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import corral.backend.basics  # noqa: F401  (registers "version")
-from corral.backend.context import PROTOCOL_VERSION, NodeContext
+from corral.backend.context import NodeContext
 from corral.backend.join import ensure_join_token, node_join_begin, node_join_finish
 from corral.errors import RpcError
 from corral.layout import NodeLayout
@@ -17,6 +17,7 @@ from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.join import join_mac, join_node
 from corral.rpc.server import RpcServer, ServerState, start_server
+from corral.version import PROTOCOL_VERSION
 
 CLUSTER = "cluster.example.com"
 NODE = "node1.example.com"

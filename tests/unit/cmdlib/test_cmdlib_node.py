@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from corral.backend.context import PROTOCOL_VERSION
 from corral.cmdlib.node import LUNodeSetParams
 from corral.errors import ErrorCode
 from corral.locking.levels import BGL, Level
 from corral.opcodes.node import OpNodeRemove, OpNodeSetParams
+from corral.version import PROTOCOL_VERSION
 from tests.support.config import ConfigBuilder, standard_cluster
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure, requested
 

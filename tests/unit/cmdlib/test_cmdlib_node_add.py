@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import corral.backend.join  # noqa: F401  (registers the join handlers)
-from corral.backend.context import PROTOCOL_VERSION, NodeContext
+from corral.backend.context import NodeContext
 from corral.backend.join import ensure_join_token
 from corral.clock import FakeClock
 from corral.cmdlib.common.join import JOINER_KEY
@@ -25,6 +25,7 @@ from corral.opcodes.node import OpNodeAdd
 from corral.rpc import pki
 from corral.rpc.results import NodeResult
 from corral.rpc.server import start_server
+from corral.version import PROTOCOL_VERSION
 from tests.support.config import ConfigBuilder, standard_cluster
 from tests.support.lu_harness import MakeHarness, expect_failure
 
@@ -169,7 +170,7 @@ def test_ambiguous_group_needs_an_explicit_one(make_harness: MakeHarness) -> Non
 
 def test_version_check_waits_for_the_restarted_daemon(make_harness: MakeHarness) -> None:
     h = make_harness(standard_cluster(nodes=2))
-    answers = [NodeResult.failure("new1", "version", "Connection refused")] * 3
+    answers: list[NodeResult[Any]] = [NodeResult.failure("new1", "version", "refused")] * 3
 
     def flaky(node: Node, args: tuple[Any, ...]) -> Any:
         return answers.pop() if answers else PROTOCOL_VERSION

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 import corral.backend.basics  # noqa: F401  (registers the handlers under test)
-from corral.backend.context import PROTOCOL_VERSION, NodeContext
+from corral.backend.context import NodeContext
 from corral.clock import FakeClock
 from corral.errors import HypervisorError, RpcError
 from corral.layout import NodeLayout
@@ -24,6 +24,7 @@ from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.handlers import HANDLERS, Handler
 from corral.rpc.server import MAX_BODY, RpcServer, ServerState, start_server
+from corral.version import PROTOCOL_VERSION
 
 
 def joined_layout(root: Path, name: str, ca_key: pki.PrivateKey, ca_cert: Any) -> NodeLayout:

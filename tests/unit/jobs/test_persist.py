@@ -1,0 +1,99 @@
+"""Group commit: batching, durability before acknowledgement, replication policy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from corral.jobs.model import Job, QueuedOp
+from corral.jobs.persist import REPLICATION_DELAY, JobSaver
+from corral.jobs.store import JobStore
+
+
+class RecordingReplicator:
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[str, str]]] = []
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def update(self, files: list[tuple[str, str]]) -> None:
+        await self.gate.wait()
+        self.batches.append(files)
+
+    async def rename(self, renames: list[tuple[str, str]]) -> None:
+        pass
+
+    async def set_drain_flag(self, flag: bool) -> None:
+        pass
+
+
+def _job(job_id: int, status: str = "queued") -> Job:
+    job = Job(id=job_id, ops=[QueuedOp(input={"OP_ID": "OP_TEST_DUMMY"})])
+    job.ops[0].status = job.ops[0].status.__class__(status)
+    return job
+
+
+def test_burst_is_written_in_few_transactions(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = JobStore(tmp_path / "q.db")
+        calls = 0
+        original = store.save
+
+        def counting(docs: list[tuple[int, bytes]], serial: int) -> None:
+            nonlocal calls
+            calls += 1
+            original(docs, serial)
+
+        store.save = counting  # type: ignore[method-assign]
+        saver = JobSaver(store)
+        saver.serial = 200
+        await asyncio.gather(*(saver.save(_job(i)) for i in range(1, 201)))
+        assert store.last_id() == 200
+        assert len(store.load_active()) == 200
+        assert calls <= 3
+
+    asyncio.run(scenario())
+
+
+def test_replicated_save_waits_for_candidates(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        replicator = RecordingReplicator()
+        saver = JobSaver(JobStore(tmp_path / "q.db"), replicator)
+        replicator.gate.clear()
+        submitted = asyncio.create_task(saver.save(_job(1), replicated=True))
+        await asyncio.sleep(0.05)
+        assert not submitted.done(), "a submission is acknowledged only once replicated"
+        replicator.gate.set()
+        await submitted
+        assert [name for name, _ in replicator.batches[-1]] == ["job-1"]
+        assert json.loads(replicator.batches[-1][0][1])["id"] == 1
+
+    asyncio.run(scenario())
+
+
+def test_status_updates_reach_candidates_later(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        replicator = RecordingReplicator()
+        saver = JobSaver(JobStore(tmp_path / "q.db"), replicator)
+        await saver.save(_job(1, "running"))
+        assert replicator.batches == []  # local write done, replication deferred
+        await asyncio.sleep(REPLICATION_DELAY * 3)
+        assert [name for name, _ in replicator.batches[0]] == ["job-1"]
+
+    asyncio.run(scenario())
+
+
+def test_last_marked_state_wins(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = JobStore(tmp_path / "q.db")
+        saver = JobSaver(store)
+        job = _job(7)
+        first = saver.mark(job)
+        job.ops[0].status = job.ops[0].status.__class__("success")
+        await asyncio.gather(first, saver.save(job))
+        loaded = store.load(7)
+        assert loaded is not None
+        assert loaded[0]["ops"][0]["status"] == "success"
+
+    asyncio.run(scenario())
