@@ -113,6 +113,34 @@ class NodeLayout:
     def rapi_users_file(self) -> Path:
         return self.data_dir / "rapi" / "users"
 
+    # --- OS definitions ---------------------------------------------------
+    @property
+    def os_search_path(self) -> list[Path]:
+        """Where OS definitions are looked up, first match wins.
+
+        A node with a root prefix (a virtual node) also sees the machine's own
+        directories, where Debian's OS definition packages install.
+        """
+        relative = (
+            "srv/ganeti/os",
+            "usr/local/lib/ganeti/os",
+            "usr/share/ganeti/os",
+            "srv/corral/os",
+        )
+        paths = [self.root / rel for rel in relative]
+        if self.root != Path("/"):
+            paths.extend(Path("/") / rel for rel in relative)
+        return paths
+
+    @property
+    def os_log_dir(self) -> Path:
+        return self.log_dir / "os"
+
+    @property
+    def guestkit_dir(self) -> Path:
+        """Cached guest kernel and initramfs (shared by a machine's virtual nodes via a link)."""
+        return self.data_dir / "guestkit"
+
     # --- runtime --------------------------------------------------------
     @property
     def luxi_socket(self) -> Path:

@@ -131,8 +131,9 @@ def _check_cert(cert_pem: str, pending: PendingJoin, key: pki.PrivateKey) -> x50
     return cert
 
 
-def _install(layout: NodeLayout, pending: PendingJoin, key: pki.PrivateKey,
-             cert: x509.Certificate) -> None:
+def _install(
+    layout: NodeLayout, pending: PendingJoin, key: pki.PrivateKey, cert: x509.Certificate
+) -> None:
     """Write the crypto files; the node certificate goes last (it marks the node joined)."""
     atomic_write(layout.ca_cert, pending.ca_pem.encode(), mode=pki.CERT_MODE)
     pki.save_key(layout.node_key, key)

@@ -153,9 +153,7 @@ async def builtin_stop(runner: CommandRunner, params: MasterParams) -> None:
         await _del_address(runner, entry.address, entry.prefixlen, params.netdev)
 
 
-async def run_setup_script(
-    ctx: NodeContext, params: MasterParams, action: str
-) -> None:
+async def run_setup_script(ctx: NodeContext, params: MasterParams, action: str) -> None:
     """Run the external master-IP script with ``action`` and the ``MASTER_*`` environment.
 
     Raises:
@@ -180,8 +178,15 @@ async def run_local_hooks(
         lambda: (read_ssconf(layout, "cluster_name"), read_ssconf(layout, "master_node"))
     )
     env = build_env(
-        hpath=hpath, phase=phase, op_id=op_id, object_type=None, cluster_name=cluster,
-        master_name=master, data_dir=layout.data_dir, lu_env_pre=lu_env, lu_env_post=lu_env,
+        hpath=hpath,
+        phase=phase,
+        op_id=op_id,
+        object_type=None,
+        cluster_name=cluster,
+        master_name=master,
+        data_dir=layout.data_dir,
+        lu_env_pre=lu_env,
+        lu_env_post=lu_env,
     )
     failed = failed_scripts(await run_hooks_dir(layout.hooks_dir, hpath, phase, env, ctx.runner))
     if failed and phase is HookPhase.PRE:
@@ -195,7 +200,8 @@ async def _switch(
 ) -> None:
     params = MasterParams.from_wire(master_params)
     hpath, op_id = (
-        ("master-ip-turnup", "OP_CLUSTER_IP_TURNUP") if up
+        ("master-ip-turnup", "OP_CLUSTER_IP_TURNUP")
+        if up
         else ("master-ip-turndown", "OP_CLUSTER_IP_TURNDOWN")
     )
     await run_local_hooks(ctx, hpath, op_id, params.env(), HookPhase.PRE)

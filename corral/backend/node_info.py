@@ -8,14 +8,16 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from corral.backend.context import NodeContext
-from corral.errors import OpExecError
+from corral.backend.services import hypervisor, storage
+from corral.errors import CorralError, OpExecError
 from corral.layout import NodeLayout
+from corral.objects.instance import DiskTemplate
 from corral.rpc.handlers import handles
 
 MIB = 1024 * 1024
@@ -138,36 +140,8 @@ def storage_unit_info(layout: NodeLayout, unit: Any) -> dict[str, Any]:
     if kind == "file":
         return head | file_storage_info(layout.root / name.lstrip("/"))
     if kind == "lvm-vg":
-        return head | {"error": "not supported yet"}
+        return head  # filled in by lvm_unit_info, asynchronously
     return head | {"error": f"Unknown storage type {kind!r}"}
-
-
-def _fake_hv_info(host: HostInfo, hvparams: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "memory_total": host.memory.total,
-        "memory_free": host.memory.free,
-        "memory_dom0": host.memory.dom0,
-        "cpu_total": host.cpu_total,
-        "cpu_nodes": host.cpu_nodes,
-        "cpu_sockets": host.cpu_sockets,
-    }
-
-
-HV_INFO: dict[str, Callable[[HostInfo, dict[str, Any]], dict[str, Any]]] = {
-    "fake": _fake_hv_info,
-}
-"""Hypervisors this node can describe; the fake one mirrors the host."""
-
-
-def hv_info(host: HostInfo, spec: Any) -> tuple[str, dict[str, Any]]:
-    """``(hypervisor name, info)`` for one ``[name, hvparams]``; unknown ones get an error."""
-    if not isinstance(spec, list | tuple) or len(spec) != 2:
-        return str(spec), {"error": f"Malformed hypervisor spec {spec!r}"}
-    name, params = str(spec[0]), spec[1]
-    describe = HV_INFO.get(name)
-    if describe is None:
-        return name, {"error": f"Hypervisor {name!r} is not supported on this node"}
-    return name, describe(host, params if isinstance(params, dict) else {})
 
 
 def collect_node_info(
@@ -184,8 +158,29 @@ def collect_node_info(
         "cpu_nodes": host.cpu_nodes,
         "cpu_sockets": host.cpu_sockets,
         "storage": [storage_unit_info(layout, unit) for unit in storage_units],
-        "hv": dict(hv_info(host, spec) for spec in hv_specs),
     }
+
+
+async def hypervisor_info(ctx: NodeContext, spec: Any) -> tuple[str, dict[str, Any]]:
+    """``(name, info)`` for one ``[name, hvparams]``; problems go in an ``error`` entry."""
+    if not isinstance(spec, list | tuple) or len(spec) != 2:
+        return str(spec), {"error": f"Malformed hypervisor spec {spec!r}"}
+    name = str(spec[0])
+    try:
+        return name, (await hypervisor(ctx, name).node_info()).to_dict()
+    except CorralError as err:
+        return name, {"error": str(err)}
+
+
+async def lvm_unit_info(ctx: NodeContext, unit: Any) -> dict[str, Any]:
+    """Size and free space of a volume group, through the LVM driver."""
+    name = str(unit[1])
+    head: dict[str, Any] = {"type": "lvm-vg", "name": name}
+    try:
+        space = await storage(ctx, DiskTemplate.PLAIN).storage_info(name)
+    except CorralError as err:
+        return head | {"error": str(err)}
+    return head | {"storage_size": space.size_mib, "storage_free": space.free_mib}
 
 
 @handles("node_info")
@@ -201,6 +196,11 @@ async def node_info(
         OpExecError: ``/proc/meminfo`` cannot be read.
     """
     try:
-        return await asyncio.to_thread(collect_node_info, ctx.layout, storage_units, hv_specs)
+        payload = await asyncio.to_thread(collect_node_info, ctx.layout, storage_units, hv_specs)
     except ValueError as err:
         raise OpExecError(f"Cannot read the node's memory figures: {err}") from err
+    for index, unit in enumerate(storage_units):
+        if isinstance(unit, list | tuple) and unit and unit[0] == "lvm-vg":
+            payload["storage"][index] = await lvm_unit_info(ctx, unit)
+    payload["hv"] = dict([await hypervisor_info(ctx, spec) for spec in hv_specs])
+    return payload

@@ -149,8 +149,11 @@ async def run_restricted_command(
                 await clock.sleep(settings.fail_delay)  # still holding the lock, as Ganeti does
                 raise CommandError(generic) from None
             result = await runner.run(
-                [str(path)], timeout=settings.command_timeout, env={"PATH": HOOKS_PATH_ENV},
-                cwd="/", reset_env=True,
+                [str(path)],
+                timeout=settings.command_timeout,
+                env={"PATH": HOOKS_PATH_ENV},
+                cwd="/",
+                reset_env=True,
             )
     except Refused as err:
         log.error("Refusing restricted command %r: %s", name, err)

@@ -18,8 +18,9 @@ from typing import Any
 
 from corral import __version__
 from corral.backend.context import NodeContext
-from corral.backend.node_info import HV_INFO
+from corral.backend.services import hypervisor
 from corral.clock import split_time
+from corral.errors import CorralError
 from corral.layout import NodeLayout
 from corral.rpc.handlers import handles
 from corral.version import PROTOCOL_VERSION
@@ -105,10 +106,15 @@ async def check_filelist(inp: VerifyInput, params: Any) -> dict[str, str | None]
 
 
 async def check_hypervisor(inp: VerifyInput, params: Any) -> dict[str, str | None]:
-    return {
-        str(hv): None if str(hv) in HV_INFO else f"Hypervisor {hv!r} is not supported on this node"
-        for hv in params or []
-    }
+    return {str(hv): await _hypervisor_problems(inp.ctx, str(hv)) for hv in params or []}
+
+
+async def _hypervisor_problems(ctx: NodeContext, name: str) -> str | None:
+    try:
+        problems = await hypervisor(ctx, name).verify()
+    except CorralError as err:
+        return str(err)
+    return "; ".join(problems) or None
 
 
 async def check_version(inp: VerifyInput, params: Any) -> list[Any]:

@@ -10,14 +10,17 @@ from pathlib import Path
 
 from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     basics,
+    blockdev,
     commands,
     config_replica,
     files,
     hooks,
+    instances,
     jobqueue_files,
     join,
     master_ip,
     node_info,
+    os_defs,
     restricted,
     verify,
 )

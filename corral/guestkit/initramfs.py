@@ -55,13 +55,23 @@ async def build_initramfs(
     ``init_script`` replaces the standard ``/init`` (see ``default_init_script``).
     ``busybox`` must be a statically linked binary (Debian's ``busybox-static``).
     """
-    if not busybox.is_file():
-        raise HypervisorError(f"{busybox} not found (install busybox-static)")
+    script = default_init_script() if init_script is None else init_script
+    return await _build(out, runner, script, kernel, busybox)
+
+
+async def build_probe_initramfs(out: Path, runner: CommandRunner, marker: str, *,
+                                busybox: Path = DEFAULT_BUSYBOX) -> Path:
+    """A module-less initramfs whose ``/init`` prints ``marker`` and powers off at once."""
+    script = f"#!/bin/sh\necho {marker}\npoweroff -f\n"
+    return await _build(out, runner, script, None, busybox)
+
+
+async def _build(out: Path, runner: CommandRunner, script: str, kernel: KernelFiles | None,
+                 busybox: Path) -> Path:
     applets = await _applets(runner, busybox)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".initramfs-") as tmp:
         stage = Path(tmp) / "root"
-        script = default_init_script() if init_script is None else init_script
         await asyncio.to_thread(_stage, stage, kernel, busybox, applets, script)
         archive = Path(tmp) / "initramfs.cpio"
         await _cpio(runner, stage, archive)
@@ -72,11 +82,12 @@ async def build_initramfs(
 async def _applets(runner: CommandRunner, busybox: Path) -> list[str]:
     result = await runner.run([str(busybox), "--list-full"], timeout=30)
     if result.failed:
-        raise HypervisorError(f"{busybox} --list-full: {result.fail_reason}")
+        raise HypervisorError(f"{busybox} --list-full: {result.fail_reason} "
+                              "(a static busybox is needed: install busybox-static)")
     return [line.strip() for line in result.stdout.splitlines() if line.strip()]
 
 
-def _stage(stage: Path, kernel: KernelFiles, busybox: Path, applets: list[str],
+def _stage(stage: Path, kernel: KernelFiles | None, busybox: Path, applets: list[str],
            script: str) -> None:
     for name in _DIRS:
         (stage / name).mkdir(parents=True, exist_ok=True)
@@ -86,7 +97,8 @@ def _stage(stage: Path, kernel: KernelFiles, busybox: Path, applets: list[str],
         if applet != "bin/busybox" and not link.exists():
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to("/bin/busybox")
-    loaded = [name for name in GUEST_MODULES if _copy_module(kernel, name, stage)]
+    loaded = [] if kernel is None else [
+        name for name in GUEST_MODULES if _copy_module(kernel, name, stage)]
     _write(stage / MODULE_LIST.lstrip("/"), "".join(f"{m}\n" for m in loaded), 0o644)
     _write(stage / POWER_BUTTON_ACTION.lstrip("/"), _POWER_OFF, 0o755)
     _write(stage / "init", script, 0o755)

@@ -69,7 +69,6 @@ async def ensure_kernel(cache_dir: Path, runner: CommandRunner) -> KernelFiles:
     found = cached_kernel(cache_dir)
     if found is not None:
         return found
-    cache_dir.mkdir(parents=True, exist_ok=True)
     lock_fd = await asyncio.to_thread(_lock, cache_dir / _LOCK)
     try:
         found = cached_kernel(cache_dir)
@@ -81,6 +80,7 @@ async def ensure_kernel(cache_dir: Path, runner: CommandRunner) -> KernelFiles:
 
 
 def _lock(path: Path) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd

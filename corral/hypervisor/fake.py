@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -150,7 +151,7 @@ class FakeHypervisor(Hypervisor):
                           memory_dom0=host.memory_dom0, cpu_total=host.cpu_total,
                           cpu_nodes=host.cpu_nodes, cpu_sockets=host.cpu_sockets)
 
-    async def verify(self, hvparams: Any = None) -> list[str]:
+    async def verify(self, hvparams: Mapping[str, Any] | None = None) -> list[str]:
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:

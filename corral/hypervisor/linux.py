@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,6 +148,36 @@ def iter_process_roots(proc: Path = Path("/proc")) -> Iterator[tuple[int, str]]:
         except OSError:
             continue
         yield int(entry.name), root
+
+
+_DELETED = " (deleted)"
+
+
+def processes_below(base: str, proc: Path = Path("/proc")) -> list[tuple[int, str]]:
+    """``(pid, root)`` of processes whose root directory is ``base`` or below it (blocking)."""
+    found = []
+    for pid, root in iter_process_roots(proc):
+        root = root.removesuffix(_DELETED)
+        if root != "/" and is_below(root, base):
+            found.append((pid, root))
+    return found
+
+
+def signal_processes_below(base: str, sig: signal.Signals,
+                           proc: Path = Path("/proc")) -> list[int]:
+    """Send ``sig`` to every process rooted at or below ``base``; return their pids (blocking).
+
+    Each pid's root is read just before it is signalled, which keeps the window
+    for a reused pid small.
+    """
+    hit = []
+    for pid, _ in processes_below(base, proc):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            continue
+        hit.append(pid)
+    return hit
 
 
 def parse_stat_cpu_ticks(text: str) -> int:

@@ -10,6 +10,9 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from corral.objects.bundle import InstanceBundle
+from corral.objects.instance import Disk
+
 
 class Fanout(enum.Enum):
     """Whether a call goes to one node or to many in parallel."""
@@ -211,6 +214,90 @@ _TABLE: tuple[RpcCall, ...] = (
         T.NORMAL,
         "remove cluster files and stop the node daemon",
         Arg("modify_ssh_setup", bool),
+    ),
+    # --- instances --------------------------------------------------------
+    _call(
+        "instance_start", S, T.NORMAL, "assemble nothing; start the instance on the hypervisor",
+        Arg("instance", InstanceBundle), Arg("startup_paused", bool), Arg("reason", list),
+    ),
+    _call(
+        "instance_shutdown", S, T.NORMAL,
+        "stop the instance: soft first, forced after timeout seconds",
+        Arg("instance", InstanceBundle), Arg("timeout", float), Arg("reason", list),
+    ),
+    _call(
+        "instance_reboot", S, T.NORMAL, "reboot (soft: in the guest; hard: stop and start)",
+        Arg("instance", InstanceBundle), Arg("reboot_type", str),
+        Arg("shutdown_timeout", float), Arg("reason", list),
+    ),
+    _call(
+        "instance_balloon_memory", S, T.NORMAL, "change the memory of a running instance",
+        Arg("instance", InstanceBundle), Arg("memory", int),
+    ),
+    _call(
+        "instance_info", S, T.URGENT, "runtime state of one instance, or null",
+        Arg("instance", str), Arg("hname", str), Arg("hvparams", dict),
+    ),
+    _call(
+        "all_instances_info", M, T.URGENT, "runtime state of every instance on the node",
+        Arg("hypervisor_list", list), Arg("all_hvparams", dict),
+    ),
+    _call(
+        "instance_list", M, T.URGENT, "names of the instances running on the node",
+        Arg("hypervisor_list", list), Arg("all_hvparams", dict),
+    ),
+    _call(
+        "instance_os_add", S, T.ONE_DAY, "run the OS create script on the instance's disks",
+        Arg("instance", InstanceBundle), Arg("reinstall", bool), Arg("debug", int),
+    ),
+    _call(
+        "instance_run_rename", S, T.SLOW, "run the OS rename script",
+        Arg("instance", InstanceBundle), Arg("old_name", str), Arg("debug", int),
+    ),
+    _call(
+        "instance_console_info", S, T.URGENT, "how to reach the instance's console",
+        Arg("instance", InstanceBundle),
+    ),
+    # --- block devices --------------------------------------------------------
+    _call(
+        "blockdev_create", S, T.NORMAL, "create a disk at its logical id",
+        Arg("bdev", Disk), Arg("size", int), Arg("owner", str), Arg("on_primary", bool),
+        Arg("info", str), Arg("excl_stor", bool),
+    ),
+    _call("blockdev_remove", S, T.NORMAL, "destroy a disk (idempotent)", Arg("bdev", Disk)),
+    _call(
+        "blockdev_assemble", S, T.NORMAL, "activate a disk; returns its path, uri and link",
+        Arg("disk", Disk), Arg("owner", str), Arg("on_primary", bool), Arg("idx", int),
+    ),
+    _call("blockdev_shutdown", S, T.NORMAL, "deactivate a disk", Arg("disk", Disk)),
+    _call(
+        "blockdev_grow", S, T.NORMAL, "grow a disk by amount MiB",
+        Arg("cf_bdev", Disk), Arg("amount", int), Arg("dryrun", bool),
+        Arg("backingstore", bool), Arg("excl_stor", bool),
+    ),
+    _call(
+        "blockdev_wipe", S, T.SLOW, "zero size MiB of a disk from offset MiB",
+        Arg("disk", Disk), Arg("offset", int), Arg("size", int),
+    ),
+    _call("blockdev_find", S, T.NORMAL, "locate a disk; its state or null", Arg("disk", Disk)),
+    _call(
+        "blockdev_getdimensions", S, T.NORMAL, "[size in bytes, spindles] per disk, or null",
+        Arg("disks", list),
+    ),
+    _call(
+        "file_storage_dir_rename", S, T.FAST, "rename an instance's file storage directory",
+        Arg("old_file_storage_dir", str), Arg("new_file_storage_dir", str),
+    ),
+    _call(
+        "file_storage_dir_remove", S, T.FAST, "remove an empty file storage directory",
+        Arg("file_storage_dir", str),
+    ),
+    # --- OS definitions -------------------------------------------------------
+    _call("os_diagnose", M, T.FAST, "the OS definitions found in the node's search path"),
+    _call(
+        "os_validate", M, T.FAST, "validate an OS name, variant and parameters",
+        Arg("required", bool), Arg("name", str), Arg("checks", list), Arg("params", dict),
+        Arg("force_variant", bool),
     ),
     # --- joining ------------------------------------------------------------
     _call(

@@ -2,7 +2,6 @@
 # The node runs every script with the OS API environment only, cwd = this directory.
 
 BUSYBOX=/bin/busybox
-MIN_DISK_MIB=8
 
 log() {
   echo "busybox-os: $*" >&2
@@ -34,13 +33,14 @@ guest_hostname() {
 valid_hostname() {
   [ -n "$1" ] && [ "${#1}" -le 253 ] || return 1
   case "$1" in
-    *[!A-Za-z0-9.-]* | .* | *. | *..* | -* | *.-* | *-. | *-) return 1 ;;
+    *[!A-Za-z0-9.-]* | .* | *. | *..* | -* | *- | *.-* | *-.*) return 1 ;;
   esac
   return 0
 }
 
 # The path of disk index $1 from DISK_<n>_PATH; dies when the disk has no local path.
 disk_path() {
+  case "$1" in "" | *[!0-9]*) die "bad disk index '$1'" ;; esac
   eval "path=\${DISK_$1_PATH:-}"
   [ -n "$path" ] || die "disk $1 has no local path (DISK_$1_PATH is not set)"
   [ -f "$path" ] || [ -b "$path" ] || die "disk $1 ($path) is neither a file nor a block device"
@@ -75,4 +75,9 @@ debugfs_write() {
 # Print a file of the file system on $1 ($2 is its path inside).
 debugfs_cat() {
   debugfs -R "cat $2" "$1" 2>/dev/null
+}
+
+# Succeeds when the file system on $1 has the path $2 (debugfs itself always exits 0).
+fs_has() {
+  debugfs -R "stat $2" "$1" 2>/dev/null | grep -q '^Inode:'
 }

@@ -100,8 +100,9 @@ def test_handler_reports_host_storage_and_hypervisors(tmp_path: Path) -> None:
     assert 0 <= good["storage_free"] <= good["storage_size"]
     assert missing["name"] == "/srv/missing"
     assert "Cannot get space" in missing["error"]
-    assert lvm == {"type": "lvm-vg", "name": "xenvg", "error": "not supported yet"}
+    assert lvm["name"] == "xenvg"
+    assert "xenvg" in lvm["error"]  # no such volume group here (or no LVM tools at all)
     assert "Unknown storage type" in unknown["error"]
     assert info["hv"]["fake"]["memory_total"] == info["memory_total"]
     assert info["hv"]["fake"]["cpu_total"] == info["cpu_total"]
-    assert "not supported" in info["hv"]["kvm"]["error"]
+    assert "kvm" in info["hv"]  # described by its driver, or an error saying why not

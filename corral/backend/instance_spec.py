@@ -1,0 +1,119 @@
+"""From what the master sends (an InstanceBundle) to what drivers and OS scripts take."""
+
+from __future__ import annotations
+
+from corral.backend.blockdev import device_dict
+from corral.backend.context import NodeContext
+from corral.backend.services import disk_driver
+from corral.hypervisor.base import DiskSpec, InstanceSpec, NicSpec
+from corral.objects.bundle import InstanceBundle
+from corral.objects.instance import NicMode
+from corral.osdef.env import OsDisk, OsInstanceData, OsNic, disk_backend_type
+from corral.storage.base import DeviceInfo
+from corral.storage.symlinks import link_instance_disk
+
+
+async def assemble_disks(ctx: NodeContext, bundle: InstanceBundle) -> list[DeviceInfo]:
+    """Activate every disk of the instance and link it under the node's disk directory."""
+    devices = []
+    for index, disk in enumerate(bundle.disks):
+        driver, ref = disk_driver(ctx, disk)
+        info = await driver.assemble(ref)
+        if info.path:
+            link_instance_disk(ctx.layout, bundle.name, index, info.path)
+        devices.append(info)
+    return devices
+
+
+def disk_specs(bundle: InstanceBundle, devices: list[DeviceInfo]) -> tuple[DiskSpec, ...]:
+    return tuple(
+        DiskSpec(
+            path=info.path,
+            uri=info.uri or "",
+            mode=disk.mode,
+            size_mib=disk.size,
+            dev_type=disk.dev_type,
+            name=disk.name,
+            uuid=disk.uuid,
+        )
+        for disk, info in zip(bundle.disks, devices, strict=True)
+    )
+
+
+def nic_specs(bundle: InstanceBundle) -> tuple[NicSpec, ...]:
+    specs = []
+    for nic, params in zip(bundle.instance.nics, _nicparams(bundle), strict=True):
+        specs.append(
+            NicSpec(
+                mac=nic.mac,
+                ip=nic.ip,
+                mode=NicMode(str(params.get("mode", NicMode.BRIDGED))),
+                link=str(params.get("link", "")),
+                vlan=str(params.get("vlan", "")),
+                name=nic.name,
+                uuid=nic.uuid,
+            )
+        )
+    return tuple(specs)
+
+
+def _nicparams(bundle: InstanceBundle) -> list[dict[str, object]]:
+    given = list(bundle.nicparams)
+    return given + [{} for _ in range(len(bundle.instance.nics) - len(given))]
+
+
+async def instance_spec(ctx: NodeContext, bundle: InstanceBundle) -> InstanceSpec:
+    """The hypervisor's view, with the disks assembled."""
+    devices = await assemble_disks(ctx, bundle)
+    return InstanceSpec.from_objects(
+        bundle.instance,
+        disk_specs(bundle, devices),
+        nic_specs(bundle),
+        bundle.hvparams,
+        bundle.beparams,
+    )
+
+
+def os_instance(bundle: InstanceBundle) -> OsInstanceData:
+    inst = bundle.instance
+    return OsInstanceData(
+        name=inst.name,
+        os=inst.os,
+        uuid=inst.uuid,
+        ctime=inst.ctime,
+        mtime=inst.mtime,
+        primary_node=bundle.primary_node_name,
+        secondary_nodes=bundle.secondary_node_names,
+    )
+
+
+def os_disks(bundle: InstanceBundle, devices: list[DeviceInfo]) -> list[OsDisk]:
+    return [
+        OsDisk(
+            uuid=disk.uuid,
+            size=disk.size,
+            mode=disk.mode,
+            path=info.path or None,
+            uri=info.uri,
+            name=disk.name or None,
+            backend_type=disk_backend_type(disk.dev_type, tuple(disk.logical_id)),
+        )
+        for disk, info in zip(bundle.disks, devices, strict=True)
+    ]
+
+
+def os_nics(bundle: InstanceBundle) -> list[OsNic]:
+    return [
+        OsNic(
+            mac=spec.mac,
+            uuid=spec.uuid,
+            mode=spec.mode,
+            link=spec.link,
+            name=spec.name or None,
+            ip=spec.ip,
+        )
+        for spec in nic_specs(bundle)
+    ]
+
+
+__all__ = ["assemble_disks", "device_dict", "instance_spec", "os_disks", "os_instance", "os_nics"]

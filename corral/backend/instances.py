@@ -1,0 +1,133 @@
+"""Instance RPC handlers: start, stop (with the soft-then-forced policy), reboot, inventory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from corral.backend.context import NodeContext
+from corral.backend.instance_spec import instance_spec
+from corral.backend.services import hypervisor
+from corral.clock import Clock
+from corral.errors import HypervisorError
+from corral.hypervisor.base import Hypervisor, InstanceInfo
+from corral.objects.bundle import InstanceBundle
+from corral.rpc.handlers import handles
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.2
+FORCED_STOP_TIMEOUT = 30.0
+
+
+def info_dict(info: InstanceInfo) -> dict[str, Any]:
+    """Ganeti's per-instance runtime keys."""
+    return {
+        "memory": info.memory_mib,
+        "vcpus": info.vcpus,
+        "state": info.state.value,
+        "time": info.cpu_time_s,
+    }
+
+
+@handles("instance_start")
+async def instance_start(
+    ctx: NodeContext, instance: InstanceBundle, startup_paused: bool, reason: list[Any]
+) -> None:
+    driver = hypervisor(ctx, instance.instance.hypervisor)
+    if await driver.instance_info(instance.name) is not None:
+        return  # already running: starting is idempotent, as in Ganeti
+    spec = await instance_spec(ctx, instance)
+    await driver.start(spec, paused=startup_paused)
+
+
+async def stop_instance(driver: Hypervisor, name: str, timeout: float, clock: Clock) -> None:
+    """One soft stop, then wait up to ``timeout`` seconds, then force; finally clean up.
+
+    The policy lives here, not in the drivers: a driver performs single actions.
+    """
+    if await driver.instance_info(name) is None:
+        await driver.cleanup(name)
+        return
+    try:
+        await driver.stop(name, force=False, timeout=timeout)
+    except HypervisorError as err:
+        log.warning("soft stop of %s failed: %s", name, err)
+    deadline = clock.monotonic() + timeout
+    while await driver.instance_info(name) is not None:
+        remaining = deadline - clock.monotonic()
+        if remaining <= 0:
+            log.info("instance %s ignored the soft stop for %.0f s: forcing it", name, timeout)
+            await driver.stop(name, force=True, timeout=FORCED_STOP_TIMEOUT)
+            break
+        await clock.sleep(min(POLL_INTERVAL, remaining))
+    await driver.cleanup(name)
+
+
+@handles("instance_shutdown")
+async def instance_shutdown(
+    ctx: NodeContext, instance: InstanceBundle, timeout: float, reason: list[Any]
+) -> None:
+    driver = hypervisor(ctx, instance.instance.hypervisor)
+    await stop_instance(driver, instance.name, timeout, ctx.clock)
+
+
+@handles("instance_reboot")
+async def instance_reboot(
+    ctx: NodeContext,
+    instance: InstanceBundle,
+    reboot_type: str,
+    shutdown_timeout: float,
+    reason: list[Any],
+) -> None:
+    driver = hypervisor(ctx, instance.instance.hypervisor)
+    if await driver.instance_info(instance.name) is None:
+        raise HypervisorError(f"Cannot reboot instance {instance.name}: it is not running")
+    if reboot_type == "soft":
+        await driver.reboot(instance.name)
+    elif reboot_type == "hard":
+        await stop_instance(driver, instance.name, shutdown_timeout, ctx.clock)
+        await driver.start(await instance_spec(ctx, instance))
+    else:
+        raise HypervisorError(f"Invalid reboot type {reboot_type!r} for a node")
+
+
+@handles("instance_balloon_memory")
+async def instance_balloon_memory(ctx: NodeContext, instance: InstanceBundle, memory: int) -> None:
+    await hypervisor(ctx, instance.instance.hypervisor).balloon(instance.name, memory)
+
+
+@handles("instance_info")
+async def instance_info(
+    ctx: NodeContext, instance: str, hname: str, hvparams: dict[str, Any]
+) -> dict[str, Any] | None:
+    info = await hypervisor(ctx, hname).instance_info(instance)
+    return None if info is None else info_dict(info)
+
+
+@handles("all_instances_info")
+async def all_instances_info(
+    ctx: NodeContext, hypervisor_list: list[str], all_hvparams: dict[str, Any]
+) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    for kind in hypervisor_list:
+        for name, info in (await hypervisor(ctx, kind).all_instances_info()).items():
+            answer[name] = {**info_dict(info), "hypervisor": kind}
+    return answer
+
+
+@handles("instance_list")
+async def instance_list(
+    ctx: NodeContext, hypervisor_list: list[str], all_hvparams: dict[str, Any]
+) -> list[str]:
+    names: list[str] = []
+    for kind in hypervisor_list:
+        names.extend(await hypervisor(ctx, kind).list_instances())
+    return sorted(names)
+
+
+@handles("instance_console_info")
+async def instance_console_info(ctx: NodeContext, instance: InstanceBundle) -> dict[str, Any]:
+    driver = hypervisor(ctx, instance.instance.hypervisor)
+    spec = await instance_spec(ctx, instance)
+    return driver.console(spec).to_dict()

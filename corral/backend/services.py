@@ -1,0 +1,59 @@
+"""The node's drivers (hypervisors, storage), built once per daemon from its layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from corral.backend.context import NodeContext
+from corral.backend.ssconf import read_ssconf
+from corral.hypervisor.base import Hypervisor
+from corral.hypervisor.registry import get_driver
+from corral.objects.instance import Disk, DiskTemplate
+from corral.storage.base import BlockDevice, DiskRef
+from corral.storage.registry import StorageSettings, make_driver
+
+_HV_KEY = "hypervisors"
+LVM_RUNNER_KEY = "lvm_runner"
+"""``ctx.extra`` key: a command runner for LVM tools (a simulator where LVM cannot run)."""
+DEV_DIR_KEY = "storage_dev_dir"
+
+
+def hypervisor(ctx: NodeContext, kind: str) -> Hypervisor:
+    """The driver for hypervisor ``kind``, created on first use."""
+    drivers: dict[str, Hypervisor] = ctx.extra.setdefault(_HV_KEY, {})
+    driver = drivers.get(kind)
+    if driver is None:
+        driver = drivers[kind] = get_driver(kind, ctx.layout, ctx.runner, ctx.clock)
+    return driver
+
+
+def storage_settings(ctx: NodeContext) -> StorageSettings:
+    """Storage paths from the node's ssconf (the cluster settings every node holds)."""
+    dev_dir = ctx.extra.get(DEV_DIR_KEY)
+    return StorageSettings(
+        file_storage_dir=read_ssconf(ctx.layout, "file_storage_dir") or "",
+        shared_file_storage_dir=read_ssconf(ctx.layout, "shared_file_storage_dir") or "",
+        dev_dir=Path(dev_dir) if dev_dir else Path("/dev"),
+    )
+
+
+def storage(ctx: NodeContext, template: DiskTemplate) -> BlockDevice:
+    """The driver for ``template`` (LVM tools may be routed to a configured runner)."""
+    runner = ctx.runner
+    if template is DiskTemplate.PLAIN:
+        runner = ctx.extra.get(LVM_RUNNER_KEY, runner)
+    return make_driver(template, ctx.layout, runner, storage_settings(ctx))
+
+
+def disk_driver(ctx: NodeContext, disk: Disk) -> tuple[BlockDevice, DiskRef]:
+    return storage(ctx, disk.dev_type), DiskRef.from_disk(disk)
+
+
+def known_hypervisors(ctx: NodeContext, names: list[str]) -> list[tuple[str, Hypervisor]]:
+    return [(name, hypervisor(ctx, name)) for name in names]
+
+
+def plain(value: Any) -> Any:
+    """Values for the wire: enums to their strings."""
+    return getattr(value, "value", value)

@@ -1,0 +1,363 @@
+"""The KVM/QEMU hypervisor driver.
+
+QEMU is started with ``-daemonize`` and ``-pidfile``: the launching command
+returns only once QEMU has opened its disks, taps and control sockets, so a
+bad parameter or a busy tap fails :meth:`KvmHypervisor.start` synchronously
+with QEMU's own message, and the guest is not a child of the node daemon
+(restarting the daemon leaves it running). The runtime record then lets any
+later daemon find it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import stat
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from corral.clock import Clock
+from corral.errors import HypervisorError, ParameterError
+from corral.guestkit import build_probe_initramfs, cached_kernel
+from corral.hypervisor import linux
+from corral.hypervisor.base import (
+    ConsoleInfo,
+    ConsoleKind,
+    DiskSpec,
+    HvState,
+    Hypervisor,
+    InstanceInfo,
+    InstanceSpec,
+)
+from corral.hypervisor.kvm import accel as accel_mod
+from corral.hypervisor.kvm import network
+from corral.hypervisor.kvm.cmdline import (
+    DiskBackend,
+    LaunchContext,
+    build_argv,
+    hv_value,
+    taps_for,
+    unsupported,
+)
+from corral.hypervisor.kvm.paths import (
+    KvmPaths,
+    check_socket_paths,
+    instance_paths,
+    kvm_run_dir,
+)
+from corral.hypervisor.kvm.qmp import QmpSession
+from corral.hypervisor.kvm.runtime import (
+    KvmRuntime,
+    is_alive,
+    process_matches,
+    read_pidfile,
+    read_runtime,
+    remove_runtime,
+    write_runtime,
+)
+from corral.hypervisor.params import KVM, HvKind
+from corral.layout import NodeLayout
+from corral.process import CommandRunner
+
+START_TIMEOUT = 60.0
+QUIT_GRACE = 3.0
+"""Seconds a forced stop waits after QMP ``quit`` before SIGKILL."""
+_POLL = 0.05
+_QEMU_STATES = {"running": HvState.RUNNING, "shutdown": HvState.SHUTDOWN,
+                "guest-panicked": HvState.CRASHED, "internal-error": HvState.CRASHED,
+                "io-error": HvState.BLOCKED}
+"""QMP run states → HvState (everything else, e.g. paused or prelaunch, is PAUSED)."""
+
+
+class KvmHypervisor(Hypervisor):
+    """QEMU guests with QMP control, a serial console socket and TCG fallback."""
+
+    KIND: ClassVar[HvKind] = HvKind.KVM
+    PARAMETERS = KVM
+    CAN_MIGRATE: ClassVar[bool] = False
+    CAN_BALLOON: ClassVar[bool] = True
+
+    def __init__(self, layout: NodeLayout, runner: CommandRunner, clock: Clock, *,
+                 guestkit_dir: Path | None = None, kvm_device: Path = accel_mod.KVM_DEVICE,
+                 vhost_device: Path = Path("/dev/vhost-net"),
+                 probe_timeout: float = accel_mod.PROBE_TIMEOUT) -> None:
+        super().__init__(layout, runner, clock)
+        self.guestkit_dir = guestkit_dir or layout.data_dir / "guestkit"
+        self.kvm_device = kvm_device
+        self.vhost_device = vhost_device
+        self.probe_timeout = probe_timeout
+        self._accel_lock = asyncio.Lock()
+
+    # --- records -------------------------------------------------------------------------
+
+    def paths(self, name: str) -> KvmPaths:
+        return instance_paths(self.layout, name)
+
+    async def _record(self, name: str) -> KvmRuntime | None:
+        return await asyncio.to_thread(read_runtime, self.paths(name).runtime)
+
+    async def _live(self, name: str) -> KvmRuntime | None:
+        record = await self._record(name)
+        if record is None or not await asyncio.to_thread(is_alive, record):
+            return None
+        return record
+
+    async def _require_live(self, name: str) -> KvmRuntime:
+        record = await self._live(name)
+        if record is None:
+            raise HypervisorError(f"instance {name} is not running")
+        return record
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self, instance: InstanceSpec, *, paused: bool = False) -> None:
+        paths = self.paths(instance.name)
+        check_socket_paths(paths)
+        if await self._live(instance.name) is not None:
+            raise HypervisorError(f"instance {instance.name} is already running")
+        await self.cleanup(instance.name)
+        ctx = await self._launch_context(instance, paths, paused)
+        argv = build_argv(instance, ctx)
+        await asyncio.to_thread(_make_dirs, paths)
+        await network.create_taps(self.runner, ctx.taps, instance.nics, instance.hvparams)
+        try:
+            record = await self._launch(instance, argv, ctx)
+        except BaseException:
+            await self._discard(paths, ctx.taps)
+            raise
+        await asyncio.to_thread(write_runtime, paths.runtime, record)
+
+    async def _launch_context(self, instance: InstanceSpec, paths: KvmPaths,
+                              paused: bool) -> LaunchContext:
+        accel = await self.resolve_accel(instance.hvparams)
+        backends = await asyncio.to_thread(disk_backends, instance.disks)
+        vhost = bool(hv_value(instance.hvparams, "vhost_net")) and await asyncio.to_thread(
+            self.vhost_device.exists)
+        return LaunchContext(paths=paths, accel=accel, taps=taps_for(instance),
+                             disk_backends=backends, vhost_net=vhost, paused=paused)
+
+    async def _launch(self, instance: InstanceSpec, argv: list[str],
+                      ctx: LaunchContext) -> KvmRuntime:
+        result = await self.runner.run(argv, timeout=START_TIMEOUT)
+        pid = await asyncio.to_thread(read_pidfile, ctx.paths.pidfile)
+        if result.failed or pid is None:
+            if pid is not None:
+                await self._kill(pid, tuple(argv))
+            raise HypervisorError(f"failed to start instance {instance.name}: "
+                                  f"{result.fail_reason}: {result.output.strip()}")
+        return KvmRuntime(
+            name=instance.name, uuid=instance.uuid, pid=pid,
+            qmp_socket=str(ctx.paths.qmp_socket), serial_socket=str(ctx.paths.serial_socket),
+            serial_log=str(ctx.paths.serial_log), argv=tuple(argv), taps=ctx.taps,
+            start_time=self.clock.now(), accel=ctx.accel, memory_mib=instance.memory_mib,
+            vcpus=instance.vcpus, hvparams=dict(instance.hvparams), instance=instance.to_dict())
+
+    async def _discard(self, paths: KvmPaths, taps: Sequence[str]) -> None:
+        await network.remove_taps(self.runner, taps)
+        await asyncio.to_thread(_remove_files, paths)
+
+    async def stop(self, name: str, *, force: bool, timeout: float) -> None:
+        """Soft: press the ACPI power button once. Forced: QMP quit, then SIGKILL."""
+        record = await self._live(name)
+        if not force:
+            if record is None:
+                raise HypervisorError(f"instance {name} is not running")
+            async with QmpSession(Path(record.qmp_socket)) as qmp:
+                await qmp.system_powerdown()
+            return
+        if record is not None:
+            await self._quit(record)
+            await self._kill(record.pid, record.argv)
+        await self.cleanup(name)
+
+    async def _quit(self, record: KvmRuntime) -> None:
+        try:
+            async with QmpSession(Path(record.qmp_socket)) as qmp:
+                await qmp.quit()
+        except HypervisorError:
+            return  # QEMU does not answer: the SIGKILL that follows ends it
+        await self._wait_gone(record.pid, record.argv, QUIT_GRACE)
+
+    async def _wait_gone(self, pid: int, argv: tuple[str, ...], seconds: float) -> bool:
+        deadline = self.clock.monotonic() + seconds
+        while await asyncio.to_thread(_matches, pid, argv):
+            if self.clock.monotonic() >= deadline:
+                return False
+            await self.clock.sleep(_POLL)
+        return True
+
+    async def _kill(self, pid: int, argv: tuple[str, ...]) -> None:
+        if not await asyncio.to_thread(_matches, pid, argv):
+            return
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        if not await self._wait_gone(pid, argv, 10.0):
+            raise HypervisorError(f"QEMU process {pid} survived SIGKILL")
+
+    async def reboot(self, name: str) -> None:
+        """A hardware reset (a soft ACPI reboot is not reliable with minimal guests)."""
+        record = await self._require_live(name)
+        async with QmpSession(Path(record.qmp_socket)) as qmp:
+            await qmp.system_reset()
+
+    async def balloon(self, name: str, memory_mib: int) -> None:
+        record = await self._require_live(name)
+        async with QmpSession(Path(record.qmp_socket)) as qmp:
+            await qmp.balloon(memory_mib)
+
+    async def pause(self, name: str) -> None:
+        """Stop the vCPUs (QMP ``stop``)."""
+        record = await self._require_live(name)
+        async with QmpSession(Path(record.qmp_socket)) as qmp:
+            await qmp.stop()
+
+    async def resume(self, name: str) -> None:
+        """Resume the vCPUs (QMP ``cont``)."""
+        record = await self._require_live(name)
+        async with QmpSession(Path(record.qmp_socket)) as qmp:
+            await qmp.cont()
+
+    async def cleanup(self, name: str) -> None:
+        """Remove taps, sockets, pid and runtime files of a stopped instance."""
+        record = await self._record(name)
+        if record is not None and await asyncio.to_thread(is_alive, record):
+            raise HypervisorError(f"instance {name} is still running, cannot clean up")
+        if record is not None:
+            await network.remove_taps(self.runner, record.taps)
+        await asyncio.to_thread(_remove_files, self.paths(name))
+
+    # --- inventory -----------------------------------------------------------------------
+
+    async def list_instances(self) -> list[str]:
+        names = await asyncio.to_thread(_recorded_names, kvm_run_dir(self.layout))
+        alive = await asyncio.gather(*(self._live(n) for n in names))
+        return [n for n, rec in zip(names, alive, strict=True) if rec is not None]
+
+    async def instance_info(self, name: str) -> InstanceInfo | None:
+        record = await self._live(name)
+        if record is None:
+            return None
+        state, memory = HvState.RUNNING, record.memory_mib
+        try:
+            async with QmpSession(Path(record.qmp_socket)) as qmp:
+                status = await qmp.query_status()
+                state = _QEMU_STATES.get(status.status, HvState.PAUSED)
+                memory = await qmp.query_balloon()
+        except HypervisorError:
+            pass  # busy or no balloon: keep what the record says
+        cpu = await asyncio.to_thread(linux.process_cpu_seconds, [record.pid])
+        return InstanceInfo(name=name, id=record.pid, memory_mib=memory, vcpus=record.vcpus,
+                            state=state, cpu_time_s=cpu)
+
+    async def runtime(self, name: str) -> KvmRuntime | None:
+        """The runtime record of a running instance (None when not running)."""
+        return await self._live(name)
+
+    # --- accelerator -----------------------------------------------------------------------
+
+    async def resolve_accel(self, hvparams: Mapping[str, Any]) -> str:
+        """``kvm`` or ``tcg`` for these hvparams (``auto`` probes once per node)."""
+        setting = accel_mod.requested_accel(hvparams)
+        cache = accel_mod.verdict_file(kvm_run_dir(self.layout))
+        async with self._accel_lock:
+            chosen = await accel_mod.resolve_accel(
+                setting, cache=cache, now=self.clock.now(), device=self.kvm_device,
+                probe=lambda: self._probe(str(hv_value(hvparams, "kvm_path")), hvparams))
+        return chosen.value
+
+    async def _probe(self, qemu: str, hvparams: Mapping[str, Any]) -> tuple[bool, str]:
+        run = kvm_run_dir(self.layout)
+        kernel = str(hv_value(hvparams, "kernel_path"))
+        cached = await asyncio.to_thread(cached_kernel, self.guestkit_dir)
+        if not kernel and cached is not None:
+            kernel = str(cached.vmlinuz)
+        if kernel:
+            initrd = await build_probe_initramfs(run / "accel-probe.img", self.runner,
+                                                 accel_mod.PROBE_MARKER)
+            guest = accel_mod.linux_probe(Path(kernel), initrd)
+        else:
+            image = run / "accel-probe.bin"
+            await asyncio.to_thread(_write_bytes, image, accel_mod.boot_sector())
+            guest = accel_mod.boot_sector_probe(image)
+        return await accel_mod.run_probe(qemu, guest, self.runner, timeout=self.probe_timeout)
+
+    # --- console, checks -------------------------------------------------------------------
+
+    def console(self, instance: InstanceSpec) -> ConsoleInfo:
+        hv = instance.hvparams
+        if hv_value(hv, "serial_console"):
+            sock = str(self.paths(instance.name).serial_socket)
+            return ConsoleInfo(instance=instance.name, kind=ConsoleKind.SOCKET,
+                               host=instance.primary_node, path=sock,
+                               command=("socat", "stdio,raw,echo=0,escape=0x1d",
+                                        f"unix-connect:{sock}"))
+        bind = str(hv_value(hv, "vnc_bind_address"))
+        if bind and not bind.startswith("/") and instance.network_port:
+            return ConsoleInfo(instance=instance.name, kind=ConsoleKind.VNC, host=bind,
+                               port=instance.network_port,
+                               display=instance.network_port - 5900)
+        return ConsoleInfo(instance=instance.name, kind=ConsoleKind.MESSAGE,
+                           message=f"instance {instance.name} has no serial console")
+
+    @classmethod
+    def check_parameter_syntax(cls, hvparams: Mapping[str, Any]) -> None:
+        super().check_parameter_syntax(hvparams)
+        problems = unsupported(hvparams)
+        if problems:
+            raise ParameterError("; ".join(problems))
+
+    async def verify(self, hvparams: Mapping[str, Any] | None = None) -> list[str]:
+        qemu = str(hv_value(hvparams or {}, "kvm_path"))
+        if not await asyncio.to_thread(os.access, qemu, os.X_OK):
+            return [f"QEMU binary {qemu} is missing or not executable"]
+        return []
+
+
+# --- blocking helpers (run in threads) ---------------------------------------------------
+
+def disk_backends(disks: Sequence[DiskSpec]) -> tuple[DiskBackend, ...]:
+    """``host_device`` for block devices, ``file`` otherwise; qcow2 by its magic."""
+    return tuple(_backend(Path(d.path)) for d in disks)
+
+
+def _backend(path: Path) -> DiskBackend:
+    try:
+        mode = path.stat().st_mode
+        with path.open("rb") as handle:
+            magic = handle.read(4)
+    except OSError:
+        return DiskBackend()
+    driver = "host_device" if stat.S_ISBLK(mode) else "file"
+    return DiskBackend(driver, "qcow2" if magic == b"QFI\xfb" else "raw")
+
+
+def _make_dirs(paths: KvmPaths) -> None:
+    paths.runtime.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+    paths.serial_log.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+
+
+def _remove_files(paths: KvmPaths) -> None:
+    for path in (paths.qmp_socket, paths.serial_socket, paths.pidfile):
+        path.unlink(missing_ok=True)
+    remove_runtime(paths.runtime)
+
+
+def _recorded_names(run: Path) -> list[str]:
+    try:
+        return sorted(p.name.removesuffix(".runtime") for p in run.glob("*.runtime"))
+    except OSError:
+        return []
+
+
+def _matches(pid: int, argv: tuple[str, ...]) -> bool:
+    return process_matches(pid, argv)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+

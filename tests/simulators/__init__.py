@@ -1,0 +1,1 @@
+"""Faithful command simulators (each a ``CommandRunner``) for tools this machine cannot run."""

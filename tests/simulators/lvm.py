@@ -1,0 +1,568 @@
+"""A faithful LVM command simulator: a ``CommandRunner`` that models lvm2 2.03.
+
+Device-mapper is absent on the machines Corral is developed on, so the real
+tools cannot create LVs there. This runner keeps PVs, VGs and LVs in memory
+(optionally in a JSON state file, so a restarted node daemon finds them) and
+answers the commands the ``plain`` driver runs with the real tools' output:
+the same two-space indent, sizes, ``lv_attr`` strings, messages, stdout/stderr
+split and exit codes (0 success, 3 command-line error, 5 failure), checked
+against outputs captured from lvm2 2.03.16 in tests/data/lvm/.
+
+Simulated: ``lvcreate`` (``-L/--size``, ``-n/--name``, ``-i/--stripes``,
+``-I``, ``-Z``, ``-W``, ``-a``, ``--yes``, ``--test``, ``--config``),
+``lvremove`` (``-f``), ``lvchange -a y|n``, ``lvextend -L [+]size`` (``--test``),
+and ``lvs``/``vgs``/``pvs`` reports with ``--noheadings``, ``--units=m``,
+``--nosuffix``, ``--separator`` and ``-o``; extent rounding and allocation
+(see ``lvm_model``); the errors for a missing VG, a missing LV, an existing
+LV, too little free space, too many stripes, a zero or malformed size and
+unknown options. An active LV appears as ``<dev_dir>/<vg>/<lv>``, a symlink
+(as udev makes one) to a sparse data file that keeps the LV's contents across
+deactivation and is grown by ``lvextend``.
+
+Not simulated: aligned (separator-less) reports, units other than MiB,
+``-l`` extents, PV/VG commands (set up with ``add_vg``/``add_pv``), thin
+pools, snapshots, mirrors/RAID, tags, locking, open-device detection (the
+``o`` attribute), interactive prompts (an active LV without ``-f``/``-y`` is
+refused as a non-interactive "n" answer would), and stale data: a new LV
+reads as zeros even where an old one lived. Other commands go to an optional
+``fallback`` runner (127 without one).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corral.process import CommandResult, CommandRunner
+from tests.simulators.lvm_model import Lv, LvmState, Segment, Vg, human_size, report_size
+
+MIB = 1024 * 1024
+EXIT_CMDLINE = 3
+EXIT_FAILED = 5
+TEST_MODE = "TEST MODE: Metadata will NOT be updated and volumes will not be (de)activated."
+
+_COMMON = {"--config": ("config", True), "--test": ("test", False), "-t": ("test", False),
+           "-y": ("yes", False), "--yes": ("yes", False), "-v": ("verbose", False),
+           "-q": ("quiet", False)}
+_SIZE = {"-L": ("size", True), "--size": ("size", True)}
+_ACTIVATE = {"-a": ("activate", True), "--activate": ("activate", True)}
+_OPTIONS: dict[str, dict[str, tuple[str, bool]]] = {
+    "lvcreate": {**_COMMON, **_SIZE, **_ACTIVATE, "-n": ("name", True), "--name": ("name", True),
+                 "-i": ("stripes", True), "--stripes": ("stripes", True),
+                 "-I": ("stripesize", True), "--stripesize": ("stripesize", True),
+                 "-Z": ("zero", True), "--zero": ("zero", True),
+                 "-W": ("wipesignatures", True), "--wipesignatures": ("wipesignatures", True)},
+    "lvremove": {**_COMMON, "-f": ("force", False), "--force": ("force", False)},
+    "lvchange": {**_COMMON, **_ACTIVATE},
+    "lvextend": {**_COMMON, **_SIZE},
+}
+_REPORT = {**_COMMON, "--noheadings": ("noheadings", False), "--units": ("units", True),
+           "--nosuffix": ("nosuffix", False), "--separator": ("separator", True),
+           "-o": ("options", True), "--options": ("options", True)}
+for _tool in ("lvs", "vgs", "pvs"):
+    _OPTIONS[_tool] = _REPORT
+
+_SIZE_RE = re.compile(r"(?P<sign>[+-]?)(?P<num>\d+(?:\.\d+)?)(?P<unit>[bBsSkKmMgGtTpPeE]?)")
+_UNIT_MIB = {"b": 1 / MIB, "s": 512 / MIB, "k": 1 / 1024, "m": 1.0, "g": 1024.0,
+             "t": 1024.0**2, "p": 1024.0**3, "e": 1024.0**4}
+_NAME_RE = re.compile(r"[a-zA-Z0-9+_.][a-zA-Z0-9+_.-]*")
+_HEADINGS = {"lv_name": "LV", "vg_name": "VG", "lv_size": "LSize", "lv_attr": "Attr",
+             "devices": "Devices", "vg_size": "VSize", "vg_free": "VFree", "pv_name": "PV",
+             "pv_size": "PSize", "pv_free": "PFree", "pv_attr": "Attr", "lv_path": "Path",
+             "vg_extent_size": "Ext", "pv_count": "#PV", "lv_count": "#LV"}
+
+
+@dataclass
+class Outcome:
+    """What a simulated command prints and returns."""
+
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
+    code: int = 0
+
+    def out(self, message: str) -> None:
+        self.stdout.append(message)
+
+    def err(self, message: str, code: int | None = None) -> Outcome:
+        self.stderr.append(message)
+        if code is not None:
+            self.code = max(self.code, code)
+        return self
+
+    def result(self, argv: Sequence[str]) -> CommandResult:
+        return CommandResult(tuple(argv), self.code, _lines(self.stdout), _lines(self.stderr))
+
+
+class UsageError(Exception):
+    """A command-line error, printed the way getopt and lvm2 print it."""
+
+    def __init__(self, lines: Sequence[str]) -> None:
+        super().__init__(lines[0] if lines else "usage error")
+        self.lines = list(lines)
+
+
+@dataclass
+class Parsed:
+    opts: dict[str, str | bool]
+    args: list[str]
+
+    def flag(self, name: str) -> bool:
+        return bool(self.opts.get(name, False))
+
+    def value(self, name: str) -> str | None:
+        found = self.opts.get(name)
+        return found if isinstance(found, str) else None
+
+
+class LvmSimulator:
+    """A ``CommandRunner`` answering lvm2 commands from an in-memory model."""
+
+    def __init__(
+        self,
+        dev_dir: Path,
+        *,
+        vg: str | None = "xenvg",
+        pvs: Sequence[tuple[str, int]] = (("/dev/sdb", 10241),),
+        data_dir: Path | None = None,
+        state_file: Path | None = None,
+        fallback: CommandRunner | None = None,
+    ) -> None:
+        self.dev_dir = dev_dir
+        self.data_dir = data_dir or dev_dir / ".lvm-simulator"
+        self.state_file = state_file
+        self.fallback = fallback
+        self.calls: list[tuple[str, ...]] = []
+        if state_file is not None and state_file.exists():
+            self.state = LvmState.from_json(state_file.read_text())
+        else:
+            self.state = LvmState()
+            if vg is not None:
+                self.state.add_vg(vg, list(pvs))
+
+    # --- the CommandRunner protocol -------------------------------------------
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+        stdin: bytes | None = None,
+        reset_env: bool = False,
+    ) -> CommandResult:
+        tool = os.path.basename(argv[0]) if argv else ""
+        if tool not in _OPTIONS and self.fallback is not None:
+            return await self.fallback.run(
+                argv, timeout=timeout, env=env, cwd=cwd, stdin=stdin, reset_env=reset_env
+            )
+        return self.execute(argv)
+
+    def execute(self, argv: Sequence[str]) -> CommandResult:
+        """Run one simulated command synchronously."""
+        self.calls.append(tuple(argv))
+        tool = os.path.basename(argv[0]) if argv else ""
+        if tool not in _OPTIONS:
+            return CommandResult(tuple(argv), 127, "", f"cannot execute {tool}: not simulated\n")
+        try:
+            parsed = parse_options(tool, argv[1:])
+            outcome = self._handlers()[tool](parsed)
+        except UsageError as err:
+            outcome = Outcome(stderr=err.lines, code=EXIT_CMDLINE)
+        if self.state_file is not None and tool in {"lvcreate", "lvremove", "lvextend",
+                                                    "lvchange"}:
+            self.state.save(self.state_file)
+        return outcome.result(argv)
+
+    def _handlers(self) -> dict[str, Callable[[Parsed], Outcome]]:
+        return {"lvcreate": self._lvcreate, "lvremove": self._lvremove,
+                "lvchange": self._lvchange, "lvextend": self._lvextend,
+                "lvs": self._lvs, "vgs": self._vgs, "pvs": self._pvs}
+
+    # --- set-up and inspection --------------------------------------------------
+    def add_vg(self, name: str, pvs: Sequence[tuple[str, int]]) -> None:
+        self.state.add_vg(name, list(pvs))
+
+    def add_pv(self, vg: str, name: str, size_mib: int) -> None:
+        self.state.add_pv(vg, name, size_mib)
+
+    def device(self, vg: str, lv: str) -> Path:
+        """Where an active LV appears (the stand-in for ``/dev/<vg>/<lv>``)."""
+        return self.dev_dir / vg / lv
+
+    def data_file(self, vg: str, lv: str) -> Path:
+        return self.data_dir / vg / lv
+
+    # --- commands -----------------------------------------------------------------
+    def _lvcreate(self, p: Parsed) -> Outcome:
+        if p.value("size") is None:
+            raise UsageError(["No command with matching syntax recognised.  "
+                              "Run 'lvcreate --help' for more information."])
+        sign, mib = parse_size("lvcreate", p.value("size") or "")
+        vg_name, lv_name = _create_target(p)
+        stripes = _int_option(p, "stripes", 1)
+        out = Outcome()
+        if stripes > 1 and p.value("stripesize") is None:
+            out.out("Using default stripesize 64.00 KiB.")
+        if p.flag("test"):
+            out.err(TEST_MODE)
+        vg = self._vg(vg_name, out)
+        if vg is None:
+            return out
+        return self._create_in(vg, lv_name, mib, stripes, p, out)
+
+    def _create_in(self, vg: Vg, name: str | None, mib: float, stripes: int, p: Parsed,
+                   out: Outcome) -> Outcome:
+        if stripes > len(vg.pvs):
+            return out.err(f"Number of stripes ({stripes}) must not exceed number of "
+                           f"physical volumes ({len(vg.pvs)})", EXIT_FAILED)
+        name = name or _free_lvol_name(vg)
+        if vg.lv(name) is not None:
+            return out.err(f'Logical Volume "{name}" already exists in volume group "{vg.name}"',
+                           EXIT_FAILED)
+        extents = math.ceil(mib / vg.extent_mib)
+        extents += -extents % stripes
+        if extents * vg.extent_mib != mib:
+            out.out(f"Rounding up size to full physical extent "
+                    f"{human_size(extents * vg.extent_mib)}")
+        free = self.state.vg_free(vg)
+        segments = (self.state.allocate(vg, extents) if stripes == 1
+                    else self.state.allocate_striped(vg, extents, stripes))
+        if extents > free or segments is None:
+            return out.err(f'Volume group "{vg.name}" has insufficient free space '
+                           f"({free} extents): {extents} required.", EXIT_FAILED)
+        if not p.flag("test"):
+            self._add_lv(vg, Lv(name, segments), p.value("activate") not in {"n", "en", "ln"})
+        out.out(f'Logical volume "{name}" created.')
+        return out
+
+    def _add_lv(self, vg: Vg, lv: Lv, active: bool) -> None:
+        vg.lvs.append(lv)
+        data = self.data_file(vg.name, lv.name)
+        data.parent.mkdir(parents=True, exist_ok=True)
+        with open(data, "wb") as handle:
+            handle.truncate(lv.extents * vg.extent_mib * MIB)
+        self._set_active(vg, lv, active)
+
+    def _set_active(self, vg: Vg, lv: Lv, active: bool) -> None:
+        lv.active = active
+        link = self.device(vg.name, lv.name)
+        if active and not link.is_symlink():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(self.data_file(vg.name, lv.name))
+        elif not active:
+            link.unlink(missing_ok=True)
+            if link.parent.is_dir() and not any(link.parent.iterdir()):
+                link.parent.rmdir()
+
+    def _lvremove(self, p: Parsed) -> Outcome:
+        if not p.args:
+            raise UsageError(["Please enter one or more logical volume paths.",
+                              "Run `lvremove --help' for more information."])
+        out = Outcome()
+        for vg_name, wanted in _group_targets(p.args).items():
+            vg = self._vg(vg_name, out)
+            if vg is not None:
+                self._remove_from(vg, wanted, p, out)
+        return out
+
+    def _remove_from(self, vg: Vg, wanted: list[str] | None, p: Parsed, out: Outcome) -> None:
+        for name in wanted or []:
+            if vg.lv(name) is None:
+                out.err(f'Failed to find logical volume "{vg.name}/{name}"', EXIT_FAILED)
+        for lv in [lv for lv in list(vg.lvs) if wanted is None or lv.name in wanted]:
+            if lv.active and not (p.flag("force") or p.flag("yes")):
+                out.out(f"Do you really want to remove active logical volume "
+                        f"{vg.name}/{lv.name}? [y/n]: [n]")
+                out.err(f"Logical volume {lv.name} not removed.", EXIT_FAILED)
+                continue
+            if not p.flag("test"):
+                self._set_active(vg, lv, False)
+                vg.lvs.remove(lv)
+                self.data_file(vg.name, lv.name).unlink(missing_ok=True)
+            out.out(f'Logical volume "{lv.name}" successfully removed.')
+
+    def _lvchange(self, p: Parsed) -> Outcome:
+        mode = p.value("activate")
+        if mode is None:
+            raise UsageError(["No command with matching syntax recognised.  "
+                              "Run 'lvchange --help' for more information."])
+        if mode not in {"y", "n", "ey", "en", "ly", "ln", "sy", "sn"}:
+            raise UsageError([f"Invalid argument for --activate: {mode}",
+                              "Error during parsing of command line."])
+        out = Outcome()
+        for target in p.args:
+            found = self._lv_target(target, out)
+            if found is not None and not p.flag("test"):
+                self._set_active(found[0], found[1], mode.endswith("y"))
+        return out
+
+    def _lvextend(self, p: Parsed) -> Outcome:
+        if p.value("size") is None or len(p.args) != 1:
+            raise UsageError(["No command with matching syntax recognised.  "
+                              "Run 'lvextend --help' for more information."])
+        sign, mib = parse_size("lvextend", p.value("size") or "")
+        out = Outcome()
+        if p.flag("test"):
+            out.err(TEST_MODE)
+        vg_name, _, lv_name = p.args[0].partition("/")
+        vg = self._vg(vg_name, out)
+        if vg is None:
+            return out
+        lv = vg.lv(lv_name)
+        if lv is None:
+            return out.err(f"Logical volume {lv_name} not found in volume group {vg_name}.",
+                           EXIT_FAILED)
+        return self._extend(vg, lv, sign == "+", mib, p.flag("test"), out)
+
+    def _extend(self, vg: Vg, lv: Lv, relative: bool, mib: float, test: bool,
+                out: Outcome) -> Outcome:
+        delta = math.ceil(mib / vg.extent_mib) if relative else (
+            math.ceil(mib / vg.extent_mib) - lv.extents)
+        if delta <= 0:
+            return out.err(f"New size given ({lv.extents + delta} extents) not larger than "
+                           f"existing size ({lv.extents} extents)", EXIT_FAILED)
+        if relative and delta * vg.extent_mib != mib:
+            out.out("Rounding size to boundary between physical extents: "
+                    f"{human_size(delta * vg.extent_mib)}.")
+        segments = self.state.allocate(vg, delta, lv.segments[-1])
+        if segments is None:
+            return out.err(f"Insufficient free space: {delta} extents needed, but only "
+                           f"{self.state.vg_free(vg)} available", EXIT_FAILED)
+        old = lv.extents
+        if not test:
+            self._grow(vg, lv, segments)
+        full = f"{vg.name}/{lv.name}"
+        out.out(f"Size of logical volume {full} changed from {human_size(old * vg.extent_mib)}"
+                f" ({old} extents) to {human_size((old + delta) * vg.extent_mib)}"
+                f" ({old + delta} extents).")
+        out.out(f"Logical volume {full} successfully resized.")
+        return out
+
+    def _grow(self, vg: Vg, lv: Lv, segments: list[Segment]) -> None:
+        for segment in segments:
+            lv.append(segment)
+        os.truncate(self.data_file(vg.name, lv.name), lv.extents * vg.extent_mib * MIB)
+
+    # --- reports -------------------------------------------------------------------
+    def _lvs(self, p: Parsed) -> Outcome:
+        out = Outcome()
+        rows: list[dict[str, str]] = []
+        for vg, lvs in self._lvs_targets(p.args, out):
+            for lv in sorted(lvs, key=lambda item: item.name):
+                rows.extend(self._lv_rows(vg, lv))
+        return _report(p, rows, ("lv_name", "vg_name", "lv_size", "lv_attr"), out)
+
+    def _lvs_targets(self, targets: list[str], out: Outcome) -> list[tuple[Vg, list[Lv]]]:
+        if not targets:
+            return [(vg, vg.lvs) for _, vg in sorted(self.state.vgs.items())]
+        found: list[tuple[Vg, list[Lv]]] = []
+        for target in targets:
+            if "/" in target:
+                hit = self._lv_target(target, out)
+                found += [(hit[0], [hit[1]])] if hit else []
+            elif (vg := self._vg(target, out)) is not None:
+                found.append((vg, vg.lvs))
+        return sorted(found, key=lambda item: item[0].name)
+
+    def _lv_rows(self, vg: Vg, lv: Lv) -> list[dict[str, str]]:
+        common = {"lv_name": lv.name, "vg_name": vg.name,
+                  "lv_size": report_size(lv.extents * vg.extent_mib),
+                  "lv_attr": "-wi-a-----" if lv.active else "-wi-------",
+                  "lv_path": f"/dev/{vg.name}/{lv.name}"}
+        return [{**common, "devices": ",".join(f"{pv}({start})" for pv, start in seg.areas)}
+                for seg in lv.segments]
+
+    def _vgs(self, p: Parsed) -> Outcome:
+        out = Outcome()
+        names = p.args or sorted(self.state.vgs)
+        found = [vg for name in names if (vg := self._vg(name, out)) is not None]
+        rows = [self._vg_row(vg) for vg in sorted(found, key=lambda vg: vg.name)]
+        return _report(p, rows, ("vg_name", "pv_count", "lv_count", "vg_size", "vg_free"), out)
+
+    def _vg_row(self, vg: Vg) -> dict[str, str]:
+        return {"vg_name": vg.name, "vg_size": report_size(self.state.vg_extents(vg) * vg.extent_mib),
+                "vg_free": report_size(self.state.vg_free(vg) * vg.extent_mib),
+                "vg_extent_size": report_size(vg.extent_mib), "pv_count": str(len(vg.pvs)),
+                "lv_count": str(len(vg.lvs))}
+
+    def _pvs(self, p: Parsed) -> Outcome:
+        out = Outcome()
+        rows = []
+        for name in p.args or sorted(self.state.pvs):
+            if name not in self.state.pvs:
+                out.err(f'Failed to find physical volume "{name}".', EXIT_FAILED)
+                continue
+            rows.append(self._pv_row(name))
+        return _report(p, rows, ("pv_name", "vg_name", "pv_size", "pv_free"), out)
+
+    def _pv_row(self, name: str) -> dict[str, str]:
+        pv = self.state.pvs[name]
+        vg = self.state.vgs[pv.vg] if pv.vg else None
+        size = pv.extents * vg.extent_mib if vg else pv.size_mib
+        free = self.state.pv_free(vg, name) * vg.extent_mib if vg else pv.size_mib
+        return {"pv_name": name, "vg_name": pv.vg or "", "pv_size": report_size(size),
+                "pv_free": report_size(free), "pv_attr": "a--" if vg else "---"}
+
+    # --- lookups --------------------------------------------------------------------
+    def _vg(self, name: str, out: Outcome) -> Vg | None:
+        vg = self.state.vgs.get(name)
+        if vg is None:
+            out.err(f'Volume group "{name}" not found', EXIT_FAILED)
+            out.err(f"Cannot process volume group {name}")
+        return vg
+
+    def _lv_target(self, target: str, out: Outcome) -> tuple[Vg, Lv] | None:
+        vg_name, _, lv_name = target.partition("/")
+        vg = self._vg(vg_name, out)
+        if vg is None:
+            return None
+        lv = vg.lv(lv_name)
+        if lv is None:
+            out.err(f'Failed to find logical volume "{vg_name}/{lv_name}"', EXIT_FAILED)
+            return None
+        return vg, lv
+
+
+def parse_options(tool: str, args: Sequence[str]) -> Parsed:
+    """getopt-style parsing of one tool's options.
+
+    Raises:
+        UsageError: unknown option or missing value, in getopt's words.
+    """
+    table, opts, rest = _OPTIONS[tool], {}, []
+    queue = list(args)
+    while queue:
+        arg = queue.pop(0)
+        if arg.startswith("--") and len(arg) > 2:
+            _long_option(tool, table, arg, queue, opts)
+        elif arg.startswith("-") and len(arg) > 1:
+            _short_option(tool, table, arg, queue, opts)
+        else:
+            rest.append(arg)
+    return Parsed(opts, rest)
+
+
+def _long_option(tool: str, table: dict[str, tuple[str, bool]], arg: str, queue: list[str],
+                 opts: dict[str, str | bool]) -> None:
+    name, eq, value = arg.partition("=")
+    if name not in table:
+        raise UsageError([f"{tool}: unrecognized option '{arg}'",
+                          "  Error during parsing of command line."])
+    key, takes = table[name]
+    if takes and not eq:
+        if not queue:
+            raise UsageError([f"{tool}: option '{name}' requires an argument",
+                              "  Error during parsing of command line."])
+        value = queue.pop(0)
+    opts[key] = value if takes else True
+
+
+def _short_option(tool: str, table: dict[str, tuple[str, bool]], arg: str, queue: list[str],
+                  opts: dict[str, str | bool]) -> None:
+    for pos in range(1, len(arg)):
+        name = f"-{arg[pos]}"
+        if name not in table:
+            raise UsageError([f"{tool}: invalid option -- '{arg[pos]}'",
+                              "  Error during parsing of command line."])
+        key, takes = table[name]
+        if not takes:
+            opts[key] = True
+            continue
+        value = arg[pos + 1:] or (queue.pop(0) if queue else None)
+        if value is None:
+            raise UsageError([f"{tool}: option requires an argument -- '{arg[pos]}'",
+                              "  Error during parsing of command line."])
+        opts[key] = value
+        return
+
+
+def parse_size(tool: str, text: str) -> tuple[str, float]:
+    """``-L`` values: an optional sign, a number and a binary unit (default MiB).
+
+    Raises:
+        UsageError: malformed or zero.
+    """
+    match = _SIZE_RE.fullmatch(text)
+    if match is None:
+        raise UsageError([f"Invalid argument for --size: {text}",
+                          "Error during parsing of command line."])
+    mib = float(match["num"]) * _UNIT_MIB[(match["unit"] or "m").lower()]
+    if mib == 0:
+        raise UsageError(["--size may not be zero.",
+                          f"Run `{tool} --help' for more information."])
+    return match["sign"], mib
+
+
+def _int_option(p: Parsed, name: str, default: int) -> int:
+    value = p.value(name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise UsageError([f"Invalid argument for --{name}: {value}",
+                          "Error during parsing of command line."])
+    return int(value)
+
+
+def _create_target(p: Parsed) -> tuple[str, str | None]:
+    if len(p.args) != 1:
+        raise UsageError(["Please provide a volume group name",
+                          "Run `lvcreate --help' for more information."])
+    vg, _, lv_from_arg = p.args[0].partition("/")
+    name = p.value("name") or lv_from_arg or None
+    if name and "/" in name:
+        named_vg, _, name = name.partition("/")
+        if named_vg != vg:
+            raise UsageError([f'Inconsistent volume group names given: "{named_vg}" and "{vg}"',
+                              "Run `lvcreate --help' for more information."])
+    if name is not None and (not _NAME_RE.fullmatch(name) or name in {".", ".."}):
+        raise UsageError([f'Logical volume name "{name}" is invalid.',
+                          "Run `lvcreate --help' for more information."])
+    return vg, name
+
+
+def _free_lvol_name(vg: Vg) -> str:
+    index = 0
+    while vg.lv(f"lvol{index}") is not None:
+        index += 1
+    return f"lvol{index}"
+
+
+def _group_targets(targets: Sequence[str]) -> dict[str, list[str] | None]:
+    """VG → LV names asked for (``None``: the whole VG), in first-seen VG order."""
+    grouped: dict[str, list[str] | None] = {}
+    for target in targets:
+        vg, _, lv = target.partition("/")
+        if not lv:
+            grouped[vg] = None
+        elif grouped.get(vg, []) is not None:
+            grouped.setdefault(vg, []).append(lv)  # type: ignore[union-attr]
+    return grouped
+
+
+def _report(p: Parsed, rows: list[dict[str, str]], default: Sequence[str], out: Outcome) -> Outcome:
+    fields = (p.value("options") or ",".join(default)).split(",")
+    unknown = [name for name in fields if name not in _HEADINGS]
+    if unknown:
+        return out.err(f"Unrecognised field: {unknown[0]}", EXIT_FAILED)
+    separator = p.value("separator")
+    if separator is None or (p.value("units") or "m") != "m":
+        raise UsageError(["lvm simulator: only --separator reports in --units=m are simulated"])
+    if not p.flag("noheadings"):
+        out.out(separator.join(_HEADINGS[name] for name in fields))
+    suffix = "" if p.flag("nosuffix") else "m"
+    for row in rows:
+        cells = [row[name] + (suffix if name.endswith(("_size", "_free")) and row[name] != "0"
+                              else "") for name in fields]
+        out.out(separator.join(cells))
+    return out
+
+
+def _lines(messages: Sequence[str]) -> str:
+    """lvm2 indents its messages by two spaces; getopt's own errors are not indented."""
+    return "".join(m if m.startswith(("lvcreate:", "lvremove:", "lvchange:", "lvextend:",
+                                      "lvs:", "vgs:", "pvs:")) or m.startswith("  ")
+                   else f"  {m}" for m in ((m + "\n") for m in messages))
