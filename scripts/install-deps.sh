@@ -2,7 +2,13 @@
 # Installs the Debian packages Corral needs, only those that are missing.
 # Idempotent: a second run does nothing when everything is present.
 set -euo pipefail
-packages=(iproute2 util-linux procps)
+packages=(
+  iproute2 util-linux procps         # ip (master IP, taps, bridges), mount, losetup, ps
+  qemu-system-x86 qemu-utils         # the KVM/QEMU hypervisor, qemu-img for qcow2 disks
+  busybox-static cpio e2fsprogs      # guest kit and the busybox OS definition
+  socat iputils-ping                 # serial consoles, network checks
+  ganeti-os-noop ganeti-instance-debootstrap   # Debian's OS definitions, run unchanged
+)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -71,6 +71,7 @@ async def instance_spec(ctx: NodeContext, bundle: InstanceBundle) -> InstanceSpe
         nic_specs(bundle),
         bundle.hvparams,
         bundle.beparams,
+        primary_node=bundle.primary_node_name,
     )
 
 

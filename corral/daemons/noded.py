@@ -25,6 +25,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     verify,
 )
 from corral.backend.context import NodeContext
+from corral.daemons import lvm_simulation
 from corral.daemons.common import remove_pid_file, run_daemon, stop_event, write_pid_file
 from corral.layout import NodeLayout
 from corral.rpc import tls
@@ -39,6 +40,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("-b", "--bind", default="0.0.0.0", help="address to listen on")
     parser.add_argument("-p", "--port", type=int, default=1811, help="port (default 1811)")
     parser.add_argument("--node-name", default=None, help="this node's name (default: FQDN)")
+    parser.add_argument(
+        "--simulate-lvm",
+        metavar="DIR",
+        default=None,
+        help="answer LVM commands from a simulated volume group kept in DIR (for machines "
+        "without device-mapper; needs the source tree)",
+    )
     parser.add_argument("-f", "--foreground", action="store_true", help="log to stderr")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
     return parser.parse_args(argv)
@@ -49,6 +57,8 @@ async def serve(args: argparse.Namespace) -> None:
     layout.ensure_dirs()
     name = args.node_name or _stored_name(layout) or socket.getfqdn()
     ctx = NodeContext(layout=layout, node_name=name, address=args.bind, port=args.port)
+    if args.simulate_lvm:
+        lvm_simulation.install(ctx, Path(args.simulate_lvm))
     stop = stop_event()
     ctx.extra["shutdown"] = stop.set
     server = RpcServer(ctx, args.bind, args.port)

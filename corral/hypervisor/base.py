@@ -105,6 +105,8 @@ class Hypervisor(abc.ABC):
     async def cleanup(self, name: str) -> None:
         """Remove leftovers of a stopped instance (mounts, sockets, runtime files).
 
+        Succeeds when there is nothing to remove (unknown or already clean instance).
+
         Raises:
             HypervisorError: the leftovers could not be removed.
         """

@@ -55,7 +55,7 @@ _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
 _SCRIPT_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                "HOME": "/root", "LANG": "C"}
 _REDIRECT = 'log=$1; shift; exec "$@" </dev/null >>"$log" 2>&1'
-_POLL_S = 0.02
+_POLL_S = 0.01
 
 
 class ChrootHypervisor(Hypervisor):
@@ -104,9 +104,16 @@ class ChrootHypervisor(Hypervisor):
             await asyncio.to_thread(_write_json, self._runtime_file(instance.name), runtime)
             await self._run_script(instance.name, root, script, "start")
         except BaseException:
-            await self._kill_all(root, 0.0)
-            await self._teardown(instance.name, root, own_root=bool(instance.disks))
+            await self._rollback(instance.name, root, own_root=bool(instance.disks))
             raise
+
+    async def _rollback(self, name: str, root: Path, *, own_root: bool) -> None:
+        """Undo a failed start; a failure here must not hide the start's own error."""
+        try:
+            await self._kill_all(root, 0.0)
+            await self._teardown(name, root, own_root=own_root)
+        except HypervisorError:
+            pass
 
     async def stop(self, name: str, *, force: bool, timeout: float) -> None:
         root = self.root_dir(name)
@@ -204,6 +211,7 @@ class ChrootHypervisor(Hypervisor):
         if instance.disks:
             await asyncio.to_thread(root.mkdir, parents=True, exist_ok=True)
             await self._mount_disk(instance, root)
+            await asyncio.to_thread(_ensure_mount_points, root)
         elif not await asyncio.to_thread(root.is_dir):
             raise HypervisorError(f"instance {instance.name} has no disk and no prepared "
                                   f"root directory {root}")
@@ -293,6 +301,15 @@ class ChrootHypervisor(Hypervisor):
 
 # --- small blocking helpers (run in threads) ---------------------------------------------
 
+def _ensure_mount_points(root: Path) -> None:
+    """Create ``/proc`` and ``/dev`` on a root that lacks them (a read-only one cannot)."""
+    for sub in ("proc", "dev"):
+        try:
+            (root / sub).mkdir(exist_ok=True)
+        except OSError:
+            pass
+
+
 def _populate_dev(dev: Path) -> None:
     for name, major, minor in _DEV_NODES:
         os.mknod(dev / name, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
@@ -319,13 +336,16 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _remove_leftovers(root: Path | None, runtime: Path) -> None:
+    """Remove the (now empty) mount point and the runtime file.
+
+    A root directory that still holds files is not a bare mount point (an
+    administrator's prepared root, say), so it stays.
+    """
     if root is not None:
         try:
             root.rmdir()
-        except FileNotFoundError:
+        except OSError:
             pass
-        except OSError as err:
-            raise HypervisorError(f"cannot remove the root directory {root}: {err}") from err
     runtime.unlink(missing_ok=True)
 
 

@@ -8,7 +8,7 @@ from typing import Any, Union
 import msgspec
 
 from corral.errors import OpCodeUnknown, ParameterError
-from corral.opcodes import cluster, group, node, query, tags, test  # noqa: F401  (registration)
+from corral.opcodes import cluster, group, instance, node, os, query, tags, test  # noqa: F401  (registration)
 from corral.opcodes.base import REGISTRY, OpCode
 
 

@@ -3,7 +3,9 @@
 Logs follow Ganeti's naming, ``<kind>-<os>-<instance>-<YYYY-mm-dd_HH_MM_SS>.log`` (local
 time), where the kind is ``add`` for ``create`` and the script's name otherwise; a rename's
 instance part is ``<old>-<new>``. A name already taken gets a ``.<n>`` suffix before ``.log``.
-The log holds the script's standard output followed by its standard error.
+The script writes straight into its log (output and errors interleaved, readable while it
+runs, kept when it times out): a shell opens the files and ``exec``s ``env -u`` to drop the
+variables the shell itself exports, so the script's environment is exactly the one given.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ TIMESTAMP_FORMAT = "%Y-%m-%d_%H_%M_%S"
 _LOG_KIND = {OsScript.CREATE: "add", OsScript.CREATE_UNTRUSTED: "add"}
 _REDIRECT_SHELL = "/bin/sh"
 _ENV_PROGRAM = "/usr/bin/env"
+_SHELL_EXPORTS = ("PWD", "OLDPWD", "SHLVL", "_")
 
 
 async def run_os_script(
@@ -42,9 +45,10 @@ async def run_os_script(
 ) -> CommandResult:
     """Run ``script`` of ``os`` with exactly ``env`` and return its result.
 
-    ``stdin`` feeds bytes; ``stdin_path``/``stdout_path`` connect standard input/output to
-    a file or FIFO instead (binary-safe, for ``import``/``export`` streams); with
-    ``stdout_path`` the log holds only standard error. ``timeout`` in seconds.
+    Output goes to the log, so the result carries none. ``stdin`` feeds bytes;
+    ``stdin_path``/``stdout_path`` connect standard input/output to a file or FIFO instead
+    (binary-safe, for ``import``/``export`` streams); with ``stdout_path`` the log holds only
+    standard error. ``timeout`` in seconds.
 
     Raises:
         OsInvalidError: the OS is invalid or lacks the script.
@@ -55,14 +59,16 @@ async def run_os_script(
     when = (clock or SystemClock()).now()
     log_path = _create_log(log_dir, log_file_name(kind, os.name, env, when))
     result = await runner.run(
-        _argv(path, stdin_path, stdout_path),
+        _argv(path, log_path, stdin_path, stdout_path),
         timeout=timeout,
         env=dict(env),
         cwd=str(os.path),
         stdin=stdin,
         reset_env=True,
     )
-    log_path.write_text(result.stdout + result.stderr)
+    if result.stdout or result.stderr:  # only if the shell itself complained
+        with log_path.open("a") as log:
+            log.write(result.stdout + result.stderr)
     if result.failed:
         raise OsScriptError(_failure(kind, result, log_path), log_path)
     return result
@@ -111,21 +117,25 @@ def _create_log(log_dir: Path, name: str) -> Path:
     raise OsScriptError(f"cannot create a log file for {name} in {log_dir}")
 
 
-def _argv(script: Path, stdin_path: Path | None, stdout_path: Path | None) -> list[str]:
-    """The script alone, or a shell that connects it to files before ``exec``.
+def _argv(
+    script: Path, log_path: Path, stdin_path: Path | None, stdout_path: Path | None
+) -> list[str]:
+    """A shell that connects the script to its log (and stream files), then ``exec``s it.
 
-    The shell exports ``PWD`` (and ``OLDPWD``); ``env -u`` removes them so the
-    script's environment stays exactly the one given.
+    ``$0`` is the script, ``$1`` the log, then the stream files. The shell exports ``PWD``
+    (bash also ``SHLVL`` and ``_``); ``env -u`` removes them before the script starts.
     """
-    if stdin_path is None and stdout_path is None:
-        return [str(script)]
-    redirects: list[str] = []
-    paths: list[str] = []
-    for operator, target in (("<", stdin_path), (">", stdout_path)):
-        if target is not None:
-            paths.append(str(target))
-            redirects.append(f'{operator}"${len(paths)}"')
-    body = f'exec {_ENV_PROGRAM} -u PWD -u OLDPWD "$0" {" ".join(redirects)}'
+    paths = [str(log_path)]
+    if stdout_path is None:
+        redirects = ['>>"$1"', "2>&1"]
+    else:
+        paths.append(str(stdout_path))
+        redirects = ['>"$2"', '2>>"$1"']
+    if stdin_path is not None:
+        paths.append(str(stdin_path))
+        redirects.append(f'<"${len(paths)}"')
+    unset = " ".join(f"-u {name}" for name in _SHELL_EXPORTS)
+    body = f'exec {_ENV_PROGRAM} {unset} "$0" {" ".join(redirects)}'
     return [_REDIRECT_SHELL, "-c", body, str(script), *paths]
 
 

@@ -61,13 +61,21 @@ class DiskRef:
 
     @classmethod
     def from_disk(cls, disk: Disk) -> DiskRef:
-        """The reference to a configured disk (its format from ``params["format"]``)."""
+        """The reference to a configured disk (its format from ``params["format"]``).
+
+        Raises:
+            BlockDeviceError: the format is unknown.
+        """
+        try:
+            fmt = DiskFormat(disk.params.get("format", DiskFormat.RAW))
+        except ValueError as err:
+            raise BlockDeviceError(f"Unknown disk format of disk {disk.uuid}: {err}") from err
         return cls(
             uuid=disk.uuid,
             template=disk.dev_type,
             logical_id=tuple(str(part) for part in disk.logical_id),
             size_mib=disk.size,
-            fmt=DiskFormat(disk.params.get("format", DiskFormat.RAW)),
+            fmt=fmt,
             params=dict(disk.params),
         )
 
@@ -254,6 +262,14 @@ class BlockDevice(abc.ABC):
         Raises:
             BlockDeviceError: the unit does not exist.
         """
+
+    def logical_id_for(self, spec: DiskCreateSpec) -> tuple[str, ...]:
+        """The logical id ``create`` will use: the spec's, or the template's default name.
+
+        Raises:
+            BlockDeviceError: the spec's logical id is malformed for this template.
+        """
+        return spec.logical_id
 
     async def sync_status(self, dev: DiskRef) -> SyncStatus:
         """Mirror state; templates without mirroring are always in sync."""

@@ -103,7 +103,7 @@ class FileStorage(BlockDevice):
 
     # --- contract -----------------------------------------------------------
     async def create(self, spec: DiskCreateSpec) -> DeviceInfo:
-        kind, cluster_path = self._create_id(spec)
+        kind, cluster_path = self.logical_id_for(spec)
         host = self._checked(cluster_path)
         if spec.size_mib <= 0:
             raise BlockDeviceError(f"Invalid disk size {spec.size_mib} MiB")
@@ -120,7 +120,7 @@ class FileStorage(BlockDevice):
             raise
         return DeviceInfo(logical_id=(kind, cluster_path), path=str(host), size_mib=spec.size_mib)
 
-    def _create_id(self, spec: DiskCreateSpec) -> tuple[str, str]:
+    def logical_id_for(self, spec: DiskCreateSpec) -> tuple[str, str]:
         if spec.template is not self.template:
             raise BlockDeviceError(f"Cannot create a {spec.template} disk with {self.template}")
         if not spec.logical_id:

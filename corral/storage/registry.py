@@ -25,7 +25,9 @@ class StorageSettings:
     shared_file_storage_dir: str = ""
     default_vg: str = DEFAULT_VG
     dev_dir: Path = Path("/dev")
-    """Where LVs and adoptable devices appear (a sandbox under the LVM simulator)."""
+    """Where active LVs appear (``<dir>/<vg>/<lv>``; a sandbox under the LVM simulator)."""
+    adoptable_dir: Path = Path("/dev")
+    """Block devices adopted by the ``blockdev`` template must resolve under this."""
 
 
 _Factory = Callable[[NodeLayout, CommandRunner, StorageSettings], BlockDevice]
@@ -51,7 +53,7 @@ _FACTORIES: dict[DiskTemplate, _Factory] = {
         runner, default_vg=settings.default_vg, dev_dir=settings.dev_dir
     ),
     DiskTemplate.BLOCKDEV: lambda layout, runner, settings: AdoptedBlockDevice(
-        runner, settings.dev_dir
+        runner, settings.adoptable_dir
     ),
 }
 

@@ -75,12 +75,37 @@ def plan(directory: Path, count: int, port: int = DEFAULT_PORT) -> VCluster:
 
 FILE_STORAGE_DIR = "/srv/corral/file-storage"
 """Relative to each node's root: every virtual node has its own storage directory."""
+SHARED_FILE_STORAGE_DIR = "/srv/corral/shared-file-storage"
+"""In each node's root, a link to one directory of the virtual cluster: really shared."""
+VOLUME_GROUP = "xenvg"
+"""The volume group every virtual node simulates (device-mapper is not needed)."""
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+OS_DEFINITIONS = ("busybox",)
+
+
+def prepare_root(vc: VCluster, node: VNode) -> NodeLayout:
+    """Directories, shared storage link and Corral's OS definitions in a node's root."""
+    layout = NodeLayout(Path(node.root))
+    layout.ensure_dirs()
+    (layout.root / FILE_STORAGE_DIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    shared = Path(vc.directory) / "shared-file-storage"
+    shared.mkdir(exist_ok=True)
+    link = layout.root / SHARED_FILE_STORAGE_DIR.lstrip("/")
+    if not link.is_symlink():
+        link.symlink_to(shared)
+    for name in OS_DEFINITIONS:
+        target = layout.root / "srv" / "corral" / "os" / name
+        if not target.exists():
+            shutil.copytree(SOURCE_ROOT / "os" / name, target, symlinks=True)
+    return layout
+
+
+def lvm_simulation_dir(node: VNode) -> Path:
+    return NodeLayout(Path(node.root)).data_dir / "lvm-simulator"
 
 
 def start_noded(node: VNode, debug: bool = False) -> int:
     layout = NodeLayout(Path(node.root))
-    layout.ensure_dirs()
-    (layout.root / FILE_STORAGE_DIR.lstrip("/")).mkdir(parents=True, exist_ok=True)
     argv = [
         sys.executable,
         "-m",
@@ -144,6 +169,7 @@ def up(
     directory.mkdir(parents=True, exist_ok=True)
     vc.save()
     for node in vc.nodes:
+        prepare_root(vc, node)
         start_noded(node)
     for node in vc.nodes:
         wait_listening(node)
@@ -154,6 +180,10 @@ def up(
         "primary_ip": master.address,
         "noded_port": master.port,
         "file_storage_dir": FILE_STORAGE_DIR,
+        "shared_file_storage_dir": SHARED_FILE_STORAGE_DIR,
+        "vg_name": VOLUME_GROUP,
+        "enabled_disk_templates": ["diskless", "file", "sharedfile", "plain"],
+        "enabled_hypervisors": ["fake", "chroot", "kvm"],
     }
     options.update(init_options or {})
     init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)

@@ -16,8 +16,9 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -30,7 +31,7 @@ from corral.hypervisor.params import defaults
 from corral.layout import NodeLayout
 from corral.objects.instance import DiskMode, DiskTemplate
 from corral.process import SubprocessRunner
-from tests.contract.hypervisor_kit import HypervisorContract, SpecFactory
+from tests.contract.hypervisor_kit import HypervisorContract
 
 BUSYBOX = Path("/bin/busybox")
 INIT_SCRIPT = """#!/bin/sh
@@ -55,6 +56,32 @@ def _missing() -> str | None:
         if shutil.which(prog) is None:
             return f"{prog} is not installed"
     return None
+
+
+class SpecFactory(Protocol):
+    """``make_spec`` of this module: the kit's factory plus disk mode and hvparams."""
+
+    def __call__(self, name: str, mode: DiskMode = DiskMode.RW,
+                 **hvparams: str) -> InstanceSpec: ...
+
+
+def _wait(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _comms(root: Path) -> set[str]:
+    names = set()
+    for pid, _ in processes_below(str(root)):
+        try:
+            names.add(Path(f"/proc/{pid}/comm").read_text().strip())
+        except OSError:
+            continue
+    return names
 
 
 pytestmark = pytest.mark.skipif(_missing() is not None, reason=_missing() or "")
@@ -139,10 +166,9 @@ def test_instance_runs_a_process_and_stop_leaves_nothing(
     t0 = time.monotonic()
     asyncio.run(driver.start(spec))
     started = time.monotonic() - t0
-    procs = processes_below(str(root))
-    assert procs, "no process has the chroot as its root"
-    comms = {Path(f"/proc/{pid}/comm").read_text().strip() for pid, _ in procs}
-    assert "sleep" in comms
+    assert processes_below(str(root)), "no process has the chroot as its root"
+    # the script's background child shows up as "sleep" once it has exec'd
+    assert _wait(lambda: "sleep" in _comms(root))
     assert {str(root), str(root / "proc"), str(root / "dev")} <= set(_mounts_below(root.parent))
     t0 = time.monotonic()
     asyncio.run(driver.stop("web1", force=False, timeout=5.0))
@@ -160,9 +186,7 @@ def test_killed_processes_mean_crashed_and_cleanup_unmounts(
     root = driver.root_dir("crash1")
     for pid, _ in processes_below(str(root)):
         os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while processes_below(str(root)) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert _wait(lambda: not processes_below(str(root)))
     assert asyncio.run(driver.instance_info("crash1")) is None
     assert "crash1" not in asyncio.run(driver.list_instances())
     assert str(root) in _mounts_below(root.parent)

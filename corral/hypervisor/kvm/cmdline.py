@@ -178,6 +178,9 @@ def _disk_args(spec: InstanceSpec, hv: Mapping[str, Any], ctx: LaunchContext) ->
     if spec.disks and DISK_DEVICES[disk_type].startswith("scsi"):
         args += ["-device", f"{hv_value(hv, 'scsi_controller_type')},id=scsi0"]
     for index, disk in enumerate(spec.disks):
+        if disk.mode == DiskMode.RO and disk_type == "ide":
+            raise HypervisorError(f"instance {spec.name}: disk {index} is read-only, which "
+                                  "disk_type 'ide' cannot express")
         backend = ctx.disk_backends[index] if index < len(ctx.disk_backends) else DiskBackend()
         args += _blockdev_pair(f"disk{index}", disk, backend, hv)
         args += ["-device", _disk_device(index, disk_type, hv)]

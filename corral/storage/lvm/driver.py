@@ -97,7 +97,7 @@ class LvmDriver(BlockDevice):
         vg, lv = dev.logical_id
         return check_lvm_name("volume group", vg), check_lvm_name("logical volume", lv)
 
-    def _create_ids(self, spec: DiskCreateSpec) -> tuple[str, str]:
+    def logical_id_for(self, spec: DiskCreateSpec) -> tuple[str, str]:
         if spec.template is not self.template:
             raise BlockDeviceError(f"Cannot create a {spec.template} disk with {self.template}")
         if not spec.logical_id:
@@ -152,12 +152,12 @@ class LvmDriver(BlockDevice):
 
     # --- contract -------------------------------------------------------------
     async def create(self, spec: DiskCreateSpec) -> DeviceInfo:
-        vg, lv = self._create_ids(spec)
+        vg, lv = self.logical_id_for(spec)
         if spec.size_mib <= 0:
             raise BlockDeviceError(f"Invalid disk size {spec.size_mib} MiB")
         await self._check_space(vg, spec.size_mib)
         argv = ["lvcreate", "--yes", "-L", f"{spec.size_mib}m", "-n", lv]
-        stripes = int(spec.params.get("stripes", 1) or 1)
+        stripes = _stripes(spec)
         if stripes > 1:
             argv += ["-i", str(stripes)]
         result = await self._run([*argv, vg])
@@ -232,6 +232,18 @@ class LvmDriver(BlockDevice):
     async def storage_info(self, unit: str) -> StorageSpace:
         info = await self.volume_group(unit or self._default_vg)
         return StorageSpace(info.size_mib, info.free_mib)
+
+
+def _stripes(spec: DiskCreateSpec) -> int:
+    """The ``stripes`` disk parameter (Ganeti's plain diskparam), 1 by default."""
+    value = spec.params.get("stripes", 1) or 1
+    try:
+        stripes = int(value)
+    except (TypeError, ValueError) as err:
+        raise BlockDeviceError(f"Invalid stripes parameter {value!r}") from err
+    if stripes < 1:
+        raise BlockDeviceError(f"Invalid stripes parameter {value!r}")
+    return stripes
 
 
 def _mentions(result: CommandResult, needles: Sequence[str]) -> bool:

@@ -19,7 +19,7 @@ from corral.hypervisor.params import (
     parse_cpu_mask,
 )
 
-REFERENCE = Path("/work/shared/reference")
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "reference"
 
 
 def _reference_rows() -> list[list[str]]:
@@ -105,7 +105,7 @@ def test_unknown_hypervisor_is_a_parameter_error() -> None:
 def test_global_parameters_only_at_cluster_level() -> None:
     assert global_params("kvm") == {"migration_port", "migration_mode", "migration_bandwidth"}
     assert check_syntax("kvm", {"migration_port": "9000"}) == {"migration_port": 9000}
-    with pytest.raises(ParameterError, match="migration_port.*global"):
+    with pytest.raises(ParameterError, match=r"migration_port.*global"):
         check_syntax("kvm", {"migration_port": "9000"}, instance_level=True)
 
 

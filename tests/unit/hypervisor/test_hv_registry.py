@@ -45,7 +45,7 @@ def test_driver_classes_declare_their_kind() -> None:
     for kind in (HvKind.FAKE, HvKind.CHROOT):
         cls = driver_class(kind)
         assert issubclass(cls, Hypervisor)
-        assert cls.KIND == kind
+        assert kind == cls.KIND
 
 
 def test_params_and_registry_import_no_driver() -> None:

@@ -40,7 +40,7 @@ def write_os(
     path = base / name
     path.mkdir(parents=True, exist_ok=True)
     (path / "ganeti_api_version").write_text("".join(f"{v}\n" for v in api))
-    bodies = {s: "#!/bin/sh\nexit 0\n" for s in SCRIPTS} | dict(scripts or {})
+    bodies = dict.fromkeys(SCRIPTS, "#!/bin/sh\nexit 0\n") | dict(scripts or {})
     for script, body in bodies.items():
         (path / script).write_text(body)
         (path / script).chmod(mode)

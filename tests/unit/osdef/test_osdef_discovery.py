@@ -135,7 +135,9 @@ def test_symlinks_are_followed(make_os: MakeOs, tmp_path: Path) -> None:
     [((10, 15, 20, 25), 20), ((5, 10), 10), ((15, 10), 15), ((20,), 20), ((10,), 10)],
     ids=["future-listed", "old-listed", "v15", "v20", "v10"],
 )
-def test_highest_common_api_version_is_used(make_os: MakeOs, versions, chosen: int) -> None:
+def test_highest_common_api_version_is_used(
+    make_os: MakeOs, versions: tuple[int, ...], chosen: int
+) -> None:
     info = _inspect(make_os(api=versions))
     assert info.valid
     assert info.api_versions == versions
@@ -143,7 +145,7 @@ def test_highest_common_api_version_is_used(make_os: MakeOs, versions, chosen: i
 
 
 @pytest.mark.parametrize("versions", [(5,), (4, 5), (30,), ()], ids=["v5", "v4-5", "v30", "none"])
-def test_no_common_api_version_is_invalid(make_os: MakeOs, versions) -> None:
+def test_no_common_api_version_is_invalid(make_os: MakeOs, versions: tuple[int, ...]) -> None:
     info = _inspect(make_os(api=versions))
     assert not info.valid
     assert info.error is not None
@@ -234,7 +236,7 @@ def test_find_os_invalid_names_the_problem(make_os: MakeOs, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("name", ["../os/testos", "", ".hidden", "a/b"], ids=repr)
-def test_find_os_refuses_names_that_are_paths(make_os: MakeOs, tmp_path: Path, name) -> None:
+def test_find_os_refuses_names_that_are_paths(make_os: MakeOs, tmp_path: Path, name: str) -> None:
     make_os()
     (tmp_path / "os" / "sub").mkdir()
     with pytest.raises(OsNotFoundError, match="not a valid OS name"):

@@ -27,6 +27,7 @@ from corral.osdef.run import run_os_script
 from corral.process import SubprocessRunner
 
 MakeOs = Callable[..., Path]
+LoadEnvDump = Callable[[Path], dict[str, str]]
 
 INSTANCE = OsInstanceData(
     name="web1.example.com",
@@ -136,7 +137,11 @@ def _full_env(os: OsInfo, variant: str | None = "other") -> dict[str, str]:
         disks=DISKS,
         nics=NICS,
         hypervisor="kvm",
-        hvparams={"disk_type": "paravirtual", "nic_type": "e1000", "kernel_args": "ro console=ttyS0"},
+        hvparams={
+            "disk_type": "paravirtual",
+            "nic_type": "e1000",
+            "kernel_args": "ro console=ttyS0",
+        },
         beparams={"memory": 512, "auto_balance": True},
         debug=1,
     )
@@ -192,7 +197,13 @@ def test_minimal_environment_is_exact(make_os: MakeOs) -> None:
     ],
     ids=["given", "first-listed", "v15", "no-variants", "v10"],
 )
-def test_os_variant(make_os: MakeOs, api, variants, given, expected: str) -> None:
+def test_os_variant(
+    make_os: MakeOs,
+    api: tuple[int, ...],
+    variants: str | None,
+    given: str | None,
+    expected: str,
+) -> None:
     os = _osinfo(make_os, api=api, variants=variants)
     assert os_core_environment(os, given, {})["OS_VARIANT"] == expected
 
@@ -238,12 +249,14 @@ def test_operation_additions() -> None:
     ],
     ids=lambda v: str(v),
 )
-def test_disk_backend_type(template: DiskTemplate, logical_id, expected) -> None:
+def test_disk_backend_type(
+    template: DiskTemplate, logical_id: tuple[str, ...], expected: str | None
+) -> None:
     assert disk_backend_type(template, logical_id) == expected
 
 
 def test_script_receives_exactly_the_environment(
-    make_os: MakeOs, env_dumper: str, load_env_dump, tmp_path: Path
+    make_os: MakeOs, env_dumper: str, load_env_dump: LoadEnvDump, tmp_path: Path
 ) -> None:
     os = _osinfo(make_os, scripts={"create": env_dumper})
     env = _full_env(os)
@@ -254,7 +267,7 @@ def test_script_receives_exactly_the_environment(
 
 
 def test_redirected_script_receives_exactly_the_environment(
-    make_os: MakeOs, env_dumper: str, load_env_dump, tmp_path: Path
+    make_os: MakeOs, env_dumper: str, load_env_dump: LoadEnvDump, tmp_path: Path
 ) -> None:
     os = _osinfo(make_os, scripts={"export": env_dumper})
     env = with_export(_full_env(os), 0)

@@ -1,0 +1,156 @@
+"""Resource checks from ``node_info``: free memory for starting instances, free space per
+storage unit for new disks, and Corral's stand-in for an allocator (most free memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from corral.cmdlib.base import LogicalUnit
+from corral.errors import ErrorCode, OpPrereqError
+from corral.objects.cluster import Cluster
+from corral.objects.instance import Disk, DiskTemplate
+from corral.objects.node import Node
+
+StorageKey = tuple[str, str]
+"""``(storage type, key)`` as node_info takes it: ``("lvm-vg", vg)``, ``("file", dir)``."""
+
+LVM_VG = "lvm-vg"
+FILE = "file"
+
+
+def _free_memory(payload: Any, hypervisor: str) -> Any:
+    if not isinstance(payload, dict):
+        return None
+    hv_info = payload.get("hv", {}).get(hypervisor) or {}
+    return hv_info.get("memory_free", payload.get("memory_free"))
+
+
+async def node_free_memory(lu: LogicalUnit[Any], node: Node, hypervisor: str) -> int:
+    """Free memory (MiB) the hypervisor reports on ``node``.
+
+    Raises:
+        OpPrereqError: (ENVIRON) the node did not answer or gave no figure.
+    """
+    hvparams = lu.cfg.cluster.hvparams.get(hypervisor, {})
+    result = await lu.ctx.rpc.call_node("node_info", node, [], [[hypervisor, hvparams]])
+    if not result.ok:
+        raise OpPrereqError(f"Can't get data from node {node.name}: {result.fail_msg}",
+                            ErrorCode.ENVIRON)
+    free = _free_memory(result.payload, hypervisor)
+    if not isinstance(free, int) or isinstance(free, bool):
+        raise OpPrereqError(
+            f"Can't compute free memory on node {node.name}, result was '{free}'",
+            ErrorCode.ENVIRON,
+        )
+    return free
+
+
+async def check_free_memory(
+    lu: LogicalUnit[Any], node: Node, reason: str, requested: int, hypervisor: str
+) -> int:
+    """Ganeti's CheckNodeFreeMemory; returns the free memory (MiB).
+
+    Raises:
+        OpPrereqError: (NORES) less than ``requested`` MiB free; (ENVIRON) no figure.
+    """
+    free = await node_free_memory(lu, node, hypervisor)
+    if requested > free:
+        raise OpPrereqError(
+            f"Not enough memory on node {node.name} for {reason}:"
+            f" needed {requested} MiB, available {free} MiB", ErrorCode.NORES,
+        )
+    return free
+
+
+def disk_space_needs(cluster: Cluster, disks: Sequence[Disk]) -> dict[StorageKey, int]:
+    """MiB wanted per storage unit by new (non-adopted) ``disks``."""
+    needs: dict[StorageKey, int] = {}
+    for disk in disks:
+        key: StorageKey | None = None
+        if disk.dev_type is DiskTemplate.PLAIN and disk.logical_id:
+            key = (LVM_VG, str(disk.logical_id[0]))
+        elif disk.dev_type is DiskTemplate.FILE and cluster.file_storage_dir:
+            key = (FILE, cluster.file_storage_dir)
+        elif disk.dev_type is DiskTemplate.SHAREDFILE and cluster.shared_file_storage_dir:
+            key = (FILE, cluster.shared_file_storage_dir)
+        if key is not None:
+            needs[key] = needs.get(key, 0) + disk.size
+    return needs
+
+
+async def check_free_disk(
+    lu: LogicalUnit[Any], nodes: Sequence[Node], needs: Mapping[StorageKey, int]
+) -> None:
+    """Each node has the space ``needs`` asks for in each storage unit.
+
+    A file storage directory the node cannot measure (not created yet) is only
+    warned about; an unmeasurable volume group fails, as in Ganeti.
+
+    Raises:
+        OpPrereqError: (NORES) not enough space; (ENVIRON) no answer or no figure.
+    """
+    if not needs or not nodes:
+        return
+    units = [[kind, key, {}] for kind, key in needs]
+    results = await lu.ctx.rpc.call_nodes("node_info", list(nodes), units, [])
+    for node in nodes:
+        result = results[node.name]
+        if not result.ok:
+            raise OpPrereqError(f"Cannot get current information from node {node.name}:"
+                                f" {result.fail_msg}", ErrorCode.ENVIRON)
+        found = _storage_by_key(result.payload)
+        for (kind, key), need in needs.items():
+            _check_unit(lu, node, kind, key, need, found.get((kind, key), {}))
+
+
+def _storage_by_key(payload: Any) -> dict[StorageKey, dict[str, Any]]:
+    storage = payload.get("storage", []) if isinstance(payload, dict) else []
+    return {(str(u.get("type")), str(u.get("name"))): u for u in storage if isinstance(u, dict)}
+
+
+def _check_unit(
+    lu: LogicalUnit[Any], node: Node, kind: str, key: str, need: int, info: dict[str, Any]
+) -> None:
+    free = info.get("storage_free")
+    what = f"vg {key}" if kind == LVM_VG else f"directory {key}"
+    if not isinstance(free, int) or isinstance(free, bool):
+        detail = info.get("error", free)
+        if kind == FILE:
+            lu.log_warning(f"Can't compute free disk space on node {node.name} for {what}"
+                           f" ({detail}), not checking it")
+            return
+        raise OpPrereqError(f"Can't compute free disk space on node {node.name} for {what},"
+                            f" result was '{detail}'", ErrorCode.ENVIRON)
+    if need > free:
+        raise OpPrereqError(
+            f"Not enough disk space on target node {node.name} {what}:"
+            f" required {need} MiB, available {free} MiB", ErrorCode.NORES,
+        )
+
+
+def allocatable_nodes(nodes: Sequence[Node]) -> list[Node]:
+    """Nodes a new instance may go to: online, not drained, vm_capable; by name."""
+    return sorted((n for n in nodes if not n.offline and not n.drained and n.vm_capable),
+                  key=lambda n: n.name)
+
+
+async def pick_node(lu: LogicalUnit[Any], hypervisor: str) -> Node:
+    """The allocatable node with the most free memory (ties: the first by name).
+
+    Raises:
+        OpPrereqError: (NORES) no allocatable node answered with a memory figure.
+    """
+    candidates = allocatable_nodes(list(lu.cfg.nodes.values()))
+    hvparams = lu.cfg.cluster.hvparams.get(hypervisor, {})
+    results = await lu.ctx.rpc.call_nodes("node_info", candidates, [], [[hypervisor, hvparams]])
+    best: tuple[int, Node] | None = None
+    for node in candidates:
+        result = results.get(node.name)
+        free = _free_memory(result.payload, hypervisor) if result and result.ok else None
+        if isinstance(free, int) and (best is None or free > best[0]):
+            best = (free, node)
+    if best is None:
+        raise OpPrereqError("No node available for the new instance (online, not drained,"
+                            " vm_capable and answering)", ErrorCode.NORES)
+    return best[1]

@@ -1,0 +1,251 @@
+"""Instance disks on the master: logical ids, disk objects, and the node calls that
+create (with rollback), remove, activate, deactivate and wipe them.
+
+Logical ids are the ones the node expects (Ganeti's): ``("loop", path)`` for
+file and sharedfile disks, ``(vg, lv)`` for plain, ``("manual", path)`` for
+adopted block devices, ``()`` for diskless.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Sequence
+from typing import Any
+
+from corral.cmdlib.base import LogicalUnit
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
+from corral.objects.base import new_uuid
+from corral.objects.cluster import Cluster
+from corral.objects.instance import Disk, DiskMode, DiskTemplate, Instance
+from corral.objects.node import Node
+from corral.storage.naming import file_disk_path, lv_name
+
+FILE_DRIVER = "loop"
+BLOCKDEV_DRIVER = "manual"
+FILE_BASED = frozenset({DiskTemplate.FILE, DiskTemplate.SHAREDFILE})
+GROWABLE = frozenset({DiskTemplate.PLAIN, DiskTemplate.FILE, DiskTemplate.SHAREDFILE,
+                      DiskTemplate.DRBD, DiskTemplate.RBD, DiskTemplate.EXT,
+                      DiskTemplate.GLUSTER})
+"""Templates whose disks can grow (Ganeti's DTS_GROWABLE)."""
+SUPPORTED = frozenset({DiskTemplate.DISKLESS, DiskTemplate.FILE, DiskTemplate.SHAREDFILE,
+                       DiskTemplate.PLAIN, DiskTemplate.BLOCKDEV})
+"""Templates Corral's nodes can serve."""
+MAY_ADOPT = frozenset({DiskTemplate.PLAIN, DiskTemplate.BLOCKDEV})
+MUST_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
+
+
+def iv_name(index: int) -> str:
+    return f"disk/{index}"
+
+
+def storage_root(cluster: Cluster, template: DiskTemplate) -> str:
+    """The cluster directory under which a file-based template keeps its disks."""
+    if template is DiskTemplate.SHAREDFILE:
+        return cluster.shared_file_storage_dir
+    return cluster.file_storage_dir
+
+
+def check_template_storage(cluster: Cluster, template: DiskTemplate) -> None:
+    """The cluster settings a template needs are there.
+
+    Raises:
+        OpPrereqError: (STATE) plain without a volume group, file-based without a directory.
+    """
+    if template is DiskTemplate.PLAIN and not cluster.volume_group_name:
+        raise OpPrereqError("Cluster does not support lvm-based instances", ErrorCode.STATE)
+    if template in FILE_BASED and not storage_root(cluster, template):
+        raise OpPrereqError(
+            f"Cluster file storage dir for '{template.value}' storage type not defined",
+            ErrorCode.STATE,
+        )
+
+
+def logical_id(
+    template: DiskTemplate, cluster: Cluster, instance: str, disk_uuid: str, index: int,
+    *, vg: str | None = None, adopt: str | None = None, subdir: str = "",
+) -> tuple[str, ...]:
+    """The logical id of a new disk (``subdir`` goes between storage dir and instance)."""
+    if template in FILE_BASED:
+        root = posixpath.join(storage_root(cluster, template), subdir) if subdir \
+            else storage_root(cluster, template)
+        return (FILE_DRIVER, file_disk_path(root, instance, disk_uuid, index))
+    if template is DiskTemplate.PLAIN:
+        return (vg or cluster.volume_group_name, adopt or lv_name(disk_uuid, index))
+    if template is DiskTemplate.BLOCKDEV:
+        return (BLOCKDEV_DRIVER, adopt or "")
+    return ()
+
+
+def new_disk(
+    template: DiskTemplate, cluster: Cluster, instance: str, index: int, spec: dict[str, Any],
+    nodes: Sequence[str], now: float, *, subdir: str = "",
+) -> Disk:
+    """A disk object for ``spec`` (``size`` MiB, ``mode``, ``name``, ``vg``, ``adopt``)."""
+    uuid = new_uuid()
+    lid = logical_id(template, cluster, instance, uuid, index, vg=spec.get("vg"),
+                     adopt=spec.get("adopt"), subdir=subdir)
+    return Disk(
+        uuid=uuid, ctime=now, mtime=now, name=spec.get("name") or "", dev_type=template,
+        size=int(spec.get("size") or 0), mode=DiskMode(spec.get("mode") or DiskMode.RW),
+        logical_id=lid, iv_name=iv_name(index), nodes=tuple(nodes),
+    )
+
+
+def storage_dirs(disks: Sequence[Disk]) -> set[str]:
+    """Instance directories of the file-based disks among ``disks``."""
+    return {posixpath.dirname(str(d.logical_id[1])) for d in disks
+            if d.dev_type in FILE_BASED and len(d.logical_id) > 1}
+
+
+def renamed_logical_id(disk: Disk, new_instance: str) -> tuple[Any, ...]:
+    """A file-based disk's logical id after its instance is renamed (others unchanged)."""
+    if disk.dev_type not in FILE_BASED or len(disk.logical_id) < 2:
+        return disk.logical_id
+    path = str(disk.logical_id[1])
+    instance_dir = posixpath.dirname(path)
+    new_dir = posixpath.join(posixpath.dirname(instance_dir), new_instance)
+    return (disk.logical_id[0], posixpath.join(new_dir, posixpath.basename(path)))
+
+
+def _node(lu: LogicalUnit[Any], uuid: str) -> Node:
+    node = lu.cfg.nodes.get(uuid)
+    if node is None:
+        raise OpExecError(f"Node {uuid} of a disk is not in the configuration")
+    return node
+
+
+# --- node calls -------------------------------------------------------------------
+
+async def create_disks(
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk]
+) -> None:
+    """Create every disk on its nodes; on a failure remove what was made, then raise.
+
+    Raises:
+        OpExecError: naming the disk and node that failed.
+    """
+    created: list[tuple[Node, Disk]] = []
+    info = f"originstname+{inst.name}"
+    for disk in disks:
+        for uuid in disk.nodes:
+            node = _node(lu, uuid)
+            result = await lu.ctx.rpc.call_node(
+                "blockdev_create", node, disk, disk.size, inst.name,
+                uuid == inst.primary_node, info, False,
+            )
+            if not result.ok:
+                lu.log_warning(f"Creating disk {disk.iv_name} for instance '{inst.name}' failed")
+                await _rollback(lu, created)
+                raise OpExecError(
+                    f"Can't create block device {disk.iv_name} on node {node.name} for"
+                    f" instance {inst.name}: {result.fail_msg}"
+                )
+            created.append((node, disk))
+
+
+async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> None:
+    for node, disk in reversed(created):
+        result = await lu.ctx.rpc.call_node("blockdev_remove", node, disk)
+        if not result.ok:
+            lu.log_warning(f"Failed to remove newly-created disk {disk.iv_name} on node"
+                           f" {node.name}: {result.fail_msg}")
+
+
+async def remove_disks(
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
+    remaining: Sequence[Disk] = (),
+) -> bool:
+    """Remove ``disks`` from their nodes, then the instance directories no disk of
+    ``remaining`` still uses; failures are warnings. Returns whether all went well
+    (an offline secondary node does not count as a failure)."""
+    ok = True
+    for disk in disks:
+        for uuid in disk.nodes:
+            node = _node(lu, uuid)
+            result = await lu.ctx.rpc.call_node("blockdev_remove", node, disk)
+            if result.ok:
+                continue
+            lu.log_warning(f"Could not remove disk {disk.iv_name} on node {node.name},"
+                           f" continuing anyway: {result.fail_msg}")
+            if not (result.offline and uuid != inst.primary_node):
+                ok = False
+    primary = _node(lu, inst.primary_node)
+    for directory in sorted(storage_dirs(disks) - storage_dirs(remaining)):
+        result = await lu.ctx.rpc.call_node("file_storage_dir_remove", primary, directory)
+        if not result.ok:
+            lu.log_warning(f"Could not remove directory '{directory}' on node"
+                           f" {primary.name}: {result.fail_msg}")
+            ok = False
+    return ok
+
+
+async def assemble_disks(
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
+    error: str = "Cannot activate block devices",
+) -> list[list[str]]:
+    """Activate every disk; returns ``[node name, iv_name, device path]`` per disk.
+
+    On a failure the disks are shut down again and OpExecError(``error``) is raised.
+    """
+    paths: list[list[str]] = []
+    for index, disk in enumerate(disks):
+        for uuid in disk.nodes:
+            node = _node(lu, uuid)
+            primary = uuid == inst.primary_node
+            result = await lu.ctx.rpc.call_node(
+                "blockdev_assemble", node, disk, inst.name, primary, index)
+            if not result.ok:
+                lu.log_warning(f"Could not prepare block device {disk.iv_name} on node"
+                               f" {node.name} (is_primary={primary}): {result.fail_msg}")
+                await shutdown_disks(lu, inst, disks)
+                raise OpExecError(error)
+            if primary:
+                paths.append([node.name, disk.iv_name, _device_path(result.payload)])
+    return paths
+
+
+def _device_path(payload: Any) -> str:
+    if isinstance(payload, dict):
+        return str(payload.get("link") or payload.get("path") or "")
+    if isinstance(payload, list | tuple) and payload:
+        return str(payload[0])
+    return str(payload or "")
+
+
+async def shutdown_disks(
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk], ignore_primary: bool = False
+) -> bool:
+    """Deactivate every disk; failures are warnings. Returns whether all went well."""
+    ok = True
+    for disk in disks:
+        for uuid in disk.nodes:
+            node = _node(lu, uuid)
+            result = await lu.ctx.rpc.call_node("blockdev_shutdown", node, disk)
+            if result.ok:
+                continue
+            lu.log_warning(f"Could not shutdown block device {disk.iv_name} on node"
+                           f" {node.name}: {result.fail_msg}")
+            primary = uuid == inst.primary_node
+            if (primary and not ignore_primary) or (not primary and not result.offline):
+                ok = False
+    return ok
+
+
+async def wipe_disks(
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk], offset: int = 0
+) -> None:
+    """Zero each disk on the primary node from ``offset`` MiB to its end.
+
+    Raises:
+        OpExecError: a wipe failed.
+    """
+    primary = _node(lu, inst.primary_node)
+    for index, disk in enumerate(disks):
+        size = disk.size - offset
+        if size <= 0:
+            continue
+        lu.log_info(f" - INFO: Wiping disk {index}")
+        result = await lu.ctx.rpc.call_node("blockdev_wipe", primary, disk, offset, size)
+        if not result.ok:
+            raise OpExecError(f"Could not wipe disk {index} at offset {offset} for size"
+                              f" {size}: {result.fail_msg}")
