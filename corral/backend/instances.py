@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.2
 FORCED_STOP_TIMEOUT = 30.0
+SOFT_STOP_INTERVAL = 5.0
+"""Seconds between soft stop attempts (ACPI presses) while waiting."""
 
 
 def info_dict(info: InstanceInfo) -> dict[str, Any]:
@@ -37,31 +39,37 @@ async def instance_start(
     driver = hypervisor(ctx, instance.instance.hypervisor)
     if await driver.instance_info(instance.name) is not None:
         return  # already running: starting is idempotent, as in Ganeti
+    await driver.cleanup(instance.name)  # leftovers of a guest that stopped by itself
     spec = await instance_spec(ctx, instance)
     await driver.start(spec, paused=startup_paused)
 
 
 async def stop_instance(driver: Hypervisor, name: str, timeout: float, clock: Clock) -> None:
-    """One soft stop, then wait up to ``timeout`` seconds, then force; finally clean up.
+    """Soft stops (repeated, as a booting guest may miss one) for up to ``timeout``
+    seconds, then a forced stop; finally clean up.
 
     The policy lives here, not in the drivers: a driver performs single actions.
     """
-    if await driver.instance_info(name) is None:
-        await driver.cleanup(name)
-        return
+    deadline = clock.monotonic() + timeout
+    next_soft = clock.monotonic()
+    while await driver.instance_info(name) is not None:
+        now = clock.monotonic()
+        if now >= deadline:
+            log.info("instance %s ignored soft stops for %.0f s: forcing it", name, timeout)
+            await driver.stop(name, force=True, timeout=FORCED_STOP_TIMEOUT)
+            break
+        if now >= next_soft:
+            await _soft_stop(driver, name, deadline - now)
+            next_soft = now + SOFT_STOP_INTERVAL
+        await clock.sleep(min(POLL_INTERVAL, max(deadline - now, 0.0)))
+    await driver.cleanup(name)
+
+
+async def _soft_stop(driver: Hypervisor, name: str, timeout: float) -> None:
     try:
         await driver.stop(name, force=False, timeout=timeout)
     except HypervisorError as err:
         log.warning("soft stop of %s failed: %s", name, err)
-    deadline = clock.monotonic() + timeout
-    while await driver.instance_info(name) is not None:
-        remaining = deadline - clock.monotonic()
-        if remaining <= 0:
-            log.info("instance %s ignored the soft stop for %.0f s: forcing it", name, timeout)
-            await driver.stop(name, force=True, timeout=FORCED_STOP_TIMEOUT)
-            break
-        await clock.sleep(min(POLL_INTERVAL, remaining))
-    await driver.cleanup(name)
 
 
 @handles("instance_shutdown")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from corral.cmdlib.base import LogicalUnit, implements
 from corral.errors import ErrorCode, OpPrereqError
@@ -70,7 +70,8 @@ class OsSummary:
         """Values present on every node (variants, parameters or API versions)."""
         if not self.valid:
             return []
-        sets = [{_hashable(v) for v in entries[0][index]} for entries in self.entries()]
+        sets = [{_hashable(v) for v in cast(list[Any], entries[0][index])}
+                for entries in self.entries()]
         found = set.intersection(*sets) if sets else set()
         return sorted((_plain(v) for v in found), key=repr)
 
@@ -88,9 +89,10 @@ def summarize(answers: dict[str, list[dict[str, Any]]]) -> dict[str, OsSummary]:
     summaries: dict[str, OsSummary] = {}
     for node in sorted(answers):
         for os_def in answers[node]:
-            summary = summaries.setdefault(
-                str(os_def["name"]), OsSummary(str(os_def["name"]),
-                                               {n: [] for n in sorted(answers)}))
+            name = str(os_def["name"])
+            if name not in summaries:
+                summaries[name] = OsSummary(name, {n: [] for n in sorted(answers)})
+            summary = summaries[name]
             summary.node_status[node].append(_entry(os_def))
             if not os_def.get("trusted", True):
                 summary.trusted = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.context import MasterContext
-from corral.objects.config_data import ConfigData
+from corral.objects.config_data import ConfigData, Kind
 from corral.objects.node import Node
 from corral.query import (
     QueryContext,
@@ -53,6 +53,48 @@ async def live_node_data(
     return live, failed
 
 
+async def live_instance_data(
+    ctx: MasterContext, nodes: list[Node]
+) -> tuple[dict[str, dict[str, Any]], set[str]]:
+    """``all_instances_info`` from every online node.
+
+    Returns (instance UUID → runtime data, UUIDs of nodes offline or not answering).
+    An instance found away from its primary node carries ``"node"`` (that node's
+    UUID); when it runs on its primary too, the primary's answer wins. Instances
+    the configuration does not know are ignored.
+    """
+    cfg = ctx.config.data
+    online = [n for n in nodes if not n.offline]
+    results = await ctx.rpc.call_nodes(
+        "all_instances_info", online, list(cfg.cluster.enabled_hypervisors),
+        cfg.cluster.hvparams, timeout=LIVE_TIMEOUT,
+    )
+    by_name = {n.name: n.uuid for n in nodes}
+    failed = {n.uuid for n in nodes if n.offline}
+    live: dict[str, dict[str, Any]] = {}
+    for name, result in results.items():
+        node_uuid = by_name[name]
+        if not result.ok or not isinstance(result.payload, dict):
+            failed.add(node_uuid)
+            continue
+        for inst_name, info in result.payload.items():
+            _record_live(cfg, live, node_uuid, inst_name, info)
+    return live, failed
+
+
+def _record_live(
+    cfg: ConfigData, live: dict[str, dict[str, Any]], node_uuid: str, name: str, info: Any
+) -> None:
+    uuid = cfg.uuid_by_name(Kind.INSTANCE, name)
+    inst = cfg.instances.get(uuid) if uuid else None
+    if inst is None or not isinstance(info, dict):
+        return
+    if inst.primary_node == node_uuid:
+        live[inst.uuid] = dict(info)
+    else:
+        live.setdefault(inst.uuid, {**info, "node": node_uuid})
+
+
 async def build_context(
     ctx: MasterContext,
     what: str,
@@ -63,8 +105,11 @@ async def build_context(
     cfg = ctx.config.data
     live: dict[str, dict[str, Any]] = {}
     failed: set[str] = set()
+    instance_live: dict[str, dict[str, Any]] = {}
     if what == "node" and needs_live_data(what, fields, qfilter):
         live, failed = await live_node_data(ctx, list(cfg.nodes.values()))
+    elif what == "instance" and needs_live_data(what, fields, qfilter):
+        instance_live, failed = await live_instance_data(ctx, list(cfg.nodes.values()))
     lock_info: list[dict[str, Any]] = []
     if what == "lock":
         lock_info = [_lock_dict(info) for info in ctx.locks.info()]
@@ -75,6 +120,7 @@ async def build_context(
         jobs=jobs or [],
         now=ctx.clock.now(),
         lock_info=lock_info,
+        instance_live=instance_live,
     )
 
 

@@ -21,6 +21,7 @@ from corral.bootstrap.init import init_cluster
 from corral.errors import OpExecError, OpPrereqError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, wait_for_job
+from corral.vcluster import guest
 
 STATE_FILE = "vcluster.json"
 DEFAULT_PORT = 1811
@@ -93,6 +94,8 @@ def prepare_root(vc: VCluster, node: VNode) -> NodeLayout:
     link = layout.root / SHARED_FILE_STORAGE_DIR.lstrip("/")
     if not link.is_symlink():
         link.symlink_to(shared)
+    if not layout.guestkit_dir.exists():
+        layout.guestkit_dir.symlink_to(guest.DEFAULT_CACHE)
     for name in OS_DEFINITIONS:
         target = layout.root / "srv" / "corral" / "os" / name
         if not target.exists():
@@ -184,6 +187,7 @@ def up(
         "vg_name": VOLUME_GROUP,
         "enabled_disk_templates": ["diskless", "file", "sharedfile", "plain"],
         "enabled_hypervisors": ["fake", "chroot", "kvm"],
+        "hvparams": {"kvm": guest.kvm_hvparams()},
     }
     options.update(init_options or {})
     init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 
 from corral.clock import SystemClock
-from corral.guestkit import READY_MARKER
+from corral.errors import HypervisorError
+from corral.guestkit import READY_MARKER, build_probe_initramfs
 from corral.hypervisor.base import DiskSpec, HvState, NicSpec
 from corral.hypervisor.kvm import accel
+from corral.hypervisor.kvm.cmdline import taps_for
 from corral.hypervisor.kvm.console import SerialConsole
 from corral.hypervisor.kvm.driver import KvmHypervisor
 from corral.hypervisor.kvm.paths import kvm_run_dir
@@ -63,12 +65,19 @@ async def _state(kvm: KvmHypervisor, name: str) -> HvState | None:
     return None if info is None else info.state
 
 
-def test_console_pause_balloon_reattach_and_acpi_shutdown(kvm: KvmHypervisor) -> None:
+def test_paused_start_console_pause_balloon_reattach_and_acpi_shutdown(kvm: KvmHypervisor) -> None:
     hv = guest_hvparams()
 
     async def scenario() -> None:
-        console, _ = await _boot(kvm, "g1", hv)
+        await kvm.start(guest_spec("g1", hv), paused=True)
+        assert await _state(kvm, "g1") == HvState.PAUSED  # -S: vCPUs not started yet
+        console = SerialConsole(kvm.paths("g1").serial_socket)
+        await console.open()
         try:
+            await asyncio.sleep(0.3)
+            assert console.output == b""
+            await kvm.resume("g1")
+            await console.expect(READY_MARKER, timeout=BOOT_TIMEOUT)
             await ask(console)
             await kvm.pause("g1")
             paused = await _state(kvm, "g1")
@@ -133,6 +142,25 @@ def test_guest_ignoring_acpi_survives_soft_stop_and_is_forced_off(kvm: KvmHyperv
             assert not kvm.paths("deaf").runtime.exists()
         finally:
             await console.close()
+
+    asyncio.run(scenario())
+
+
+def test_failed_starts_leave_nothing_behind(kvm: KvmHypervisor) -> None:
+    bad_option = guest_spec("bad", guest_hvparams(kvm_extra="-no-such-qemu-option"))
+    no_bridge = guest_spec("nobr", guest_hvparams(), nics=(
+        NicSpec(mac="52:54:00:c0:ff:02", mode=NicMode.BRIDGED, link="corralnobr0"),))
+
+    async def scenario() -> None:
+        with pytest.raises(HypervisorError, match="no-such-qemu-option"):
+            await kvm.start(bad_option)
+        if os.geteuid() == 0:
+            with pytest.raises(HypervisorError, match="corralnobr0"):
+                await kvm.start(no_bridge)
+            tap = taps_for(no_bridge)[0]
+            assert await _ip("-o", "link", "show", tap, check=False) == ""
+        assert await kvm.list_instances() == []
+        assert sorted(p.name for p in kvm_run_dir(kvm.layout).iterdir()) == []
 
     asyncio.run(scenario())
 
@@ -268,6 +296,24 @@ def test_boot_time_against_bare_qemu(kvm: KvmHypervisor) -> None:
     bare, corral = asyncio.run(scenario())
     print(f"\nKVM start to console marker (TCG): corral {corral:.2f}s, bare qemu {bare:.2f}s, "
           f"overhead {corral - bare:+.2f}s")
+
+
+def test_probe_guests_print_the_marker_under_tcg(tmp_path: Path) -> None:
+    """The probe guests work when the accelerator does (so a KVM verdict can be trusted)."""
+    vmlinuz = kernel().vmlinuz
+    runner = SubprocessRunner()
+
+    async def scenario() -> list[tuple[bool, str]]:
+        sector = tmp_path / "probe.bin"
+        sector.write_bytes(accel.boot_sector())
+        initrd = await build_probe_initramfs(tmp_path / "probe.img", runner,
+                                             accel.PROBE_MARKER)
+        guests = [accel.boot_sector_probe(sector), accel.linux_probe(vmlinuz, initrd)]
+        return [await accel.run_probe(QEMU, g, runner, timeout=BOOT_TIMEOUT, accel="tcg")
+                for g in guests]
+
+    outcomes = asyncio.run(scenario())
+    assert [ok for ok, _ in outcomes] == [True, True], outcomes
 
 
 def test_auto_accel_probes_once_and_caches(kvm: KvmHypervisor) -> None:

@@ -80,3 +80,46 @@ def standard_cluster(nodes: int = 3, pool_size: int = 10, **cluster: Any) -> Con
     for index in range(1, nodes + 1):
         builder.node(f"node{index}", master_candidate=index <= pool_size)
     return builder
+
+
+def instance_with_disks(
+    builder: ConfigBuilder, name: str, primary: Node, *,
+    template: DiskTemplate = DiskTemplate.FILE, sizes: tuple[int, ...] = (1024,),
+    nics: tuple[Nic, ...] = (), **kw: Any,
+) -> Instance:
+    """An instance with ``sizes`` (MiB) disks of ``template`` on ``primary``.
+
+    Disks get stable UUIDs (``disk-<name>-<index>``) and the logical ids the
+    master computes; the cluster's file storage dir / volume group must be set
+    for the file-based and plain templates.
+    """
+    from corral.cmdlib.common.instance_disks import iv_name, logical_id
+
+    cluster = builder.data.cluster
+    disk_uuids: list[str] = []
+    for index, size in enumerate(sizes):
+        uuid = f"disk-{name}-{index}"
+        adopt = f"/dev/disk/by-id/{name}-{index}" if template is DiskTemplate.BLOCKDEV else None
+        disk = Disk(uuid=uuid, dev_type=template, size=size, iv_name=iv_name(index),
+                    logical_id=logical_id(template, cluster, name, uuid, index, adopt=adopt),
+                    nodes=(primary.uuid,))
+        builder.data.put(disk)
+        disk_uuids.append(uuid)
+    kw.setdefault("hypervisor", "fake")
+    kw.setdefault("os", "busybox")
+    inst = Instance(uuid=f"inst-{name}", name=name, primary_node=primary.uuid,
+                    disk_template=template, disks=tuple(disk_uuids), nics=nics, **kw)
+    builder.data.put(inst)
+    return inst
+
+
+def instance_cluster(nodes: int = 2, **cluster: Any) -> ConfigBuilder:
+    """A cluster ready for instances: fake and kvm hypervisors, the diskless, file,
+    sharedfile, plain and blockdev templates, storage directories and a volume group."""
+    cluster.setdefault("enabled_hypervisors", ("fake", "kvm"))
+    cluster.setdefault("enabled_disk_templates",
+                       ("file", "diskless", "sharedfile", "plain", "blockdev"))
+    cluster.setdefault("file_storage_dir", "/srv/corral/file-storage")
+    cluster.setdefault("shared_file_storage_dir", "/srv/corral/shared-file-storage")
+    cluster.setdefault("volume_group_name", "xenvg")
+    return standard_cluster(nodes=nodes, **cluster)

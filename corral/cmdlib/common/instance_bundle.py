@@ -132,7 +132,7 @@ def build_bundle(
         beparams={**be, **upgrade_beparams(beparams or {})},
         nicparams=nic_params(cluster, inst.nics),
         osparams=dict(osparams) if osparams is not None
-        else filled_osparams(cluster, inst.os, inst.osparams),
+        else filled_osparams(cluster, inst.os, {**inst.osparams, **inst.osparams_private}),
         primary_node_name=node_name(cfg, inst.primary_node),
         secondary_node_names=tuple(
             node_name(cfg, uuid) for uuid in secondary_node_uuids(inst, disk_list)

@@ -30,7 +30,8 @@ GROWABLE = frozenset({DiskTemplate.PLAIN, DiskTemplate.FILE, DiskTemplate.SHARED
 SUPPORTED = frozenset({DiskTemplate.DISKLESS, DiskTemplate.FILE, DiskTemplate.SHAREDFILE,
                        DiskTemplate.PLAIN, DiskTemplate.BLOCKDEV})
 """Templates Corral's nodes can serve."""
-MAY_ADOPT = frozenset({DiskTemplate.PLAIN, DiskTemplate.BLOCKDEV})
+MAY_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
+"""Templates whose disks may be adopted (Ganeti also adopts plain LVs; Corral does not yet)."""
 MUST_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
 
 
@@ -240,7 +241,9 @@ async def wipe_disks(
         OpExecError: a wipe failed.
     """
     primary = _node(lu, inst.primary_node)
-    for index, disk in enumerate(disks):
+    for position, disk in enumerate(disks):
+        number = disk.iv_name.partition("/")[2]
+        index = int(number) if number.isdigit() else position
         size = disk.size - offset
         if size <= 0:
             continue

@@ -1,9 +1,11 @@
 """Which accelerator QEMU uses on this node: KVM when it really works, else TCG.
 
 ``/dev/kvm`` can exist and open yet hang ordinary guests (a host KVM module
-variant that only runs some guests), so ``auto`` also boots a tiny probe guest
-under KVM with a hard timeout. The verdict is cached in the node's run dir,
-keyed by the host kernel release, so the probe runs once per node boot/kernel.
+variant that only runs some guests), so ``auto`` also boots tiny probe guests
+under KVM with hard timeouts: a 512-byte boot sector, then (when a kernel is at
+hand) Linux with an initramfs that prints a marker and powers off. The verdict
+is cached in the node's run dir, keyed by the host kernel release, so the probe
+runs once per node boot and kernel.
 """
 
 from __future__ import annotations
@@ -117,16 +119,21 @@ async def resolve_accel(setting: str, *, cache: Path, probe: Prober, now: float,
 
 
 async def run_probe(qemu: str, guest: ProbeGuest, runner: CommandRunner, *,
-                    timeout: float = PROBE_TIMEOUT) -> tuple[bool, str]:
-    """Boot ``guest`` under KVM; success means the marker appeared before the timeout."""
-    argv = [qemu, "-accel", "kvm", "-nodefaults", "-no-user-config", "-display", "none",
+                    timeout: float = PROBE_TIMEOUT, accel: str = "kvm") -> tuple[bool, str]:
+    """Boot ``guest`` under ``accel``; success means the marker appeared before the timeout.
+
+    (``accel="tcg"`` checks the probe guests themselves.)
+    """
+    argv = [qemu, "-accel", accel, "-nodefaults", "-no-user-config", "-display", "none",
             "-serial", "stdio", "-no-reboot", *guest.args]
     result = await runner.run(argv, timeout=timeout)
+    name = accel.upper()
     if PROBE_MARKER in result.stdout:
-        return True, f"{guest.what} booted under KVM"
+        return True, f"{guest.what} booted under {name}"
     if result.timed_out:
-        return False, f"{guest.what} did not finish within {timeout:g}s under KVM"
-    return False, f"{guest.what} failed under KVM: {result.fail_reason}: {result.stderr.strip()}"
+        return False, f"{guest.what} did not finish within {timeout:g}s under {name}"
+    detail = result.stderr.strip()
+    return False, f"{guest.what} failed under {name}: {result.fail_reason}: {detail}"
 
 
 def linux_probe(kernel: Path, initrd: Path) -> ProbeGuest:

@@ -64,6 +64,8 @@ from corral.process import CommandRunner
 START_TIMEOUT = 60.0
 QUIT_GRACE = 3.0
 """Seconds a forced stop waits after QMP ``quit`` before SIGKILL."""
+SECTOR_PROBE_TIMEOUT = 2.0
+"""Seconds the boot-sector probe gets (a working KVM runs it in a fraction of that)."""
 _POLL = 0.05
 _QEMU_STATES = {"running": HvState.RUNNING, "shutdown": HvState.SHUTDOWN,
                 "guest-panicked": HvState.CRASHED, "internal-error": HvState.CRASHED,
@@ -124,10 +126,10 @@ class KvmHypervisor(Hypervisor):
         await network.create_taps(self.runner, ctx.taps, instance.nics, instance.hvparams)
         try:
             record = await self._launch(instance, argv, ctx)
+            await asyncio.to_thread(write_runtime, paths.runtime, record)
         except BaseException:
-            await self._discard(paths, ctx.taps)
+            await self._discard(paths, ctx.taps, tuple(argv))
             raise
-        await asyncio.to_thread(write_runtime, paths.runtime, record)
 
     async def _launch_context(self, instance: InstanceSpec, paths: KvmPaths,
                               paused: bool) -> LaunchContext:
@@ -143,8 +145,6 @@ class KvmHypervisor(Hypervisor):
         result = await self.runner.run(argv, timeout=START_TIMEOUT)
         pid = await asyncio.to_thread(read_pidfile, ctx.paths.pidfile)
         if result.failed or pid is None:
-            if pid is not None:
-                await self._kill(pid, tuple(argv))
             raise HypervisorError(f"failed to start instance {instance.name}: "
                                   f"{result.fail_reason}: {result.output.strip()}")
         return KvmRuntime(
@@ -154,13 +154,24 @@ class KvmHypervisor(Hypervisor):
             start_time=self.clock.now(), accel=ctx.accel, memory_mib=instance.memory_mib,
             vcpus=instance.vcpus, hvparams=dict(instance.hvparams), instance=instance.to_dict())
 
-    async def _discard(self, paths: KvmPaths, taps: Sequence[str]) -> None:
+    async def _discard(self, paths: KvmPaths, taps: Sequence[str],
+                       argv: tuple[str, ...]) -> None:
+        """Undo a failed start: the QEMU process (if it got going), taps, files."""
+        pid = await asyncio.to_thread(read_pidfile, paths.pidfile)
+        if pid is not None:
+            await self._kill(pid, argv)
         await network.remove_taps(self.runner, taps)
         await asyncio.to_thread(_remove_files, paths)
 
     async def stop(self, name: str, *, force: bool, timeout: float) -> None:
-        """Soft: press the ACPI power button once. Forced: QMP quit, then SIGKILL."""
+        """Soft: press the ACPI power button once. Forced: QMP quit, then SIGKILL.
+
+        A guest started with ``acpi=False`` has no button, so (as in Ganeti) a soft
+        stop of it is a forced one.
+        """
         record = await self._live(name)
+        if record is not None and not record.hvparams.get("acpi", True):
+            force = True
         if not force:
             if record is None:
                 raise HypervisorError(f"instance {name} is not running")
@@ -270,20 +281,22 @@ class KvmHypervisor(Hypervisor):
         return chosen.value
 
     async def _probe(self, qemu: str, hvparams: Mapping[str, Any]) -> tuple[bool, str]:
+        """A boot sector first (cheap, fails fast where KVM is broken), then Linux."""
         run = kvm_run_dir(self.layout)
+        image = run / "accel-probe.bin"
+        await asyncio.to_thread(_write_bytes, image, accel_mod.boot_sector())
+        first = await accel_mod.run_probe(qemu, accel_mod.boot_sector_probe(image), self.runner,
+                                          timeout=min(SECTOR_PROBE_TIMEOUT, self.probe_timeout))
         kernel = str(hv_value(hvparams, "kernel_path"))
         cached = await asyncio.to_thread(cached_kernel, self.guestkit_dir)
         if not kernel and cached is not None:
             kernel = str(cached.vmlinuz)
-        if kernel:
-            initrd = await build_probe_initramfs(run / "accel-probe.img", self.runner,
-                                                 accel_mod.PROBE_MARKER)
-            guest = accel_mod.linux_probe(Path(kernel), initrd)
-        else:
-            image = run / "accel-probe.bin"
-            await asyncio.to_thread(_write_bytes, image, accel_mod.boot_sector())
-            guest = accel_mod.boot_sector_probe(image)
-        return await accel_mod.run_probe(qemu, guest, self.runner, timeout=self.probe_timeout)
+        if not first[0] or not kernel:
+            return first
+        initrd = await build_probe_initramfs(run / "accel-probe.img", self.runner,
+                                             accel_mod.PROBE_MARKER)
+        return await accel_mod.run_probe(qemu, accel_mod.linux_probe(Path(kernel), initrd),
+                                         self.runner, timeout=self.probe_timeout)
 
     # --- console, checks -------------------------------------------------------------------
 

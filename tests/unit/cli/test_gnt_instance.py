@@ -182,7 +182,8 @@ MODIFY_BASE = {"OP_ID": "OP_INSTANCE_SET_PARAMS", "instance_name": "inst1", "nic
         (("--net", "add:mode=bridged,link=br1"),
          {"nics": [["add", -1, {"mode": "bridged", "link": "br1"}]]}),
         (("--net", "0:remove"), {"nics": [["remove", 0, {}]]}),
-        (("--net", "0:mac=aa:00:00:00:00:01"), {"nics": [["modify", 0, {"mac": "aa:00:00:00:00:01"}]]}),
+        (("--net", "0:mac=aa:00:00:00:00:01"),
+         {"nics": [["modify", 0, {"mac": "aa:00:00:00:00:01"}]]}),
         (("--offline",), {"offline": True}),
         (("--online",), {"offline": False}),
         (("--runtime-memory", "1.5G"), {"runtime_mem": 1536}),
@@ -271,11 +272,17 @@ def test_remove_without_force_and_terminal_is_refused(run: Runner, luxi: FakeLux
 
 def test_remove_confirmed(run: Runner, luxi: FakeLuxi, monkeypatch: pytest.MonkeyPatch) -> None:
     asked: list[str] = []
-    monkeypatch.setattr(gnt_instance, "ask_user", lambda q: asked.append(q) or True)
+
+    def yes(question: str) -> bool:
+        asked.append(question)
+        return True
+
+    monkeypatch.setattr(gnt_instance, "ask_user", yes)
     luxi.on("QueryInstances", [["inst1.example.com"]])
     luxi.job(6, [None])
     assert run(gnt_instance.main, "remove", "inst1")[0] == 0
-    assert asked and "instance inst1 " in asked[0]
+    assert len(asked) == 1
+    assert "instance inst1 " in asked[0]
     assert _sent(luxi)["shutdown_timeout"] == 120
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from corral.cli import gnt_instance, instance_console, instance_specs
+from corral.cli import gnt_instance, instance_specs
 
 if TYPE_CHECKING:
     from tests.unit.cli.conftest import FakeLuxi, Runner
@@ -133,7 +133,7 @@ def test_info_static_drbd_with_secondary_and_vnc(run: Runner, luxi: FakeLuxi) ->
         "      nodeB: node2, minor=3",
         "      port: 11000",
         "      auth key: s3",
-        "      on primary: /dev/drbd0 (147:0) *RECOVERING*  45.50%, ETA 30s, status *DEGRADED*",
+        "      on primary: /dev/drbd0 (147:0) *RECOVERING* 45.50%, ETA 30s, status *DEGRADED*",
         "      on secondary: /dev/drbd3 (147:3) in sync, status ok *MISSING DISK*",
         "      name: root",
         "      UUID: d-uuid",
@@ -234,7 +234,7 @@ def test_console_show_cmd(run: Runner, luxi: FakeLuxi) -> None:
 def test_console_socket_execs_the_command(run: Runner, luxi: FakeLuxi,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     executed: list[tuple[str, list[str]]] = []
-    monkeypatch.setattr(instance_console.os, "execvp",
+    monkeypatch.setattr(os, "execvp",
                         lambda path, argv: executed.append((path, list(argv))))
     luxi.job(4, [SOCKET_CONSOLE])
     assert run(gnt_instance.main, "console", "inst1") == (0, "", "")
@@ -246,7 +246,7 @@ def test_console_command_missing(run: Runner, luxi: FakeLuxi,
     def missing(path: str, argv: list[str]) -> None:
         raise FileNotFoundError(2, "No such file or directory")
 
-    monkeypatch.setattr(instance_console.os, "execvp", missing)
+    monkeypatch.setattr(os, "execvp", missing)
     luxi.job(4, [SOCKET_CONSOLE])
     assert run(gnt_instance.main, "console", "inst1") == (
         1, "", "Connection to console of instance inst1 failed: cannot run corral-console:"

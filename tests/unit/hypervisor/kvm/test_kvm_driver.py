@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from corral.clock import FakeClock
@@ -16,6 +20,7 @@ from corral.hypervisor.kvm.driver import KvmHypervisor, disk_backends
 from corral.hypervisor.kvm.runtime import KvmRuntime, write_runtime
 from corral.hypervisor.params import defaults
 from corral.layout import NodeLayout
+from corral.objects.instance import NicMode
 from corral.process import CommandResult
 
 
@@ -55,12 +60,13 @@ def _spec(**hv: object) -> InstanceSpec:
                         nics=(NicSpec(mac="aa:00:00:00:00:01", link="br0"),))
 
 
-def _record(kvm: KvmHypervisor, argv: tuple[str, ...]) -> KvmRuntime:
+def _record(kvm: KvmHypervisor, argv: tuple[str, ...],
+            hvparams: dict[str, object] | None = None) -> KvmRuntime:
     paths = kvm.paths("web1")
     record = KvmRuntime(name="web1", uuid="u", pid=os.getpid(), qmp_socket=str(paths.qmp_socket),
                         serial_socket=str(paths.serial_socket), serial_log="", argv=argv,
                         taps=("corral-abcde-0",), start_time=0.0, accel="tcg", memory_mib=256,
-                        vcpus=1)
+                        vcpus=1, hvparams=dict(hvparams or {}))
     write_runtime(paths.runtime, record)
     return record
 
@@ -76,6 +82,30 @@ def test_failed_start_removes_taps_and_files(kvm: KvmHypervisor, runner: Scripte
     assert qemu[qemu.index("-accel") + 1] == "tcg"  # /dev/kvm stand-in is missing
     assert not kvm.paths("web1").runtime.exists()
     assert asyncio.run(kvm.list_instances()) == []
+
+
+def test_routed_nic_gets_a_host_route(kvm: KvmHypervisor, runner: ScriptedRunner) -> None:
+    spec = InstanceSpec(name="web2", uuid="fedcba98", hvparams={**defaults("kvm"), "accel": "tcg"},
+                        memory_mib=256, vcpus=1,
+                        nics=(NicSpec(mac="aa:00:00:00:00:02", mode=NicMode.ROUTED,
+                                      ip="192.0.2.9", link="100"),))
+    with pytest.raises(HypervisorError):
+        asyncio.run(kvm.start(spec))
+    ip_calls = [c[1:] for c in runner.calls if c[0] == "ip"]
+    assert ip_calls == [
+        ("tuntap", "add", "dev", "corral-fedcb-0", "mode", "tap"),
+        ("link", "set", "corral-fedcb-0", "up"),
+        ("route", "replace", "192.0.2.9/32", "dev", "corral-fedcb-0", "table", "100"),
+        ("link", "del", "dev", "corral-fedcb-0"),
+    ]
+
+
+def test_bridged_nic_without_bridge_is_refused(kvm: KvmHypervisor,
+                                               runner: ScriptedRunner) -> None:
+    spec = replace(_spec(accel="tcg"), nics=(NicSpec(mac="aa:00:00:00:00:03"),))
+    with pytest.raises(HypervisorError, match="needs a bridge"):
+        asyncio.run(kvm.start(spec))
+    assert [c for c in runner.calls if c[0] == "ip"] == []
 
 
 def test_unsupported_parameter_fails_before_any_tap(kvm: KvmHypervisor,
@@ -142,3 +172,22 @@ def test_disk_backends(tmp_path: Path) -> None:
     disks = [DiskSpec(path=str(p)) for p in (raw, qcow, tmp_path / "missing")]
     found = [(b.driver, b.format) for b in disk_backends(disks)]
     assert found == [("file", "raw"), ("file", "qcow2"), ("file", "raw")]
+
+
+def test_soft_stop_without_acpi_kills_the_recorded_process(kvm: KvmHypervisor,
+                                                          runner: ScriptedRunner) -> None:
+    argv = ("sleep", "30")
+    proc = subprocess.Popen(argv)
+    try:
+        record = _record(kvm, argv, {"acpi": False})
+        assert record.pid == os.getpid()  # the helper records our pid; point it at sleep
+        write_runtime(kvm.paths("web1").runtime, msgspec.structs.replace(record, pid=proc.pid))
+        assert asyncio.run(kvm.list_instances()) == ["web1"]
+        asyncio.run(kvm.stop("web1", force=False, timeout=1))  # no QMP socket: SIGKILL
+        assert proc.wait(timeout=5) == -signal.SIGKILL
+        assert not kvm.paths("web1").runtime.exists()
+        assert ("ip", "link", "del", "dev", "corral-abcde-0") in runner.calls
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,224 @@
+"""The new instance of an instance creation, built and checked before anything runs:
+disk template and disk arguments, parameters (hv, be, OS), NICs, disks, network port."""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from corral.cmdlib.common import params
+from corral.cmdlib.common.instance_bundle import (
+    filled_beparams,
+    filled_hvparams,
+    filled_nicparams,
+    filled_osparams,
+)
+from corral.cmdlib.common.instance_disks import (
+    MAY_ADOPT,
+    MUST_ADOPT,
+    SUPPORTED,
+    check_template_storage,
+    new_disk,
+)
+from corral.cmdlib.common.instance_nics import MAX_NICS, build_nic
+from corral.cmdlib.common.macs import MacPool
+from corral.errors import ErrorCode, OpPrereqError, ParameterError
+from corral.hypervisor.params import HvKind, check_syntax
+from corral.objects.base import new_uuid
+from corral.objects.cluster import Cluster
+from corral.objects.config_data import ConfigData
+from corral.objects.instance import AdminState, Disk, DiskTemplate, Instance, Nic
+from corral.objects.node import Node
+from corral.opcodes.instance import OpInstanceCreate
+from corral.opcodes.params import MAX_DISKS
+
+FIRST_NETWORK_PORT = 11000
+"""First port handed to instances that need one (KVM's VNC), as Ganeti's port pool."""
+PORT_HYPERVISORS = frozenset({HvKind.KVM.value, HvKind.XEN_HVM.value})
+
+
+@dataclass
+class CreateSpec:
+    """The instance to create with its disks and filled parameters."""
+
+    instance: Instance
+    disks: list[Disk]
+    adopted: list[bool]
+    hv_full: dict[str, Any]
+    be_full: dict[str, Any]
+    os_full: dict[str, Any]
+
+
+def create_template(cluster: Cluster, op: OpInstanceCreate) -> DiskTemplate:
+    """The disk template to use (the first enabled one by default).
+
+    Raises:
+        OpPrereqError: (STATE) not enabled; (INVAL) none enabled or not supported.
+    """
+    enabled = cluster.enabled_disk_templates
+    if not enabled:
+        raise OpPrereqError("None of the disk templates is enabled", ErrorCode.INVAL)
+    name = op.disk_template or enabled[0]
+    if name not in enabled:
+        raise OpPrereqError(f"Disk template '{name}' is not enabled in cluster. Enabled disk"
+                            f" templates are: {','.join(enabled)}", ErrorCode.STATE)
+    template = DiskTemplate(name)
+    if template not in SUPPORTED:
+        raise OpPrereqError(f"Disk template '{name}' is not supported by Corral yet",
+                            ErrorCode.INVAL)
+    return template
+
+
+def check_disk_args(cluster: Cluster, op: OpInstanceCreate) -> DiskTemplate:
+    """Disk and NIC arguments that need no node (Ganeti's _CheckDiskArguments)."""
+    template = create_template(cluster, op)
+    adopt = any("adopt" in disk for disk in op.disks)
+    if adopt and template not in MAY_ADOPT:
+        raise OpPrereqError(f"Disk adoption is not supported for the '{template.value}' disk"
+                            " template", ErrorCode.INVAL)
+    if not adopt and template in MUST_ADOPT:
+        raise OpPrereqError(f"Disk template {template.value} requires disk adoption, but no"
+                            " 'adopt' parameter given", ErrorCode.INVAL)
+    if adopt and op.iallocator:
+        raise OpPrereqError("Disk adoption not allowed with an iallocator script",
+                            ErrorCode.INVAL)
+    _check_disk_count(template, len(op.disks))
+    for disk in op.disks:
+        size = disk.get("size")
+        if "adopt" not in disk and (not isinstance(size, int) or size <= 0):
+            raise OpPrereqError(f"Invalid disk size '{size}'", ErrorCode.INVAL)
+    if len(op.nics) > MAX_NICS:
+        raise OpPrereqError(f"Too many NICs ({len(op.nics)}), at most {MAX_NICS} allowed",
+                            ErrorCode.INVAL)
+    _check_subdir(op.file_storage_dir)
+    return template
+
+
+def _check_disk_count(template: DiskTemplate, count: int) -> None:
+    if template is DiskTemplate.DISKLESS and count:
+        raise OpPrereqError("Diskless instances cannot have disks", ErrorCode.INVAL)
+    if template is not DiskTemplate.DISKLESS and not count:
+        raise OpPrereqError(f"Disk template '{template.value}' needs at least one disk",
+                            ErrorCode.INVAL)
+    if count > MAX_DISKS:
+        raise OpPrereqError(f"Too many disks ({count}), at most {MAX_DISKS} allowed",
+                            ErrorCode.INVAL)
+
+
+def _check_subdir(subdir: str | None) -> None:
+    if subdir and (posixpath.isabs(subdir) or ".." in subdir.split("/")):
+        raise OpPrereqError(f"File storage directory '{subdir}' must be a relative path"
+                            " without '..'", ErrorCode.INVAL)
+
+
+def full_hvparams(
+    cluster: Cluster, hypervisor: str, os_name: str, hvparams: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the instance's own hvparams converted, the filled ones), both checked.
+
+    Raises:
+        OpPrereqError: (STATE) hypervisor not enabled; (INVAL) a bad parameter.
+    """
+    enabled = cluster.enabled_hypervisors
+    if hypervisor not in enabled:
+        raise OpPrereqError(f"Selected hypervisor ({hypervisor}) not enabled in the cluster"
+                            f" ({','.join(enabled)})", ErrorCode.STATE)
+    try:
+        own = check_syntax(hypervisor, hvparams, instance_level=True)
+        full = filled_hvparams(cluster, hypervisor, os_name, own)
+        check_syntax(hypervisor, full, complete=True)
+    except ParameterError as err:
+        raise OpPrereqError(str(err), ErrorCode.INVAL) from None
+    return dict(own), full
+
+
+def full_beparams(
+    cluster: Cluster, beparams: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the instance's own beparams typed, the filled ones); ``auto`` means the default."""
+    defaults = filled_beparams(cluster, {})
+    given = {k: defaults.get(k) if v == "auto" else v for k, v in beparams.items()}
+    own = params.check_types(params.upgrade_beparams(given), params.BE_TYPES, "backend")
+    full = filled_beparams(cluster, own)
+    if int(full["minmem"]) > int(full["maxmem"]):
+        raise OpPrereqError(f"Minimum memory ({full['minmem']}) cannot be larger than maximum"
+                            f" memory ({full['maxmem']})", ErrorCode.INVAL)
+    return own, full
+
+
+def allocate_port(cfg: ConfigData) -> int:
+    used = {i.network_port for i in cfg.instances.values() if i.network_port}
+    port = FIRST_NETWORK_PORT
+    while port in used:
+        port += 1
+    return port
+
+
+def _without_defaults(given: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in given.items() if k not in defaults or defaults[k] != v}
+
+
+def _identify_defaults(cluster: Cluster, inst: Instance) -> Instance:
+    """Ganeti's identify_defaults: drop values equal to the cluster's."""
+    hv = filled_hvparams(cluster, inst.hypervisor, inst.os, {})
+    nics = tuple(
+        Nic(uuid=n.uuid, ctime=n.ctime, mtime=n.mtime, name=n.name, mac=n.mac, ip=n.ip,
+            network=n.network,
+            nicparams=_without_defaults(n.nicparams, filled_nicparams(cluster, {})))
+        for n in inst.nics
+    )
+    return msgspec.structs.replace(
+        inst,
+        hvparams=_without_defaults(inst.hvparams, hv),
+        beparams=_without_defaults(inst.beparams, filled_beparams(cluster, {})),
+        osparams=_without_defaults(inst.osparams, filled_osparams(cluster, inst.os, {})),
+        nics=nics,
+    )
+
+
+def _nics(cfg: ConfigData, op: OpInstanceCreate, pnode: Node, now: float) -> list[Nic]:
+    pool = MacPool.of(cfg)
+    return [build_nic(cfg, spec, pool, pnode.group, now=now) for spec in op.nics]
+
+
+def build_spec(
+    cfg: ConfigData, op: OpInstanceCreate, pnode: Node, hypervisor: str, now: float
+) -> CreateSpec:
+    """Everything the new instance is, checked against the configuration.
+
+    Raises:
+        OpPrereqError: a parameter, OS, NIC or storage problem (Ganeti's codes).
+    """
+    cluster = cfg.cluster
+    os_name = op.os_type or ""
+    if os_name in cluster.blacklisted_os:
+        raise OpPrereqError(f"Guest OS '{os_name}' is not allowed for installation",
+                            ErrorCode.STATE)
+    hv_own, hv_full = full_hvparams(cluster, hypervisor, os_name, op.hvparams)
+    be_own, be_full = full_beparams(cluster, op.beparams)
+    template = create_template(cluster, op)
+    check_template_storage(cluster, template)
+    nics = _nics(cfg, op, pnode, now)
+    disks = [new_disk(template, cluster, op.instance_name, index, dict(spec), [pnode.uuid],
+                      now, subdir=op.file_storage_dir or "")
+             for index, spec in enumerate(op.disks)]
+    inst = Instance(
+        uuid=new_uuid(), name=op.instance_name, ctime=now, mtime=now,
+        primary_node=pnode.uuid, os=os_name, hypervisor=hypervisor, hvparams=hv_own,
+        beparams=be_own, osparams=dict(op.osparams),
+        osparams_private=dict(op.osparams_private or {}), admin_state=AdminState.DOWN,
+        disk_template=template, disks=tuple(d.uuid for d in disks), nics=tuple(nics),
+        network_port=allocate_port(cfg) if hypervisor in PORT_HYPERVISORS else None,
+        tags=tuple(sorted(set(op.tags))),
+    )
+    if op.identify_defaults:
+        inst = _identify_defaults(cluster, inst)
+    secret = {**op.osparams, **(op.osparams_private or {}), **(op.osparams_secret or {})}
+    return CreateSpec(
+        instance=inst, disks=disks, adopted=["adopt" in spec for spec in op.disks],
+        hv_full=hv_full, be_full=be_full, os_full=filled_osparams(cluster, os_name, secret),
+    )

@@ -1,0 +1,236 @@
+"""Creating an instance (``gnt-instance add``): Ganeti's LUInstanceCreate, create mode.
+
+Locks: the new instance name (a lock the configuration does not know yet), the
+primary node's node and node-res locks exclusively (every node when Corral
+picks the node), the cluster lock shared.
+
+``check_prereq`` builds the complete instance: its Disk objects (logical ids,
+sizes), NICs (MACs generated or checked) and parameters, and checks space,
+memory and the OS on the node. ``exec`` creates the disks (removing them again
+if one fails), wipes them when the cluster asks for it, commits instance and
+disks in one commit, installs the OS (on failure taking disks and instance away
+again) and starts the instance.
+
+Corral has no instance allocator: without ``pnode`` (or with an ``iallocator``
+name) the online, undrained, vm_capable node with the most free memory is used.
+``name_check``/``ip_check`` are accepted but Corral neither resolves nor pings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
+from corral.cmdlib.common import hooks_env
+from corral.cmdlib.common.allocation import (
+    check_free_disk,
+    check_free_memory,
+    disk_space_needs,
+    pick_node,
+)
+from corral.cmdlib.common.instance_bundle import build_bundle, instance_node_names
+from corral.cmdlib.common.instance_create_spec import CreateSpec, build_spec, check_disk_args
+from corral.cmdlib.common.instance_disks import (
+    assemble_disks,
+    create_disks,
+    remove_disks,
+    shutdown_disks,
+    wipe_disks,
+)
+from corral.cmdlib.common.tags import added_tags
+from corral.cmdlib.os import validate_os
+from corral.errors import ErrorCode, OpExecError, OpPrereqError, RpcError
+from corral.locking.levels import ALL_SET, Level
+from corral.locking.plan import LockPlan, exclusive
+from corral.objects.config_data import Kind
+from corral.objects.instance import AdminState, Instance
+from corral.objects.node import Node
+from corral.opcodes.instance import OpInstanceCreate
+from corral.rpc.join import check_name
+
+MIB = 1024 * 1024
+
+
+@implements(OpInstanceCreate)
+class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
+    """Create, install and (optionally) start a new instance."""
+
+    HPATH = "instance-add"
+    HTYPE = HookObjectType.INSTANCE
+    REQ_BGL = False
+
+    start = True
+    pnode: Node | None = None
+    spec: CreateSpec | None = None
+
+    def check_arguments(self) -> None:
+        op = self.op
+        try:
+            check_name(op.instance_name, "instance name")
+        except RpcError as err:
+            raise OpPrereqError(str(err), ErrorCode.INVAL) from None
+        if op.mode != "create":
+            raise OpPrereqError(f"Instance creation mode '{op.mode}' is not supported yet",
+                                ErrorCode.INVAL)
+        if op.forthcoming or op.commit:
+            raise OpPrereqError("Forthcoming instances are not supported yet", ErrorCode.INVAL)
+        self.start = op.start
+        if op.no_install and op.start:
+            self.log_info("No-installation mode selected, disabling startup")
+            self.start = False
+        check_disk_args(self.cfg.cluster, op)
+        added_tags((), op.tags)
+        if op.snode or op.snode_uuid:
+            self.log_warning("Secondary node will be ignored on non-mirrored disk template")
+
+    def expand_names(self) -> None:
+        op = self.op
+        if self.cfg.instance_by_name(op.instance_name) is not None:
+            raise OpPrereqError(f"Instance '{op.instance_name}' is already in the cluster",
+                                ErrorCode.EXISTS)
+        wanted = op.pnode or op.pnode_uuid
+        if wanted and not op.iallocator:
+            self.pnode = self.expand_node(wanted)
+
+    def declare_locks(self) -> LockPlan:
+        nodes = exclusive(self.pnode.name) if self.pnode else exclusive(ALL_SET)
+        return LockPlan.of({Level.INSTANCE: exclusive(self.op.instance_name),
+                            Level.NODE: nodes, Level.NODE_RES: nodes})
+
+    async def check_prereq(self) -> None:
+        op = self.op
+        if self.cfg.instance_by_name(op.instance_name) is not None:
+            raise OpPrereqError(f"Instance '{op.instance_name}' is already in the cluster",
+                                ErrorCode.EXISTS)
+        hypervisor = op.hypervisor or self.cfg.cluster.default_hypervisor
+        pnode = await self._primary_node(hypervisor)
+        spec = build_spec(self.cfg, op, pnode, hypervisor, self.now())
+        disks = [d for d, adopted in zip(spec.disks, spec.adopted, strict=True) if not adopted]
+        await check_free_disk(self, [pnode], disk_space_needs(self.cfg.cluster, disks))
+        await self._adopted_sizes(spec, pnode)
+        await validate_os(self, [pnode], spec.instance.os, spec.os_full, op.force_variant)
+        if self.start:
+            await check_free_memory(self, pnode, f"creating instance {op.instance_name}",
+                                    int(spec.be_full["maxmem"]), hypervisor)
+        self.pnode, self.spec = pnode, spec
+
+    async def _primary_node(self, hypervisor: str) -> Node:
+        if self.pnode is not None:
+            node = self.expand_node(self.pnode.uuid)
+        else:
+            node = await pick_node(self, hypervisor)
+            self.log_info(f"Selected node {node.name} for instance {self.op.instance_name}"
+                          " (Corral has no allocator: the node with the most free memory)")
+        problems = [(node.offline, "offline"), (node.drained, "drained"),
+                    (not node.vm_capable, "non-vm_capable")]
+        for bad, what in problems:
+            if bad:
+                raise OpPrereqError(f"Cannot use {what} primary node '{node.name}'",
+                                    ErrorCode.STATE)
+        return node
+
+    async def _adopted_sizes(self, spec: CreateSpec, pnode: Node) -> None:
+        """Sizes of adopted block devices without one, from the node."""
+        missing = [i for i, (d, a) in enumerate(zip(spec.disks, spec.adopted, strict=True))
+                   if a and d.size <= 0]
+        if not missing:
+            return
+        result = await self.ctx.rpc.call_node("blockdev_getdimensions", pnode,
+                                              [spec.disks[i] for i in missing])
+        answers = result.raise_for_failure(prereq=True) or []
+        for index, answer in zip(missing, answers, strict=False):
+            disk = spec.disks[index]
+            if not answer:
+                raise OpPrereqError(f"Missing block device(s): {disk.logical_id[1]}",
+                                    ErrorCode.INVAL)
+            spec.disks[index] = msgspec.structs.replace(disk, size=int(answer[0]) // MIB)
+
+    # --- hooks --------------------------------------------------------------------
+    def hooks_env(self) -> dict[str, Any]:
+        env: dict[str, Any] = {"ADD_MODE": self.op.mode}
+        spec = self.spec
+        if spec is not None:
+            env.update(hooks_env.instance_env(self.cfg, spec.instance, spec.disks,
+                                              bep=spec.be_full, hvp=spec.hv_full,
+                                              status=self.start))
+        return env
+
+    def hooks_nodes(self) -> tuple[list[Node], list[Node]]:
+        nodes = hooks_env.master_and(self.cfg, *([self.pnode] if self.pnode else []))
+        return nodes, nodes
+
+    def dry_run_result(self) -> Any:
+        return [self.pnode.name] if self.pnode else []
+
+    # --- exec ---------------------------------------------------------------------
+    async def exec(self) -> Any:
+        spec = self.spec
+        assert spec is not None
+        inst, disks = spec.instance, spec.disks
+        if disks:
+            self.log_info("* creating instance disks...")
+            await create_disks(self, inst, disks)
+        await self._wipe(inst)
+        self.log_info(f"adding instance {inst.name} to cluster config")
+        await self.commit(inst, *disks)
+        if self._installs():
+            await self._install(inst)
+        if self.start:
+            await self._start()
+        return instance_node_names(self.cfg, inst, disks)
+
+    def _installs(self) -> bool:
+        spec = self.spec
+        assert spec is not None
+        return bool(spec.disks) and not any(spec.adopted) and not self.op.no_install
+
+    async def _wipe(self, inst: Instance) -> None:
+        spec = self.spec
+        assert spec is not None
+        if not (self.cfg.cluster.prealloc_wipe_disks and spec.disks and not any(spec.adopted)):
+            return
+        self.log_info("* wiping instance disks...")
+        try:
+            await wipe_disks(self, inst, spec.disks)
+        except OpExecError as err:
+            self.log_warning(f"Wiping instance disks failed ({err})")
+            await remove_disks(self, inst, spec.disks)
+            raise OpExecError("There are some degraded disks for this instance") from err
+
+    async def _install(self, inst: Instance) -> None:
+        disks = self.spec.disks if self.spec else []
+        node = self.cfg.nodes[inst.primary_node]
+        await assemble_disks(self, inst, disks)
+        self.log_info("* running the instance OS create scripts...")
+        bundle = build_bundle(self.cfg, inst)
+        result = await self.ctx.rpc.call_node("instance_os_add", node, bundle, False,
+                                              self.op.debug_level or 0)
+        if result.ok:
+            if not self.start:
+                await shutdown_disks(self, inst, disks)
+            return
+        await shutdown_disks(self, inst, disks)
+        await remove_disks(self, inst, disks)
+        await self.commit(removed=[(Kind.INSTANCE, inst.uuid),
+                                   *((Kind.DISK, d.uuid) for d in disks)])
+        raise OpExecError(f"Could not add os for instance {inst.name} on node {node.name}:"
+                          f" {result.fail_msg}")
+
+    async def _start(self) -> None:
+        spec = self.spec
+        assert spec is not None
+        inst = self.cfg.instances[spec.instance.uuid]
+        if not self._installs():
+            await assemble_disks(self, inst, spec.disks, error="Disk consistency error")
+        inst = inst.evolve(self.now(), admin_state=AdminState.UP, disks_active=True)
+        await self.commit(inst)
+        self.log_info("* starting instance...")
+        node = self.cfg.nodes[inst.primary_node]
+        result = await self.ctx.rpc.call_node("instance_start", node,
+                                              build_bundle(self.cfg, inst), False,
+                                              self.op.reason)
+        if not result.ok:
+            raise OpExecError(f"Could not start instance: {result.fail_msg}")
+

@@ -1,0 +1,215 @@
+"""Instance disk units: activate, deactivate, recreate and grow disks.
+
+Locks: the instance and its nodes exclusively (recreate also the new nodes);
+the cluster lock shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from corral.cmdlib.base import implements
+from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
+from corral.cmdlib.common.instance_disks import (
+    GROWABLE,
+    assemble_disks,
+    create_disks,
+    shutdown_disks,
+    wipe_disks,
+)
+from corral.cmdlib.common.instance_lu import InstanceLU
+from corral.cmdlib.common.instance_status import (
+    INSTANCE_DOWN,
+    INSTANCE_NOT_RUNNING,
+    check_node_online,
+    check_state,
+)
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
+from corral.objects.instance import Disk, DiskMode, DiskTemplate
+from corral.opcodes.instance import (
+    OpInstanceActivateDisks,
+    OpInstanceDeactivateDisks,
+    OpInstanceGrowDisk,
+    OpInstanceRecreateDisks,
+)
+
+
+@implements(OpInstanceActivateDisks)
+class LUInstanceActivateDisks(InstanceLU[OpInstanceActivateDisks]):
+    """Assemble the disks; returns ``[[node, iv_name, device path], ...]``."""
+
+    async def check_prereq(self) -> None:
+        await super().check_prereq()
+        check_node_online(self.primary())
+
+    async def exec(self) -> Any:
+        paths = await assemble_disks(self, self.inst, self.disks())
+        if not self.inst.disks_active:
+            self.instance = self.inst.evolve(self.now(), disks_active=True)
+            await self.commit(self.instance)
+        return paths
+
+
+@implements(OpInstanceDeactivateDisks)
+class LUInstanceDeactivateDisks(InstanceLU[OpInstanceDeactivateDisks]):
+    """Shut the disks down; unless forced, only of a stopped instance."""
+
+    async def check_prereq(self) -> None:
+        await super().check_prereq()
+        if not self.op.force:
+            await check_state(self, self.inst, INSTANCE_DOWN, "cannot shutdown disks")
+
+    async def exec(self) -> Any:
+        await shutdown_disks(self, self.inst, self.disks())
+        if self.inst.disks_active:
+            self.instance = self.inst.evolve(self.now(), disks_active=False)
+            await self.commit(self.instance)
+        return None
+
+
+@implements(OpInstanceRecreateDisks)
+class LUInstanceRecreateDisks(InstanceLU[OpInstanceRecreateDisks]):
+    """Recreate all or some disks at their logical ids, optionally on new nodes."""
+
+    HPATH = "instance-recreate-disks"
+
+    wanted: dict[int, dict[str, Any]]
+    new_nodes: list[str]
+
+    def check_arguments(self) -> None:
+        if self.op.iallocator:
+            raise OpPrereqError("Corral has no instance allocator: give the new nodes",
+                                ErrorCode.INVAL)
+        self.wanted = {}
+        for entry in self.op.disks:
+            index, changes = (entry, {}) if isinstance(entry, int) else entry
+            if index in self.wanted:
+                raise OpPrereqError(f"Duplicate disk index {index}", ErrorCode.INVAL)
+            self.wanted[index] = dict(changes)
+
+    def expand_names(self) -> None:
+        super().expand_names()
+        self.new_nodes = [self.expand_node(n).uuid for n in self.op.nodes]
+
+    def lock_node_uuids(self) -> list[str]:
+        return [*super().lock_node_uuids(), *self.new_nodes]
+
+    async def check_prereq(self) -> None:
+        await super().check_prereq()
+        inst = self.inst
+        if inst.disk_template is DiskTemplate.DISKLESS:
+            raise OpPrereqError(f"Instance '{inst.name}' has no disks", ErrorCode.INVAL)
+        if self.new_nodes and len(self.new_nodes) != 1:
+            raise OpPrereqError(f"Instance {inst.name} currently has 1 nodes, but new node"
+                                f" list has {len(self.new_nodes)} nodes", ErrorCode.INVAL)
+        for uuid in self.new_nodes or [inst.primary_node]:
+            check_node_online(self.cfg.nodes[uuid], "Can't recreate disks on offline node")
+        await check_state(self, inst, INSTANCE_NOT_RUNNING, "cannot recreate disks")
+        if self.wanted and max(self.wanted) >= len(inst.disks):
+            raise OpPrereqError(f"Invalid disk index '{max(self.wanted)}'", ErrorCode.INVAL)
+
+    async def exec(self) -> Any:
+        inst, disks = self.inst, self.disks()
+        indices = sorted(self.wanted) or list(range(len(disks)))
+        nodes = tuple(self.new_nodes) or None
+        targets = [_recreated(disks[i], self.wanted.get(i, {}), nodes, self.now())
+                   for i in indices]
+        await self._remove_old([disks[i] for i in indices])
+        if nodes is not None:
+            self.instance = inst.evolve(self.now(), primary_node=nodes[0])
+        await create_disks(self, self.inst, targets)
+        changed = [t for t, i in zip(targets, indices, strict=True) if t is not disks[i]]
+        if nodes or changed:
+            await self.commit(*([self.instance] if nodes else []), *changed)
+        return None
+
+    async def _remove_old(self, disks: list[Disk]) -> None:
+        for disk in disks:
+            for uuid in disk.nodes:
+                node = self.cfg.nodes.get(uuid)
+                if node is None or node.offline:
+                    continue
+                result = await self.ctx.rpc.call_node("blockdev_remove", node, disk)
+                result.warn(self.log_warning, f"removing the old {disk.iv_name}")
+
+
+def _recreated(disk: Disk, changes: dict[str, Any], nodes: tuple[str, ...] | None,
+               now: float) -> Disk:
+    fields: dict[str, Any] = {}
+    if "size" in changes:
+        fields["size"] = int(changes["size"])
+    if "mode" in changes:
+        fields["mode"] = DiskMode(changes["mode"])
+    if nodes is not None:
+        fields["nodes"] = nodes
+    return disk.evolve(now, **fields) if fields else disk
+
+
+@implements(OpInstanceGrowDisk)
+class LUInstanceGrowDisk(InstanceLU[OpInstanceGrowDisk]):
+    """Grow one disk by ``amount`` MiB, or to ``amount`` MiB with ``absolute``."""
+
+    HPATH = "disk-grow"
+
+    delta = 0
+    target = 0
+    disk: Disk | None = None
+
+    async def check_prereq(self) -> None:
+        await super().check_prereq()
+        op, disks = self.op, self.disks()
+        for disk in disks:
+            for uuid in disk.nodes:
+                check_node_online(self.cfg.nodes[uuid])
+        if op.disk >= len(disks):
+            raise OpPrereqError(f"Invalid disk index: {op.disk} (instance has disks"
+                                f" 0..{len(disks) - 1})", ErrorCode.INVAL)
+        disk = disks[op.disk]
+        if disk.dev_type not in GROWABLE:
+            raise OpPrereqError(f"Instance's disk layout '{disk.dev_type.value}' does not"
+                                " support growing", ErrorCode.INVAL)
+        self.delta, self.target = _growth(disk.size, op.amount, op.absolute)
+        grown = msgspec.structs.replace(disk, size=self.delta)
+        nodes = [self.cfg.nodes[u] for u in disk.nodes]
+        await check_free_disk(self, nodes, disk_space_needs(self.cfg.cluster, [grown]))
+        self.disk = disk
+
+    def hooks_env(self) -> dict[str, Any]:
+        return {**super().hooks_env(), "DISK": self.op.disk, "AMOUNT": self.op.amount,
+                "ABSOLUTE": self.op.absolute}
+
+    async def exec(self) -> Any:
+        inst, disk = self.inst, self.disk
+        assert disk is not None
+        await assemble_disks(self, inst, [disk], error="Cannot activate block device to grow")
+        self.log_info(f"Growing disk {self.op.disk} of instance '{inst.name}' by"
+                      f" {self.delta} MiB to {self.target} MiB")
+        for dryrun in (True, False):
+            for uuid in disk.nodes:
+                node = self.cfg.nodes[uuid]
+                result = await self.ctx.rpc.call_node("blockdev_grow", node, disk, self.delta,
+                                                      dryrun, True, False)
+                if not result.ok:
+                    what = "Dry-run grow" if dryrun else "Grow"
+                    raise OpExecError(f"{what} request failed to node {node.name}:"
+                                      f" {result.fail_msg}")
+        grown = disk.evolve(self.now(), size=self.target)
+        await self.commit(grown)
+        if self.cfg.cluster.prealloc_wipe_disks:
+            await wipe_disks(self, inst, [grown], offset=disk.size)
+        if not inst.disks_active:
+            await shutdown_disks(self, inst, [grown])
+        return None
+
+
+def _growth(size: int, amount: int, absolute: bool) -> tuple[int, int]:
+    """(delta, target) in MiB."""
+    if absolute:
+        if amount < size:
+            raise OpPrereqError(f"Requested size ({amount} MiB) is smaller than current disk"
+                                f" size ({size} MiB)", ErrorCode.STATE)
+        return amount - size, amount
+    return amount, size + amount
+

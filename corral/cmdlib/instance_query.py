@@ -1,0 +1,190 @@
+"""Detailed instance data (``gnt-instance info``) and console access.
+
+Locks: instance data takes the instances' locks shared unless ``static`` and
+not ``use_locking`` (then none but the shared cluster lock); console takes its
+instance's lock shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.cmdlib.base import LogicalUnit, implements
+from corral.cmdlib.common.instance_bundle import (
+    filled_beparams,
+    filled_hvparams,
+    filled_osparams,
+    instance_disks,
+    secondary_node_uuids,
+    without_globals,
+)
+from corral.cmdlib.common.instance_lu import InstanceLU, find_instance
+from corral.cmdlib.common.instance_nics import nic_tuple
+from corral.cmdlib.common.instance_status import (
+    check_node_online,
+    live_info,
+    run_state_label,
+)
+from corral.errors import OpExecError
+from corral.locking.levels import ALL_SET, Level
+from corral.locking.plan import LockPlan, shared
+from corral.objects.config_data import ConfigData
+from corral.objects.instance import AdminState, Disk, Instance
+from corral.objects.node import Node
+from corral.opcodes.instance import OpInstanceConsole, OpInstanceQueryData
+
+VNC = "vnc"
+_ANY_ADDRESS = ("", "0.0.0.0", "::")
+
+
+def blockdev_status(payload: Any) -> list[Any] | None:
+    """Ganeti's device status tuple from a ``blockdev_find`` answer: path, major, minor,
+    sync percent, estimated time, degraded, local disk status (None when not found)."""
+    if not isinstance(payload, dict):
+        return None
+    return [payload.get("path"), payload.get("major"), payload.get("minor"),
+            payload.get("sync_percent"), payload.get("estimated_time"),
+            bool(payload.get("is_degraded", False)), payload.get("ldisk_status")]
+
+
+@implements(OpInstanceQueryData)
+class LUInstanceQueryData(LogicalUnit[OpInstanceQueryData]):
+    """``{name: details}`` per wanted instance (all when none are named)."""
+
+    REQ_BGL = False
+
+    wanted: list[Instance]
+
+    def expand_names(self) -> None:
+        cfg = self.cfg
+        if self.op.instances:
+            self.wanted = [find_instance(cfg, name) for name in self.op.instances]
+        else:
+            self.wanted = sorted(cfg.instances.values(), key=lambda i: i.name)
+
+    def declare_locks(self) -> LockPlan:
+        if self.op.static and not self.op.use_locking:
+            return LockPlan.of()
+        if not self.op.static and not self.op.use_locking:
+            self.log_warning("Non-static data requested, locks need to be acquired")
+        names = [i.name for i in self.wanted] if self.op.instances else ALL_SET
+        return LockPlan.of({Level.INSTANCE: shared(names)})
+
+    async def check_prereq(self) -> None:
+        cfg = self.cfg
+        if self.op.instances:
+            self.wanted = [find_instance(cfg, i.name, i.uuid) for i in self.wanted]
+        else:
+            self.wanted = sorted(cfg.instances.values(), key=lambda i: i.name)
+
+    async def exec(self) -> Any:
+        return {inst.name: await self._details(inst) for inst in self.wanted}
+
+    async def _run_state(self, inst: Instance, pnode: Node) -> str | None:
+        if self.op.static:
+            return None
+        if pnode.offline:
+            self.log_warning(f"Primary node {pnode.name} is marked offline, returning static"
+                             f" information only for instance {inst.name}")
+            return None
+        info = await live_info(self, inst, prereq=False)
+        if info is not None and "state" in info:
+            return "up"
+        return "down" if inst.admin_state is AdminState.UP else inst.admin_state.value
+
+    async def _disk_status(self, node: Node | None, disk: Disk) -> list[Any] | None:
+        if self.op.static or node is None or node.offline:
+            return None
+        result = await self.ctx.rpc.call_node("blockdev_find", node, disk)
+        if result.offline:
+            return None
+        return blockdev_status(result.raise_for_failure())
+
+    async def _disk(self, inst: Instance, disk: Disk) -> dict[str, Any]:
+        pnode = self.cfg.nodes.get(inst.primary_node)
+        others = [self.cfg.nodes[n] for n in disk.nodes if n != inst.primary_node
+                  and n in self.cfg.nodes]
+        return {
+            "iv_name": disk.iv_name, "dev_type": disk.dev_type.value,
+            "logical_id": list(disk.logical_id),
+            "pstatus": await self._disk_status(pnode, disk),
+            "sstatus": await self._disk_status(others[0] if others else None, disk),
+            "children": [], "mode": disk.mode.value, "size": disk.size,
+            "spindles": disk.spindles, "name": disk.name or None, "uuid": disk.uuid,
+        }
+
+    async def _details(self, inst: Instance) -> dict[str, Any]:
+        cfg = self.cfg
+        pnode = cfg.nodes[inst.primary_node]
+        disks = instance_disks(cfg, inst)
+        snodes = [cfg.nodes[u] for u in secondary_node_uuids(inst, disks) if u in cfg.nodes]
+        return {
+            "name": inst.name,
+            "config_state": inst.admin_state.value,
+            "run_state": await self._run_state(inst, pnode),
+            "pnode": pnode.name,
+            **_group_fields(cfg, pnode, snodes),
+            "snodes": [n.name for n in snodes],
+            "os": inst.os,
+            "nics": [nic_tuple(cfg, nic) for nic in inst.nics],
+            "disk_template": inst.disk_template.value,
+            "disks": [await self._disk(inst, d) for d in disks],
+            **_param_fields(cfg, inst),
+            "network_port": inst.network_port,
+            "hypervisor": inst.hypervisor,
+            "serial_no": inst.serial_no, "mtime": inst.mtime, "ctime": inst.ctime,
+            "uuid": inst.uuid, "admin_state": inst.admin_state.value,
+            "admin_state_source": inst.admin_state_source.value, "tags": list(inst.tags),
+        }
+
+
+def _group_fields(cfg: ConfigData, pnode: Node, snodes: list[Node]) -> dict[str, Any]:
+    def name(uuid: str) -> str | None:
+        group = cfg.nodegroups.get(uuid)
+        return group.name if group is not None else None
+
+    return {
+        "pnode_group_uuid": pnode.group, "pnode_group_name": name(pnode.group),
+        "snodes_group_uuids": [n.group for n in snodes],
+        "snodes_group_names": [name(n.group) for n in snodes],
+    }
+
+
+def _param_fields(cfg: ConfigData, inst: Instance) -> dict[str, Any]:
+    cluster = cfg.cluster
+    hv = filled_hvparams(cluster, inst.hypervisor, inst.os, inst.hvparams)
+    return {
+        "hv_instance": dict(inst.hvparams),
+        "hv_actual": without_globals(inst.hypervisor, hv),
+        "be_instance": dict(inst.beparams),
+        "be_actual": filled_beparams(cluster, inst.beparams),
+        "os_instance": dict(inst.osparams),
+        "os_actual": filled_osparams(cluster, inst.os, inst.osparams),
+    }
+
+
+@implements(OpInstanceConsole)
+class LUInstanceConsole(InstanceLU[OpInstanceConsole]):
+    """How to reach the console of a running instance (Ganeti's InstanceConsole dict)."""
+
+    SHARED = True
+    LOCK_NODES = False
+
+    async def check_prereq(self) -> None:
+        await super().check_prereq()
+        check_node_online(self.primary())
+
+    async def exec(self) -> Any:
+        inst, node = self.inst, self.primary()
+        if await live_info(self, inst, prereq=False,
+                           what="Can't get node information from {node}") is None:
+            raise OpExecError(f"Instance {inst.name} is not running"
+                              f" (state {run_state_label(inst)})")
+        result = await self.ctx.rpc.call_node("instance_console_info", node, self.bundle())
+        console = dict(result.raise_for_failure() or {})
+        if console.get("kind") != VNC or console.get("host") in _ANY_ADDRESS:
+            console["host"] = node.primary_ip
+        return console
+
+    def hooks_nodes(self) -> tuple[list[Node], list[Node]]:
+        return [], []

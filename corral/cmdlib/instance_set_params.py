@@ -1,0 +1,186 @@
+"""Modifying an instance (``gnt-instance modify``): parameters, OS, offline flag,
+runtime memory, disks and NICs.
+
+Locks: the instance and its nodes exclusively; the cluster lock shared.
+
+Result: Ganeti's list of ``[parameter, new value]`` pairs (``be/maxmem``,
+``hv/kernel_path``, ``os/x``, ``disk/1`` ``add:size=1024,mode=rw``, ``nic.mac/0``,
+``runtime_memory``, ``admin_state``). New disks are created before anything is
+committed (and removed again if one fails); removed disks leave their nodes
+before the single commit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.cmdlib.base import implements
+from corral.cmdlib.common import params
+from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
+from corral.cmdlib.common.instance_bundle import filled_beparams, filled_osparams
+from corral.cmdlib.common.instance_create_spec import full_hvparams
+from corral.cmdlib.common.instance_disks import create_disks, remove_disks
+from corral.cmdlib.common.instance_lu import InstanceLU
+from corral.cmdlib.common.instance_mods import DiskPlan, Mod, normalize, plan_disks, plan_nics
+from corral.cmdlib.common.instance_set_memory import check_maxmem_growth, check_runtime_mem
+from corral.cmdlib.common.instance_status import (
+    INSTANCE_DOWN,
+    INSTANCE_NOT_RUNNING,
+    check_state,
+)
+from corral.cmdlib.common.macs import MacPool
+from corral.cmdlib.os import validate_os
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
+from corral.objects.config_data import Kind
+from corral.objects.instance import AdminState, DiskTemplate, Nic
+from corral.opcodes.instance import OpInstanceSetParams
+
+_UNSUPPORTED = ("disk_template", "pnode", "pnode_uuid", "remote_node", "remote_node_uuid",
+                "iallocator", "file_driver", "file_storage_dir", "osparams_private",
+                "instance_communication")
+
+
+def typed_be_changes(beparams: dict[str, Any]) -> dict[str, Any]:
+    """Backend changes with ``memory`` upgraded; values other than ``default`` typed."""
+    upgraded = params.upgrade_beparams(beparams)
+    typed = params.check_types(
+        {k: v for k, v in upgraded.items() if v != params.VALUE_DEFAULT},
+        params.BE_TYPES, "backend")
+    return {k: typed.get(k, v) for k, v in upgraded.items()}
+
+
+@implements(OpInstanceSetParams)
+class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
+    """Change an instance's parameters, disks and NICs."""
+
+    HPATH = "instance-modify"
+
+    be_changes: dict[str, Any]
+    disk_mods: list[Mod]
+    nic_mods: list[Mod]
+    new_be: dict[str, Any] | None = None
+    new_hv: dict[str, Any] | None = None
+    new_os: dict[str, Any] | None = None
+    disk_plan: DiskPlan | None = None
+    new_nics: list[Nic] | None = None
+    nic_changes: list[list[Any]]
+
+    def check_arguments(self) -> None:
+        op = self.op
+        wanted = [op.nics, op.disks, op.beparams, op.hvparams, op.runtime_mem, op.os_name,
+                  op.osparams, op.offline is not None,
+                  *(getattr(op, name) for name in _UNSUPPORTED)]
+        if not any(wanted):
+            raise OpPrereqError("No changes submitted", ErrorCode.INVAL)
+        params.refuse_unsupported({name: getattr(op, name) or None for name in _UNSUPPORTED})
+        if op.ext_params:
+            raise params.unsupported("ext_params")
+        if op.hotplug:
+            raise params.unsupported("devices with hotplug")
+        self.be_changes = typed_be_changes(op.beparams)
+        self.disk_mods, self.nic_mods = normalize(op.disks), normalize(op.nics)
+        self.nic_changes = []
+
+    async def check_prereq(self) -> None:
+        await super().check_prereq()
+        inst, op, cluster = self.inst, self.op, self.cfg.cluster
+        if self.be_changes:
+            self.new_be = params.merge_params(inst.beparams, self.be_changes)
+            full = filled_beparams(cluster, self.new_be)
+            if int(full["minmem"]) > int(full["maxmem"]):
+                raise OpPrereqError(f"Minimum memory ({full['minmem']}) cannot be larger"
+                                    f" than maximum memory ({full['maxmem']})", ErrorCode.INVAL)
+            if not op.force:
+                await check_maxmem_growth(self, inst, int(full["maxmem"]))
+        if op.hvparams:
+            merged = params.merge_params(inst.hvparams, op.hvparams)
+            self.new_hv, _ = full_hvparams(cluster, inst.hypervisor, inst.os, merged)
+        await self._check_os_and_state()
+        if op.runtime_mem:
+            be_full = filled_beparams(cluster, self.new_be or inst.beparams)
+            await check_runtime_mem(self, inst, op.runtime_mem, be_full, op.force)
+        await self._plan_devices()
+
+    async def _check_os_and_state(self) -> None:
+        inst, op = self.inst, self.op
+        if op.os_name:
+            await check_state(self, inst, INSTANCE_DOWN, "cannot change OS")
+        if op.os_name or op.osparams:
+            os_name = op.os_name or inst.os
+            self.new_os = params.merge_params(inst.osparams, op.osparams)
+            if not op.force or op.osparams:
+                filled = filled_osparams(self.cfg.cluster, os_name,
+                                         {**self.new_os, **inst.osparams_private})
+                await validate_os(self, [self.primary()], os_name, filled, op.force_variant)
+        if op.offline is not None:
+            msg = "can't change to offline" if op.offline else "can't change to online"
+            await check_state(self, inst, INSTANCE_NOT_RUNNING, msg)
+
+    async def _plan_devices(self) -> None:
+        inst = self.inst
+        if self.disk_mods:
+            if inst.disk_template is DiskTemplate.DISKLESS:
+                raise OpPrereqError("Disk operations not supported for diskless instances",
+                                    ErrorCode.INVAL)
+            plan = plan_disks(self.cfg, inst, self.disks(), self.disk_mods, self.now())
+            if plan.removed:
+                await check_state(self, inst, INSTANCE_NOT_RUNNING, "cannot remove disks")
+            await check_free_disk(self, [self.primary()],
+                                  disk_space_needs(self.cfg.cluster, plan.added))
+            self.disk_plan = plan
+        if self.nic_mods:
+            pool = MacPool.of(self.cfg)
+            self.new_nics, self.nic_changes = plan_nics(
+                self.cfg, inst, self.nic_mods, pool, self.primary().group, self.now())
+
+    def hooks_env(self) -> dict[str, Any]:
+        env = super().hooks_env()
+        if self.op.runtime_mem:
+            env["RUNTIME_MEMORY"] = self.op.runtime_mem
+        return env
+
+    async def exec(self) -> Any:
+        op, inst = self.op, self.inst
+        result: list[list[Any]] = []
+        if op.runtime_mem:
+            await self._balloon(op.runtime_mem)
+            result.append(["runtime_memory", op.runtime_mem])
+        plan = self.disk_plan
+        if plan is not None:
+            await create_disks(self, inst, plan.added)
+            result.extend(plan.changes)
+            await remove_disks(self, inst, plan.removed, remaining=plan.disks)
+        result.extend(self.nic_changes)
+        result.extend([f"hv/{k}", v] for k, v in op.hvparams.items())
+        result.extend([f"be/{k}", v] for k, v in self.be_changes.items())
+        result.extend([f"os/{k}", v] for k, v in op.osparams.items())
+        if op.offline is not None:
+            state = AdminState.OFFLINE if op.offline else AdminState.DOWN
+            result.append(["admin_state", state.value])
+        await self._commit(plan)
+        return result
+
+    async def _balloon(self, memory: int) -> None:
+        result = await self.ctx.rpc.call_node("instance_balloon_memory", self.primary(),
+                                              self.bundle(), memory)
+        if not result.ok:
+            raise OpExecError(f"Cannot modify instance runtime memory: {result.fail_msg}")
+
+    async def _commit(self, plan: DiskPlan | None) -> None:
+        op, inst = self.op, self.inst
+        candidates = (("beparams", self.new_be), ("hvparams", self.new_hv),
+                      ("osparams", self.new_os), ("os", op.os_name))
+        changes: dict[str, Any] = {name: value for name, value in candidates
+                                   if value is not None}
+        if self.new_nics is not None:
+            changes["nics"] = tuple(self.new_nics)
+        if plan is not None:
+            changes["disks"] = tuple(d.uuid for d in plan.disks)
+        if op.offline is not None:
+            changes["admin_state"] = AdminState.OFFLINE if op.offline else AdminState.DOWN
+        if not changes:
+            return
+        self.instance = inst.evolve(self.now(), **changes)
+        disks = [*plan.added, *plan.changed] if plan else []
+        removed = [(Kind.DISK, d.uuid) for d in plan.removed] if plan else []
+        await self.commit(self.instance, *disks, removed=removed)
