@@ -31,7 +31,12 @@ from corral.cmdlib.common.allocation import (
     pick_node,
 )
 from corral.cmdlib.common.instance_bundle import build_bundle, instance_node_names
-from corral.cmdlib.common.instance_create_spec import CreateSpec, build_spec, check_disk_args
+from corral.cmdlib.common.instance_create_spec import (
+    CreateSpec,
+    build_spec,
+    check_disk_args,
+    check_hypervisor_enabled,
+)
 from corral.cmdlib.common.instance_disks import (
     assemble_disks,
     create_disks,
@@ -105,6 +110,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             raise OpPrereqError(f"Instance '{op.instance_name}' is already in the cluster",
                                 ErrorCode.EXISTS)
         hypervisor = op.hypervisor or self.cfg.cluster.default_hypervisor
+        check_hypervisor_enabled(self.cfg.cluster, hypervisor)
         pnode = await self._primary_node(hypervisor)
         spec = build_spec(self.cfg, op, pnode, hypervisor, self.now())
         disks = [d for d, adopted in zip(spec.disks, spec.adopted, strict=True) if not adopted]
@@ -200,11 +206,12 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             raise OpExecError("There are some degraded disks for this instance") from err
 
     async def _install(self, inst: Instance) -> None:
-        disks = self.spec.disks if self.spec else []
-        node = self.cfg.nodes[inst.primary_node]
+        spec = self.spec
+        assert spec is not None
+        disks, node = spec.disks, self.cfg.nodes[inst.primary_node]
         await assemble_disks(self, inst, disks)
         self.log_info("* running the instance OS create scripts...")
-        bundle = build_bundle(self.cfg, inst)
+        bundle = build_bundle(self.cfg, inst, osparams=spec.os_full)
         result = await self.ctx.rpc.call_node("instance_os_add", node, bundle, False,
                                               self.op.debug_level or 0)
         if result.ok:

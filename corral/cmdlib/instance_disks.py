@@ -1,7 +1,7 @@
 """Instance disk units: activate, deactivate, recreate and grow disks.
 
 Locks: the instance and its nodes exclusively (recreate also the new nodes);
-the cluster lock shared.
+recreate and grow also the node-res locks; the cluster lock shared.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from corral.opcodes.instance import (
 class LUInstanceActivateDisks(InstanceLU[OpInstanceActivateDisks]):
     """Assemble the disks; returns ``[[node, iv_name, device path], ...]``."""
 
+    LOCK_NODE_RES = "none"
+
     async def check_prereq(self) -> None:
         await super().check_prereq()
         check_node_online(self.primary())
@@ -55,6 +57,8 @@ class LUInstanceActivateDisks(InstanceLU[OpInstanceActivateDisks]):
 @implements(OpInstanceDeactivateDisks)
 class LUInstanceDeactivateDisks(InstanceLU[OpInstanceDeactivateDisks]):
     """Shut the disks down; unless forced, only of a stopped instance."""
+
+    LOCK_NODE_RES = "none"
 
     async def check_prereq(self) -> None:
         await super().check_prereq()

@@ -1,7 +1,7 @@
 """Starting, stopping and rebooting instances (``gnt-instance startup|shutdown|reboot``).
 
-Locks: the instance and its nodes (node and node-res levels), exclusively; the
-cluster lock shared.
+Locks, as Ganeti: the instance exclusively; startup also the primary node's
+node-res lock (its memory is checked); the cluster lock shared.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class LUInstanceStartup(InstanceLU[OpInstanceStartup]):
     """Start an instance; one-off hv/be overrides are not stored."""
 
     HPATH = "instance-start"
+    LOCK_NODES = False
+    LOCK_NODE_RES = "primary"
 
     primary_offline = False
     already_running = False
@@ -122,6 +124,8 @@ class LUInstanceShutdown(InstanceLU[OpInstanceShutdown]):
     """Stop an instance: soft first, forced after ``timeout`` seconds."""
 
     HPATH = "instance-stop"
+    LOCK_NODES = False
+    LOCK_NODE_RES = "none"
 
     primary_offline = False
 
@@ -166,6 +170,8 @@ class LUInstanceReboot(InstanceLU[OpInstanceReboot]):
     """Reboot: soft and hard on the node; full (or a stopped instance) as stop + start."""
 
     HPATH = "instance-reboot"
+    LOCK_NODES = False
+    LOCK_NODE_RES = "none"
 
     async def check_prereq(self) -> None:
         await super().check_prereq()

@@ -169,6 +169,7 @@ class LUInstanceConsole(InstanceLU[OpInstanceConsole]):
 
     SHARED = True
     LOCK_NODES = False
+    LOCK_NODE_RES = "none"
 
     async def check_prereq(self) -> None:
         await super().check_prereq()
@@ -185,6 +186,3 @@ class LUInstanceConsole(InstanceLU[OpInstanceConsole]):
         if console.get("kind") != VNC or console.get("host") in _ANY_ADDRESS:
             console["host"] = node.primary_ip
         return console
-
-    def hooks_nodes(self) -> tuple[list[Node], list[Node]]:
-        return [], []

@@ -1,7 +1,7 @@
 """Reinstalling and renaming stopped instances (``gnt-instance reinstall|rename``).
 
-Locks: the instance (for rename also the new name) and its nodes, exclusively;
-the cluster lock shared.
+Locks: reinstall takes the instance exclusively (as Ganeti); rename the old and
+new names and the instance's nodes (its file storage moves); the cluster lock shared.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class LUInstanceReinstall(InstanceLU[OpInstanceReinstall]):
     """Run the OS create script again on a stopped instance, maybe with another OS."""
 
     HPATH = "instance-reinstall"
+    LOCK_NODES = False
+    LOCK_NODE_RES = "none"
 
     osparams: dict[str, Any]
 
@@ -92,6 +94,7 @@ class LUInstanceRename(InstanceLU[OpInstanceRename]):
     """
 
     HPATH = "instance-rename"
+    LOCK_NODE_RES = "none"
 
     def check_arguments(self) -> None:
         try:

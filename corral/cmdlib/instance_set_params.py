@@ -64,6 +64,7 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
     disk_plan: DiskPlan | None = None
     new_nics: list[Nic] | None = None
     nic_changes: list[list[Any]]
+    hv_changes: dict[str, Any]
 
     def check_arguments(self) -> None:
         op = self.op
@@ -80,6 +81,7 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         self.be_changes = typed_be_changes(op.beparams)
         self.disk_mods, self.nic_mods = normalize(op.disks), normalize(op.nics)
         self.nic_changes = []
+        self.hv_changes = {}
 
     async def check_prereq(self) -> None:
         await super().check_prereq()
@@ -95,6 +97,7 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         if op.hvparams:
             merged = params.merge_params(inst.hvparams, op.hvparams)
             self.new_hv, _ = full_hvparams(cluster, inst.hypervisor, inst.os, merged)
+            self.hv_changes = {k: self.new_hv.get(k, v) for k, v in op.hvparams.items()}
         await self._check_os_and_state()
         if op.runtime_mem:
             be_full = filled_beparams(cluster, self.new_be or inst.beparams)
@@ -151,7 +154,7 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             result.extend(plan.changes)
             await remove_disks(self, inst, plan.removed, remaining=plan.disks)
         result.extend(self.nic_changes)
-        result.extend([f"hv/{k}", v] for k, v in op.hvparams.items())
+        result.extend([f"hv/{k}", v] for k, v in self.hv_changes.items())
         result.extend([f"be/{k}", v] for k, v in self.be_changes.items())
         result.extend([f"os/{k}", v] for k, v in op.osparams.items())
         if op.offline is not None:

@@ -47,7 +47,12 @@ MAC_SPECIALS = ("auto", "generate")
 DISK_MODES = ("rw", "ro")
 DISK_TEXT_PARAMS = ("adopt", "vg", "metavg", "name", "provider", "access")
 DDM_ADD, DDM_ATTACH, DDM_MODIFY, DDM_REMOVE, DDM_DETACH = (
-    "add", "attach", "modify", "remove", "detach")
+    "add",
+    "attach",
+    "modify",
+    "remove",
+    "detach",
+)
 DDM_ACTIONS = (DDM_ADD, DDM_ATTACH, DDM_MODIFY, DDM_REMOVE, DDM_DETACH)
 """Actions of a disk/NIC modification (Ganeti's DDM_*)."""
 
@@ -109,8 +114,9 @@ def _check_modification(where: str, entry: Any, check: ParamCheck) -> None:
     else:
         action, ident, params = entry
         if action not in DDM_ACTIONS:
-            raise ValueError(f"{where}: unknown action {action!r} "
-                             f"(one of {', '.join(DDM_ACTIONS)})")
+            raise ValueError(
+                f"{where}: unknown action {action!r} (one of {', '.join(DDM_ACTIONS)})"
+            )
         if not (_is_int(ident) or (isinstance(ident, str) and ident)):
             raise ValueError(f"{where}: expected an index or a name, got {ident!r}")
     check(where, params, action)
@@ -132,8 +138,7 @@ def _check_recreate_disks(disks: list[Any]) -> None:
             raise ValueError(f"{where}: expected an index or [index, params], got {entry!r}")
         index = entry if plain else entry[0]
         if not _is_int(index) or not 0 <= index < MAX_DISKS:
-            raise ValueError(f"{where}: invalid disk index {index!r} "
-                             f"(0 to {MAX_DISKS - 1})")
+            raise ValueError(f"{where}: invalid disk index {index!r} (0 to {MAX_DISKS - 1})")
         if not plain:
             check_disk(where, entry[1], need_size=False)
 
@@ -142,8 +147,6 @@ class _InstanceOp(OpCode, kw_only=True, frozen=True):
     """Base of opcodes about one instance (not an opcode itself)."""
 
     OP_DSC_FIELD: ClassVar[str | None] = "instance_name"
-    # the logical unit lands with the instance LUs
-    WITH_LU: ClassVar[bool] = False
     instance_name: InstanceName
     instance_uuid: OptionalUuid = None
 
@@ -152,8 +155,6 @@ class OpInstanceCreate(OpCode, kw_only=True, frozen=True):
     """Create an instance: a new install, a local import or a remote import."""
 
     OP_DSC_FIELD: ClassVar[str | None] = "instance_name"
-    # the logical unit lands with the instance LUs
-    WITH_LU: ClassVar[bool] = False
     instance_name: InstanceName
     force_variant: bool = False
     wait_for_sync: WaitForSync = True
@@ -320,8 +321,6 @@ class OpInstanceRecreateDisks(_InstanceOp, kw_only=True, frozen=True):
 class OpInstanceQueryData(OpCode, kw_only=True, frozen=True):
     """Configuration and (unless ``static``) runtime data of instances, keyed by name."""
 
-    # the logical unit lands with the instance LUs
-    WITH_LU: ClassVar[bool] = False
     use_locking: bool = False
     instances: list[NonEmptyString] = []
     static: bool = False

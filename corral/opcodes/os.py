@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from corral.opcodes.base import OpCode
 from corral.opcodes.params import NonEmptyString, OutputFields
 
-OS_DIAGNOSE_FIELDS = frozenset({
-    "name", "valid", "variants", "parameters", "api_versions", "node_status", "hidden",
-    "blacklisted", "os_hvp", "osparams", "trusted",
-})
+OS_DIAGNOSE_FIELDS = frozenset(
+    {
+        "name",
+        "valid",
+        "variants",
+        "parameters",
+        "api_versions",
+        "node_status",
+        "hidden",
+        "blacklisted",
+        "os_hvp",
+        "osparams",
+        "trusted",
+    }
+)
 """Fields ``OP_OS_DIAGNOSE`` can return (Ganeti's LUOsDiagnose field list plus ``trusted``)."""
 
 
@@ -21,8 +30,6 @@ class OpOsDiagnose(OpCode, kw_only=True, frozen=True):
     visible OSes are listed (Ganeti's legacy filter).
     """
 
-    # the logical unit lands with the instance LUs
-    WITH_LU: ClassVar[bool] = False
     output_fields: OutputFields
     names: list[NonEmptyString] = []
 

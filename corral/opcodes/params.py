@@ -26,12 +26,14 @@ OptionalName = Annotated[str, msgspec.Meta(min_length=1)] | None
 """An optional non-empty string (Ganeti's optionalNEStringField)."""
 HypervisorName = Literal["xen-pvm", "xen-hvm", "kvm", "lxc", "chroot", "fake"]
 DiskTemplateName = Literal[
-    "diskless", "file", "sharedfile", "plain", "drbd", "blockdev", "rbd", "ext", "gluster"]
+    "diskless", "file", "sharedfile", "plain", "drbd", "blockdev", "rbd", "ext", "gluster"
+]
 MAX_DISKS = 16
 """Ganeti's limit on disks per instance (disk indices are 0 to 15)."""
 DiskIndex = Annotated[int, msgspec.Meta(ge=0, lt=MAX_DISKS, description="disk index")]
 InstanceShutdownTimeout = Annotated[
-    int, msgspec.Meta(ge=0, description="seconds to wait for the instance to shut down")]
+    int, msgspec.Meta(ge=0, description="seconds to wait for the instance to shut down")
+]
 DEFAULT_SHUTDOWN_TIMEOUT = 120
 """Seconds; Ganeti's default for every shutdown timeout parameter."""
 WaitForSync = Annotated[bool, msgspec.Meta(description="wait for the disks to synchronize")]

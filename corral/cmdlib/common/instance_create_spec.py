@@ -115,6 +115,14 @@ def _check_subdir(subdir: str | None) -> None:
                             " without '..'", ErrorCode.INVAL)
 
 
+def check_hypervisor_enabled(cluster: Cluster, hypervisor: str) -> None:
+    """Raises OpPrereqError (STATE) unless ``hypervisor`` is enabled in the cluster."""
+    enabled = cluster.enabled_hypervisors
+    if hypervisor not in enabled:
+        raise OpPrereqError(f"Selected hypervisor ({hypervisor}) not enabled in the cluster"
+                            f" ({','.join(enabled)})", ErrorCode.STATE)
+
+
 def full_hvparams(
     cluster: Cluster, hypervisor: str, os_name: str, hvparams: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -123,10 +131,7 @@ def full_hvparams(
     Raises:
         OpPrereqError: (STATE) hypervisor not enabled; (INVAL) a bad parameter.
     """
-    enabled = cluster.enabled_hypervisors
-    if hypervisor not in enabled:
-        raise OpPrereqError(f"Selected hypervisor ({hypervisor}) not enabled in the cluster"
-                            f" ({','.join(enabled)})", ErrorCode.STATE)
+    check_hypervisor_enabled(cluster, hypervisor)
     try:
         own = check_syntax(hypervisor, hvparams, instance_level=True)
         full = filled_hvparams(cluster, hypervisor, os_name, own)

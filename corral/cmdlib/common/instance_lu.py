@@ -1,13 +1,14 @@
 """The base of logical units acting on one existing instance.
 
 It resolves the instance (Ganeti's ``_ExpandAndLockInstance``), locks it with
-its nodes (node and node-res levels), re-reads it in ``check_prereq``, and
+its nodes (node and node-res levels, as each unit declares), re-reads it in
+``check_prereq``, and
 provides the instance hook environment on the master and the instance's nodes.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit
 from corral.cmdlib.common import hooks_env
@@ -28,6 +29,7 @@ from corral.objects.node import Node
 from corral.opcodes.instance import _InstanceOp
 
 InstOpT = TypeVar("InstOpT", bound=_InstanceOp)
+NodeResLocks = Literal["all", "primary", "none"]
 
 
 def find_instance(cfg: ConfigData, name: str, uuid: str | None = None) -> Instance:
@@ -60,7 +62,9 @@ class InstanceLU(LogicalUnit[InstOpT]):
     SHARED: ClassVar[bool] = False
     """Lock the instance shared (read-only units)."""
     LOCK_NODES: ClassVar[bool] = True
-    """Also lock the instance's nodes and node resources (exclusively)."""
+    """Also lock the instance's nodes (exclusively)."""
+    LOCK_NODE_RES: ClassVar[NodeResLocks] = "all"
+    """Node resource locks (exclusive): of all the instance's nodes, the primary's, none."""
 
     instance: Instance | None = None
 
@@ -71,10 +75,12 @@ class InstanceLU(LogicalUnit[InstOpT]):
         inst = self.inst
         mode = shared if self.SHARED else exclusive
         requests: dict[Level, LevelRequest] = {Level.INSTANCE: mode(inst.name)}
+        uuids = self.lock_node_uuids()
         if self.LOCK_NODES:
-            names = node_lock_names(self.cfg, self.lock_node_uuids())
-            requests[Level.NODE] = exclusive(names)
-            requests[Level.NODE_RES] = exclusive(names)
+            requests[Level.NODE] = exclusive(node_lock_names(self.cfg, uuids))
+        if self.LOCK_NODE_RES != "none":
+            res = uuids if self.LOCK_NODE_RES == "all" else [inst.primary_node]
+            requests[Level.NODE_RES] = exclusive(node_lock_names(self.cfg, res))
         return LockPlan.of(requests)
 
     def lock_node_uuids(self) -> list[str]:

@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
-from corral.cmdlib import instance_create  # noqa: F401  (registers the logical unit)
+from corral.cmdlib.instance_create import LUInstanceCreate
 from corral.errors import ErrorCode, OpExecError
-from corral.objects import AdminState, DiskTemplate, Node, Nic
+from corral.locking.levels import Level
+from corral.objects import AdminState, DiskTemplate, Nic, Node
 from corral.opcodes.instance import OpInstanceCreate
 from corral.rpc.results import NodeResult
 from tests.support.config import instance_cluster, instance_with_disks
-from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
+from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure, requested
 
 NAME = "web1.example.com"
 RELEVANT = ("blockdev_", "instance_", "file_storage_", "os_validate")
@@ -120,7 +121,8 @@ def test_no_install_skips_the_os_and_start(make_harness: MakeHarness) -> None:
     assert "No-installation mode selected, disabling startup" in h.feedback
     assert [n for n, _ in node_calls(h)] == ["os_validate", "blockdev_create"]
     inst = h.data.instance_by_name(NAME)
-    assert inst is not None and inst.admin_state is AdminState.DOWN
+    assert inst is not None
+    assert inst.admin_state is AdminState.DOWN
 
 
 def test_diskless_instance_is_started_without_install(make_harness: MakeHarness) -> None:
@@ -245,7 +247,8 @@ def test_os_failure_removes_disks_and_instance(make_harness: MakeHarness) -> Non
     assert h.data.disks == {}
     created = [c.args[0].uuid for c in h.rpc.calls_of("blockdev_create")]
     removed = [c.args[0].uuid for c in h.rpc.calls_of("blockdev_remove")]
-    assert sorted(created) == sorted(removed) and len(created) == 2
+    assert sorted(created) == sorted(removed)
+    assert len(created) == 2
     dirs = [c.args[0] for c in h.rpc.calls_of("file_storage_dir_remove")]
     assert dirs == [f"/srv/corral/file-storage/{NAME}"]
     assert h.rpc.calls_of("instance_start") == []
@@ -299,3 +302,31 @@ def test_blockdev_adoption_measures_the_device(make_harness: MakeHarness) -> Non
     assert (disk.dev_type, disk.size, disk.logical_id) == (
         DiskTemplate.BLOCKDEV, 2048, ("manual", "/dev/disk/by-id/x"))
     assert h.rpc.calls_of("instance_os_add") == []
+
+
+def test_create_locks_the_new_name_and_the_primary(make_harness: MakeHarness) -> None:
+    h = make_harness(instance_cluster())
+    lu = LUInstanceCreate(h.ctx, create(), h.feedback.append)
+    lu.check_arguments()
+    lu.expand_names()
+    plan = lu.declare_locks()
+    assert requested(plan, Level.INSTANCE).names == frozenset({NAME})
+    assert requested(plan, Level.NODE).names == frozenset({"node2"})
+    assert requested(plan, Level.NODE_RES).names == frozenset({"node2"})
+    assert not requested(plan, Level.NODE).shared
+    picked = LUInstanceCreate(h.ctx, create(pnode=None), h.feedback.append)
+    picked.expand_names()
+    assert requested(picked.declare_locks(), Level.NODE).all_set
+
+
+def test_secret_os_parameters_reach_the_script_only(make_harness: MakeHarness) -> None:
+    b = instance_cluster(osparams={"busybox": {"size": "1G", "a": "0"}})
+    h = make_harness(b)
+    h.run_sync(create(osparams={"a": "1"}, osparams_secret={"password": "s3cret"},
+                      start=False))
+    bundle = h.rpc.calls_of("instance_os_add")[0].args[0]
+    assert bundle.osparams == {"size": "1G", "a": "1", "password": "s3cret"}
+    inst = h.data.instance_by_name(NAME)
+    assert inst is not None
+    assert inst.osparams == {"a": "1"}
+    assert "s3cret" not in str(h.reload().instances)

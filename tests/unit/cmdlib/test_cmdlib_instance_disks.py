@@ -145,7 +145,7 @@ def test_grow_dry_runs_then_grows_and_records(make_harness: MakeHarness) -> None
     assert h.data.disks["disk-vm1-1"].size == 1536
     assert [n for n, _ in node_calls(h)] == ["blockdev_assemble", "blockdev_grow",
                                              "blockdev_grow", "blockdev_shutdown"]
-    env = [c.args[2] for c in h.rpc.calls_of("hooks_runner") if c.args[0] == "disk-grow"][0]
+    env = next(c.args[2] for c in h.rpc.calls_of("hooks_runner") if c.args[0] == "disk-grow")
     assert (env["GANETI_DISK"], env["GANETI_AMOUNT"]) == ("1", "1024")
     h.assert_persisted()
 

@@ -140,7 +140,8 @@ def test_rename_moves_file_storage_and_runs_the_script(make_harness: MakeHarness
     assert h.run_sync(OpInstanceRename(instance_name="vm1", new_name="vm2",
                                        name_check=False, ip_check=False)) == "vm2"
     inst = h.data.instance_by_name("vm2")
-    assert inst is not None and inst.uuid == "inst-vm1"
+    assert inst is not None
+    assert inst.uuid == "inst-vm1"
     assert h.data.instance_by_name("vm1") is None
     disk = h.data.disks["disk-vm1-0"]
     assert disk.logical_id == ("loop", f"{STORAGE}/vm2/disk-vm1-0.file.disk0")
@@ -180,3 +181,12 @@ def test_rename_prerequisites(make_harness: MakeHarness) -> None:
                                        ip_check=False),
                    code=ErrorCode.STATE, match="Instance vm1 is running, cannot rename")
     assert h.rpc.calls_of("file_storage_dir_rename") == []
+
+
+def test_remove_tolerates_a_leftover_directory(make_harness: MakeHarness) -> None:
+    b, _ = cluster()
+    h = make_harness(b)
+    h.rpc.script("file_storage_dir_remove", fail="directory not empty")
+    h.run_sync(OpInstanceRemove(instance_name="vm1"))
+    assert h.data.instances == {}
+    assert any("Could not remove directory" in line for line in h.feedback)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-from corral.cmdlib import instance_ops  # noqa: F401  (registers the logical units)
+from corral.cmdlib.instance_ops import LUInstanceShutdown, LUInstanceStartup
 from corral.errors import ErrorCode, OpExecError
+from corral.locking.levels import Level
 from corral.objects import AdminState, Instance, Node
 from corral.opcodes.instance import OpInstanceReboot, OpInstanceShutdown, OpInstanceStartup
 from tests.support.config import ConfigBuilder, instance_cluster, instance_with_disks
-from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
+from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure, requested
 
 RELEVANT = ("blockdev_", "instance_", "node_info")
 RUNNING = {"state": "running", "memory": 128, "vcpus": 1, "time": 1.0}
@@ -51,8 +52,8 @@ def test_startup_checks_memory_assembles_and_starts(make_harness: MakeHarness) -
     assert state(h).admin_state is AdminState.UP
     assert state(h).disks_active
     assert state(h).beparams == {"minmem": 256, "maxmem": 512}
-    env = [c.args[2] for c in h.rpc.calls_of("hooks_runner")
-           if c.args[:2] == ("instance-start", "pre")][0]
+    env = next(c.args[2] for c in h.rpc.calls_of("hooks_runner")
+           if c.args[:2] == ("instance-start", "pre"))
     assert env["GANETI_FORCE"] == "False"
     assert env["GANETI_INSTANCE_NAME"] == "vm1"
     assert sorted(c.node for c in h.rpc.calls_of("hooks_runner")
@@ -149,8 +150,8 @@ def test_shutdown_marks_down_then_stops(make_harness: MakeHarness) -> None:
     assert h.rpc.calls_of("instance_shutdown")[0].args[1] == 30.0
     assert state(h).admin_state is AdminState.DOWN
     assert not state(h).disks_active
-    env = [c.args[2] for c in h.rpc.calls_of("hooks_runner")
-           if c.args[:2] == ("instance-stop", "post")][0]
+    env = next(c.args[2] for c in h.rpc.calls_of("hooks_runner")
+           if c.args[:2] == ("instance-stop", "post"))
     assert env["GANETI_TIMEOUT"] == "30"
     assert env["GANETI_POST_INSTANCE_STATUS"] == "down"
     h.assert_persisted()
@@ -186,7 +187,9 @@ def test_shutdown_of_offline_instance_needs_force(make_harness: MakeHarness) -> 
 # --- reboot ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["soft", "hard"])
-def test_soft_and_hard_reboot_go_to_the_node(make_harness: MakeHarness, kind: str) -> None:
+def test_soft_and_hard_reboot_go_to_the_node(
+    make_harness: MakeHarness, kind: Literal["soft", "hard"],
+) -> None:
     b, _ = cluster(admin_state=AdminState.UP, disks_active=True)
     h = make_harness(b)
     running(h)
@@ -229,3 +232,21 @@ def test_reboot_needs_an_online_primary(make_harness: MakeHarness) -> None:
     h = make_harness(b)
     expect_failure(h, OpInstanceReboot(instance_name="vm1", reboot_type="hard"),
                    code=ErrorCode.STATE, match="Can't use offline node: node2")
+
+
+# --- locks ----------------------------------------------------------------------------
+
+def test_lock_plans_follow_ganeti(make_harness: MakeHarness) -> None:
+    b, _ = cluster()
+    h = make_harness(b)
+    start = LUInstanceStartup(h.ctx, OpInstanceStartup(instance_name="vm1"), h.feedback.append)
+    start.check_arguments()
+    start.expand_names()
+    plan = start.declare_locks()
+    assert requested(plan, Level.INSTANCE).names == frozenset({"vm1"})
+    assert requested(plan, Level.NODE_RES).names == frozenset({"node2"})
+    assert plan.get(Level.NODE) is None
+    assert requested(plan, Level.CLUSTER).shared
+    stop = LUInstanceShutdown(h.ctx, OpInstanceShutdown(instance_name="vm1"), h.feedback.append)
+    stop.expand_names()
+    assert stop.declare_locks().levels == (Level.CLUSTER, Level.INSTANCE)

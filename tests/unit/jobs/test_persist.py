@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from corral.jobs.model import Job, QueuedOp
@@ -40,7 +41,7 @@ def test_burst_is_written_in_few_transactions(tmp_path: Path) -> None:
         calls = 0
         original = store.save
 
-        def counting(docs: list[tuple[int, bytes]], serial: int) -> None:
+        def counting(docs: Iterable[tuple[int, bytes]], serial: int) -> None:
             nonlocal calls
             calls += 1
             original(docs, serial)
