@@ -6,9 +6,11 @@ node 1 is the master. A description is kept in ``DIR/vcluster.json``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -18,9 +20,12 @@ from typing import Any
 
 from corral.backend.daemons_ctl import daemon_pid, spawn_daemon, stop_daemon
 from corral.bootstrap.init import init_cluster
+from corral.clock import SystemClock
 from corral.errors import OpExecError, OpPrereqError
+from corral.hypervisor.registry import get_driver
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, wait_for_job
+from corral.process import SubprocessRunner
 from corral.vcluster import guest
 
 STATE_FILE = "vcluster.json"
@@ -103,6 +108,28 @@ def prepare_root(vc: VCluster, node: VNode) -> NodeLayout:
     return layout
 
 
+def bridge_name(vc: VCluster) -> str:
+    """The virtual cluster's instance bridge (no address: guests only see each other)."""
+    return f"corral{vc.master.port}"
+
+
+def _ip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
+
+
+def create_bridge(vc: VCluster) -> None:
+    name = bridge_name(vc)
+    if _ip("link", "show", name).returncode != 0:
+        created = _ip("link", "add", name, "type", "bridge")
+        if created.returncode != 0:
+            raise OpExecError(f"cannot create bridge {name}: {created.stderr.strip()}")
+    _ip("link", "set", name, "up")
+
+
+def remove_bridge(vc: VCluster) -> None:
+    _ip("link", "del", bridge_name(vc))
+
+
 def lvm_simulation_dir(node: VNode) -> Path:
     return NodeLayout(Path(node.root)).data_dir / "lvm-simulator"
 
@@ -144,6 +171,8 @@ def check_free(vc: VCluster) -> None:
     """Refuse to start when a node's address and port are taken (another virtual cluster?)."""
     for node in vc.nodes:
         with socket.socket() as sock:
+            # as the daemons do: connections in TIME_WAIT must not count as "in use"
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind((node.address, node.port))
             except OSError as err:
@@ -171,6 +200,7 @@ def up(
     check_free(vc)
     directory.mkdir(parents=True, exist_ok=True)
     vc.save()
+    create_bridge(vc)
     for node in vc.nodes:
         prepare_root(vc, node)
         start_noded(node)
@@ -188,6 +218,7 @@ def up(
         "enabled_disk_templates": ["diskless", "file", "sharedfile", "plain"],
         "enabled_hypervisors": ["fake", "chroot", "kvm"],
         "hvparams": {"kvm": guest.kvm_hvparams()},
+        "nicparams": {"mode": "bridged", "link": bridge_name(vc)},
     }
     options.update(init_options or {})
     init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)
@@ -213,14 +244,29 @@ def add_node(vc: VCluster, node: VNode, feedback: Callable[[str], None]) -> None
     feedback(f"Added node {node.name} ({node.address})")
 
 
+async def _stop_guests(layout: NodeLayout) -> list[str]:
+    """Force off every instance the node's hypervisors know of (guests outlive daemons)."""
+    stopped = []
+    for kind in ("fake", "chroot", "kvm"):
+        driver = get_driver(kind, layout, SubprocessRunner(), SystemClock())
+        for name in await driver.list_instances():
+            await driver.stop(name, force=True, timeout=10.0)
+            await driver.cleanup(name)
+            stopped.append(name)
+    return stopped
+
+
 def down(directory: Path, feedback: Callable[[str], None] = print) -> None:
     """Stop every daemon the virtual cluster started (by pid file) and remove ``directory``."""
     if (directory / STATE_FILE).exists():
         vc = VCluster.load(directory)
         for node in vc.nodes:
             layout = NodeLayout(Path(node.root))
+            for name in asyncio.run(_stop_guests(layout)):
+                feedback(f"Stopped instance {name} on {node.name}")
             stop_daemon(layout.pid_file("corral-masterd"), MASTERD_MATCH, 15.0)
             stop_daemon(layout.pid_file("corral-noded"), NODED_MATCH, 15.0)
+        remove_bridge(vc)
         feedback(f"Stopped the daemons of {len(vc.nodes)} nodes")
     shutil.rmtree(directory, ignore_errors=True)
 

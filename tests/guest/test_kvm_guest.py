@@ -37,7 +37,12 @@ from tests.guest.kit import (
 )
 
 BRIDGE = "corralgt0"
+NETNS = "corral-guest-test"
+VETH_HOST, VETH_NS = "corralgtv0", "corralgtv1"
 HOST_IP, GUEST_IP = "10.231.0.1", "10.231.0.2"
+"""The pinging side lives in a network namespace the test creates, joined to the bridge
+by a veth pair: the host itself never sends to these addresses, and the bridge has no
+address, so nothing can leave the machine."""
 
 
 async def _until(predicate: Callable[[], Awaitable[bool]], timeout: float) -> bool:
@@ -176,20 +181,37 @@ async def _ip(*args: str, check: bool = True) -> str:
 def bridge() -> Iterator[str]:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("bridges and taps need root and iproute2")
-    asyncio.run(_ip("link", "del", BRIDGE, check=False))  # left over by a killed run
-    asyncio.run(_ip("link", "add", BRIDGE, "type", "bridge"))
+    _remove_test_network()  # left over by a killed run
     try:
-        asyncio.run(_ip("addr", "add", f"{HOST_IP}/24", "dev", BRIDGE))
-        asyncio.run(_ip("link", "set", BRIDGE, "up"))
+        for argv in (
+            ("link", "add", BRIDGE, "type", "bridge"),
+            ("link", "set", BRIDGE, "up"),
+            ("netns", "add", NETNS),
+            ("link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS),
+            ("link", "set", VETH_HOST, "master", BRIDGE, "up"),
+            ("link", "set", VETH_NS, "netns", NETNS),
+            ("-n", NETNS, "addr", "add", f"{HOST_IP}/24", "dev", VETH_NS),
+            ("-n", NETNS, "link", "set", VETH_NS, "up"),
+            ("-n", NETNS, "link", "set", "lo", "up"),
+        ):
+            asyncio.run(_ip(*argv))
         yield BRIDGE
     finally:
-        asyncio.run(_ip("link", "del", BRIDGE, check=False))
+        _remove_test_network()
+
+
+def _remove_test_network() -> None:
+    asyncio.run(_ip("link", "del", VETH_HOST, check=False))
+    asyncio.run(_ip("netns", "del", NETNS, check=False))
+    asyncio.run(_ip("link", "del", BRIDGE, check=False))
 
 
 async def _ping(address: str) -> bool:
-    argv = ["ping", "-c", "1", "-W", "1", address]
+    """One ping from inside the test's network namespace."""
+    ping = ["ping", "-c", "1", "-W", "1", address]
     if shutil.which("ping") is None:
-        argv = ["busybox", *argv]
+        ping = ["busybox", *ping]
+    argv = ["ip", "netns", "exec", NETNS, *ping]
     return not (await SubprocessRunner().run(argv, timeout=5)).failed
 
 

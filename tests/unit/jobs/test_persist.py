@@ -46,7 +46,7 @@ def test_burst_is_written_in_few_transactions(tmp_path: Path) -> None:
             calls += 1
             original(docs, serial)
 
-        store.save = counting  # type: ignore[method-assign]
+        store.save = counting  # type: ignore[method-assign,assignment]
         saver = JobSaver(store)
         saver.serial = 200
         await asyncio.gather(*(saver.save(_job(i)) for i in range(1, 201)))
