@@ -12,6 +12,8 @@ import random
 import signal
 import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -19,8 +21,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Literal
+from typing import Any, Literal
 
+from corral.config.store import ConfigStore
+from corral.errors import OpPrereqError
+from corral.layout import NodeLayout
+from corral.luxi.client import Client, LuxiClientError, wait_for_job
 from corral.objects import (
     DEFAULT_GROUP_NAME,
     AdminState,
@@ -33,6 +39,7 @@ from corral.objects import (
     Node,
     NodeGroup,
 )
+from corral.rpc import pki
 from corral.vcluster import cluster
 from corral.vcluster.cluster import VCluster
 
@@ -237,6 +244,51 @@ def vcluster(count: int, prefix: str) -> Iterator[VCluster]:
         cluster.down(directory, feedback=messages.append)
 
 
+@contextlib.contextmanager
+def vcluster_at(count: int, prefix: str, port: int) -> Iterator[VCluster]:
+    """As :func:`vcluster`, with the node daemons on ``port`` (out of other clusters' way)."""
+    directory = temp_dir(prefix)
+    try:
+        cluster.check_free(cluster.plan(directory, count, port))
+    except OpPrereqError as err:
+        directory.rmdir()
+        raise BenchError(str(err)) from None
+    messages: list[str] = []
+    start = time.perf_counter()
+    try:
+        vc = cluster.up(directory, count, feedback=messages.append, port=port)
+        print(f"  ({count}-node vcluster on port {port} up in "
+              f"{time.perf_counter() - start:.1f} s)", flush=True)
+        yield vc
+    finally:
+        cluster.down(directory, feedback=messages.append)
+
+
+# --- jobs --------------------------------------------------------------------
+
+
+def run_job(client: Client, ops: list[dict[str, Any]], what: str) -> list[Any]:
+    """Submit one job and follow it; its op results, or BenchError unless it succeeded."""
+    job_id = client.SubmitJob(ops)
+    status, _, result = wait_for_job(client, job_id)
+    if status != "success":
+        raise BenchError(f"{what}: job {job_id} ended with {status}: {result}")
+    return result
+
+
+def run_jobs(client: Client, jobs: list[list[dict[str, Any]]], what: str) -> None:
+    """Submit all ``jobs`` in one SubmitManyJobs and follow each to its end;
+    BenchError unless every one was accepted and succeeded."""
+    submitted = client.SubmitManyJobs(jobs)
+    refused = [entry for entry in submitted if not entry[0]]
+    if refused:
+        raise BenchError(f"{what}: {len(refused)} jobs refused, e.g. {refused[0][1]}")
+    for _, job_id in submitted:
+        status, _, result = wait_for_job(client, int(job_id))
+        if status != "success":
+            raise BenchError(f"{what}: job {job_id} ended with {status}: {result}")
+
+
 # --- a generated configuration -----------------------------------------------
 
 
@@ -356,3 +408,87 @@ def generate_config(
         data.put(disk)
         data.put(inst)
     return data
+
+
+# --- a master daemon over a generated configuration ---------------------------
+
+MASTERD_START_TIMEOUT = 120.0
+MASTERD_STOP_TIMEOUT = 10.0
+
+
+def write_master_certificates(layout: NodeLayout, node_name: str, address: str) -> None:
+    """A new cluster CA and the master node's certificate, at the layout's paths."""
+    ca_key, ca_cert = pki.create_ca("cluster.example.com")
+    key = pki.generate_key()
+    cert = pki.sign_csr(pki.create_csr(key, node_name), ca_key, ca_cert, node_name, address)
+    pki.save_key(layout.ca_key, ca_key)
+    pki.save_cert(layout.ca_cert, ca_cert)
+    pki.save_key(layout.node_key, key)
+    pki.save_cert(layout.node_cert, cert)
+
+
+def generated_master_root(root: Path, data: ConfigData) -> NodeLayout:
+    """A master node's root at ``root``: directories, certificates and ``data`` as the
+    configuration (masterd alone runs there; no node daemon answers)."""
+    layout = NodeLayout(root)
+    layout.ensure_dirs()
+    master = data.master_node
+    write_master_certificates(layout, master.name, master.primary_ip)
+    store = ConfigStore(layout.config_db)
+    try:
+        store.replace_all(data)
+    finally:
+        store.close()
+    return layout
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    """The last ``lines`` lines of a log file (or why there are none)."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError as err:
+        return f"(no log: {err.strerror})"
+
+
+def wait_masterd(proc: subprocess.Popen[bytes], layout: NodeLayout,
+                 timeout: float = MASTERD_START_TIMEOUT) -> float:
+    """Seconds until masterd answers QueryClusterInfo; BenchError if it dies or hangs."""
+    start = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    log = layout.log_file("corral-masterd")
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"masterd exited with {proc.returncode}; log:\n{log_tail(log)}")
+        try:
+            with Client(str(layout.luxi_socket), timeout=30) as client:
+                client.QueryClusterInfo()
+            return time.perf_counter() - start
+        except LuxiClientError:
+            time.sleep(0.05)
+    raise BenchError(f"masterd did not answer within {timeout:.0f} s; log:\n{log_tail(log)}")
+
+
+def stop_child(proc: subprocess.Popen[bytes], timeout: float = MASTERD_STOP_TIMEOUT) -> None:
+    """SIGTERM the child, wait up to ``timeout`` seconds, then SIGKILL it."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        print(f"  (pid {proc.pid} ignored SIGTERM for {timeout:.0f} s: killed)", flush=True)
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def masterd_child(layout: NodeLayout, output: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """masterd on ``layout``'s root as a child process (stdout/stderr to ``output``),
+    stopped by its PID when the block ends. Call :func:`wait_masterd` before using it."""
+    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
+    with output.open("wb") as out:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
+    try:
+        yield proc
+    finally:
+        stop_child(proc)

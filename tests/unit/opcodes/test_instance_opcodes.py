@@ -37,10 +37,10 @@ def _create(**changes: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v is not None}
 
 
-def test_registered_and_waiting_for_their_logical_units() -> None:
+def test_registered_with_logical_units() -> None:
     for op_id in NEW_OP_IDS:
         assert op_id in REGISTRY
-        assert REGISTRY[op_id].WITH_LU is False, op_id
+        assert REGISTRY[op_id].WITH_LU is True, op_id
 
 
 def test_create_defaults_are_ganeti_3_0s() -> None:
