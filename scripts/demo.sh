@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make demo: a 3-node Corral cluster on this machine, left running with next steps.
+# make demo: a 3-node Corral cluster on this machine with a chroot instance and a
+# KVM/QEMU instance running, left up with next steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-/tmp/corral-demo}
@@ -19,21 +20,52 @@ eval "$("$BIN/corral" vcluster env --dir "$DIR")"
 
 say "The nodes"
 run gnt-node list
-run gnt-node list -o name,role,pip,group,master_candidate
-say "Cluster health"
 run gnt-cluster verify
-say "A job that holds node2's lock for a second, followed live"
-run gnt-debug delay --no-master -n node2 1
-run gnt-job list
+
+existing=$(gnt-instance list --no-headers -o name)
+if ! grep -qx web1 <<<"$existing"; then
+  say "A chroot instance on node2 (busybox root file system on a file disk)"
+  run gnt-instance add -t file --disk 0:size=64M -o busybox+default -H chroot -n node2 web1
+fi
+if ! grep -qx vm1 <<<"$existing"; then
+  say "A KVM/QEMU instance on node3 (Debian cloud kernel, busybox root; TCG when KVM is unusable)"
+  run gnt-instance add -t file --disk 0:size=128M -o busybox+default -H kvm \
+      -B maxmem=256,minmem=256 -n node3 vm1
+fi
+
+say "The instances"
+run gnt-instance list -o name,hypervisor,os,pnode,status,oper_ram
+
+say "Their consoles"
+printf '$ gnt-instance console web1   (a shell inside the chroot; here fed one command)\n'
+printf 'echo "hello from the chroot of web1: $(cat /etc/hostname)"; exit\n' | gnt-instance console web1 || true
+serial_log="$DIR/node3/var/log/corral/kvm/vm1.serial.log"
+for _ in $(seq 1 60); do grep -q CORRAL-GUEST-READY "$serial_log" 2>/dev/null && break; sleep 1; done
+printf '$ %s   (the guest'"'"'s serial console)\n' "$(gnt-instance console --show-cmd vm1)"
+"$BIN/python" - "$DIR/node3/run/corral/kvm/vm1.serial" <<'PY'
+import socket, sys, time
+sock = socket.socket(socket.AF_UNIX)
+sock.connect(sys.argv[1])
+sock.sendall(b"\necho guest says hello from $(hostname)\n")
+deadline, seen = time.monotonic() + 10, b""
+sock.settimeout(0.5)
+while time.monotonic() < deadline and b"says hello from vm1" not in seen:
+    try:
+        seen += sock.recv(4096)
+    except TimeoutError:
+        pass
+print(next((l for l in seen.decode(errors="replace").splitlines() if "says hello from vm1" in l and "echo" not in l), "(no answer yet: the guest may still be booting)"))
+PY
 
 cat <<NEXT
 
-The cluster keeps running. Next steps:
+The cluster and both instances keep running. Next steps:
   eval "\$(.venv/bin/corral vcluster env --dir $DIR)"   # point gnt-* at it
-  gnt-cluster info                 # settings and defaults
-  gnt-node info node2              # one node in detail
-  gnt-group add rack2 && gnt-group assign-nodes rack2 node3
-  gnt-debug delay --submit 5 && gnt-job list    # a background job
-  gnt-job watch <id>               # follow it
-  make demo-down                   # stop every daemon and remove $DIR
+  gnt-instance console vm1        # interactive serial console (Ctrl-] leaves)
+  gnt-instance console web1       # a shell inside the chroot instance
+  gnt-instance info vm1           # disks, NICs, parameters
+  gnt-instance reboot vm1 ; gnt-instance shutdown web1 ; gnt-instance startup web1
+  gnt-instance add -t diskless -o noop -H fake --no-nics -n node1 f1   # a fake instance
+  gnt-cluster info ; gnt-job list ; gnt-os list
+  make demo-down                  # stop every instance and daemon, remove $DIR
 NEXT

@@ -9,6 +9,10 @@ Kinds:
   instance's node (through the cluster's own channel) and becomes the
   interactive session. The CLI replaces itself with it (``os.execvp``).
 - ``ssh``: ``command`` runs on ``host`` over ``ssh -t`` as ``user``.
+
+When ``host`` is an address of this machine (a virtual cluster's node, or the
+master's own node) the command runs directly, without ssh; a ``socket`` console
+on another machine is reached through ssh to its node, as Ganeti does for KVM.
 - ``message``, ``vnc``, ``spice``: only text is printed.
 
 ``--show-cmd`` prints the command line instead of running it.
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
 
 CONS_SOCKET = "socket"
 CONS_SSH = "ssh"
-CONS_MESSAGE = "message"
+CONS_MESSAGE = "msg"
 CONS_VNC = "vnc"
 CONS_SPICE = "spice"
 VNC_BASE_PORT = 5900
@@ -75,12 +79,37 @@ def _describe(console: dict[str, Any]) -> str | None:
     return None
 
 
+def is_local_address(host: object) -> bool:
+    """Whether ``host`` is an address of this machine (binding to it succeeds)."""
+    import socket
+
+    if not isinstance(host, str) or not host:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                           socket.SOCK_DGRAM) as probe:
+            probe.bind((host, 0))
+    except OSError:
+        return False
+    return True
+
+
+def _local_command(console: dict[str, Any]) -> list[str]:
+    command = console.get("command")
+    if isinstance(command, str):
+        return ["/bin/sh", "-c", command]
+    return _socket_command(console)
+
+
 def console_argv(console: dict[str, Any]) -> list[str]:
     """The command that opens an ``ssh`` or ``socket`` console."""
     kind = console.get("kind")
+    local = is_local_address(console.get("host"))
     if kind == CONS_SSH:
-        return ssh_command(console)
+        return _local_command(console) if local else ssh_command(console)
     if kind == CONS_SOCKET:
+        if console.get("host") and not local:
+            return ssh_command(console)
         return _socket_command(console)
     raise CliError(f"Unknown console type '{kind}'")
 

@@ -218,7 +218,7 @@ def test_list_fields(run: Runner, luxi: FakeLuxi) -> None:
     assert luxi.args_of("QueryFields") == [["instance", ["status"]]]
 
 
-SOCKET_CONSOLE = {"instance": "inst1", "kind": "socket", "host": "node1", "port": None,
+SOCKET_CONSOLE = {"instance": "inst1", "kind": "socket", "host": "127.0.0.1", "port": None,
                   "user": None, "command": ["corral-console", "--node", "node1", "inst1 s"],
                   "message": None}
 
@@ -255,7 +255,7 @@ def test_console_command_missing(run: Runner, luxi: FakeLuxi,
 
 @pytest.mark.parametrize(
     ("console", "out"),
-    [({"instance": "i1", "kind": "message", "message": "Instance i1 is paused"},
+    [({"instance": "i1", "kind": "msg", "message": "Instance i1 is paused"},
       "Instance i1 is paused\n"),
      ({"instance": "i1", "kind": "vnc", "host": "node1", "port": 5902, "display": 2},
       "Instance i1 has VNC listening on node1:5902 (display 2), URL <vnc://node1:5902/>\n"),
@@ -309,3 +309,20 @@ def test_tools_stay_light(module: str, tmp_path: Path) -> None:
     loaded = [m for m in proc.stdout.split() if any(m == h or m.startswith(h + ".")
                                                     for h in heavy)]
     assert loaded == []
+
+
+def test_console_on_another_machine_goes_through_ssh() -> None:
+    from corral.cli.instance_console import console_argv
+
+    remote = {**SOCKET_CONSOLE, "host": "192.0.2.77"}  # TEST-NET-1: not this machine
+    argv = console_argv(remote)
+    assert argv[0] == "ssh"
+    assert argv[-2:] == ["192.0.2.77", "corral-console --node node1 'inst1 s'"]
+
+
+def test_ssh_console_on_this_machine_runs_directly() -> None:
+    from corral.cli.instance_console import console_argv
+
+    local = {"instance": "c1", "kind": "ssh", "host": "127.0.0.12", "user": "root",
+             "command": ["chroot", "/x", "/bin/sh"]}
+    assert console_argv(local) == ["chroot", "/x", "/bin/sh"]

@@ -1,0 +1,90 @@
+"""The remote API's only way to the master: the LUXI method table, called in process.
+
+RAPI never touches the configuration or the queue directly. It calls the same
+``dispatch(method, args)`` that serves LUXI clients (``SubmitJob``, ``Query``,
+``QueryJobs``, ``WaitForJobChange``...), so a job submitted through RAPI is the
+same job ``gnt-*`` would submit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from corral.rapi.httperror import HttpError
+
+Dispatch = Callable[[str, list[Any]], Awaitable[Any]]
+"""``dispatch(method, args)``: a LUXI method of the master, awaited in process."""
+
+JOB_NOTCHANGED = "nochange"
+JOB_FINAL = frozenset({"success", "error", "canceled"})
+WAIT_STEP = 10.0
+"""Seconds one WaitForJobChange call may block (Ganeti's RAPI uses 10)."""
+
+
+def name_filter(namefield: str, names: Sequence[Any]) -> list[Any]:
+    """Ganeti's query filter selecting items by name (or id)."""
+    return ["|", *(["=", namefield, name] for name in names)]
+
+
+def plain_rows(result: dict[str, Any]) -> list[list[Any]]:
+    """Values of a query2 answer, None where a cell is not normal (unknown field, no data)."""
+    return [[value for _status, value in row] for row in result["data"]]
+
+
+@dataclass(frozen=True, slots=True)
+class RapiContext:
+    """What resources use to reach the master."""
+
+    dispatch: Dispatch
+
+    async def call(self, method: str, *args: Any) -> Any:
+        return await self.dispatch(method, list(args))
+
+    async def submit(self, ops: list[dict[str, Any]]) -> int:
+        """Submit one job; its id (Ganeti 3.0 returns job ids as JSON numbers)."""
+        return int(await self.call("SubmitJob", ops))
+
+    async def query(
+        self, what: str, fields: list[str], names: Sequence[Any] | None = None
+    ) -> list[list[Any]]:
+        """Rows of plain values for ``fields``; unknown fields give None.
+
+        With ``names``, a name that matches nothing raises OpPrereqError (NOENT).
+        """
+        namefield = "id" if what == "job" else "name"
+        qfilter = None if names is None else name_filter(namefield, names)
+        return plain_rows(await self.call("Query", what, fields, qfilter))
+
+    async def query_one(self, what: str, name: str, fields: list[str]) -> dict[str, Any]:
+        """One item as a dict; 404 when it does not exist."""
+        rows = await self.query(what, fields, [name])
+        if not rows:
+            raise HttpError(404)
+        return dict(zip(fields, rows[0], strict=True))
+
+    async def wait_job(self, job_id: int, timeout: float) -> tuple[str, list[Any]]:
+        """Follow a job until it ends; its final status and per-opcode results.
+
+        Raises:
+            HttpError: 504 when it has not ended within ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        info: Any = None
+        serial: int | None = None
+        while True:
+            step = min(WAIT_STEP, deadline - loop.time())
+            if step <= 0:
+                raise HttpError(504, f"Job {job_id} did not finish within {timeout:.0f} s")
+            change = await self.call("WaitForJobChange", job_id, ["status"], info, serial, step)
+            if change == JOB_NOTCHANGED:
+                continue
+            info, logs = change
+            serial = max([serial or 0, *(int(entry[0]) for entry in logs or [])])
+            if info[0] in JOB_FINAL:
+                break
+        row = (await self.call("QueryJobs", [job_id], ["status", "opresult"]))[0]
+        return str(row[0]), list(row[1])
