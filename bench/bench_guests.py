@@ -278,9 +278,10 @@ def kvm_figures(client: Client, vc: VCluster) -> list[Figure]:
     run_job(client, [create_op(KVM_NAME, "kvm", KVM_MEMORY_MIB)], f"create {KVM_NAME}")
     first = marker_seconds(paths.serial_log, start)
     accel = kvm_runtime(paths).accel
+    corral_disk = disk_path(client, KVM_NAME, root)
     scratch = temp_dir("guests-bare")
     try:
-        times = kvm_rounds(client, paths, disk_path(client, KVM_NAME, root), scratch)
+        times = kvm_rounds(client, paths, corral_disk, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return kvm_report(times, first, accel)

@@ -29,15 +29,18 @@ _NO_RENAMES: Mapping[str, str] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class FromPath:
-    """An opcode field taken from a path parameter (an integer when ``integer``)."""
+    """An opcode field taken from a path parameter: as an integer when ``integer``,
+    as a one-item list when ``listed``."""
 
     field: str
     param: str
     integer: bool = False
+    listed: bool = False
 
     def value(self, req: RapiRequest) -> Any:
         raw = req.param(self.param)
-        return int(raw) if self.integer else raw
+        value = int(raw) if self.integer else raw
+        return [value] if self.listed else value
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,196 @@
+"""Daemons the watcher keeps running: the node daemon everywhere, the master daemon (and
+the RAPI server inside it) on the master.
+
+Who this node is comes from its own files: the node name file written when it
+joined, and the ssconf files the master distributes (``master_node``,
+``node_primary_ips``, ``noded_port``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import socket
+import ssl
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from corral.backend.commands import MASTERD, MASTERD_MATCH
+from corral.backend.daemons_ctl import daemon_pid, spawn_daemon, stop_daemon
+from corral.backend.ssconf import read_ssconf, read_ssconf_lines
+from corral.bootstrap.init import start_masterd
+from corral.layout import NodeLayout
+
+log = logging.getLogger(__name__)
+
+NODED = "corral-noded"
+NODED_MATCH = ("corral.daemons.noded", NODED)
+LISTEN_TIMEOUT = 15.0
+"""Seconds a freshly started node daemon gets to accept connections."""
+RAPI_TIMEOUT = 10.0
+MASTERD_STOP_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeIdentity:
+    """This node as its ssconf files describe it."""
+
+    name: str
+    address: str
+    port: int
+    master: str
+
+    @property
+    def is_master(self) -> bool:
+        return self.name == self.master
+
+
+def node_identity(layout: NodeLayout) -> NodeIdentity | None:
+    """This node's name, primary IP, node daemon port and master; None outside a cluster."""
+    try:
+        name = layout.node_name_file.read_text().strip()
+    except OSError:
+        return None
+    master = read_ssconf(layout, "master_node")
+    port = read_ssconf(layout, "noded_port")
+    ips = dict(
+        line.split(None, 1) for line in read_ssconf_lines(layout, "node_primary_ips")
+        if len(line.split()) == 2
+    )
+    if not name or not master or not port or not port.isdigit() or name not in ips:
+        return None
+    return NodeIdentity(name=name, address=ips[name].strip(), port=int(port), master=master)
+
+
+def noded_argv(layout: NodeLayout, node: NodeIdentity) -> list[str]:
+    return [sys.executable, "-m", "corral.daemons.noded", "--root", str(layout.root),
+            "--bind", node.address, "--port", str(node.port), "--node-name", node.name]
+
+
+def ensure_noded(layout: NodeLayout, node: NodeIdentity) -> bool:
+    """Start the node daemon unless its pid file names a live one; whether it was started.
+
+    Raises:
+        CommandError: it could not be started.
+    """
+    pid_file = layout.pid_file(NODED)
+    if daemon_pid(pid_file, NODED_MATCH) is not None:
+        return False
+    log.warning("The node daemon is not running on %s: starting it", node.name)
+    pid = spawn_daemon(noded_argv(layout, node), pid_file, layout.log_file(NODED))
+    if _wait_listening(node.address, node.port, LISTEN_TIMEOUT):
+        log.info("Node daemon started as pid %d", pid)
+    else:
+        log.error("The node daemon (pid %d) does not accept connections on %s:%d; see %s",
+                  pid, node.address, node.port, layout.log_file(NODED))
+    return True
+
+
+def _wait_listening(address: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def masterd_running(layout: NodeLayout) -> bool:
+    return daemon_pid(layout.pid_file(MASTERD), MASTERD_MATCH) is not None
+
+
+def ensure_masterd(layout: NodeLayout) -> bool:
+    """Start the master daemon unless it runs; whether it was started.
+
+    Raises:
+        OpExecError: it was started but did not answer on LUXI.
+    """
+    if masterd_running(layout):
+        return False
+    log.warning("The master daemon is not running: starting it")
+    start_masterd(layout, feedback=log.info)
+    return True
+
+
+def restart_masterd(layout: NodeLayout) -> None:
+    """Stop and start the master daemon (the RAPI server lives inside it).
+
+    Raises:
+        OpExecError: it did not answer on LUXI after the start.
+    """
+    stop_daemon(layout.pid_file(MASTERD), MASTERD_MATCH, MASTERD_STOP_TIMEOUT)
+    start_masterd(layout, feedback=log.info)
+
+
+# --- RAPI -------------------------------------------------------------------------------
+
+
+def rapi_available() -> bool:
+    """Whether this installation has a RAPI server (in the master daemon) to check."""
+    return importlib.util.find_spec("corral.rapi") is not None
+
+
+def probe_rapi(address: str, port: int, timeout: float = RAPI_TIMEOUT) -> str | None:
+    """Ask ``GET /version``; None when RAPI answers (an HTTP 401 counts), else why not."""
+    host = f"[{address}]" if ":" in address else address
+    reasons = []
+    for scheme in ("https", "http"):
+        problem = _get_version(f"{scheme}://{host}:{port}/version", timeout)
+        if problem is None:
+            return None
+        reasons.append(f"{scheme}: {problem}")
+    return "; ".join(reasons)
+
+
+def _get_version(url: str, timeout: float) -> str | None:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # only liveness is checked; no secret is sent
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as reply:
+            body = reply.read()
+    except urllib.error.HTTPError as err:
+        return None if err.code == 401 else f"HTTP {err.code}"
+    except (urllib.error.URLError, OSError) as err:
+        return str(getattr(err, "reason", err))
+    try:
+        version = json.loads(body)
+    except ValueError:
+        return "the answer to /version is not JSON"
+    return None if isinstance(version, int) else f"unexpected version {version!r}"
+
+
+def _probe_until(address: str, port: int, seconds: float) -> str | None:
+    """Probe until RAPI answers or ``seconds`` passed (a restarted daemon needs a moment)."""
+    deadline = time.monotonic() + seconds
+    while (problem := probe_rapi(address, port)) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return problem
+
+
+def check_rapi(layout: NodeLayout, address: str, port: int) -> bool:
+    """Probe RAPI; if it is dead, restart the master daemon once and probe again.
+
+    Returns whether the master daemon was restarted.
+    """
+    if not rapi_available():
+        log.info("This installation has no RAPI server yet; skipping the RAPI check")
+        return False
+    problem = probe_rapi(address, port)
+    if problem is None:
+        log.debug("RAPI answers on %s:%d", address, port)
+        return False
+    log.warning("RAPI does not answer on %s:%d (%s): restarting the master daemon",
+                address, port, problem)
+    restart_masterd(layout)
+    problem = _probe_until(address, port, RAPI_TIMEOUT)
+    if problem is not None:
+        log.error("RAPI still does not answer on %s:%d after a restart: %s",
+                  address, port, problem)
+    return True
