@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,12 +14,12 @@ from typing import Any
 from corral.backend.context import NodeContext
 from corral.backend.services import hypervisor, storage
 from corral.errors import CorralError, OpExecError
+from corral.hypervisor.linux import memory_mib, read_host
 from corral.layout import NodeLayout
 from corral.objects.instance import DiskTemplate
 from corral.rpc.handlers import handles
 
 MIB = 1024 * 1024
-_NUMA_NODE_RE = re.compile(r"node[0-9]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,49 +42,14 @@ class HostInfo:
     cpu_sockets: int
 
 
-def parse_meminfo(text: str) -> dict[str, int]:
-    """``/proc/meminfo`` as ``{field: value}``; values in kB as the file gives them."""
-    fields: dict[str, int] = {}
-    for line in text.splitlines():
-        name, sep, rest = line.partition(":")
-        parts = rest.split()
-        if sep and parts and parts[0].isdigit():
-            fields[name.strip()] = int(parts[0])
-    return fields
-
-
 def memory_from_meminfo(text: str) -> MemoryInfo:
-    """Total and available memory from ``/proc/meminfo`` text.
-
-    Uses ``MemAvailable``; older kernels lack it, then free + buffers + cached.
+    """Total and available memory from ``/proc/meminfo`` text (MiB; dom0 is the rest).
 
     Raises:
         ValueError: the text has no ``MemTotal``.
     """
-    fields = parse_meminfo(text)
-    if "MemTotal" not in fields:
-        raise ValueError("no MemTotal in /proc/meminfo")
-    total = fields["MemTotal"] // 1024
-    available = fields.get("MemAvailable")
-    if available is None:
-        available = sum(fields.get(key, 0) for key in ("MemFree", "Buffers", "Cached"))
-    free = min(available // 1024, total)
+    total, free = memory_mib(text)
     return MemoryInfo(total=total, free=free, dom0=total - free)
-
-
-def parse_cpu_sockets(cpuinfo: str) -> int:
-    """Distinct ``physical id`` values in ``/proc/cpuinfo`` text; 1 when none are listed."""
-    ids = set()
-    for line in cpuinfo.splitlines():
-        name, sep, value = line.partition(":")
-        if sep and name.strip() == "physical id":
-            ids.add(value.strip())
-    return max(len(ids), 1)
-
-
-def count_numa_nodes(names: Iterable[str]) -> int:
-    """NUMA nodes among the entries of ``/sys/devices/system/node``; at least 1."""
-    return max(sum(1 for name in names if _NUMA_NODE_RE.fullmatch(name)), 1)
 
 
 def _read(path: Path) -> str:
@@ -103,15 +66,19 @@ def read_host_info(proc: Path = Path("/proc"), sys_dir: Path = Path("/sys")) -> 
         ValueError: ``/proc/meminfo`` is unreadable.
     """
     try:
-        numa = os.listdir(sys_dir / "devices" / "system" / "node")
-    except OSError:
-        numa = []
+        host = read_host(proc, sys_dir)
+    except OSError as err:
+        raise ValueError(f"cannot read {proc / 'meminfo'}: {err}") from err
     return HostInfo(
         bootid=_read(proc / "sys" / "kernel" / "random" / "boot_id").strip(),
-        memory=memory_from_meminfo(_read(proc / "meminfo")),
-        cpu_total=os.cpu_count() or 1,
-        cpu_nodes=count_numa_nodes(numa),
-        cpu_sockets=parse_cpu_sockets(_read(proc / "cpuinfo")),
+        memory=MemoryInfo(
+            total=host.memory_total,
+            free=host.memory_free,
+            dom0=host.memory_total - host.memory_free,
+        ),
+        cpu_total=host.cpu_total,
+        cpu_nodes=host.cpu_nodes,
+        cpu_sockets=host.cpu_sockets,
     )
 
 
