@@ -16,8 +16,10 @@ Run from the checkout: ``.venv/bin/python -m bench.bench_guests``.
 from __future__ import annotations
 
 import asyncio
+import shlex
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -28,8 +30,10 @@ from bench.common import (
     BenchError,
     Figure,
     fmt_list,
+    load_average,
     median,
     report,
+    report_leftovers,
     run_job,
     temp_dir,
     vcluster_at,
@@ -167,20 +171,24 @@ def chroot_figures(client: Client, vc: VCluster) -> list[Figure]:
 # --- KVM -----------------------------------------------------------------------------------
 
 
-def marker_seconds(path: Path, start: float, check: Callable[[], None] | None = None) -> float:
-    """Seconds from ``start`` (a perf_counter value) until the console marker is in the
-    file at ``path`` (which may not exist yet); ``check`` may raise to give up early."""
+def console_times(path: Path, start: float,
+                  check: Callable[[], None] | None = None) -> tuple[float, float]:
+    """Seconds from ``start`` (a perf_counter value) until QEMU created the console log
+    ``path`` (removed beforehand), and until the console marker is in it; ``check`` may
+    raise to give up early."""
     marker = READY_MARKER.encode()
     seen = b""
     handle = None
+    opened = 0.0
     try:
         while True:
             if handle is None and path.exists():
+                opened = time.perf_counter() - start
                 handle = path.open("rb")
             if handle is not None:
                 seen += handle.read()
                 if marker in seen:
-                    return time.perf_counter() - start
+                    return opened, time.perf_counter() - start
             if time.perf_counter() - start > MARKER_TIMEOUT_S:
                 raise BenchError(f"no {READY_MARKER} in {path} after {MARKER_TIMEOUT_S:.0f} s")
             if check is not None:
@@ -191,13 +199,14 @@ def marker_seconds(path: Path, start: float, check: Callable[[], None] | None = 
             handle.close()
 
 
-def corral_boot(client: Client, paths: KvmPaths) -> float:
-    """Seconds from submitting OP_INSTANCE_STARTUP to the marker in the serial log."""
+def corral_boot(client: Client, paths: KvmPaths) -> tuple[float, float]:
+    """Seconds from submitting OP_INSTANCE_STARTUP to the serial log's creation and to
+    the marker in it."""
     paths.serial_log.unlink(missing_ok=True)  # the last boot's log holds a marker too
     start = time.perf_counter()
     job_id = client.SubmitJob([life_cycle_op("OP_INSTANCE_STARTUP", KVM_NAME)])
     try:
-        seconds = marker_seconds(paths.serial_log, start)
+        seconds = console_times(paths.serial_log, start)
     finally:
         status, _, result = wait_for_job(client, job_id)
     if status != "success":
@@ -224,8 +233,9 @@ def bare_argv(corral_argv: Sequence[str], corral_disk: Path, disk: Path,
             "-serial", f"file:{serial_log}"]
 
 
-def bare_boot(argv: list[str], serial_log: Path, errors: Path) -> float:
-    """Seconds from starting QEMU directly to the marker; QEMU is killed by its PID."""
+def bare_boot(argv: list[str], serial_log: Path, errors: Path) -> tuple[float, float]:
+    """Seconds from starting QEMU directly to its serial file's creation and to the
+    marker in it; QEMU is killed by its PID."""
     serial_log.unlink(missing_ok=True)
     with errors.open("wb") as err:
         start = time.perf_counter()
@@ -238,7 +248,7 @@ def bare_boot(argv: list[str], serial_log: Path, errors: Path) -> float:
                              f"{errors.read_text(errors='replace')[-400:]}")
 
     try:
-        return marker_seconds(serial_log, start, alive)
+        return console_times(serial_log, start, alive)
     finally:
         proc.kill()
         proc.wait()
@@ -255,17 +265,21 @@ def kvm_rounds(client: Client, paths: KvmPaths, corral_disk: Path,
                scratch: Path) -> dict[str, list[float]]:
     """Alternating bare and Corral boots; the soft shutdown jobs between them."""
     argv = list(kvm_runtime(paths).argv)
-    times: dict[str, list[float]] = {"corral": [], "bare": [], "shutdown": []}
+    times: dict[str, list[float]] = {key: [] for key in ("corral", "bare", "corral_open",
+                                                         "bare_open", "shutdown")}
     times["shutdown"].append(timed_job(client, life_cycle_op("OP_INSTANCE_SHUTDOWN",
                                                              KVM_NAME)))
     clean = scratch / "clean.img"
     shutil.copyfile(corral_disk, clean)
     disk, serial, errors = scratch / "bare.img", scratch / "bare.serial", scratch / "bare.err"
     bare = bare_argv(argv, corral_disk, disk, serial)
+    print(f"  (bare QEMU command: {shlex.join(bare)})", flush=True)
     for _ in range(KVM_RUNS):
         shutil.copyfile(clean, disk)
-        times["bare"].append(bare_boot(bare, serial, errors))
-        times["corral"].append(corral_boot(client, paths))
+        for kind, (opened, marker) in (("bare", bare_boot(bare, serial, errors)),
+                                       ("corral", corral_boot(client, paths))):
+            times[f"{kind}_open"].append(opened)
+            times[kind].append(marker)
         times["shutdown"].append(timed_job(client, life_cycle_op("OP_INSTANCE_SHUTDOWN",
                                                                  KVM_NAME)))
     return times
@@ -276,7 +290,7 @@ def kvm_figures(client: Client, vc: VCluster) -> list[Figure]:
     paths = instance_paths(NodeLayout(root), KVM_NAME)
     start = time.perf_counter()
     run_job(client, [create_op(KVM_NAME, "kvm", KVM_MEMORY_MIB)], f"create {KVM_NAME}")
-    first = marker_seconds(paths.serial_log, start)
+    first = console_times(paths.serial_log, start)[1]
     accel = kvm_runtime(paths).accel
     corral_disk = disk_path(client, KVM_NAME, root)
     scratch = temp_dir("guests-bare")
@@ -302,6 +316,11 @@ def kvm_report(times: dict[str, list[float]], first: float, accel: str) -> list[
                       OVERHEAD_TARGET_S, "max",
                       f"difference of the medians; per interleaved pair: "
                       f"{fmt_list(pairs, 's')}")),
+        report(Figure("KVM start overhead until QEMU opens the console",
+                      median(times["corral_open"]) - median(times["bare_open"]), "s",
+                      detail="the same difference without the guest's boot, whose time under "
+                      f"TCG varies by more; Corral {fmt_list(times['corral_open'], 's')}, "
+                      f"bare {fmt_list(times['bare_open'], 's')}")),
         report(Figure("KVM create+install+first start to marker", first, "s",
                       detail="one run; includes the OS install and the accelerator probe")),
         report(Figure("KVM soft shutdown job (ACPI)", median(times["shutdown"]), "s",
@@ -311,15 +330,16 @@ def kvm_report(times: dict[str, list[float]], first: float, accel: str) -> list[
 
 
 def run() -> list[Figure]:
-    print("guests: chroot stop/start and KVM start to console marker on a 1-node vcluster",
-          flush=True)
+    print("guests: chroot stop/start and KVM start to console marker on a 1-node vcluster "
+          f"(load average {load_average()})", flush=True)
     with vcluster_at(1, "guests", PORT) as vc, Client(str(vc.luxi_socket)) as client:
         return chroot_figures(client, vc) + kvm_figures(client, vc)
 
 
-def main() -> None:
+def main() -> int:
     run()
+    return 0 if report_leftovers() else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -28,9 +28,11 @@ from bench.common import (
     fmt_list,
     generate_config,
     generated_master_root,
+    load_average,
     masterd_child,
     median,
     report,
+    report_leftovers,
     run_jobs,
     sample,
     temp_dir,
@@ -216,16 +218,17 @@ def big_list_figures() -> list[Figure]:
 
 
 def run() -> list[Figure]:
-    print(f"instances: {COUNT} fake instances in parallel; listing {BIG_INSTANCES:,}",
-          flush=True)
+    print(f"instances: {COUNT} fake instances in parallel; listing {BIG_INSTANCES:,} "
+          f"(load average {load_average()})", flush=True)
     with vcluster_at(NODES, "instances", PORT) as vc, Client(str(vc.luxi_socket)) as client:
         figures = fake_figures(client)
     return figures + big_list_figures()
 
 
-def main() -> None:
+def main() -> int:
     run()
+    return 0 if report_leftovers() else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -215,6 +215,22 @@ def leftover_processes() -> list[tuple[int, str]]:
     return found
 
 
+def load_average() -> str:
+    """The machine's 1/5/15-minute load averages, for a benchmark's context line."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def report_leftovers() -> bool:
+    """Print every process left running from a benchmark's directory; True if none."""
+    leftovers = leftover_processes()
+    for pid, cmdline in leftovers:
+        print(f"LEFT RUNNING: pid {pid}: {cmdline}", flush=True)
+    return not leftovers
+
+
 def check_addresses_free(count: int) -> None:
     """Refuse to start when something already listens where the vcluster's nodes would
     (another vcluster, e.g. of an integration test): the nodes would not bind."""

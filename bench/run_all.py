@@ -14,7 +14,16 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import bench_cli, bench_config, bench_jobs, bench_locking, bench_masterd_rss
+from bench import (
+    bench_cli,
+    bench_config,
+    bench_guests,
+    bench_instances,
+    bench_jobs,
+    bench_locking,
+    bench_masterd_rss,
+    bench_rapi,
+)
 from bench.common import (
     Figure,
     fmt_list,
@@ -54,6 +63,9 @@ BENCHMARKS = [
     Benchmark("cli", bench_cli.run, 90),
     Benchmark("config", bench_config.run, 120),
     Benchmark("masterd_rss", bench_masterd_rss.run, 150),
+    Benchmark("instances", bench_instances.run, 360),
+    Benchmark("guests", bench_guests.run, 360),
+    Benchmark("rapi", bench_rapi.run, 300),
 ]
 
 

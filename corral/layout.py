@@ -57,6 +57,15 @@ class NodeLayout:
         return self.crypto_dir / "node-key.pem"
 
     @property
+    def rapi_cert(self) -> Path:
+        """The remote API's server certificate (issued by the cluster CA)."""
+        return self.crypto_dir / "rapi.pem"
+
+    @property
+    def rapi_key(self) -> Path:
+        return self.crypto_dir / "rapi-key.pem"
+
+    @property
     def join_token(self) -> Path:
         return self.crypto_dir / "join-token"
 

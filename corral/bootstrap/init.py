@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import ipaddress
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+import msgspec
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from corral.backend.daemons_ctl import spawn_daemon
 from corral.bootstrap.config import InitParams, initial_config
@@ -36,6 +42,7 @@ def init_cluster(
         OpPrereqError: the node already belongs to a cluster, or a parameter is invalid.
         OpExecError: the node daemon, the join or the master daemon failed.
     """
+    rapi_port = options.pop("rapi_port", None)
     params = InitParams(cluster_name=cluster_name, **options)
     layout = NodeLayout(root)
     _check(layout, params)
@@ -47,9 +54,15 @@ def init_cluster(
     ca_pem = pki.cert_to_pem(ca_cert).decode()
     asyncio.run(_join_self(layout, target, token, params, ca_key, ca_pem))
     feedback(f"Node {params.master_node} joined with a certificate from the cluster CA")
+    addresses = [a for a in (params.primary_ip, params.master_ip) if a]
+    create_rapi_certificate(layout, ca_key, pki.load_cert_pem(ca_pem),
+                            [cluster_name, params.master_node], addresses)
+    data = initial_config(params, time.time())
+    if rapi_port is not None:
+        data.cluster = msgspec.structs.replace(data.cluster, rapi_port=int(rapi_port))
     store = ConfigStore(layout.config_db)
     try:
-        store.replace_all(initial_config(params, time.time()))
+        store.replace_all(data)
     finally:
         store.close()
     start_masterd(layout, feedback)
@@ -87,6 +100,63 @@ async def _join_self(
         )
     async with RpcClient(tls.client_ssl_context(layout)) as confirmed:
         await confirm_joined(confirmed, target)
+
+
+RAPI_VALIDITY = datetime.timedelta(days=5 * 365)
+
+
+def _rapi_names(names: Iterable[str], addresses: Iterable[str]) -> list[x509.GeneralName]:
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dict.fromkeys(names) if n]
+    for address in dict.fromkeys(addresses):
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(address)))
+        except ValueError:
+            sans.append(x509.DNSName(address))
+    return sans
+
+
+def create_rapi_certificate(
+    layout: NodeLayout,
+    ca_key: pki.PrivateKey,
+    ca_cert: x509.Certificate,
+    names: list[str],
+    addresses: list[str],
+) -> None:
+    """The remote API's server certificate and key, issued by the cluster CA.
+
+    ``names`` (the cluster name first) become DNS names and ``addresses`` IP
+    addresses of the certificate, so that clients may verify it by the cluster CA.
+    """
+    key = pki.generate_key()
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + RAPI_VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(_rapi_names(names, addresses)),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pki.save_key(layout.rapi_key, key)
+    pki.save_cert(layout.rapi_cert, cert)
+
+
+def ensure_rapi_certificate(layout: NodeLayout, names: list[str], addresses: list[str]) -> bool:
+    """Create the RAPI certificate unless it exists; False when the CA key is not here."""
+    if layout.rapi_cert.exists() and layout.rapi_key.exists():
+        return True
+    if not (layout.ca_key.exists() and layout.ca_cert.exists()):
+        return False
+    create_rapi_certificate(layout, pki.load_key(layout.ca_key), pki.load_cert(layout.ca_cert),
+                            names, addresses)
+    return True
 
 
 def start_masterd(layout: NodeLayout, feedback: Callable[[str], None] = print) -> None:

@@ -61,11 +61,18 @@ class LogicalUnit(Generic[OpT]):
         self.op = op
         self.feedback = feedback
         self.config_changed = False
+        self.lock_owner = ""
+        """Set by the processor: the owner name under which this unit's locks are held."""
 
     # --- helpers ----------------------------------------------------
     @property
     def cfg(self) -> ConfigData:
         return self.ctx.config.data
+
+    def release_level(self, level: Level) -> None:
+        """Give up this unit's locks at ``level`` early (Ganeti's ReleaseLocks)."""
+        if self.lock_owner:
+            self.ctx.locks.release(self.lock_owner, level)
 
     def log_info(self, message: str) -> None:
         self.feedback(message)
@@ -128,5 +135,3 @@ def master_only(cfg: ConfigData) -> tuple[list[Node], list[Node]]:
     master = cfg.master_node
     return [master], [master]
 
-
-_ = Level  # re-exported for logical units' lock plans

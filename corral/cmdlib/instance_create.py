@@ -48,7 +48,7 @@ from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError, RpcError
 from corral.locking.levels import ALL_SET, Level
-from corral.locking.plan import LockPlan, exclusive
+from corral.locking.plan import LockPlan, exclusive, shared
 from corral.objects.config_data import Kind
 from corral.objects.instance import AdminState, Instance
 from corral.objects.node import Node
@@ -100,9 +100,11 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             self.pnode = self.expand_node(wanted)
 
     def declare_locks(self) -> LockPlan:
-        nodes = exclusive(self.pnode.name) if self.pnode else exclusive(ALL_SET)
+        # The node lock is shared: creations on one node run side by side. Its resources
+        # are exclusive until the instance and its disks are in the configuration.
+        names = self.pnode.name if self.pnode else ALL_SET
         return LockPlan.of({Level.INSTANCE: exclusive(self.op.instance_name),
-                            Level.NODE: nodes, Level.NODE_RES: nodes})
+                            Level.NODE: shared(names), Level.NODE_RES: exclusive(names)})
 
     async def check_prereq(self) -> None:
         op = self.op
@@ -181,6 +183,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         await self._wipe(inst)
         self.log_info(f"adding instance {inst.name} to cluster config")
         await self.commit(inst, *disks)
+        self.release_level(Level.NODE_RES)
         if self._installs():
             await self._install(inst)
         if self.start:

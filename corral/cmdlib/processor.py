@@ -39,6 +39,7 @@ class Processor:
         lu.check_arguments()
         lu.expand_names()
         owner = f"job/{job.id}"
+        lu.lock_owner = owner
         await self.ctx.locks.acquire(owner, lu.declare_locks(), priority=job.priority)
         try:
             await on_locked()

@@ -52,6 +52,8 @@ class ConfigWriter:
         self.replicator = replicator
         self._lock = asyncio.Lock()
         self._last_ssconf: dict[str, str] | None = None
+        self._ssconf_dirty = False
+        self._ssconf_task: asyncio.Task[None] | None = None
         self.on_commit: list[Callable[[list[Change]], Awaitable[None] | None]] = []
 
     async def commit(
@@ -72,8 +74,8 @@ class ConfigWriter:
             self._apply_in_memory(changes, serial, now)
             if self.replicator is not None:
                 await self.replicator.replicate(serial, base, changes, self.data)
-            if ssconf_needed:
-                await self.distribute_ssconf()
+        if ssconf_needed:
+            self._schedule_ssconf()
         for callback in self.on_commit:
             result = callback(changes)
             if result is not None:
@@ -102,6 +104,25 @@ class ConfigWriter:
                 ):
                     return True
         return False
+
+    def _schedule_ssconf(self) -> None:
+        """Push ssconf in the background; a push already under way is followed by one more."""
+        self._ssconf_dirty = True
+        if self._ssconf_task is None or self._ssconf_task.done():
+            self._ssconf_task = asyncio.create_task(self._ssconf_loop())
+
+    async def _ssconf_loop(self) -> None:
+        while self._ssconf_dirty:
+            self._ssconf_dirty = False
+            try:
+                await self.distribute_ssconf()
+            except Exception:
+                log.exception("ssconf distribution failed")
+
+    async def settle(self) -> None:
+        """Wait for background ssconf distribution (tests, shutdown)."""
+        while self._ssconf_task is not None and not self._ssconf_task.done():
+            await self._ssconf_task
 
     async def distribute_ssconf(self, force: bool = False) -> None:
         """Push ssconf to all online nodes when it changed (or always, with ``force``)."""

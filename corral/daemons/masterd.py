@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from corral.bootstrap.init import ensure_rapi_certificate
 from corral.clock import SystemClock
 from corral.cmdlib import (  # noqa: F401  (registers the logical units)
     cluster,
@@ -35,7 +37,7 @@ from corral.config.replication import RpcReplicator
 from corral.config.store import Change, ConfigStore
 from corral.config.writer import ConfigWriter
 from corral.daemons.common import remove_pid_file, run_daemon, stop_event, write_pid_file
-from corral.errors import ConfigurationError
+from corral.errors import ConfigurationError, RpcError
 from corral.jobs.persist import JobSaver
 from corral.jobs.queue import JobQueue
 from corral.jobs.store import JobStore
@@ -46,6 +48,9 @@ from corral.luxi.server import LuxiServer
 from corral.master.luxi_methods import LuxiMethods
 from corral.master.queue_replication import RpcQueueReplicator
 from corral.objects.config_data import ConfigData, Kind
+from corral.rapi.auth import Authenticator, UsersFile
+from corral.rapi.context import Dispatch
+from corral.rapi.server import RapiServer
 from corral.rpc import tls
 from corral.rpc.client import RpcClient
 from corral.rpc.nodes import NodeRpc
@@ -119,19 +124,70 @@ async def activate_master_ip(ctx: MasterContext) -> None:
         log.warning("could not activate the master IP: %s", result.fail_msg)
 
 
-async def serve(layout: NodeLayout) -> None:
+@dataclass(frozen=True)
+class RapiOptions:
+    """How the master serves the remote API."""
+
+    enabled: bool = True
+    no_auth: bool = False
+    """Serve without authentication: for tests only (logged loudly)."""
+    cert: Path | None = None
+    key: Path | None = None
+
+
+def rapi_hosts(cfg: ConfigData) -> list[str]:
+    """The master node's primary IP, and the cluster's master IP when it has one."""
+    primary = cfg.master_node.primary_ip
+    extra = cfg.cluster.master_ip
+    return [primary, extra] if extra and extra != primary else [primary]
+
+
+async def start_rapi(
+    layout: NodeLayout, ctx: MasterContext, dispatch: Dispatch, opts: RapiOptions
+) -> RapiServer | None:
+    """The RAPI server on the cluster's ``rapi_port``; None (logged) when it cannot run."""
+    cfg = ctx.config.data
+    hosts = rapi_hosts(cfg)
+    cert, key = opts.cert or layout.rapi_cert, opts.key or layout.rapi_key
+    names = [cfg.cluster.cluster_name, cfg.master_node.name]
+    if opts.cert is None and not ensure_rapi_certificate(layout, names, hosts):
+        log.error("no RAPI certificate at %s and no cluster CA key to issue one", cert)
+        return None
+    try:
+        ssl_context = tls.make_server_context(cert, key, None)
+    except RpcError as err:
+        log.error("RAPI disabled: %s", err)
+        return None
+    users = None if opts.no_auth else UsersFile(layout.rapi_users_file)
+    server = RapiServer(dispatch, Authenticator(users), ssl_context)
+    try:
+        await server.start(hosts, cfg.cluster.rapi_port)
+    except OSError as err:
+        log.error("RAPI disabled: cannot listen on port %d: %s", cfg.cluster.rapi_port, err)
+        return None
+    return server
+
+
+async def serve(layout: NodeLayout, rapi_opts: RapiOptions | None = None) -> None:
+    rapi_opts = rapi_opts or RapiOptions()
     ctx, queue = await build(layout)
     await queue.recover()
-    luxi = LuxiServer(layout.luxi_socket, LuxiMethods(ctx, queue).dispatch)
+    methods = LuxiMethods(ctx, queue)
+    luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
     stop = stop_event()
     await luxi.start()
     write_pid_file(layout.pid_file("corral-masterd"))
     log.info("master daemon serving LUXI on %s", layout.luxi_socket)
+    rapi: RapiServer | None = None
     try:
         await ctx.config.distribute_ssconf(force=True)
         await activate_master_ip(ctx)
+        if rapi_opts.enabled:
+            rapi = await start_rapi(layout, ctx, methods.dispatch, rapi_opts)
         await stop.wait()
     finally:
+        if rapi is not None:
+            await rapi.close()
         await luxi.close()
         await queue.shutdown()
         await ctx.rpc.close()
@@ -143,10 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default="/", help="root prefix of this node's files")
     parser.add_argument("-f", "--foreground", action="store_true", help="log to stderr")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
+    parser.add_argument("--no-rapi", action="store_true", help="do not serve the remote API")
+    parser.add_argument("--rapi-no-auth", action="store_true",
+                        help="serve the remote API WITHOUT authentication (tests only)")
+    parser.add_argument("--rapi-cert", type=Path, help="RAPI certificate (PEM)")
+    parser.add_argument("--rapi-key", type=Path, help="RAPI private key (PEM)")
     args = parser.parse_args(argv)
     layout = NodeLayout(Path(args.root))
     log_file = None if args.foreground else layout.log_file("corral-masterd")
-    return run_daemon("corral-masterd", serve(layout), log_file, args.debug)
+    rapi = RapiOptions(not args.no_rapi, args.rapi_no_auth, args.rapi_cert, args.rapi_key)
+    return run_daemon("corral-masterd", serve(layout, rapi), log_file, args.debug)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ Every opcode gets Ganeti's reason trail: the user's ``?reason=`` (source
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from corral.rapi.httperror import HttpError, bad_request
@@ -23,9 +23,6 @@ from corral.rapi.request import RapiRequest, body_dict
 
 REASON_SRC_USER = "gnt:user"
 REASON_SRC_RLIB2 = "gnt:library:rlib2"
-
-_NO_RENAMES: Mapping[str, str] = MappingProxyType({})
-
 
 @dataclass(frozen=True, slots=True)
 class FromPath:
@@ -109,7 +106,7 @@ class OpSpec:
     static: tuple[Source, ...] = ()
     body: bool = True
     """Whether the request body (a dict) carries opcode parameters."""
-    renames: Mapping[str, str] = _NO_RENAMES
+    renames: Mapping[str, str] = dataclasses.field(default_factory=dict)
     """Body key → opcode field (``os`` → ``os_type``)."""
     forbidden: frozenset[str] = frozenset()
     """Parameters that cannot be set through RAPI (403)."""

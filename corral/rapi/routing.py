@@ -27,7 +27,7 @@ Handler = Callable[[RapiContext, RapiRequest], Awaitable[Any]]
 MAX_ID = 2**63 - 1
 """Largest job id a path may carry (larger ones cannot exist)."""
 
-_PARAM = re.compile(r"\{([a-z_]+)\}")
+PARAM_PATTERN = re.compile(r"\{([a-z_]+)\}")
 _PARAM_PATTERNS: Mapping[str, str] = MappingProxyType(
     {"job_id": r"[0-9]{1,19}", "disk_index": r"[0-9]{1,9}"}
 )
@@ -86,12 +86,11 @@ class Route:
     @property
     def resource(self) -> str:
         """Ganeti-style resource name for reason trails (``instances_name_reboot``)."""
-        parts = []
-        for seg in self.path.strip("/").split("/")[1:]:
-            param = _PARAM.fullmatch(seg)
-            parts.append(("id" if param.group(1).endswith(("_id", "_uuid")) else "name")
-                         if param else seg.replace("-", "_"))
-        return "_".join(parts) or "root"
+        segments = self.path.strip("/").split("/")
+        if segments[0] == "2" and len(segments) > 1:
+            segments = segments[1:]
+        parts = [_segment_name(seg) for seg in segments]
+        return "_".join(p for p in parts if p) or "root"
 
     @property
     def submitted(self) -> tuple[str, ...]:
@@ -99,10 +98,20 @@ class Route:
         return (self.op.op_id, *self.opcodes) if self.op else self.opcodes
 
 
+def _segment_name(segment: str) -> str:
+    param = PARAM_PATTERN.fullmatch(segment)
+    if param is None:
+        return segment.replace("-", "_")
+    name = param.group(1)
+    if name.endswith(("_id", "_uuid")):
+        return "id"
+    return "name" if name.endswith("_name") or name == "resource" else ""
+
+
 def compile_path(path: str) -> re.Pattern[str]:
     """The regular expression matching ``path``'s concrete forms, one group per parameter."""
     out, pos = [], 0
-    for match in _PARAM.finditer(path):
+    for match in PARAM_PATTERN.finditer(path):
         out.append(re.escape(path[pos : match.start()]))
         name = match.group(1)
         out.append(f"(?P<{name}>{_PARAM_PATTERNS.get(name, _DEFAULT_PARAM)})")

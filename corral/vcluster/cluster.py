@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import shutil
 import socket
 import subprocess
@@ -26,6 +27,8 @@ from corral.hypervisor.registry import get_driver
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, wait_for_job
 from corral.process import SubprocessRunner
+from corral.rapi.auth import ha1
+from corral.serde import atomic_write
 from corral.vcluster import guest
 
 STATE_FILE = "vcluster.json"
@@ -33,6 +36,10 @@ DEFAULT_PORT = 1811
 BASE_OCTET = 10
 NODED_MATCH = "corral.daemons.noded"
 MASTERD_MATCH = "corral.daemons.masterd"
+RAPI_BASE_PORT = 5080
+RAPI_CREDENTIALS = "rapi-credentials.json"
+RAPI_WRITE_USER = "corral-admin"
+RAPI_READ_USER = "corral-reader"
 
 
 @dataclass(frozen=True)
@@ -162,9 +169,7 @@ def wait_listening(node: VNode, timeout: float = 20.0) -> None:
                 return
         except OSError:
             time.sleep(0.05)
-    raise OpExecError(
-        f"node daemon of {node.name} did not start listening on {node.address}:{node.port}"
-    )
+    raise OpExecError(f"{node.name} did not start listening on {node.address}:{node.port}")
 
 
 def check_free(vc: VCluster) -> None:
@@ -220,11 +225,59 @@ def up(
         "hvparams": {"kvm": guest.kvm_hvparams()},
         "nicparams": {"mode": "bridged", "link": bridge_name(vc)},
     }
+    rapi_port = rapi_port_for(port)
+    options["rapi_port"] = rapi_port
     options.update(init_options or {})
     init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)
+    create_rapi_users(vc, rapi_port)
+    wait_listening(VNode("RAPI of " + master.name, master.address, master.root, rapi_port))
     for node in vc.nodes[1:]:
         add_node(vc, node, feedback)
     return vc
+
+
+def rapi_port_for(port: int) -> int:
+    """The RAPI port of a virtual cluster whose nodes use ``port`` (5080 for 1811), so
+    that several virtual clusters coexist."""
+    rapi_port = RAPI_BASE_PORT + (port - DEFAULT_PORT)
+    if not 0 < rapi_port < 65536:
+        raise OpPrereqError(f"node port {port} gives no valid RAPI port ({rapi_port})")
+    return rapi_port
+
+
+def create_rapi_users(vc: VCluster, rapi_port: int) -> dict[str, str]:
+    """A write user and a read-only user with random passwords.
+
+    The users file gets their ``{HA1}`` hashes; ``DIR/rapi-credentials.json`` (0600)
+    keeps the passwords, the URL and the CA that issued the server's certificate.
+    """
+    layout = NodeLayout(Path(vc.master.root))
+    creds = {
+        "url": f"https://{vc.master.address}:{rapi_port}",
+        "user": RAPI_WRITE_USER,
+        "password": secrets.token_urlsafe(18),
+        "ro_user": RAPI_READ_USER,
+        "ro_password": secrets.token_urlsafe(18),
+        "ca": str(layout.ca_cert),
+    }
+    lines = [
+        f"{creds['user']} {{HA1}}{ha1(creds['user'], creds['password'])} write",
+        f"{creds['ro_user']} {{HA1}}{ha1(creds['ro_user'], creds['ro_password'])} read",
+    ]
+    layout.rapi_users_file.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(layout.rapi_users_file, ("\n".join(lines) + "\n").encode(), mode=0o600)
+    path = Path(vc.directory) / RAPI_CREDENTIALS
+    atomic_write(path, (json.dumps(creds, indent=2) + "\n").encode(), mode=0o600)
+    return creds
+
+
+def rapi_credentials(directory: Path) -> dict[str, str] | None:
+    """What :func:`create_rapi_users` recorded, None for a cluster without it."""
+    try:
+        data: dict[str, str] = json.loads((directory / RAPI_CREDENTIALS).read_text())
+    except (OSError, ValueError):
+        return None
+    return data
 
 
 def add_node(vc: VCluster, node: VNode, feedback: Callable[[str], None]) -> None:
@@ -286,8 +339,19 @@ def status(directory: Path) -> list[tuple[str, str, bool, bool]]:
 def env_lines(directory: Path) -> list[str]:
     vc = VCluster.load(directory)
     venv_bin = Path(sys.executable).parent
-    return [
+    lines = [
         f"export CORRAL_ROOT={vc.master.root}",
         f"export CORRAL_LUXI={vc.luxi_socket}",
         f"export PATH={venv_bin}:$PATH",
     ]
+    creds = rapi_credentials(directory)
+    if creds is not None:
+        lines += [
+            f"export CORRAL_RAPI_URL={creds['url']}",
+            f"export CORRAL_RAPI_USER={creds['user']}",
+            f"export CORRAL_RAPI_PASSWORD={creds['password']}",
+            f"export CORRAL_RAPI_RO_USER={creds['ro_user']}",
+            f"export CORRAL_RAPI_RO_PASSWORD={creds['ro_password']}",
+            f"export CORRAL_RAPI_CA={creds['ca']}",
+        ]
+    return lines

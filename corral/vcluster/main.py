@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "up":
             vc = cluster.up(args.dir, args.nodes, port=args.port)
             print(f"Virtual cluster {vc.cluster_name} is up; master {vc.master.name}.")
+            creds = cluster.rapi_credentials(args.dir)
+            if creds is not None:
+                print(f"RAPI: {creds['url']} (users and passwords in "
+                      f"{args.dir / cluster.RAPI_CREDENTIALS})")
             print(f'Use it with:  eval "$(corral vcluster env --dir {args.dir})"')
         elif args.action == "down":
             cluster.down(args.dir)

@@ -67,8 +67,12 @@ def _describe(result: Any) -> str:
     for item in result or []:
         if isinstance(item, list) and len(item) == 2 and isinstance(item[0], str):
             args = item[1] if isinstance(item[1], list) else [item[1]]
-            return f"{item[0]}: {args[0] if args else ''}"
-    return str(result)
+            return _one_line(f"{item[0]}: {args[0] if args else ''}")
+    return _one_line(str(result))
+
+
+def _one_line(text: str) -> str:
+    return " | ".join(line.strip() for line in text.splitlines() if line.strip())
 
 
 class ClusterOps:
@@ -123,7 +127,11 @@ class ClusterOps:
             raise OpExecError(f"Disk verification of group {group_uuid} (job {job_id}) ended "
                               f"with {status}: {_describe(result)}")
         self.client.ArchiveJob(job_id)
-        return [str(name) for name in result[0][1]]
+        try:
+            return [str(name) for name in result[0][1]]
+        except (TypeError, IndexError, KeyError):
+            raise OpExecError(f"Unexpected answer of the disk verification of group "
+                              f"{group_uuid} (job {job_id}): {result!r}") from None
 
     def verify_disks_pending(self, group_uuid: str) -> bool:
         """Whether a disk verification of the group is already queued or running."""

@@ -18,12 +18,15 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 
 from corral.backend.commands import MASTERD, MASTERD_MATCH
 from corral.backend.daemons_ctl import daemon_pid, spawn_daemon, stop_daemon
 from corral.backend.ssconf import read_ssconf, read_ssconf_lines
-from corral.bootstrap.init import start_masterd
+from corral.bootstrap.init import MASTERD_START_TIMEOUT, start_masterd
+from corral.errors import OpExecError
 from corral.layout import NodeLayout
+from corral.luxi.client import Client, LuxiClientError
 
 log = logging.getLogger(__name__)
 
@@ -118,22 +121,75 @@ def ensure_masterd(layout: NodeLayout) -> bool:
     return True
 
 
+def masterd_argv(layout: NodeLayout) -> list[str] | None:
+    """The command line of the running master daemon, None when it is not running."""
+    pid = daemon_pid(layout.pid_file(MASTERD), MASTERD_MATCH)
+    if pid is None:
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0")[:-1]] or None
+
+
 def restart_masterd(layout: NodeLayout) -> None:
-    """Stop and start the master daemon (the RAPI server lives inside it).
+    """Stop and start the master daemon (the RAPI server lives inside it), with the
+    command line it was running with.
 
     Raises:
         OpExecError: it did not answer on LUXI after the start.
+        CommandError: it could not be started.
     """
+    argv = masterd_argv(layout)
     stop_daemon(layout.pid_file(MASTERD), MASTERD_MATCH, MASTERD_STOP_TIMEOUT)
-    start_masterd(layout, feedback=log.info)
+    if argv is None:
+        start_masterd(layout, feedback=log.info)
+        return
+    spawn_daemon(argv, layout.pid_file(MASTERD), layout.log_file(MASTERD))
+    _wait_for_luxi(layout)
+
+
+def _wait_for_luxi(layout: NodeLayout) -> None:
+    deadline = time.monotonic() + MASTERD_START_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            with Client(str(layout.luxi_socket), timeout=5) as client:
+                client.QueryConfigValues(["cluster_name"])
+            log.info("Master daemon restarted")
+            return
+        except LuxiClientError:
+            time.sleep(0.05)
+    raise OpExecError(f"The master daemon did not start; see {layout.log_file(MASTERD)}")
 
 
 # --- RAPI -------------------------------------------------------------------------------
 
 
-def rapi_available() -> bool:
-    """Whether this installation has a RAPI server (in the master daemon) to check."""
-    return importlib.util.find_spec("corral.rapi") is not None
+MASTERD_MODULE = "corral.daemons.masterd"
+RAPI_PACKAGE = "corral.rapi"
+NO_RAPI_FLAG = "--no-rapi"
+
+
+def rapi_available(layout: NodeLayout) -> bool:
+    """Whether the master daemon serves RAPI, so that there is one to check.
+
+    Not when this installation's master daemon has no RAPI server (interim test, until
+    the daemon declares it: its module imports the RAPI package; read from the source,
+    so the daemon's modules are not imported here), nor when the running daemon was
+    started with ``--no-rapi``.
+    """
+    try:
+        spec = importlib.util.find_spec(MASTERD_MODULE)
+    except ModuleNotFoundError:
+        return False
+    if spec is None or spec.origin is None:
+        return False
+    try:
+        serves = RAPI_PACKAGE in Path(spec.origin).read_text()
+    except OSError:
+        return False
+    return serves and NO_RAPI_FLAG not in (masterd_argv(layout) or [])
 
 
 def probe_rapi(address: str, port: int, timeout: float = RAPI_TIMEOUT) -> str | None:
@@ -179,8 +235,8 @@ def check_rapi(layout: NodeLayout, address: str, port: int) -> bool:
 
     Returns whether the master daemon was restarted.
     """
-    if not rapi_available():
-        log.info("This installation has no RAPI server yet; skipping the RAPI check")
+    if not rapi_available(layout):
+        log.info("The master daemon serves no RAPI; skipping the RAPI check")
         return False
     problem = probe_rapi(address, port)
     if problem is None:

@@ -62,9 +62,10 @@ async def stop_leftovers(
                       target.name, listing.fail_msg)
             continue
         running: dict[str, Any] = listing.payload or {}
-        for name in sorted(running):
-            if await _stop(rpc, target, name, str(running[name].get("hypervisor", ""))):
-                stopped.append(f"{target.name}/{name}")
+        stopped += [
+            f"{target.name}/{name}" for name in sorted(running)
+            if await _stop(rpc, target, name, str(running[name].get("hypervisor", "")))
+        ]
     return stopped
 
 

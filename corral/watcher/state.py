@@ -139,7 +139,7 @@ class StateFile:
         """Replace the file's content atomically; the lock is kept."""
         old = self._held()
         temp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)  # nobody else knows this file yet
             _write_all(fd, encode_state(state))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from corral.config.store import ConfigStore
@@ -66,9 +68,19 @@ def test_config_and_ssconf_replicated_to_candidates(live: LiveCluster) -> None:
     assert len(set(serials)) == 1
     node3 = NodeLayout(Path(live.vc.nodes[2].root))
     assert node3.ssconf_file("master_node").read_text() == "node1"
-    assert node3.ssconf_file("cluster_tags").read_text() == "replicated-tag"
+    # ssconf follows configuration commits in the background
+    assert _eventually(lambda: node3.ssconf_file("cluster_tags").read_text() == "replicated-tag")
     assert node3.ssconf_file("node_list").read_text().splitlines() == ["node1", "node2", "node3"]
     assert live.gnt("gnt-cluster", "remove-tags", "replicated-tag").code == 0
+
+
+def _eventually(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
 
 
 def test_job_files_replicated_in_ganeti_shape(live: LiveCluster) -> None:
@@ -77,8 +89,6 @@ def test_job_files_replicated_in_ganeti_shape(live: LiveCluster) -> None:
     result = live.gnt("gnt-job", "wait", str(job_id))
     assert result.code == 0
     replica = NodeLayout(Path(live.vc.nodes[1].root)).queue_dir / f"job-{job_id}"
-    import time
-
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         data = json.loads(replica.read_text())

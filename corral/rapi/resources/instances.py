@@ -88,13 +88,15 @@ async def console(ctx: RapiContext, req: RapiRequest) -> Any:
 _RECORD = {"type": "object", "description": "instance record (Ganeti's I_FIELDS)"}
 _LIST = {"type": "array", "items": {"type": "object"},
          "description": "[{id, uri}], or full records with bulk=1"}
+_VERSION = {"properties": {REQ_VERSION: {"type": "integer", "enum": [1]}},
+            "required": [REQ_VERSION]}
 _BULK = QueryDoc("bulk", "flag", "full records instead of names")
 
 ROUTES = [
     Route("GET", "/2/instances", Access.ANY, "List instances", handler=list_instances,
           query=(_BULK,), response=_LIST),
     Route("POST", "/2/instances", Access.WRITE, "Create an instance (request version 1)",
-          op=OpSpec("OP_INSTANCE_CREATE", static=(DRY_RUN,), transform=create_params,
+          body=_VERSION, op=OpSpec("OP_INSTANCE_CREATE", static=(DRY_RUN,), transform=create_params,
                     renames={"os": "os_type", "name": "instance_name"})),
     Route("POST", "/2/instances-multi-alloc", Access.WRITE, "Allocate several instances",
           op=OpSpec("OP_INSTANCE_MULTI_ALLOC", static=(DRY_RUN,))),

@@ -1,0 +1,1 @@
+"""One module per family of RAPI resources; each exposes ``ROUTES``."""
