@@ -32,11 +32,23 @@ from typing import Any
 
 import msgspec
 
-from bench.common import BenchError, Figure, fmt_list, generate_config, median, report, temp_dir
+from bench.common import (
+    BenchError,
+    Figure,
+    fmt_list,
+    fmt_number,
+    generate_config,
+    median,
+    report,
+    sample,
+    temp_dir,
+)
 from corral.config.store import ConfigStore
 from corral.layout import NodeLayout
+from corral.luxi.client import Client, wait_for_job
 from corral.objects import ConfigData
 from corral.rapi.auth import ha1
+from corral.rapi.resources.instances import I_FIELDS
 from corral.rpc import pki
 from corral.vcluster import cluster
 
@@ -90,15 +102,18 @@ class Https:
 
     def wait(self, job_id: int) -> str:
         """Follow a job with ``/2/jobs/<id>/wait`` until it ends; its status."""
-        info = None
+        info: Any = None
+        serial: int | None = None
         while True:
             change = self.call("GET", f"/2/jobs/{job_id}/wait",
                                {"fields": ["status"], "previous_job_info": info,
-                                "previous_log_serial": None})
-            if change is not None:
-                info = change["job_info"]
-                if info[0] in FINAL:
-                    return str(info[0])
+                                "previous_log_serial": serial})
+            if change is None:
+                continue
+            info = change["job_info"]
+            serial = max([serial or 0, *(entry[0] for entry in change["log_entries"])])
+            if info[0] in FINAL:
+                return str(info[0])
 
     def close(self) -> None:
         self.conn.close()
@@ -159,7 +174,7 @@ def _wait_rapi(proc: subprocess.Popen[bytes], port: int, layout: NodeLayout) -> 
 
 
 @contextlib.contextmanager
-def generated_master(instances: int, nodes: int) -> Iterator[Https]:
+def generated_master(instances: int, nodes: int) -> Iterator[tuple[Https, NodeLayout]]:
     """masterd (a child process) over a generated configuration, and a RAPI client."""
     directory = temp_dir("rapi")
     data = generated(instances, nodes)
@@ -171,7 +186,7 @@ def generated_master(instances: int, nodes: int) -> Iterator[Https]:
     try:
         _wait_rapi(proc, data.cluster.rapi_port, layout)
         client = Https(MASTER_IP, data.cluster.rapi_port, layout.ca_cert, USER, PASSWORD)
-        yield client
+        yield client, layout
     finally:
         if client is not None:
             client.close()
@@ -184,8 +199,14 @@ def generated_master(instances: int, nodes: int) -> Iterator[Https]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def luxi_query_seconds(layout: NodeLayout) -> float:
+    """The master's own cost: LUXI ``Query`` of the same fields, median of a few."""
+    with Client(str(layout.luxi_socket), timeout=300) as client:
+        return median(sample(lambda: client.Query("instance", I_FIELDS, None), BULK_RUNS))
+
+
 def bulk_figure(instances: int, nodes: int) -> Figure:
-    with generated_master(instances, nodes) as client:
+    with generated_master(instances, nodes) as (client, layout):
         times, size = [], 0
         for _ in range(BULK_RUNS):
             start = time.perf_counter()
@@ -193,11 +214,13 @@ def bulk_figure(instances: int, nodes: int) -> Figure:
             times.append(time.perf_counter() - start)
             size = len(raw)
         rows = msgspec.json.decode(raw)
+        luxi = luxi_query_seconds(layout)
     if len(rows) != instances:
         raise BenchError(f"bulk list returned {len(rows)} instances, not {instances}")
     ganeti = GANETI_BULK.get(instances)
     detail = (f"{nodes} nodes, {size / 1e6:.1f} MB of JSON; median of {BULK_RUNS} "
-              f"(first included): {fmt_list(times, 's')}")
+              f"(first included): {fmt_list(times, 's')}; LUXI Query of the same "
+              f"{len(I_FIELDS)} fields: {fmt_number(luxi)} s")
     if ganeti:
         detail += f"; Ganeti here: {ganeti} s"
     return report(Figure(f"RAPI GET /2/instances?bulk=1, {instances:,} instances",
@@ -207,7 +230,23 @@ def bulk_figure(instances: int, nodes: int) -> Figure:
 # --- a vcluster -----------------------------------------------------------------------
 
 
-def round_trip_figure(client: Https) -> Figure:
+def _tag_op(i: int) -> dict[str, Any]:
+    return {"OP_ID": "OP_TAGS_SET" if i % 2 == 0 else "OP_TAGS_DEL", "kind": "cluster",
+            "tags": [f"luxi-{i // 2}"]}
+
+
+def luxi_round_trip(luxi: Path) -> float:
+    """The same job through LUXI (submit, then wait), median seconds: the master's share."""
+    times = []
+    with Client(str(luxi)) as client:
+        for i in range(ROUND_TRIPS):
+            start = time.perf_counter()
+            wait_for_job(client, client.SubmitJob([_tag_op(i)]))
+            times.append(time.perf_counter() - start)
+    return median(times)
+
+
+def round_trip_figure(client: Https, luxi: Path) -> Figure:
     times = []
     for i in range(ROUND_TRIPS):
         method = "PUT" if i % 2 == 0 else "DELETE"
@@ -217,9 +256,9 @@ def round_trip_figure(client: Https) -> Figure:
         times.append(time.perf_counter() - start)
         if status != "success":
             raise BenchError(f"tag job {job_id} ended with {status}")
-    detail = (f"cluster tag add/remove, submit + /wait until done, median of {ROUND_TRIPS}: "
-              f"p90 {sorted(times)[int(ROUND_TRIPS * 0.9)] * 1000:.1f} ms; "
-              f"Ganeti here: {GANETI_ROUND_TRIP} s")
+    detail = (f"cluster tag add/remove, submit + /wait until done, median of {ROUND_TRIPS}, "
+              f"p90 {sorted(times)[int(ROUND_TRIPS * 0.9)] * 1000:.1f} ms; the same job over "
+              f"LUXI: {luxi_round_trip(luxi) * 1000:.1f} ms; Ganeti here: {GANETI_ROUND_TRIP} s")
     return report(Figure("RAPI job submit+wait round trip", median(times) * 1000, "ms",
                          ROUND_TRIP_TARGET * 1000, "max", detail))
 
@@ -261,7 +300,7 @@ def vcluster_figures() -> list[Figure]:
                creds["user"], creds["password"])
         client = Https(*cfg)
         try:
-            figures = [round_trip_figure(client)]
+            figures = [round_trip_figure(client, vc.luxi_socket)]
         finally:
             client.close()
         figures.append(creation_figure(cfg, len(vc.nodes)))

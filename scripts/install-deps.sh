@@ -8,6 +8,7 @@ packages=(
   busybox-static cpio e2fsprogs      # guest kit and the busybox OS definition
   socat iputils-ping                 # serial consoles, network checks
   ganeti-os-noop ganeti-instance-debootstrap   # Debian's OS definitions, run unchanged
+  python3-ganeti-rapi                # Ganeti's RAPI client (for /usr/bin/python3), tests
 )
 missing=()
 for p in "${packages[@]}"; do

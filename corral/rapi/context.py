@@ -34,6 +34,12 @@ def plain_rows(result: dict[str, Any]) -> list[list[Any]]:
     return [[value for _status, value in row] for row in result["data"]]
 
 
+def records(fields: list[str], result: dict[str, Any]) -> list[dict[str, Any]]:
+    """A query2 answer as one dict per item (field → value, None when not normal)."""
+    return [{name: cell[1] for name, cell in zip(fields, row, strict=True)}
+            for row in result["data"]]
+
+
 @dataclass(frozen=True, slots=True)
 class RapiContext:
     """What resources use to reach the master."""
@@ -57,6 +63,10 @@ class RapiContext:
         namefield = "id" if what == "job" else "name"
         qfilter = None if names is None else name_filter(namefield, names)
         return plain_rows(await self.call("Query", what, fields, qfilter))
+
+    async def records(self, what: str, fields: list[str]) -> list[dict[str, Any]]:
+        """Every item as a dict of ``fields`` (RAPI's bulk answers)."""
+        return records(fields, await self.call("Query", what, fields, None))
 
     async def query_one(self, what: str, name: str, fields: list[str]) -> dict[str, Any]:
         """One item as a dict; 404 when it does not exist."""

@@ -297,15 +297,33 @@ def add_node(vc: VCluster, node: VNode, feedback: Callable[[str], None]) -> None
     feedback(f"Added node {node.name} ({node.address})")
 
 
+_LEFTOVERS = {
+    "chroot": ("chroot-runtime", ".json"),
+    "kvm": ("kvm", ".runtime"),
+}
+"""Where a driver keeps per-instance records, so crashed instances get cleaned up too."""
+
+
+def _recorded(layout: NodeLayout, kind: str) -> set[str]:
+    subdir, suffix = _LEFTOVERS.get(kind, ("", ""))
+    directory = layout.run_dir / subdir
+    if not subdir or not directory.is_dir():
+        return set()
+    return {p.name.removesuffix(suffix) for p in directory.iterdir() if p.name.endswith(suffix)}
+
+
 async def _stop_guests(layout: NodeLayout) -> list[str]:
-    """Force off every instance the node's hypervisors know of (guests outlive daemons)."""
+    """Force off every instance the node's hypervisors know of (guests outlive daemons),
+    and clean up after crashed ones (mounts, taps, runtime files)."""
     stopped = []
     for kind in ("fake", "chroot", "kvm"):
         driver = get_driver(kind, layout, SubprocessRunner(), SystemClock())
-        for name in await driver.list_instances():
+        running = await driver.list_instances()
+        for name in running:
             await driver.stop(name, force=True, timeout=10.0)
-            await driver.cleanup(name)
             stopped.append(name)
+        for name in set(running) | _recorded(layout, kind):
+            await driver.cleanup(name)
     return stopped
 
 

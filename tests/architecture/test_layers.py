@@ -37,6 +37,8 @@ LAYER = {
     "luxi": 5,
     "cli": 5,
     "daemons": 6,
+    "watcher": 6,
+    "rapi": 5,
     "vcluster": 6,
 }
 """Node logic (3) and master logic (4) are one layer apart: master logic calls nodes through

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from corral.layout import NodeLayout
 from corral.luxi.client import Client
 from corral.vcluster import cluster
 
@@ -60,6 +61,17 @@ def _queue_a_job(luxi: Path) -> tuple[int, int]:
     return blocker, waiting
 
 
+def _vcluster_facts(directory: Path, master_root: str) -> dict[str, Any]:
+    users = NodeLayout(Path(master_root)).rapi_users_file
+    return {
+        "env": cluster.env_lines(directory),
+        "users_mode": users.stat().st_mode & 0o777,
+        "users": users.read_text(),
+        "creds_mode": (directory / cluster.RAPI_CREDENTIALS).stat().st_mode & 0o777,
+        "creds": cluster.rapi_credentials(directory),
+    }
+
+
 @pytest.fixture(scope="module")
 def report() -> Iterator[dict[str, Any]]:
     reason = loopback_missing() or ganeti_client_missing()
@@ -82,7 +94,7 @@ def report() -> Iterator[dict[str, Any]]:
         with Client(str(vc.luxi_socket)) as client:
             client.CancelJob(blocker, kill=True)
         data = json.loads(proc.stdout)
-        print(f"Ganeti client run: {data['seconds']} s")
+        data["vcluster"] = _vcluster_facts(directory, vc.master.root)
         yield data
     finally:
         cluster.down(directory, feedback=lambda _msg: None)
@@ -169,3 +181,22 @@ def test_errors(report: dict[str, Any]) -> None:
     assert "disks[0].size" in report["malformed_body"]["error"]
     assert report["unknown_field"]["code"] == 400
     assert "no_such_field" in report["unknown_field"]["error"]
+
+
+def test_vcluster_users_and_environment(report: dict[str, Any]) -> None:
+    facts = report["vcluster"]
+    creds = facts["creds"]
+    assert (facts["users_mode"], facts["creds_mode"]) == (0o600, 0o600)
+    assert creds["url"] == f"https://127.0.0.11:{cluster.rapi_port_for(PORT)}"
+    lines = facts["users"].splitlines()
+    assert lines[0].startswith(f"{creds['user']} {{HA1}}")
+    assert lines[0].endswith(" write")
+    assert lines[1].startswith(f"{creds['ro_user']} {{HA1}}")
+    assert lines[1].endswith(" read")
+    assert creds["password"] not in facts["users"]
+    env = dict(line.removeprefix("export ").split("=", 1) for line in facts["env"])
+    assert env["CORRAL_RAPI_URL"] == creds["url"]
+    assert (env["CORRAL_RAPI_USER"], env["CORRAL_RAPI_PASSWORD"]) == (creds["user"],
+                                                                       creds["password"])
+    assert (env["CORRAL_RAPI_RO_USER"], env["CORRAL_RAPI_RO_PASSWORD"]) == (
+        creds["ro_user"], creds["ro_password"])

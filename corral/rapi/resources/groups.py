@@ -21,8 +21,7 @@ BASE = "/2/groups/{group_name}"
 
 async def list_groups(ctx: RapiContext, req: RapiRequest) -> Any:
     if req.bulk:
-        return [dict(zip(G_FIELDS, row, strict=True))
-                for row in await ctx.query("group", G_FIELDS)]
+        return await ctx.records("group", G_FIELDS)
     names = [row[0] for row in await ctx.query("group", ["name"])]
     return uri_list(names, "/2/groups/%s", "name")
 

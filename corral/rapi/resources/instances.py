@@ -18,10 +18,10 @@ I_FIELDS = [
     "nic.networks", "nic.networks.names", "nic.bridges", "network_port",
     "disk.sizes", "disk.spindles", "disk_usage", "disk.uuids", "disk.names",
     "beparams", "hvparams", "oper_state", "oper_ram", "oper_vcpus", "status",
-    "custom_hvparams", "custom_beparams", "custom_nicparams",
+    "custom_hvparams", "custom_beparams", "custom_nicparams", "custom_osparams",
     *COMMON_FIELDS,
 ]  # fmt: skip
-"""The fields of an instance record (Ganeti 3.0's I_FIELDS)."""
+"""The fields of an instance record (Ganeti's I_FIELDS, with its later ``custom_osparams``)."""
 INSTANCE = FromPath("instance_name", "instance_name")
 CONSOLE_TIMEOUT = 60.0
 REQ_VERSION = "__version__"
@@ -42,8 +42,7 @@ def uri_list(names: list[Any], uri: str, key: str) -> list[dict[str, Any]]:
 
 async def list_instances(ctx: RapiContext, req: RapiRequest) -> Any:
     if req.bulk:
-        rows = await ctx.query("instance", I_FIELDS)
-        return [with_memory(dict(zip(I_FIELDS, row, strict=True))) for row in rows]
+        return [with_memory(r) for r in await ctx.records("instance", I_FIELDS)]
     names = [row[0] for row in await ctx.query("instance", ["name"])]
     return uri_list(names, "/2/instances/%s", "id")
 

@@ -26,8 +26,7 @@ BASE = "/2/networks/{network_name}"
 
 async def list_networks(ctx: RapiContext, req: RapiRequest) -> Any:
     if req.bulk:
-        return [dict(zip(NET_FIELDS, row, strict=True))
-                for row in await ctx.query("network", NET_FIELDS)]
+        return await ctx.records("network", NET_FIELDS)
     names = [row[0] for row in await ctx.query("network", ["name"])]
     return uri_list(names, "/2/networks/%s", "name")
 

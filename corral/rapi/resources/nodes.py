@@ -36,8 +36,7 @@ ROLE_FLAGS: dict[str, dict[str, bool | None]] = {
 
 async def list_nodes(ctx: RapiContext, req: RapiRequest) -> Any:
     if req.bulk:
-        return [dict(zip(N_FIELDS, row, strict=True))
-                for row in await ctx.query("node", N_FIELDS)]
+        return await ctx.records("node", N_FIELDS)
     names = [row[0] for row in await ctx.query("node", ["name"])]
     return uri_list(names, "/2/nodes/%s", "id")
 

@@ -58,10 +58,13 @@ class FakeMaster:
         return {"name": "cluster1", "volume_group_name": "xenvg", "drbd_usermode_helper": ""}
 
     def QueryJobs(self, ids: list[int] | None, fields: list[str]) -> list[Any]:
+        """Job 5 exists (and succeeded with result ``[["noop", []]]``); no other does."""
+        if fields == ["status", "opresult"]:
+            return [["success", [[["noop", []]]]]]
+        row = [5, "success", *([None] * (len(fields) - 2))][: len(fields)]
         if ids is None:
-            return [[5, *([None] * (len(fields) - 1))]]
-        return [[ids[0], "success", *([None] * (len(fields) - 2))] if ids[0] == 5 else None
-                for _ in ids] if fields[0] == "id" else [["success", [[["noop", []]]]]]
+            return [row]
+        return [row if job_id == 5 else None for job_id in ids]
 
     def WaitForJobChange(self, job_id: int, *rest: Any) -> Any:
         return [["success"], []]
