@@ -112,7 +112,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 @contextlib.contextmanager
 def running_masterd(layout: NodeLayout, output: Path) -> Iterator[subprocess.Popen[bytes]]:
     """masterd as a child process, stopped by its PID on the way out."""
-    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
+    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root),
+            "--no-rapi"]
     with output.open("wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     try:

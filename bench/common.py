@@ -501,7 +501,8 @@ def stop_child(proc: subprocess.Popen[bytes], timeout: float = MASTERD_STOP_TIME
 def masterd_child(layout: NodeLayout, output: Path) -> Iterator[subprocess.Popen[bytes]]:
     """masterd on ``layout``'s root as a child process (stdout/stderr to ``output``),
     stopped by its PID when the block ends. Call :func:`wait_masterd` before using it."""
-    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
+    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root),
+            "--no-rapi"]
     with output.open("wb") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
     try:

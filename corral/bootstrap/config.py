@@ -33,6 +33,7 @@ class InitParams:
     mac_prefix: str = "aa:00:00"
     candidate_pool_size: int = 10
     noded_port: int = 1811
+    rapi_port: int = 5080
 
 
 def initial_config(params: InitParams, now: float) -> ConfigData:
@@ -68,6 +69,7 @@ def initial_config(params: InitParams, now: float) -> ConfigData:
         mac_prefix=params.mac_prefix,
         candidate_pool_size=params.candidate_pool_size,
         noded_port=params.noded_port,
+        rapi_port=params.rapi_port,
         ctime=now,
         mtime=now,
     )

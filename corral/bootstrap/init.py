@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -42,7 +41,6 @@ def init_cluster(
         OpPrereqError: the node already belongs to a cluster, or a parameter is invalid.
         OpExecError: the node daemon, the join or the master daemon failed.
     """
-    rapi_port = options.pop("rapi_port", None)
     params = InitParams(cluster_name=cluster_name, **options)
     layout = NodeLayout(root)
     _check(layout, params)
@@ -58,8 +56,6 @@ def init_cluster(
     create_rapi_certificate(layout, ca_key, pki.load_cert_pem(ca_pem),
                             [cluster_name, params.master_node], addresses)
     data = initial_config(params, time.time())
-    if rapi_port is not None:
-        data.cluster = msgspec.structs.replace(data.cluster, rapi_port=int(rapi_port))
     store = ConfigStore(layout.config_db)
     try:
         store.replace_all(data)

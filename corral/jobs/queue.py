@@ -442,6 +442,15 @@ def _normalized_input(op: OpCode, raw: dict[str, Any]) -> dict[str, Any]:
     return {"OP_ID": op.op_id, **{k: v for k, v in raw.items() if k != "OP_ID"}}
 
 
+def _dependency(entry: Any) -> tuple[int, Any]:
+    """``[job id, [statuses]]`` from an opcode's ``depends``, validated."""
+    try:
+        job_id, statuses = entry
+        return int(job_id), statuses
+    except (TypeError, ValueError) as err:
+        raise ParameterError(f"depends: {entry!r} is not a [job id, [statuses]] pair") from err
+
+
 def _resolve_relative_deps(job: Job, earlier_ids: list[int], index: int) -> None:
     """Turn negative (relative) dependency ids into absolute ones, as Ganeti does."""
     for op in job.ops:
@@ -449,8 +458,8 @@ def _resolve_relative_deps(job: Job, earlier_ids: list[int], index: int) -> None
         if not deps:
             continue
         resolved = []
-        for dep_id, statuses in deps:
-            dep = int(dep_id)
+        for entry in deps:
+            dep, statuses = _dependency(entry)
             if dep < 0:
                 position = index + dep
                 if position < 0 or position >= len(earlier_ids):

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from corral.errors import LuxiError
 from corral.rapi.httperror import HttpError
 
 Dispatch = Callable[[str, list[Any]], Awaitable[Any]]
@@ -47,7 +48,12 @@ class RapiContext:
     dispatch: Dispatch
 
     async def call(self, method: str, *args: Any) -> Any:
-        return await self.dispatch(method, list(args))
+        """One LUXI method. A bare TypeError/ValueError/KeyError/IndexError from the master
+        means the arguments (from the request) were unusable: LuxiError, as LUXI answers."""
+        try:
+            return await self.dispatch(method, list(args))
+        except (TypeError, ValueError, KeyError, IndexError) as err:
+            raise LuxiError(f"Invalid arguments for {method}: {err}") from err
 
     async def submit(self, ops: list[dict[str, Any]]) -> int:
         """Submit one job; its id (Ganeti 3.0 returns job ids as JSON numbers)."""

@@ -8,7 +8,6 @@ joined, and the ssconf files the master distributes (``master_node``,
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import socket
@@ -167,29 +166,13 @@ def _wait_for_luxi(layout: NodeLayout) -> None:
 
 
 MASTERD_MODULE = "corral.daemons.masterd"
-RAPI_PACKAGE = "corral.rapi"
 NO_RAPI_FLAG = "--no-rapi"
 
 
 def rapi_available(layout: NodeLayout) -> bool:
-    """Whether the master daemon serves RAPI, so that there is one to check.
-
-    Not when this installation's master daemon has no RAPI server (interim test, until
-    the daemon declares it: its module imports the RAPI package; read from the source,
-    so the daemon's modules are not imported here), nor when the running daemon was
-    started with ``--no-rapi``.
-    """
-    try:
-        spec = importlib.util.find_spec(MASTERD_MODULE)
-    except ModuleNotFoundError:
-        return False
-    if spec is None or spec.origin is None:
-        return False
-    try:
-        serves = RAPI_PACKAGE in Path(spec.origin).read_text()
-    except OSError:
-        return False
-    return serves and NO_RAPI_FLAG not in (masterd_argv(layout) or [])
+    """Whether the master daemon serves RAPI: always, unless it was started with ``--no-rapi``."""
+    argv = masterd_argv(layout)
+    return argv is not None and NO_RAPI_FLAG not in argv
 
 
 def probe_rapi(address: str, port: int, timeout: float = RAPI_TIMEOUT) -> str | None:

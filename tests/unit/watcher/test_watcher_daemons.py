@@ -161,16 +161,17 @@ def test_no_rapi_check_without_a_rapi_server(tmp_path: Path,
     assert daemons.check_rapi(NodeLayout(tmp_path), "127.0.0.11", 5080) is False
 
 
-@pytest.mark.parametrize(("module", "argv", "expected"),
-                         [("corral.watcher.daemons", None, True),
-                          ("corral.watcher.daemons", ["python", "-m", "x", "--no-rapi"], False),
-                          ("corral.clock", None, False),
-                          ("corral.no_such_module", None, False)],
-                         ids=["serves-rapi", "started-with-no-rapi", "no-rapi-server",
-                              "missing"])
-def test_rapi_available(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str,
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["python", "-m", "corral.daemons.masterd", "--root", "/"], True),
+        (["python", "-m", "corral.daemons.masterd", "--no-rapi"], False),
+        (None, False),
+    ],
+    ids=["serves-rapi", "started-with-no-rapi", "not-running"],
+)
+def test_rapi_available(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                         argv: list[str] | None, expected: bool) -> None:
-    monkeypatch.setattr(daemons, "MASTERD_MODULE", module)
     monkeypatch.setattr(daemons, "masterd_argv", lambda layout: argv)
     assert daemons.rapi_available(NodeLayout(tmp_path)) is expected
 
