@@ -165,7 +165,6 @@ def _wait_for_luxi(layout: NodeLayout) -> None:
 # --- RAPI -------------------------------------------------------------------------------
 
 
-MASTERD_MODULE = "corral.daemons.masterd"
 NO_RAPI_FLAG = "--no-rapi"
 
 
