@@ -5,13 +5,23 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
+from itertools import repeat
 from types import MappingProxyType
 from typing import Any
 
 from corral.errors import ErrorCode, OpPrereqError, QueryFilterError
 from corral.query import cluster, groups, instances, jobs, locks, networks, nodes
 from corral.query.context import QueryContext, Resource
-from corral.query.fields import RS_NORMAL, Abnormal, FieldDef, FieldKind, unknown_field
+from corral.query.fields import (
+    RS_NORMAL,
+    Abnormal,
+    FieldDef,
+    FieldKind,
+    Getter,
+    ItemGetter,
+    unknown_field,
+)
 from corral.query.filter import compile_filter, make_simple_filter, requested_names
 
 RESOURCES: Mapping[str, Resource] = MappingProxyType(
@@ -42,8 +52,17 @@ def resource(what: str) -> Resource:
     return found
 
 
-def _selected(res: Resource, fields: Sequence[str]) -> list[FieldDef]:
-    return [res.fields.get(name) or unknown_field(name) for name in fields]
+def _selected(res: Resource, fields: Sequence[str]) -> tuple[FieldDef, ...]:
+    if all(type(name) is str for name in fields):
+        return _selected_cached(res.name, tuple(fields))
+    return tuple(res.fields.get(name) or unknown_field(name) for name in fields)
+
+
+@lru_cache(maxsize=256)
+def _selected_cached(what: str, fields: tuple[str, ...]) -> tuple[FieldDef, ...]:
+    """The definitions of ``fields``; cached as clients repeat the same lists."""
+    table = RESOURCES[what].fields
+    return tuple(table.get(name) or unknown_field(name) for name in fields)
 
 
 def query(what: str, fields: Sequence[str], qfilter: Any, ctx: QueryContext) -> dict[str, Any]:
@@ -58,22 +77,49 @@ def query(what: str, fields: Sequence[str], qfilter: Any, ctx: QueryContext) -> 
     """
     res = resource(what)
     selected = _selected(res, fields)
-    predicate = None if qfilter is None else compile_filter(qfilter, res.fields).predicate
-    getters = [fdef.getter for fdef in selected]
-    data: list[list[list[Any]]] = []
     with _gc_paused():
-        shared = res.prepare(ctx)
-        for item in res.select(ctx, requested_names(qfilter, res.namefield)):
-            if predicate is not None and not predicate(shared, item):
-                continue
-            data.append(
-                [
-                    [RS_NORMAL, v] if type(v := get(shared, item)) is not Abnormal
-                    else [v.status, None]
-                    for get in getters
-                ]
-            )
+        shared, items = _items(res, qfilter, ctx)
+        columns = [_cell_column(fdef.getter, shared, items) for fdef in selected]
+        data = _transpose(columns, len(items))
     return {"fields": [fdef.definition() for fdef in selected], "data": data}
+
+
+def _items(res: Resource, qfilter: Any, ctx: QueryContext) -> tuple[Any, list[Any]]:
+    """The shared per-query data and the items passing ``qfilter``, in result order."""
+    predicate = None if qfilter is None else compile_filter(qfilter, res.fields).predicate
+    shared = res.prepare(ctx)
+    items = list(res.select(ctx, requested_names(qfilter, res.namefield)))
+    if predicate is not None:
+        items = [item for item in items if predicate(shared, item)]
+    return shared, items
+
+
+def _values(get: Getter, shared: Any, items: list[Any]) -> Iterator[Any]:
+    if type(get) is ItemGetter:
+        return map(get.fn, items)
+    return map(get, repeat(shared), items)
+
+
+def _cell_column(get: Getter, shared: Any, items: list[Any]) -> list[list[Any]]:
+    """One field's ``[status, value]`` cells for all items (columns are cheaper
+    than rows: one C-level ``map`` per field instead of a call per cell)."""
+    values = _values(get, shared, items)
+    if type(get) is ItemGetter:
+        return [[RS_NORMAL, v] for v in values]
+    return [[RS_NORMAL, v] if type(v) is not Abnormal else [v.status, None] for v in values]
+
+
+def _value_column(get: Getter, shared: Any, items: list[Any]) -> list[Any]:
+    values = _values(get, shared, items)
+    if type(get) is ItemGetter:
+        return list(values)
+    return [None if type(v) is Abnormal else v for v in values]
+
+
+def _transpose(columns: list[list[Any]], count: int) -> list[list[Any]]:
+    if not columns:
+        return [[] for _ in range(count)]
+    return list(map(list, zip(*columns, strict=True)))
 
 
 @contextmanager
@@ -101,7 +147,7 @@ def query_fields(what: str, fields: Sequence[str] | None) -> dict[str, Any]:
     """
     res = resource(what)
     if not fields:
-        selected = [res.fields[name] for name in sorted(res.fields)]
+        selected = tuple(res.fields[name] for name in sorted(res.fields))
     else:
         selected = _selected(res, fields)
     return {"fields": [fdef.definition() for fdef in selected]}
@@ -118,13 +164,16 @@ def query_values(
         QueryFilterError: the filter is malformed.
     """
     res = resource(what)
-    unknown = [fdef.name for fdef in _selected(res, fields) if fdef.kind is FieldKind.UNKNOWN]
+    selected = _selected(res, fields)
+    unknown = [fdef.name for fdef in selected if fdef.kind is FieldKind.UNKNOWN]
     if unknown:
         raise OpPrereqError(
             f"Unknown output fields selected: {', '.join(unknown)}", ErrorCode.INVAL
         )
-    result = query(what, fields, qfilter, ctx)
-    return [[value for _status, value in row] for row in result["data"]]
+    with _gc_paused():
+        shared, items = _items(res, qfilter, ctx)
+        columns = [_value_column(fdef.getter, shared, items) for fdef in selected]
+        return _transpose(columns, len(items))
 
 
 def names_filter(what: str, names: Sequence[Any] | None) -> list[Any] | None:

@@ -13,6 +13,7 @@ import dataclasses
 import enum
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -122,9 +123,23 @@ def field_table(
 # --- fields shared by config objects ------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ItemGetter:
+    """A getter whose value depends on the item alone, never abnormal.
+
+    The engine calls ``fn(item)`` directly (with C-level ``attrgetter``s, no
+    Python frame per cell); as a plain getter it ignores the shared data.
+    """
+
+    fn: Callable[[Any], Any]
+
+    def __call__(self, _shared: Any, item: Any) -> Any:
+        return self.fn(item)
+
+
 def attr(name: str) -> Getter:
     """Getter returning an attribute of the item."""
-    return lambda _s, item: getattr(item, name)
+    return ItemGetter(attrgetter(name))
 
 
 def maybe_attr(name: str) -> Getter:
@@ -137,7 +152,7 @@ def maybe_attr(name: str) -> Getter:
     return get
 
 
-def _tags(_s: Any, item: Any) -> list[str]:
+def _sorted_tags(item: Any) -> list[str]:
     return sorted(item.tags)
 
 
@@ -149,7 +164,7 @@ def common_fields(kind_label: str) -> list[FieldDef]:
         FieldDef("serial_no", "SerialNo", FieldKind.NUMBER, serial_doc, attr("serial_no")),
         FieldDef("ctime", "CTime", FieldKind.TIMESTAMP, "Creation timestamp", attr("ctime")),
         FieldDef("mtime", "MTime", FieldKind.TIMESTAMP, "Modification timestamp", attr("mtime")),
-        FieldDef("tags", "Tags", FieldKind.OTHER, "Tags", _tags),
+        FieldDef("tags", "Tags", FieldKind.OTHER, "Tags", ItemGetter(_sorted_tags)),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from corral.objects import AdminState, AdminStateSource, Disk, Instance, Nic, NodeGroup
+from corral.objects import AdminState, AdminStateSource, Disk, Instance, Nic, NicMode, NodeGroup
 from corral.query.context import QueryContext
 from corral.query.fields import NODATA, OFFLINE, UNAVAIL, fill
 from corral.query.paramfields import HV_GLOBALS
@@ -47,6 +47,12 @@ class InstanceShared:
         self.node_names = {uuid: node.name for uuid, node in cfg.nodes.items()}
         self.default_be: dict[str, Any] = cfg.cluster.beparams.get("default", {})
         self.default_nic: dict[str, Any] = cfg.cluster.nicparams.get("default", {})
+        # Memos: rows share few (hypervisor, OS) pairs, and a row's fields
+        # ask for the same instance's disks several times in a row.
+        self._hv_merged: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+        self._os_defaults: dict[str, dict[str, Any] | None] = {}
+        self._disks: dict[str, list[Disk] | None] = {}
+        self.default_nic_settings = nic_settings(self.default_nic)
 
     # --- nodes ---------------------------------------------------------
     def node_name(self, uuid: str) -> str | None:
@@ -58,54 +64,111 @@ class InstanceShared:
 
     def secondary_nodes(self, inst: Instance) -> list[str]:
         """Nodes other than the primary holding any of the instance's disks."""
-        table = self.config.disks
+        disks = self.disks(inst)
+        if disks is None:
+            table = self.config.disks
+            disks = [d for d in map(table.get, inst.disks) if d is not None]
         primary = inst.primary_node
-        found: list[str] = []
-        for disk_uuid in inst.disks:
-            disk = table.get(disk_uuid)
-            if disk is not None:
-                found += [n for n in disk.nodes if n != primary and n not in found]
+        if len(disks) == 1:  # the usual case: nothing to merge
+            found = [n for n in disks[0].nodes if n != primary]
+            if len(found) < 2:
+                return found
+        found = []
+        for disk in disks:
+            for node in disk.nodes:
+                if node != primary and node not in found:
+                    found.append(node)
         return found
 
     # --- disks and parameters -------------------------------------------
     def disks(self, inst: Instance) -> list[Disk] | None:
         """The instance's disks in order; None if the configuration lacks one."""
+        try:
+            return self._disks[inst.uuid]
+        except KeyError:
+            pass
         table = self.config.disks
         try:
-            return [table[uuid] for uuid in inst.disks]
+            disks: list[Disk] | None = [table[uuid] for uuid in inst.disks]
         except KeyError:
-            return None
+            disks = None
+        self._disks[inst.uuid] = disks
+        return disks
 
     def beparams(self, inst: Instance) -> dict[str, Any]:
-        return fill(self.default_be, inst.beparams)
+        merged = dict(self.default_be)
+        merged.update(inst.beparams)
+        return merged
 
     def beparam(self, inst: Instance, name: str) -> Any:
         value = inst.beparams.get(name, _MISSING)
         return self.default_be.get(name, NODATA) if value is _MISSING else value
 
     def hvparams(self, inst: Instance) -> dict[str, Any]:
-        merged: dict[str, Any] = {}
-        for layer in self._hv_layers(inst):
-            merged.update(layer)
-        return {k: v for k, v in merged.items() if k not in HV_GLOBALS}
+        merged = dict(self._hv_defaults(inst)[1])
+        if inst.hvparams:
+            merged.update({k: v for k, v in inst.hvparams.items() if k not in HV_GLOBALS})
+        return merged
 
     def hvparam(self, inst: Instance, name: str) -> Any:
-        for layer in reversed(self._hv_layers(inst)):
-            if name in layer:
-                return layer[name]
-        return UNAVAIL
+        value = inst.hvparams.get(name, _MISSING)
+        if value is _MISSING:
+            return self._hv_defaults(inst)[0].get(name, UNAVAIL)
+        return value
 
-    def _hv_layers(self, inst: Instance) -> tuple[dict[str, Any], ...]:
-        """Cluster defaults, OS-specific values and the instance's own, in order."""
-        hv = inst.hypervisor
-        os_hvp = self.cluster.os_hvp.get(inst.os, {}).get(hv, {})
-        return (self.cluster.hvparams.get(hv, {}), os_hvp, inst.hvparams)
+    def _hv_defaults(self, inst: Instance) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Cluster defaults overridden by OS-specific values: all of them, and
+        without the cluster-wide ones; computed once per (hypervisor, OS)."""
+        key = (inst.hypervisor, inst.os)
+        found = self._hv_merged.get(key)
+        if found is None:
+            hv, os_name = key
+            merged = dict(self.cluster.hvparams.get(hv, {}))
+            merged.update(self.cluster.os_hvp.get(os_name, {}).get(hv, {}))
+            shown = {k: v for k, v in merged.items() if k not in HV_GLOBALS}
+            found = self._hv_merged[key] = (merged, shown)
+        return found
 
     def osparams(self, inst: Instance) -> dict[str, Any]:
-        return fill(self.cluster.osparams.get(inst.os.split("+", 1)[0]), inst.osparams)
+        os_name = inst.os
+        try:
+            defaults = self._os_defaults[os_name]
+        except KeyError:
+            defaults = self.cluster.osparams.get(os_name.split("+", 1)[0])
+            self._os_defaults[os_name] = defaults
+        return fill(defaults, inst.osparams)
 
     def nicparams(self, nic: Nic) -> dict[str, Any]:
         return fill(self.default_nic, nic.nicparams)
+
+    def nic_settings(self, nic: Nic) -> NicSettings:
+        """The NIC's filled (mode, link, vlan, bridge)."""
+        params = nic.nicparams
+        if not params:
+            return self.default_nic_settings
+        default = self.default_nic
+        mode = params.get("mode", default.get("mode"))
+        link = params.get("link", default.get("link"))
+        vlan = params.get("vlan", default.get("vlan")) if mode == _OVS else None
+        return (mode, link, vlan, link if mode == _BRIDGED else None)
+
+
+NicSettings = tuple[Any, Any, Any, Any]
+NIC_MODE, NIC_LINK, NIC_VLAN, NIC_BRIDGE = range(4)
+"""Indexes into :data:`NicSettings`."""
+
+
+_OVS = NicMode.OVS.value
+_BRIDGED = NicMode.BRIDGED.value
+
+
+def nic_settings(params: dict[str, Any]) -> NicSettings:
+    """(mode, link, vlan, bridge) of filled NIC parameters: the VLAN only for
+    Open vSwitch NICs, the bridge only for bridged ones."""
+    mode = params.get("mode")
+    link = params.get("link")
+    vlan = params.get("vlan") if mode == _OVS else None
+    return (mode, link, vlan, link if mode == _BRIDGED else None)
 
 
 # --- status --------------------------------------------------------------

@@ -6,9 +6,23 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
-from corral.objects import Disk, DiskTemplate, Instance, Nic, NicMode
-from corral.query.fields import NODATA, UNAVAIL, FieldDef, FieldKind, Getter, ordinal
-from corral.query.instance_data import InstanceShared
+from corral.objects import Disk, DiskTemplate, Instance, Nic
+from corral.query.fields import (
+    NODATA,
+    UNAVAIL,
+    FieldDef,
+    FieldKind,
+    Getter,
+    ItemGetter,
+    ordinal,
+)
+from corral.query.instance_data import (
+    NIC_BRIDGE,
+    NIC_LINK,
+    NIC_MODE,
+    NIC_VLAN,
+    InstanceShared,
+)
 
 K = FieldKind
 MAX_DISKS = 16
@@ -37,13 +51,14 @@ def _disk_usage(disk: Disk) -> int:
     return 0 if disk.dev_type in _NO_USAGE else disk.size
 
 
+def _disk_name(disk: Disk) -> str | None:
+    return disk.name or None
+
+
 def _all_disks(fn: DiskFn) -> Getter:
     def get(sh: InstanceShared, inst: Instance) -> Any:
-        table = sh.config.disks
-        try:
-            return [fn(table[uuid]) for uuid in inst.disks]
-        except KeyError:
-            return NODATA
+        disks = sh.disks(inst)
+        return NODATA if disks is None else list(map(fn, disks))
 
     return get
 
@@ -78,13 +93,13 @@ def disk_fields() -> list[FieldDef]:
                  " disk size visible to the instance, but the usage on the node",
                  _total_usage),
         FieldDef("disk.count", "Disks", K.NUMBER, "Number of disks",
-                 lambda _s, i: len(i.disks)),
+                 ItemGetter(lambda i: len(i.disks))),
         FieldDef("disk.sizes", "Disk_sizes", K.OTHER, "List of disk sizes",
                  _all_disks(attrgetter("size"))),
         FieldDef("disk.spindles", "Disk_spindles", K.OTHER, "List of disk spindles",
                  _all_disks(attrgetter("spindles"))),
         FieldDef("disk.names", "Disk_names", K.OTHER, "List of disk names",
-                 _all_disks(lambda d: _or_none(d.name))),
+                 _all_disks(_disk_name)),
         FieldDef("disk.uuids", "Disk_UUIDs", K.OTHER, "List of disk UUIDs",
                  _all_disks(attrgetter("uuid"))),
     ]
@@ -106,22 +121,21 @@ def disk_fields() -> list[FieldDef]:
 # --- NICs ----------------------------------------------------------------
 
 
-def _mode(sh: InstanceShared, nic: Nic) -> Any:
-    return sh.nicparams(nic).get("mode")
+def _setting(index: int) -> NicFn:
+    return lambda sh, nic: sh.nic_settings(nic)[index]
 
 
-def _link(sh: InstanceShared, nic: Nic) -> Any:
-    return sh.nicparams(nic).get("link")
+_mode, _link, _vlan, _bridge = (_setting(i) for i in (NIC_MODE, NIC_LINK, NIC_VLAN, NIC_BRIDGE))
 
 
-def _bridge(sh: InstanceShared, nic: Nic) -> Any:
-    params = sh.nicparams(nic)
-    return params.get("link") if params.get("mode") == NicMode.BRIDGED.value else None
+def _all_settings(index: int) -> Getter:
+    """The aggregate of one NIC setting (mode, link, VLAN or bridge)."""
 
+    def get(sh: InstanceShared, inst: Instance) -> Any:
+        settings = sh.nic_settings
+        return [settings(nic)[index] for nic in inst.nics]
 
-def _vlan(sh: InstanceShared, nic: Nic) -> Any:
-    params = sh.nicparams(nic)
-    return params.get("vlan") if params.get("mode") == NicMode.OVS.value else None
+    return get
 
 
 def _network_name(sh: InstanceShared, nic: Nic) -> Any:
@@ -135,6 +149,11 @@ def _all_nics(fn: NicFn) -> Getter:
     return lambda sh, inst: [fn(sh, nic) for nic in inst.nics]
 
 
+def _all_nic_values(fn: Callable[[Nic], Any]) -> Getter:
+    """Like :func:`_all_nics` for values of the NIC alone (C-level ``map``)."""
+    return ItemGetter(lambda inst: list(map(fn, inst.nics)))
+
+
 def _nth_nic(index: int, fn: NicFn) -> Getter:
     def get(sh: InstanceShared, inst: Instance) -> Any:
         if index >= len(inst.nics):
@@ -144,6 +163,19 @@ def _nth_nic(index: int, fn: NicFn) -> Getter:
 
     return get
 
+
+def _nic_name(nic: Nic) -> str | None:
+    return nic.name or None
+
+
+_NIC_OWN: dict[str, Callable[[Nic], Any]] = {
+    "mac": attrgetter("mac"),
+    "ip": attrgetter("ip"),
+    "name": _nic_name,
+    "uuid": attrgetter("uuid"),
+    "network": attrgetter("network"),
+}
+"""Parts that depend on the NIC alone (no cluster defaults)."""
 
 _AGG = "List containing each network interface's "
 _NIC_PARTS: list[tuple[str, str, str, str, NicFn]] = [
@@ -160,12 +192,24 @@ _NIC_PARTS: list[tuple[str, str, str, str, NicFn]] = [
 ]
 
 
+_SETTING_INDEX = {"mode": NIC_MODE, "link": NIC_LINK, "vlan": NIC_VLAN, "bridge": NIC_BRIDGE}
+
+
+def _nic_aggregate(part: str, fn: NicFn) -> Getter:
+    if part in _NIC_OWN:
+        return _all_nic_values(_NIC_OWN[part])
+    if part in _SETTING_INDEX:
+        return _all_settings(_SETTING_INDEX[part])
+    return _all_nics(fn)
+
+
 def nic_fields() -> list[FieldDef]:
     fields = [
         FieldDef("nic.count", "NICs", K.NUMBER, "Number of network interfaces",
-                 lambda _s, i: len(i.nics)),
+                 ItemGetter(lambda i: len(i.nics))),
         *(
-            FieldDef(f"nic.{part}s", agg, K.OTHER, _AGG + desc, _all_nics(fn))
+            FieldDef(f"nic.{part}s", agg, K.OTHER, _AGG + desc,
+                     _nic_aggregate(part, fn))
             for part, agg, _t, desc, fn in _NIC_PARTS
         ),
         FieldDef("nic.networks.names", "NIC_networks_names", K.OTHER,

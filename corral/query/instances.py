@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.objects import AdminState, Instance
+from corral.objects import AdminState, AdminStateSource, DiskTemplate, Instance
 from corral.query.context import QueryContext, Resource
 from corral.query.fields import (
     NODATA,
     FieldDef,
     FieldFlag,
     FieldKind,
+    ItemGetter,
     attr,
     common_fields,
     field_table,
@@ -35,9 +36,19 @@ _STATUS_DOC = (
 )
 
 
+_VALUES: dict[Any, str] = {
+    member: member.value for enum in (AdminState, AdminStateSource, DiskTemplate) for member in enum
+}
+"""Plain string values of the enums instance fields show (faster than ``.value``)."""
+
+
 def _pnode_name(sh: InstanceShared, inst: Instance) -> Any:
-    name = sh.node_name(inst.primary_node)
+    name = sh.node_names.get(inst.primary_node)
     return NODATA if name is None else name
+
+
+def _snode_names(sh: InstanceShared, inst: Instance) -> list[str | None]:
+    return list(map(sh.node_names.get, sh.secondary_nodes(inst)))
 
 
 def _pnode_group(uuid: bool) -> Any:
@@ -71,22 +82,22 @@ _CONFIG_FIELDS = [
              _pnode_group(True)),
     FieldDef("snodes", "Secondary_Nodes", K.OTHER,
              "Secondary nodes; usually this will just be one node",
-             lambda sh, i: [sh.node_name(n) for n in sh.secondary_nodes(i)]),
+             _snode_names),
     FieldDef("snodes.group", "SecondaryNodesGroups", K.OTHER, "Node groups of secondary nodes",
              _snode_groups(False)),
     FieldDef("snodes.group.uuid", "SecondaryNodesGroupsUUID", K.OTHER,
              "Node group UUIDs of secondary nodes", _snode_groups(True)),
     FieldDef("admin_state", "InstanceState", K.TEXT, "Desired state of instance",
-             lambda _s, i: i.admin_state.value),
+             ItemGetter(lambda i: _VALUES[i.admin_state])),
     FieldDef("admin_up", "Autostart", K.BOOL, "Desired state of instance",
-             lambda _s, i: i.admin_state is AdminState.UP),
+             ItemGetter(lambda i: i.admin_state is AdminState.UP)),
     FieldDef("admin_state_source", "InstanceStateSource", K.TEXT,
              "Who last changed the desired state of the instance",
-             lambda _s, i: i.admin_state_source.value),
+             ItemGetter(lambda i: _VALUES[i.admin_state_source])),
     FieldDef("disks_active", "DisksActive", K.BOOL, "Desired state of instance disks",
              attr("disks_active")),
     FieldDef("disk_template", "Disk_template", K.TEXT, "Instance disk template",
-             lambda _s, i: i.disk_template.value),
+             ItemGetter(lambda i: _VALUES[i.disk_template])),
     FieldDef("network_port", "Network_port", K.OTHER,
              "Instance network port if available (e.g. for VNC console)",
              maybe_attr("network_port")),
@@ -100,14 +111,14 @@ _PARAM_FIELDS = [
     FieldDef("osparams", "OpSysParameters", K.OTHER, "Operating system parameters (merged)",
              lambda sh, i: sh.osparams(i)),
     FieldDef("custom_hvparams", "CustomHypervisorParameters", K.OTHER,
-             "Custom hypervisor parameters", lambda _s, i: dict(i.hvparams)),
+             "Custom hypervisor parameters", ItemGetter(lambda i: dict(i.hvparams))),
     FieldDef("custom_beparams", "CustomBackendParameters", K.OTHER,
-             "Custom backend parameters", lambda _s, i: dict(i.beparams)),
+             "Custom backend parameters", ItemGetter(lambda i: dict(i.beparams))),
     FieldDef("custom_osparams", "CustomOpSysParameters", K.OTHER,
-             "Custom operating system parameters", lambda _s, i: dict(i.osparams)),
+             "Custom operating system parameters", ItemGetter(lambda i: dict(i.osparams))),
     FieldDef("custom_nicparams", "CustomNicParameters", K.OTHER,
              "Custom network interface parameters",
-             lambda _s, i: [dict(n.nicparams) for n in i.nics]),
+             ItemGetter(lambda i: [dict(n.nicparams) for n in i.nics])),
     *param_fields("be", "backend", BE_PARAMS, lambda sh, i, name: sh.beparam(i, name)),
     *param_fields("hv", "hypervisor", HV_PARAMS, lambda sh, i, name: sh.hvparam(i, name)),
 ]

@@ -35,12 +35,17 @@ from tests.guest.kit import (
 
 
 class BootedKvmHypervisor(KvmHypervisor):
-    """The real driver; a soft stop first waits until the guest finished booting."""
+    """The real driver; a soft stop or a balloon request first waits until the guest
+    finished booting (its ACPI daemon and balloon driver run from then on)."""
 
     async def stop(self, name: str, *, force: bool, timeout: float) -> None:
         if not force:
             await self._wait_booted(name)
         await super().stop(name, force=force, timeout=timeout)
+
+    async def balloon(self, name: str, memory_mib: int) -> None:
+        await self._wait_booted(name)
+        await super().balloon(name, memory_mib)
 
     async def _wait_booted(self, name: str) -> None:
         log = self.paths(name).serial_log
@@ -83,4 +88,4 @@ def make_spec() -> SpecFactory:
 class TestKvmHypervisor(HypervisorContract):
     """Every kit check against QEMU guests booting the guest kit's kernel and initramfs."""
 
-    kit_options = KitOptions(stop_timeout=15.0, settle_timeout=20.0, poll_interval=0.1)
+    kit_options = KitOptions(stop_timeout=15.0, settle_timeout=30.0, poll_interval=0.1)
