@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from corral.cli import node_storage, tags
 from corral.cli import options as o
-from corral.cli import tags
 from corral.cli.commands import Arg, Command, Tool, ask_user
 from corral.cli.errors import CliError, UsageError
 from corral.cli.info import format_generic_info, format_params_info
@@ -171,6 +171,7 @@ COMMANDS = {
                       "Alters the parameters of a node"),
     "remove": Command(remove_node, _NODE, (o.DRY_RUN_OPT, o.PRIORITY_OPT), "<node_name>",
                       "Removes a node from the cluster"),
+    **node_storage.COMMANDS,
     **tags.make_tag_commands(tags.NODE, "node_name"),
 }
 

@@ -24,6 +24,7 @@ from corral.cmdlib import (  # noqa: F401  (registers the logical units)
     instance_set_params,
     node,
     node_add,
+    node_storage,
     os,
     query,
     tags,

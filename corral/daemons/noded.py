@@ -22,6 +22,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     node_info,
     os_defs,
     restricted,
+    storage_rpc,
     verify,
 )
 from corral.backend.context import NodeContext

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from corral.opcodes.base import OpCode
-from corral.opcodes.params import NodeName, OptionalUuid, ParamDict
+from corral.opcodes.params import NodeName, NodeNames, OptionalUuid, OutputFields, ParamDict
 
 
 class OpNodeAdd(OpCode, kw_only=True, frozen=True):
@@ -53,3 +53,26 @@ class OpNodeSetParams(OpCode, kw_only=True, frozen=True):
     powered: bool | None = None
     hv_state: Any = None
     disk_state: Any = None
+
+
+class OpNodeQueryvols(OpCode, kw_only=True, frozen=True):
+    """List the logical volumes of nodes (``gnt-node volumes``); one row per LV.
+
+    Fields: node, phys, vg, name, size, instance.
+    """
+
+    output_fields: OutputFields
+    nodes: NodeNames = []
+
+
+class OpNodeQueryStorage(OpCode, kw_only=True, frozen=True):
+    """List storage units of one type on nodes (``gnt-node list-storage``).
+
+    ``storage_type`` null: the first type of the cluster's enabled disk templates.
+    Fields: node, type, name, size, used, free, allocatable (and vg for lvm-pv).
+    """
+
+    output_fields: OutputFields
+    storage_type: str | None = None
+    nodes: NodeNames = []
+    name: str | None = None

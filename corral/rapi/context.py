@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from corral.errors import LuxiError
+from corral.errors import LuxiError, OpPrereqError
 from corral.rapi.httperror import HttpError
 
 Dispatch = Callable[[str, list[Any]], Awaitable[Any]]
@@ -23,6 +23,9 @@ JOB_NOTCHANGED = "nochange"
 JOB_FINAL = frozenset({"success", "error", "canceled"})
 WAIT_STEP = 10.0
 """Seconds one WaitForJobChange call may block (Ganeti's RAPI uses 10)."""
+
+
+LEGACY_QUERIES = {"instance": "QueryInstances", "node": "QueryNodes", "group": "QueryGroups"}
 
 
 def name_filter(namefield: str, names: Sequence[Any]) -> list[Any]:
@@ -71,7 +74,19 @@ class RapiContext:
         return plain_rows(await self.call("Query", what, fields, qfilter))
 
     async def records(self, what: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Every item as a dict of ``fields`` (RAPI's bulk answers)."""
+        """Every item as a dict of ``fields`` (RAPI's bulk answers).
+
+        The legacy LUXI queries build plain values directly, without query2's
+        ``[status, value]`` cells: much less work at thousands of items.
+        """
+        legacy = LEGACY_QUERIES.get(what)
+        if legacy is not None:
+            try:
+                rows = await self.call(legacy, [], fields, False)
+            except OpPrereqError:
+                pass  # an unknown field: query2 answers it with None, as Ganeti does
+            else:
+                return [dict(zip(fields, row, strict=True)) for row in rows]
         return records(fields, await self.call("Query", what, fields, None))
 
     async def query_one(self, what: str, name: str, fields: list[str]) -> dict[str, Any]:

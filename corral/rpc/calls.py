@@ -292,6 +292,15 @@ _TABLE: tuple[RpcCall, ...] = (
         "file_storage_dir_remove", S, T.FAST, "remove an empty file storage directory",
         Arg("file_storage_dir", str),
     ),
+    # --- storage units --------------------------------------------------------
+    _call("node_volumes", M, T.FAST, "every LV of the node: name, vg, size (MiB), first PV"),
+    _call(
+        "storage_list", M, T.NORMAL, "rows of the chosen fields per storage unit of a type",
+        Arg("su_name", str, "storage type: file, lvm-vg or lvm-pv"),
+        Arg("su_args", list, "type arguments; for file: [[directory, ...]]"),
+        Arg("name", str | None, "only this unit, or null for all"),
+        Arg("fields", list, "field names, in row order"),
+    ),
     # --- OS definitions -------------------------------------------------------
     _call("os_diagnose", M, T.FAST, "the OS definitions found in the node's search path"),
     _call(

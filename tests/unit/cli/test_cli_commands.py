@@ -29,8 +29,8 @@ def test_help_lists_commands_on_stdout(run: Runner) -> None:
     assert code == 0
     assert err == ""
     assert out.startswith("Usage: gnt-node {command} [options...] [argument...]\n")
-    assert " list        - Lists the nodes in the cluster." in out
-    assert " add-tags    - Add tags to the node" in out
+    assert " list         - Lists the nodes in the cluster." in out
+    assert " add-tags     - Add tags to the node" in out
 
 
 def test_no_command_prints_usage_on_stderr(run: Runner) -> None:

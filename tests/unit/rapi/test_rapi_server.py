@@ -46,6 +46,10 @@ class FakeMaster:
         rows = [[[0, self._value(name, field)] for field in fields] for name in names]
         return {"fields": [{"name": f} for f in fields], "data": rows}
 
+    def QueryInstances(self, names: list[str], fields: list[str], lock: bool) -> list[Any]:
+        """The legacy form RAPI's bulk listing uses: plain values."""
+        return [[cell[1] for cell in row] for row in self.Query("instance", fields, None)["data"]]
+
     @staticmethod
     def _value(name: str, field: str) -> Any:
         if field == "beparams":
@@ -135,7 +139,7 @@ def test_instances_list_and_bulk(tmp_path: Path) -> None:
         status, bulk, _ = await call("GET", "/2/instances?bulk=1")
         assert sorted(bulk[0]) == sorted({*I_FIELDS})
         assert bulk[0]["beparams"] == {"maxmem": 128, "vcpus": 1, "memory": 128}
-        assert master.calls[-1] == ("Query", ["instance", I_FIELDS, None])
+        assert master.calls[-1] == ("QueryInstances", [[], I_FIELDS, False])
 
     run(tmp_path, test)
 
