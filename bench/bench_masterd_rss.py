@@ -9,14 +9,9 @@ Run from the checkout: ``.venv/bin/python -m bench.bench_masterd_rss``.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +20,16 @@ from bench.common import (
     Figure,
     fmt_list,
     generate_config,
+    generated_master_root,
+    masterd_child,
     median,
     report,
     sample,
     temp_dir,
+    wait_masterd,
 )
-from corral.config.store import ConfigStore
 from corral.layout import NodeLayout
-from corral.luxi.client import Client, LuxiClientError
-from corral.rpc import pki
+from corral.luxi.client import Client
 
 NODES = 200
 INSTANCES = 10_000
@@ -42,84 +38,12 @@ RSS_TARGET_MB = 200.0
 QUERY_TARGET_S = 0.3
 QUERY_RUNS = 5
 QUERY_FIELDS = ["name", "status", "pnode"]
-START_TIMEOUT = 120.0
-STOP_TIMEOUT = 10.0
 
-
-def write_certificates(layout: NodeLayout, node_name: str, address: str) -> None:
-    """A cluster CA and the master's node certificate, where masterd's TLS context looks."""
-    ca_key, ca_cert = pki.create_ca("cluster.example.com")
-    key = pki.generate_key()
-    cert = pki.sign_csr(pki.create_csr(key, node_name), ca_key, ca_cert, node_name, address)
-    pki.save_key(layout.ca_key, ca_key)
-    pki.save_cert(layout.ca_cert, ca_cert)
-    pki.save_key(layout.node_key, key)
-    pki.save_cert(layout.node_cert, cert)
 
 
 def prepare_root(root: Path) -> NodeLayout:
-    """A master node's root: directories, certificates and the generated configuration."""
-    layout = NodeLayout(root)
-    layout.ensure_dirs()
-    data = generate_config(NODES, INSTANCES, master_ip=MASTER_IP)
-    master = data.master_node
-    write_certificates(layout, master.name, master.primary_ip)
-    store = ConfigStore(layout.config_db)
-    try:
-        store.replace_all(data)
-    finally:
-        store.close()
-    return layout
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as err:
-        return f"(no log: {err.strerror})"
-
-
-def wait_ready(proc: subprocess.Popen[bytes], layout: NodeLayout) -> float:
-    """Seconds until masterd answers QueryClusterInfo; BenchError if it dies or hangs."""
-    start = time.perf_counter()
-    deadline = time.monotonic() + START_TIMEOUT
-    log = layout.log_file("corral-masterd")
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise BenchError(f"masterd exited with {proc.returncode}; log:\n{log_tail(log)}")
-        try:
-            with Client(str(layout.luxi_socket), timeout=30) as client:
-                client.QueryClusterInfo()
-            return time.perf_counter() - start
-        except LuxiClientError:
-            time.sleep(0.05)
-    raise BenchError(f"masterd did not answer within {START_TIMEOUT:.0f} s; log:\n{log_tail(log)}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, wait up to :data:`STOP_TIMEOUT` seconds, then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        print(f"  (masterd {proc.pid} ignored SIGTERM for {STOP_TIMEOUT:.0f} s: killed)")
-        proc.kill()
-        proc.wait()
-
-
-@contextlib.contextmanager
-def running_masterd(layout: NodeLayout, output: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """masterd as a child process, stopped by its PID on the way out."""
-    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root),
-            "--no-rapi"]
-    with output.open("wb") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    try:
-        yield proc
-    finally:
-        stop(proc)
+    """A master node's root with the generated configuration (see generated_master_root)."""
+    return generated_master_root(root, generate_config(NODES, INSTANCES, master_ip=MASTER_IP))
 
 
 def proc_status_mb(pid: int) -> dict[str, float]:
@@ -147,8 +71,8 @@ def status_counts(rows: list[Any]) -> str:
 
 
 def measure(layout: NodeLayout, output: Path) -> list[Figure]:
-    with running_masterd(layout, output) as proc:
-        started = wait_ready(proc, layout)
+    with masterd_child(layout, output) as proc:
+        started = wait_masterd(proc, layout)
         with Client(str(layout.luxi_socket)) as client:
             start = time.perf_counter()
             rows = query_instances(client)
