@@ -88,6 +88,8 @@ def format_bool(value: Any) -> str:
 
 def format_value(value: Any) -> str:
     """Generic cell text: lists comma-joined, booleans as Ganeti's ``str``."""
+    if type(value) is str:
+        return value
     if isinstance(value, list | tuple):
         return ",".join(format_value(v) for v in value)
     return str(value)
@@ -130,15 +132,14 @@ def format_table(
     data.extend(list(row) for row in rows)
     if separator is not None:
         return [separator.join(row) for row in data]
-    widths = [max((len(row[i]) for row in data), default=0) for i in range(len(titles))]
-    if titles and not align_right[-1]:
-        widths[-1] = 0
-    return [" ".join(_pad(cell, w, r) for cell, w, r in zip(row, widths, align_right, strict=True))
-            for row in data]
-
-
-def _pad(cell: str, width: int, right: bool) -> str:
-    return cell.rjust(width) if right else cell.ljust(width)
+    columns = []
+    for index, right in enumerate(align_right):
+        cells = [row[index] for row in data]
+        width = max(map(len, cells), default=0)
+        if index == len(align_right) - 1 and not right:
+            width = 0  # no trailing padding on the last column, as Ganeti
+        columns.append([c.rjust(width) if right else c.ljust(width) for c in cells])
+    return [" ".join(row) for row in zip(*columns, strict=True)] if columns else ["" for _ in data]
 
 
 def generate_table(
@@ -187,21 +188,25 @@ def format_query_result(
     formatters = [custom.get(f["name"]) or column_formatter(f.get("kind", "text"), chosen)
                   for f in fields]
     statuses: set[int] = set()
-    rows = [[_query_cell(cell, fmt[0], verbose, statuses)
-             for cell, fmt in zip(row, formatters, strict=True)]
-            for row in response.get("data") or []]
+    data = response.get("data") or []
+    columns = [
+        _query_column([row[index] for row in data], fmt[0], verbose, statuses)
+        for index, fmt in enumerate(formatters)
+    ]
+    rows = [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in data]
     titles = [f.get("title") or f["name"] for f in fields]
     lines = format_table(rows, titles, [fmt[1] for fmt in formatters], header, separator)
     return _overall_status(statuses, fields), lines
 
 
-def _query_cell(cell: Any, fmt: Formatter, verbose: bool, statuses: set[int]) -> str:
-    status, value = cell
-    statuses.add(status)
-    if status == RS_NORMAL:
-        return fmt(value)
+def _query_column(
+    cells: list[Any], fmt: Formatter, verbose: bool, statuses: set[int]
+) -> list[str]:
+    """One column's text; records the result statuses seen."""
+    statuses.update({cell[0] for cell in cells})
     table = RS_VERBOSE_TEXT if verbose else RS_TEXT
-    return table.get(status, "??")
+    return [fmt(value) if status == RS_NORMAL else table.get(status, "??")
+            for status, value in cells]
 
 
 def _overall_status(statuses: set[int], fields: list[dict[str, Any]]) -> str:

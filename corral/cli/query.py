@@ -118,8 +118,8 @@ def generic_list(
         header=not getattr(opts, "no_headers", False),
         verbose=bool(getattr(opts, "verbose", False)),
     )
-    for line in lines:
-        ctx.out(line)
+    if lines:
+        ctx.out("\n".join(lines))  # one write: listings can have thousands of lines
     return EXIT_UNKNOWN_FIELD if status == QR_UNKNOWN else 0
 
 

@@ -10,14 +10,31 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from corral.errors import CorralError, LuxiError, ProtocolError
-from corral.luxi.protocol import ETX, KEY_ARGS, KEY_METHOD, METHODS, encode_reply
+from corral.luxi.protocol import (
+    ETX,
+    KEY_ARGS,
+    KEY_METHOD,
+    KEY_RESULT,
+    KEY_SUCCESS,
+    KEY_VERSION,
+    LUXI_VERSION,
+    METHODS,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024 * 1024
 
 Dispatcher = Callable[[str, list[Any]], Awaitable[Any]]
+
+
+def encode_reply(success: bool, result: Any) -> bytes:
+    """A reply message; msgspec encodes large query answers several times faster than json."""
+    body = {KEY_SUCCESS: success, KEY_RESULT: result, KEY_VERSION: LUXI_VERSION}
+    return msgspec.json.encode(body) + ETX
 
 
 def parse_request(raw: bytes) -> tuple[str, list[Any]]:
