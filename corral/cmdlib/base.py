@@ -7,6 +7,7 @@ pre hooks → ``exec`` → post hooks.
 
 from __future__ import annotations
 
+import abc
 import enum
 from collections.abc import Callable
 from typing import Any, ClassVar, Generic, TypeVar
@@ -47,7 +48,7 @@ def implements(
     return register
 
 
-class LogicalUnit(Generic[OpT]):
+class LogicalUnit(abc.ABC, Generic[OpT]):
     """Executes one opcode. Subclasses override the phases they need."""
 
     OP_CLASS: ClassVar[type[OpCode]]
@@ -114,9 +115,9 @@ class LogicalUnit(Generic[OpT]):
     async def check_prereq(self) -> None:
         """Check prerequisites with the locks held; raise OpPrereqError when unmet."""
 
+    @abc.abstractmethod
     async def exec(self) -> Any:
         """Do the work; the return value is the opcode's result."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement exec")
 
     def hooks_env(self) -> dict[str, Any]:
         """LU-specific hook variables (without the GANETI_ prefix)."""

@@ -7,7 +7,6 @@ import pytest
 from corral.locking import (
     ALL_SET,
     Level,
-    LevelRequest,
     LockInfo,
     LockManager,
     LockPlan,
@@ -16,22 +15,7 @@ from corral.locking import (
     opportunistic,
     shared,
 )
-
-NODE = Level.NODE
-INSTANCE = Level.INSTANCE
-
-
-def nodes(request: LevelRequest) -> LockPlan:
-    return LockPlan.bare({NODE: request})
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-def by_name(manager: LockManager) -> dict[str, LockInfo]:
-    return {line.name: line for line in manager.info()}
+from tests.unit.locking.support import INSTANCE, NODE, by_name, nodes, settle
 
 
 async def manager_with_nodes(*names: str) -> LockManager:

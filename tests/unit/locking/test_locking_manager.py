@@ -17,22 +17,7 @@ from corral.locking import (
     exclusive,
     shared,
 )
-
-NODE = Level.NODE
-INSTANCE = Level.INSTANCE
-
-
-def nodes(request: LevelRequest) -> LockPlan:
-    return LockPlan.bare({NODE: request})
-
-
-async def settle() -> None:
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-def by_name(manager: LockManager) -> dict[str, LockInfo]:
-    return {line.name: line for line in manager.info()}
+from tests.unit.locking.support import INSTANCE, NODE, by_name, nodes, settle
 
 
 def test_uncontended_acquire_reports_what_was_taken() -> None:
