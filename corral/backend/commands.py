@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,6 @@ from corral.rpc.handlers import handles
 log = logging.getLogger(__name__)
 
 MASTERD = "corral-masterd"
-MASTERD_MATCH = ("corral.daemons.masterd", "corral-masterd")
 STOP_TIMEOUT = 10.0
 SHUTDOWN_KEY = "shutdown"
 """``ctx.extra`` key of a zero-argument callable that stops the node daemon gracefully."""
@@ -48,22 +46,18 @@ async def run_oob(ctx: NodeContext, command: list[Any], timeout: float) -> dict[
     return {"exit_code": result.exit_code, "output": output}
 
 
-def masterd_argv(layout: NodeLayout) -> list[str]:
-    """How this node starts its master daemon."""
-    return [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
-
-
 def ensure_masterd(layout: NodeLayout, run: bool) -> None:
     """Start (unless running) or stop this node root's master daemon (blocking)."""
     pid_file = layout.pid_file(MASTERD)
     if not run:
-        daemons_ctl.stop_daemon(pid_file, MASTERD_MATCH, STOP_TIMEOUT)
+        daemons_ctl.stop_daemon(pid_file, daemons_ctl.MASTERD_MATCH, STOP_TIMEOUT)
         return
-    pid = daemons_ctl.daemon_pid(pid_file, MASTERD_MATCH)
+    pid = daemons_ctl.daemon_pid(pid_file, daemons_ctl.MASTERD_MATCH)
     if pid is not None:
         log.info("%s already running as pid %d", MASTERD, pid)
         return
-    pid = daemons_ctl.spawn_daemon(masterd_argv(layout), pid_file, layout.log_file(MASTERD))
+    argv = daemons_ctl.masterd_argv(layout.root)
+    pid = daemons_ctl.spawn_daemon(argv, pid_file, layout.log_file(MASTERD))
     log.info("Started %s as pid %d", MASTERD, pid)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,36 @@ os._exit(0)
 """
 
 _POLL = 0.05
+
+NODED_MATCH = ("corral.daemons.noded", "corral-noded")
+MASTERD_MATCH = ("corral.daemons.masterd", "corral-masterd")
+
+
+def masterd_argv(root: Path) -> list[str]:
+    """How a node (by its root) starts its master daemon."""
+    return [sys.executable, "-m", "corral.daemons.masterd", "--root", str(root)]
+
+
+def noded_argv(
+    root: Path, address: str, port: int, name: str, extra: Sequence[str] = ()
+) -> list[str]:
+    """How a node (by its root, address, port and name) starts its node daemon."""
+    return [
+        sys.executable, "-m", "corral.daemons.noded", "--root", str(root),
+        "--bind", address, "--port", str(port), "--node-name", name, *extra,
+    ]  # fmt: skip
+
+
+def wait_listening(address: str, port: int, timeout: float) -> bool:
+    """Whether something accepts TCP connections on ``address:port`` within ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(_POLL)
+    return False
 
 
 def _cmdline(pid: int) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from corral.backend.daemons_ctl import stop_daemon
+from corral.backend.daemons_ctl import MASTERD_MATCH, stop_daemon
 from corral.errors import OpExecError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, LuxiRemoteError, wait_for_job
@@ -29,7 +29,7 @@ def destroy_cluster(root: Path) -> None:
         raise OpExecError(f"Cannot destroy the cluster: {err}") from err
     if status != "success":
         raise OpExecError(_job_error(results))
-    stop_daemon(layout.pid_file("corral-masterd"), "corral.daemons.masterd", 15.0)
+    stop_daemon(layout.pid_file("corral-masterd"), MASTERD_MATCH, 15.0)
     target = _master_target(layout)
     remove_cluster_files(layout)
     if target is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import ipaddress
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -15,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from corral.backend.daemons_ctl import spawn_daemon
+from corral.backend.daemons_ctl import masterd_argv, spawn_daemon
 from corral.bootstrap.config import InitParams, initial_config
 from corral.config.store import ConfigStore
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
@@ -161,7 +160,7 @@ def start_masterd(layout: NodeLayout, feedback: Callable[[str], None] = print) -
     Raises:
         OpExecError: it did not answer within MASTERD_START_TIMEOUT seconds.
     """
-    argv = [sys.executable, "-m", "corral.daemons.masterd", "--root", str(layout.root)]
+    argv = masterd_argv(layout.root)
     spawn_daemon(argv, layout.pid_file("corral-masterd"), layout.log_file("corral-masterd"))
     deadline = time.monotonic() + MASTERD_START_TIMEOUT
     while time.monotonic() < deadline:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
-
 from corral.cli import params
-from corral.cli.options import Opt
+from corral.cli.options import Opt, checked_type
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -26,23 +24,12 @@ EXPAND_NODES_PRI = "nodes-pri"
 EXPAND_NODES_SEC = "nodes-sec"
 
 
-def _typed(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except params.ParamError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    convert.__name__ = name
-    return convert
-
-
 def _keyval(opt: str) -> Callable[[str], Any]:
-    return _typed(lambda text: params.split_key_val(opt, text), "keyval")
+    return checked_type(lambda text: params.split_key_val(opt, text), "keyval")
 
 
 def _identkeyval(opt: str) -> Callable[[str], Any]:
-    return _typed(lambda text: params.split_ident_key_val(opt, text), "identkeyval")
+    return checked_type(lambda text: params.split_ident_key_val(opt, text), "identkeyval")
 
 
 def _int(text: str) -> int:
@@ -52,10 +39,10 @@ def _int(text: str) -> int:
         raise params.ParamError(f"invalid integer value: '{text}'") from None
 
 
-unit_type = _typed(params.parse_unit, "unit")
-int_type = _typed(_int, "int")
-list_type = _typed(params.parse_list, "list")
-bool_type = _typed(params.parse_bool, "bool")
+unit_type = checked_type(params.parse_unit, "unit")
+int_type = checked_type(_int, "int")
+list_type = checked_type(params.parse_list, "list")
+bool_type = checked_type(params.parse_bool, "bool")
 
 # --- placement and OS --------------------------------------------------------------------
 DISK_TEMPLATE_OPT = Opt("-t", "--disk-template", dest="disk_template", choices=DISK_TEMPLATES,

@@ -35,7 +35,7 @@ class Opt:
         parser.add_argument(*self.flags, **self.kwargs)
 
 
-def _checked(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+def checked_type(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
     """Wrap a value parser so argparse reports its message on one line."""
 
     def convert(text: str) -> Any:
@@ -64,18 +64,18 @@ def _int_value(text: str) -> int:
 
 
 def _keyval(opt: str) -> Callable[[str], Any]:
-    return _checked(lambda text: params.split_key_val(opt, text), "keyval")
+    return checked_type(lambda text: params.split_key_val(opt, text), "keyval")
 
 
 def _identkeyval(opt: str) -> Callable[[str], Any]:
-    return _checked(lambda text: params.split_ident_key_val(opt, text), "identkeyval")
+    return checked_type(lambda text: params.split_ident_key_val(opt, text), "identkeyval")
 
 
-bool_type = _checked(params.parse_bool, "bool")
-unit_type = _checked(params.parse_unit, "unit")
-int_type = _checked(_int_value, "int")
-priority_type = _checked(priority_value, "priority")
-list_type = _checked(params.parse_list, "list")
+bool_type = checked_type(params.parse_bool, "bool")
+unit_type = checked_type(params.parse_unit, "unit")
+int_type = checked_type(_int_value, "int")
+priority_type = checked_type(priority_value, "priority")
+list_type = checked_type(params.parse_list, "list")
 
 # --- always present -------------------------------------------------------
 DEBUG_OPT = Opt("-d", "--debug", action="count", default=0, help="Turn debugging on")

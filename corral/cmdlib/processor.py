@@ -10,13 +10,13 @@ from corral.cmdlib.base import LU_REGISTRY, LogicalUnit
 from corral.cmdlib.context import MasterContext
 from corral.errors import HooksAbort, HooksFailure, OpCodeUnknown
 from corral.hooks.env import build_env
+from corral.hooks.runner import HookStatus
 from corral.jobs.model import Job
 from corral.objects.node import Node
 from corral.opcodes.base import OpCode
 
 log = logging.getLogger(__name__)
 
-HKR_FAIL = 1
 
 
 class Processor:
@@ -109,7 +109,7 @@ class HookRunner:
                 )
                 continue
             for script, status, output in result.payload or []:
-                if status == HKR_FAIL:
+                if status == HookStatus.FAIL:
                     failures.append(f"{node_name}: {script}: {str(output).strip()}")
         return failures
 
@@ -134,6 +134,17 @@ class HookRunner:
                 self.lu.log_warning(f"post hook failed: {failure}")
         except HooksFailure as err:
             self.lu.log_warning(str(err))
+
+    async def run_post_now(self, nodes: list[Node]) -> None:
+        """Post hooks on ``nodes`` from inside ``exec``: Ganeti does this for a node that
+        is about to leave the cluster, which the post phase could no longer reach."""
+        hpath = self.lu.HPATH
+        if hpath is None:
+            return
+        self.pre_env = self.lu.hooks_env()
+        env = self._env(hpath, "post", self.pre_env)
+        for failure in await self._run(hpath, "post", nodes, env):
+            self.lu.log_warning(f"post hook failed: {failure}")
 
     async def run_config_update(self) -> None:
         cfg = self.ctx.config.data

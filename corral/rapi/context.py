@@ -28,6 +28,11 @@ WAIT_STEP = 10.0
 LEGACY_QUERIES = {"instance": "QueryInstances", "node": "QueryNodes", "group": "QueryGroups"}
 
 
+def uri_list(names: list[Any], uri: str, key: str) -> list[dict[str, Any]]:
+    """Ganeti's index answer: ``[{key: name, "uri": uri % name}]`` sorted by name."""
+    return [{key: name, "uri": uri % name} for name in sorted(names)]
+
+
 def name_filter(namefield: str, names: Sequence[Any]) -> list[Any]:
     """Ganeti's query filter selecting items by name (or id)."""
     return ["|", *(["=", namefield, name] for name in names)]
@@ -88,6 +93,14 @@ class RapiContext:
             else:
                 return [dict(zip(fields, row, strict=True)) for row in rows]
         return records(fields, await self.call("Query", what, fields, None))
+
+    async def listing(
+        self, what: str, fields: list[str], bulk: bool, uri: str, key: str
+    ) -> list[dict[str, Any]]:
+        """A collection resource's GET: full records with ``bulk``, else Ganeti's index."""
+        if bulk:
+            return await self.records(what, fields)
+        return uri_list([row[0] for row in await self.query(what, ["name"])], uri, key)
 
     async def query_one(self, what: str, name: str, fields: list[str]) -> dict[str, Any]:
         """One item as a dict; 404 when it does not exist."""

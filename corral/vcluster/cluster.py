@@ -13,13 +13,20 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from corral.backend.daemons_ctl import daemon_pid, spawn_daemon, stop_daemon
+from corral.backend.daemons_ctl import (
+    MASTERD_MATCH,
+    NODED_MATCH,
+    daemon_pid,
+    noded_argv,
+    spawn_daemon,
+    stop_daemon,
+    wait_listening,
+)
 from corral.bootstrap.init import init_cluster
 from corral.clock import SystemClock
 from corral.errors import OpExecError, OpPrereqError
@@ -34,8 +41,6 @@ from corral.vcluster import guest
 STATE_FILE = "vcluster.json"
 DEFAULT_PORT = 1811
 BASE_OCTET = 10
-NODED_MATCH = "corral.daemons.noded"
-MASTERD_MATCH = "corral.daemons.masterd"
 RAPI_BASE_PORT = 5080
 RAPI_CREDENTIALS = "rapi-credentials.json"
 RAPI_WRITE_USER = "corral-admin"
@@ -143,33 +148,14 @@ def lvm_simulation_dir(node: VNode) -> Path:
 
 def start_noded(node: VNode, debug: bool = False) -> int:
     layout = NodeLayout(Path(node.root))
-    argv = [
-        sys.executable,
-        "-m",
-        "corral.daemons.noded",
-        "--root",
-        node.root,
-        "--bind",
-        node.address,
-        "--port",
-        str(node.port),
-        "--node-name",
-        node.name,
-    ]
-    if debug:
-        argv.append("--debug")
+    extra = ["--simulate-lvm", str(lvm_simulation_dir(node)), *(["--debug"] if debug else [])]
+    argv = noded_argv(layout.root, node.address, node.port, node.name, extra)
     return spawn_daemon(argv, layout.pid_file("corral-noded"), layout.log_file("corral-noded"))
 
 
-def wait_listening(node: VNode, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((node.address, node.port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise OpExecError(f"{node.name} did not start listening on {node.address}:{node.port}")
+def wait_until_listening(node: VNode, timeout: float = 20.0) -> None:
+    if not wait_listening(node.address, node.port, timeout):
+        raise OpExecError(f"{node.name} did not start listening on {node.address}:{node.port}")
 
 
 def check_free(vc: VCluster) -> None:
@@ -210,7 +196,7 @@ def up(
         prepare_root(vc, node)
         start_noded(node)
     for node in vc.nodes:
-        wait_listening(node)
+        wait_until_listening(node)
     feedback(f"Started {count} node daemons")
     master = vc.master
     options = {
@@ -230,7 +216,7 @@ def up(
     options.update(init_options or {})
     init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)
     create_rapi_users(vc, rapi_port)
-    wait_listening(VNode("RAPI of " + master.name, master.address, master.root, rapi_port))
+    wait_until_listening(VNode("RAPI of " + master.name, master.address, master.root, rapi_port))
     for node in vc.nodes[1:]:
         add_node(vc, node, feedback)
     return vc

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import ssl
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from corral.backend.commands import MASTERD, MASTERD_MATCH
-from corral.backend.daemons_ctl import daemon_pid, spawn_daemon, stop_daemon
+from corral.backend.commands import MASTERD
+from corral.backend.daemons_ctl import (
+    MASTERD_MATCH,
+    NODED_MATCH,
+    daemon_pid,
+    noded_argv,
+    spawn_daemon,
+    stop_daemon,
+    wait_listening,
+)
 from corral.backend.ssconf import read_ssconf, read_ssconf_lines
 from corral.bootstrap.init import MASTERD_START_TIMEOUT, start_masterd
 from corral.errors import OpExecError
@@ -30,7 +36,6 @@ from corral.luxi.client import Client, LuxiClientError
 log = logging.getLogger(__name__)
 
 NODED = "corral-noded"
-NODED_MATCH = ("corral.daemons.noded", NODED)
 LISTEN_TIMEOUT = 15.0
 """Seconds a freshly started node daemon gets to accept connections."""
 RAPI_TIMEOUT = 10.0
@@ -68,11 +73,6 @@ def node_identity(layout: NodeLayout) -> NodeIdentity | None:
     return NodeIdentity(name=name, address=ips[name].strip(), port=int(port), master=master)
 
 
-def noded_argv(layout: NodeLayout, node: NodeIdentity) -> list[str]:
-    return [sys.executable, "-m", "corral.daemons.noded", "--root", str(layout.root),
-            "--bind", node.address, "--port", str(node.port), "--node-name", node.name]
-
-
 def ensure_noded(layout: NodeLayout, node: NodeIdentity) -> bool:
     """Start the node daemon unless its pid file names a live one; whether it was started.
 
@@ -83,24 +83,14 @@ def ensure_noded(layout: NodeLayout, node: NodeIdentity) -> bool:
     if daemon_pid(pid_file, NODED_MATCH) is not None:
         return False
     log.warning("The node daemon is not running on %s: starting it", node.name)
-    pid = spawn_daemon(noded_argv(layout, node), pid_file, layout.log_file(NODED))
-    if _wait_listening(node.address, node.port, LISTEN_TIMEOUT):
+    argv = noded_argv(layout.root, node.address, node.port, node.name)
+    pid = spawn_daemon(argv, pid_file, layout.log_file(NODED))
+    if wait_listening(node.address, node.port, LISTEN_TIMEOUT):
         log.info("Node daemon started as pid %d", pid)
     else:
         log.error("The node daemon (pid %d) does not accept connections on %s:%d; see %s",
                   pid, node.address, node.port, layout.log_file(NODED))
     return True
-
-
-def _wait_listening(address: str, port: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection((address, port), timeout=0.5):
-                return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def masterd_running(layout: NodeLayout) -> bool:

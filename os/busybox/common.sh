@@ -52,7 +52,7 @@ device_bytes() {
   if [ -b "$1" ]; then
     blockdev --getsize64 "$1"
   else
-    stat -c %s "$1"
+    stat -L -c %s "$1"  # -L: disks may be symlinks (instance disk links, simulated LVs)
   fi
 }
 

@@ -228,3 +228,20 @@ def test_instance_query_reports_live_status(live: LiveCluster) -> None:
     assert values == ["live1", "running", True, "node1"]
     assert json.dumps(answer)  # plain JSON all the way
     assert live.gnt("gnt-instance", "remove", "-f", "live1").code == 0
+
+
+def test_plain_instance_on_simulated_lvm(live: LiveCluster) -> None:
+    """The plain template runs the real LVM commands, answered by the nodes' simulator."""
+    added = live.gnt(
+        "gnt-instance", "add", "-t", "plain", "--disk", "0:size=64M", "-o", "busybox+default",
+        "-H", "fake", "-n", "node2", "lv1",
+    )
+    assert added.code == 0, added.stderr
+    try:
+        volumes = live.gnt("gnt-node", "volumes", "--no-headers", "-o", "node,vg,size,instance",
+                           "--units=m", "--separator=|")
+        assert "node2|xenvg|64|lv1" in volumes.stdout.splitlines()
+    finally:
+        assert live.gnt("gnt-instance", "remove", "-f", "lv1").code == 0
+    after = live.gnt("gnt-node", "volumes", "--no-headers", "-o", "instance")
+    assert "lv1" not in after.stdout

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from corral.backend.daemons_ctl import daemon_pid
+from corral.backend.daemons_ctl import MASTERD_MATCH, NODED_MATCH, daemon_pid
 from corral.layout import NodeLayout
 from corral.vcluster import cluster
 from tests.integration.conftest import OWN_CLUSTER_PORT, LiveCluster
 
 
-def _wait_until_stopped(pid_file: Path, match: str, timeout: float = 15) -> bool:
+def _wait_until_stopped(pid_file: Path, match: Sequence[str], timeout: float = 15) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if daemon_pid(pid_file, match) is None:
@@ -37,13 +38,13 @@ def test_remove_nodes_then_destroy() -> None:
             removed = live.gnt("gnt-node", "remove", name)
             assert removed.code == 0, removed.stderr
         node2 = NodeLayout(Path(vc.nodes[1].root))
-        assert _wait_until_stopped(node2.pid_file("corral-noded"), cluster.NODED_MATCH)
+        assert _wait_until_stopped(node2.pid_file("corral-noded"), NODED_MATCH)
         assert not node2.node_cert.exists()
         destroyed = live.gnt("gnt-cluster", "destroy", "--yes-do-it")
         assert destroyed.code == 0, destroyed.stderr
         master = NodeLayout(Path(vc.master.root))
-        assert _wait_until_stopped(master.pid_file("corral-masterd"), cluster.MASTERD_MATCH)
-        assert _wait_until_stopped(master.pid_file("corral-noded"), cluster.NODED_MATCH)
+        assert _wait_until_stopped(master.pid_file("corral-masterd"), MASTERD_MATCH)
+        assert _wait_until_stopped(master.pid_file("corral-noded"), NODED_MATCH)
         assert not master.config_db.exists()
     finally:
         cluster.down(directory, feedback=lambda _msg: None)

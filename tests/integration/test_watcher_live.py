@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from corral.backend.daemons_ctl import daemon_pid, stop_daemon
+from corral.backend.daemons_ctl import MASTERD_MATCH, NODED_MATCH, daemon_pid, stop_daemon
 from corral.clock import SystemClock
 from corral.errors import HypervisorError
 from corral.hypervisor import linux
@@ -251,17 +251,17 @@ def test_changed_boot_id_is_detected_and_stored(watched: LiveCluster) -> None:
 
 def test_stopped_daemons_are_started_again(watched: LiveCluster) -> None:
     node3 = NodeLayout(_root(watched, "node3"))
-    assert stop_daemon(node3.pid_file("corral-noded"), cluster.NODED_MATCH, 15.0)
+    assert stop_daemon(node3.pid_file("corral-noded"), NODED_MATCH, 15.0)
     run = watcher(watched, node="node3")
     assert run.code == 0, run.stderr
     assert "not the master (the master is node1)" in run.stderr
-    assert daemon_pid(node3.pid_file("corral-noded"), cluster.NODED_MATCH) is not None
+    assert daemon_pid(node3.pid_file("corral-noded"), NODED_MATCH) is not None
     master = NodeLayout(_root(watched, "node1"))
-    assert stop_daemon(master.pid_file("corral-masterd"), cluster.MASTERD_MATCH, 15.0)
+    assert stop_daemon(master.pid_file("corral-masterd"), MASTERD_MATCH, 15.0)
     run = watcher(watched, "--no-verify-disks")
     assert run.code == 0, run.stderr
     assert "The master daemon is not running: starting it" in run.stderr
-    assert daemon_pid(master.pid_file("corral-masterd"), cluster.MASTERD_MATCH) is not None
+    assert daemon_pid(master.pid_file("corral-masterd"), MASTERD_MATCH) is not None
     assert status(watched, KVM) == "running"
 
 

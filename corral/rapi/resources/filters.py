@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.rapi.context import RapiContext
+from corral.rapi.context import RapiContext, uri_list
 from corral.rapi.httperror import not_found
 from corral.rapi.request import RapiRequest
-from corral.rapi.resources.instances import uri_list
 from corral.rapi.routing import Access, QueryDoc, Route
 
 FILTER_RULE_FIELDS = ["watermark", "priority", "predicates", "action", "reason_trail", "uuid"]

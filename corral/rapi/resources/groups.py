@@ -7,7 +7,7 @@ from typing import Any
 from corral.rapi.context import RapiContext
 from corral.rapi.opinput import DRY_RUN, FORCE, FromPath, OpSpec
 from corral.rapi.request import RapiRequest
-from corral.rapi.resources.instances import COMMON_FIELDS, uri_list
+from corral.rapi.resources.instances import COMMON_FIELDS
 from corral.rapi.routing import Access, QueryDoc, Route
 
 G_FIELDS = [
@@ -20,10 +20,7 @@ BASE = "/2/groups/{group_name}"
 
 
 async def list_groups(ctx: RapiContext, req: RapiRequest) -> Any:
-    if req.bulk:
-        return await ctx.records("group", G_FIELDS)
-    names = [row[0] for row in await ctx.query("group", ["name"])]
-    return uri_list(names, "/2/groups/%s", "name")
+    return await ctx.listing("group", G_FIELDS, req.bulk, "/2/groups/%s", "name")
 
 
 async def get_group(ctx: RapiContext, req: RapiRequest) -> Any:

@@ -35,16 +35,9 @@ def with_memory(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
-def uri_list(names: list[Any], uri: str, key: str) -> list[dict[str, Any]]:
-    """Ganeti's index answer: ``[{key: name, "uri": uri % name}]`` sorted by name."""
-    return [{key: name, "uri": uri % name} for name in sorted(names)]
-
-
 async def list_instances(ctx: RapiContext, req: RapiRequest) -> Any:
-    if req.bulk:
-        return [with_memory(r) for r in await ctx.records("instance", I_FIELDS)]
-    names = [row[0] for row in await ctx.query("instance", ["name"])]
-    return uri_list(names, "/2/instances/%s", "id")
+    answer = await ctx.listing("instance", I_FIELDS, req.bulk, "/2/instances/%s", "id")
+    return [with_memory(r) for r in answer] if req.bulk else answer
 
 
 async def get_instance(ctx: RapiContext, req: RapiRequest) -> Any:

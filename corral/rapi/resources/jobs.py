@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from corral.rapi.context import WAIT_STEP, RapiContext
+from corral.rapi.context import WAIT_STEP, RapiContext, uri_list
 from corral.rapi.httperror import bad_request, not_found
 from corral.rapi.request import RapiRequest, body_dict, body_param
-from corral.rapi.resources.instances import uri_list
 from corral.rapi.routing import MAX_ID, Access, QueryDoc, Route
 
 J_FIELDS_BULK = ["id", "ops", "status", "summary", "opstatus", "received_ts", "start_ts",

@@ -11,7 +11,7 @@ from typing import Any
 from corral.rapi.context import RapiContext
 from corral.rapi.opinput import DRY_RUN, FromPath, OpSpec
 from corral.rapi.request import RapiRequest
-from corral.rapi.resources.instances import COMMON_FIELDS, uri_list
+from corral.rapi.resources.instances import COMMON_FIELDS
 from corral.rapi.routing import Access, QueryDoc, Route
 
 NET_FIELDS = [
@@ -25,10 +25,7 @@ BASE = "/2/networks/{network_name}"
 
 
 async def list_networks(ctx: RapiContext, req: RapiRequest) -> Any:
-    if req.bulk:
-        return await ctx.records("network", NET_FIELDS)
-    names = [row[0] for row in await ctx.query("network", ["name"])]
-    return uri_list(names, "/2/networks/%s", "name")
+    return await ctx.listing("network", NET_FIELDS, req.bulk, "/2/networks/%s", "name")
 
 
 async def get_network(ctx: RapiContext, req: RapiRequest) -> Any:

@@ -9,7 +9,7 @@ from corral.rapi.context import RapiContext
 from corral.rapi.httperror import bad_request, not_found
 from corral.rapi.opinput import DRY_RUN, FORCE, FromFlag, FromPath, OpSpec, build_op
 from corral.rapi.request import RapiRequest, check_type
-from corral.rapi.resources.instances import COMMON_FIELDS, uri_list
+from corral.rapi.resources.instances import COMMON_FIELDS
 from corral.rapi.routing import Access, QueryDoc, Route
 
 N_FIELDS = [
@@ -35,10 +35,7 @@ ROLE_FLAGS: dict[str, dict[str, bool | None]] = {
 
 
 async def list_nodes(ctx: RapiContext, req: RapiRequest) -> Any:
-    if req.bulk:
-        return await ctx.records("node", N_FIELDS)
-    names = [row[0] for row in await ctx.query("node", ["name"])]
-    return uri_list(names, "/2/nodes/%s", "id")
+    return await ctx.listing("node", N_FIELDS, req.bulk, "/2/nodes/%s", "id")
 
 
 async def get_node(ctx: RapiContext, req: RapiRequest) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.backend import commands
+from corral.backend import commands, daemons_ctl
 from corral.backend.commands import (
     MASTERD,
     node_ensure_daemon,
@@ -53,7 +53,7 @@ def test_ensure_masterd_starts_once_and_stops(
 ) -> None:
     ctx = _ctx(tmp_path)
     stand_in = [sys.executable, "-c", "import time; time.sleep(300)", "corral-masterd"]
-    monkeypatch.setattr(commands, "masterd_argv", lambda layout: stand_in)
+    monkeypatch.setattr(daemons_ctl, "masterd_argv", lambda root: stand_in)
     pid_file = ctx.layout.pid_file(MASTERD)
     try:
         asyncio.run(node_ensure_daemon(ctx, MASTERD, True))
@@ -70,7 +70,7 @@ def test_ensure_masterd_starts_once_and_stops(
 
 
 def test_masterd_argv_names_the_node_root(tmp_path: Path) -> None:
-    argv = commands.masterd_argv(NodeLayout(tmp_path))
+    argv = daemons_ctl.masterd_argv(NodeLayout(tmp_path).root)
     assert argv == [sys.executable, "-m", "corral.daemons.masterd", "--root", str(tmp_path)]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from corral.backend.daemons_ctl import noded_argv
 from corral.backend.ssconf import write_ssconf
 from corral.layout import NodeLayout
 from corral.watcher import daemons
@@ -46,7 +47,7 @@ def test_no_identity_outside_a_cluster(tmp_path: Path, broken: str) -> None:
 
 def test_noded_command_line(tmp_path: Path) -> None:
     node = NodeIdentity("node2", "127.0.0.12", 18140, "node1")
-    assert daemons.noded_argv(NodeLayout(tmp_path), node) == [
+    assert noded_argv(tmp_path, node.address, node.port, node.name) == [
         sys.executable, "-m", "corral.daemons.noded", "--root", str(tmp_path),
         "--bind", "127.0.0.12", "--port", "18140", "--node-name", "node2"]
 
@@ -75,7 +76,8 @@ def test_noded_started_only_when_not_running(
     assert daemons.ensure_noded(layout, node) is False
     monkeypatch.setattr(daemons, "daemon_pid", lambda pid_file, match: None)
     assert daemons.ensure_noded(layout, node) is True
-    assert spawned == [(daemons.noded_argv(layout, node), layout.pid_file("corral-noded"))]
+    argv = noded_argv(layout.root, node.address, node.port, node.name)
+    assert spawned == [(argv, layout.pid_file("corral-noded"))]
 
 
 def test_masterd_started_only_when_not_running(tmp_path: Path,
