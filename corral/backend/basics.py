@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.errors import ConfigurationError, ParameterError
-from corral.rpc.handlers import handles
 from corral.version import PROTOCOL_VERSION
 
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.backend.services import disk_driver, storage_settings
 from corral.errors import BlockDeviceError
 from corral.objects.instance import Disk
-from corral.rpc.handlers import handles
 from corral.storage.base import DeviceInfo, DiskCreateSpec, DiskFormat
 from corral.storage.symlinks import link_instance_disk
 from corral.storage.wipe import wipe_device

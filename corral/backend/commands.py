@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from corral.backend import daemons_ctl
+from corral import daemon_control
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.backend.jobqueue_files import purge_queue
 from corral.backend.ssconf import remove_ssconf
 from corral.errors import ParameterError
 from corral.layout import NodeLayout
-from corral.rpc.handlers import handles
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,14 @@ def ensure_masterd(layout: NodeLayout, run: bool) -> None:
     """Start (unless running) or stop this node root's master daemon (blocking)."""
     pid_file = layout.pid_file(MASTERD)
     if not run:
-        daemons_ctl.stop_daemon(pid_file, daemons_ctl.MASTERD_MATCH, STOP_TIMEOUT)
+        daemon_control.stop_daemon(pid_file, daemon_control.MASTERD_MATCH, STOP_TIMEOUT)
         return
-    pid = daemons_ctl.daemon_pid(pid_file, daemons_ctl.MASTERD_MATCH)
+    pid = daemon_control.daemon_pid(pid_file, daemon_control.MASTERD_MATCH)
     if pid is not None:
         log.info("%s already running as pid %d", MASTERD, pid)
         return
-    argv = daemons_ctl.masterd_argv(layout.root)
-    pid = daemons_ctl.spawn_daemon(argv, pid_file, layout.log_file(MASTERD))
+    argv = daemon_control.masterd_argv(layout.root)
+    pid = daemon_control.spawn_daemon(argv, pid_file, layout.log_file(MASTERD))
     log.info("Started %s as pid %d", MASTERD, pid)
 
 

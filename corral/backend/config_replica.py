@@ -8,10 +8,10 @@ from typing import Any
 import msgspec
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.config.store import Change, ConfigStore
 from corral.errors import ConfigurationError
 from corral.objects.config_data import KIND_TYPES, Kind
-from corral.rpc.handlers import handles
 
 _STORE_KEY = "config_store"
 

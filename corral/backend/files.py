@@ -18,9 +18,9 @@ from typing import Any
 from corral import serde
 from corral.backend import ssconf
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.errors import ParameterError
 from corral.layout import NodeLayout
-from corral.rpc.handlers import handles
 
 log = logging.getLogger(__name__)
 

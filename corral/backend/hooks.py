@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.errors import ParameterError
 from corral.hooks.env import HookPhase, env_value
 from corral.hooks.runner import HOOK_TIMEOUT, run_hooks_dir
-from corral.rpc.handlers import handles
 
 HPATH_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from corral.backend.bundle_views import assembled_instance, hypervisor_instance
 from corral.backend.context import NodeContext
-from corral.backend.instance_spec import instance_spec
+from corral.backend.handlers import handles
 from corral.backend.services import hypervisor
 from corral.clock import Clock
 from corral.errors import HypervisorError
 from corral.hypervisor.base import Hypervisor, InstanceInfo
 from corral.objects.bundle import InstanceBundle
-from corral.rpc.handlers import handles
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,7 @@ async def instance_start(
     if await driver.instance_info(instance.name) is not None:
         return  # already running: starting is idempotent, as in Ganeti
     await driver.cleanup(instance.name)  # leftovers of a guest that stopped by itself
-    spec = await instance_spec(ctx, instance)
-    await driver.start(spec, paused=startup_paused)
+    await driver.start(await assembled_instance(ctx, instance), paused=startup_paused)
 
 
 async def stop_instance(driver: Hypervisor, name: str, timeout: float, clock: Clock) -> None:
@@ -100,7 +99,7 @@ async def instance_reboot(
         await driver.reboot(instance.name)
     elif reboot_type == "hard":
         await stop_instance(driver, instance.name, shutdown_timeout, ctx.clock)
-        await driver.start(await instance_spec(ctx, instance))
+        await driver.start(await assembled_instance(ctx, instance))
     else:
         raise HypervisorError(f"Invalid reboot type {reboot_type!r} for a node")
 
@@ -142,5 +141,4 @@ async def instance_list(
 @handles("instance_console_info")
 async def instance_console_info(ctx: NodeContext, instance: InstanceBundle) -> dict[str, Any]:
     driver = hypervisor(ctx, instance.instance.hypervisor)
-    spec = await instance_spec(ctx, instance)
-    return driver.console(spec).to_dict()
+    return driver.console(hypervisor_instance(instance)).to_dict()

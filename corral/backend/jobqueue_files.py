@@ -16,9 +16,9 @@ from typing import Any
 from corral import serde
 from corral.backend.context import NodeContext
 from corral.backend.files import decode_payload
+from corral.backend.handlers import handles
 from corral.errors import JobQueueError, ParameterError
 from corral.layout import NodeLayout
-from corral.rpc.handlers import handles
 
 JOBS_PER_ARCHIVE_DIR = 10000
 QUEUE_FILE_MODE = 0o600

@@ -16,10 +16,10 @@ import msgspec
 from cryptography import x509
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.errors import RpcError
 from corral.layout import NodeLayout
 from corral.rpc import pki, tls
-from corral.rpc.handlers import handles
 from corral.rpc.join import check_name, join_mac, mac_matches, new_token
 from corral.serde import atomic_write
 

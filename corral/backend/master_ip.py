@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.backend.ssconf import read_ssconf
 from corral.errors import CommandError, HooksAbort, OpExecError, ParameterError
 from corral.hooks.env import HOOKS_PATH_ENV, HookPhase, build_env
 from corral.hooks.runner import failed_scripts, run_hooks_dir
 from corral.process import CommandResult, CommandRunner
-from corral.rpc.handlers import handles
 
 log = logging.getLogger(__name__)
 

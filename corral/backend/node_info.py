@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.backend.services import hypervisor, storage
 from corral.errors import CorralError, OpExecError
 from corral.hypervisor.linux import memory_mib, read_host
 from corral.layout import NodeLayout
 from corral.objects.instance import DiskTemplate
-from corral.rpc.handlers import handles
 
 MIB = 1024 * 1024
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from corral.backend.bundle_views import assemble_disks, os_disks, os_instance, os_nics
 from corral.backend.context import NodeContext
-from corral.backend.instance_spec import assemble_disks, os_disks, os_instance, os_nics
+from corral.backend.handlers import handles
 from corral.objects.bundle import InstanceBundle
 from corral.osdef import OsNotFoundError
 from corral.osdef.discovery import OsInfo, OsScript, diagnose, find_os, split_os_name
 from corral.osdef.env import os_environment, with_reinstall, with_rename
 from corral.osdef.run import run_os_script
 from corral.osdef.validation import validate_os
-from corral.rpc.handlers import handles
 
 CREATE_TIMEOUT = 86400.0
 RENAME_TIMEOUT = 3600.0

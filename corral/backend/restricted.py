@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.clock import Clock
 from corral.errors import CommandError
 from corral.hooks.env import HOOKS_PATH_ENV
 from corral.layout import NodeLayout
 from corral.process import CommandRunner
-from corral.rpc.handlers import handles
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.backend.services import storage
 from corral.errors import OpExecError
 from corral.objects.instance import DiskTemplate
-from corral.rpc.handlers import handles
 from corral.storage.file import FileStorage
 from corral.storage.lvm.driver import LvmDriver
 from corral.storage.lvm.parse import PvInfo

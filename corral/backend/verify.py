@@ -18,11 +18,11 @@ from typing import Any
 
 from corral import __version__
 from corral.backend.context import NodeContext
+from corral.backend.handlers import handles
 from corral.backend.services import hypervisor
 from corral.clock import split_time
 from corral.errors import CorralError
 from corral.layout import NodeLayout
-from corral.rpc.handlers import handles
 from corral.version import PROTOCOL_VERSION
 
 CONNECT_TIMEOUT = 3.0

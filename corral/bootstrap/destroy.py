@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from corral.backend.daemons_ctl import MASTERD_MATCH, stop_daemon
+from corral.daemon_control import MASTERD_MATCH, stop_daemon
 from corral.errors import OpExecError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, LuxiRemoteError, wait_for_job

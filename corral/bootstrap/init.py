@@ -14,9 +14,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from corral.backend.daemons_ctl import masterd_argv, spawn_daemon
 from corral.bootstrap.config import InitParams, initial_config
 from corral.config.store import ConfigStore
+from corral.daemon_control import masterd_argv, spawn_daemon
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, wait_for_job

@@ -1,6 +1,6 @@
 """``gnt-instance``: create, run, change, inspect and remove instances.
 
-The option parsing lives in ``instance_opts``/``instance_specs``, ``add`` and
+The option parsing lives in ``instance_opts``/``instance_args``, ``add`` and
 ``modify`` in ``instance_setup``, the multi-instance commands' job handling in
 ``instance_ops``, ``info``'s layout in ``instance_info`` and ``console`` in
 ``instance_console``.
@@ -16,11 +16,11 @@ from corral.cli import tags
 from corral.cli.commands import Arg, Command, Tool, ask_user
 from corral.cli.errors import CliError, UsageError
 from corral.cli.info import format_generic_info
+from corral.cli.instance_args import beparams_dict, hvparams_dict, recreate_disks, split_node
 from corral.cli.instance_console import connect_to_console
 from corral.cli.instance_info import instance_info
 from corral.cli.instance_ops import many_ops, query_instance_names, run_jobs, selected_instances
 from corral.cli.instance_setup import add_instance, modify_instance
-from corral.cli.instance_specs import beparams_dict, hvparams_dict, recreate_disks, split_node
 from corral.cli.jobs import opcode, submit_opcode, submit_or_send
 from corral.cli.output import format_value, parse_fields
 from corral.cli.params import ParamError, parse_unit

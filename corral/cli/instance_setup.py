@@ -5,7 +5,7 @@ from __future__ import annotations
 from corral.cli.commands import ask_user
 from corral.cli.errors import CliError, UsageError
 from corral.cli.gnt_node import print_modifications
-from corral.cli.instance_specs import (
+from corral.cli.instance_args import (
     beparams_dict,
     creation_disks,
     creation_nics,

@@ -11,8 +11,9 @@ from typing import Any
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements, master_only
 from corral.cmdlib.cluster import master_params
-from corral.cmdlib.common import candidates, cluster_params, roles
 from corral.cmdlib.common.files import upload_ancillary_files
+from corral.cmdlib.common.nodes import candidates, roles
+from corral.cmdlib.common.parameters import cluster as cluster_params
 from corral.errors import OpExecError
 from corral.objects.node import Node
 from corral.opcodes.cluster import OpClusterRedistConf, OpClusterSetParams

@@ -10,9 +10,10 @@ import asyncio
 from typing import Any
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
-from corral.cmdlib.common import verify_config, verify_nodes
 from corral.cmdlib.common.files import cluster_files, relative_name
-from corral.cmdlib.common.verify_report import Reporter
+from corral.cmdlib.common.verification import config as verify_config
+from corral.cmdlib.common.verification import nodes as verify_nodes
+from corral.cmdlib.common.verification.report import Reporter
 from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, shared
 from corral.objects.node import Node, NodeGroup

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
-from corral.cmdlib.common import hooks_env, params
+from corral.cmdlib.common import hooks_env
+from corral.cmdlib.common.parameters import checks as params
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, exclusive

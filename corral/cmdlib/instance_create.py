@@ -30,30 +30,30 @@ from corral.cmdlib.common.allocation import (
     disk_space_needs,
     pick_node,
 )
-from corral.cmdlib.common.instance_bundle import build_bundle, instance_node_names
-from corral.cmdlib.common.instance_create_spec import (
-    CreateSpec,
-    build_spec,
-    check_disk_args,
-    check_hypervisor_enabled,
-)
-from corral.cmdlib.common.instance_disks import (
+from corral.cmdlib.common.instances.bundle import build_bundle, instance_node_names
+from corral.cmdlib.common.instances.disks import (
     assemble_disks,
     create_disks,
     remove_disks,
     shutdown_disks,
     wipe_disks,
 )
+from corral.cmdlib.common.instances.new_instance import (
+    NewInstance,
+    build_new_instance,
+    check_disk_args,
+    check_hypervisor_enabled,
+)
 from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
-from corral.errors import ErrorCode, OpExecError, OpPrereqError, RpcError
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.levels import ALL_SET, Level
 from corral.locking.plan import LockPlan, exclusive, shared
 from corral.objects.config_data import Kind
 from corral.objects.instance import AdminState, Instance
+from corral.objects.names import InvalidName, check_name
 from corral.objects.node import Node
 from corral.opcodes.instance import OpInstanceCreate
-from corral.rpc.join import check_name
 
 MIB = 1024 * 1024
 
@@ -68,13 +68,13 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
 
     start = True
     pnode: Node | None = None
-    spec: CreateSpec | None = None
+    spec: NewInstance | None = None
 
     def check_arguments(self) -> None:
         op = self.op
         try:
             check_name(op.instance_name, "instance name")
-        except RpcError as err:
+        except InvalidName as err:
             raise OpPrereqError(str(err), ErrorCode.INVAL) from None
         if op.mode != "create":
             raise OpPrereqError(f"Instance creation mode '{op.mode}' is not supported yet",
@@ -114,7 +114,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         hypervisor = op.hypervisor or self.cfg.cluster.default_hypervisor
         check_hypervisor_enabled(self.cfg.cluster, hypervisor)
         pnode = await self._primary_node(hypervisor)
-        spec = build_spec(self.cfg, op, pnode, hypervisor, self.now())
+        spec = build_new_instance(self.cfg, op, pnode, hypervisor, self.now())
         disks = [d for d, adopted in zip(spec.disks, spec.adopted, strict=True) if not adopted]
         await check_free_disk(self, [pnode], disk_space_needs(self.cfg.cluster, disks))
         await self._adopted_sizes(spec, pnode)
@@ -139,7 +139,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
                                     ErrorCode.STATE)
         return node
 
-    async def _adopted_sizes(self, spec: CreateSpec, pnode: Node) -> None:
+    async def _adopted_sizes(self, spec: NewInstance, pnode: Node) -> None:
         """Sizes of adopted block devices without one, from the node."""
         missing = [i for i, (d, a) in enumerate(zip(spec.disks, spec.adopted, strict=True))
                    if a and d.size <= 0]

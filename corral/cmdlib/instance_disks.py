@@ -12,15 +12,15 @@ import msgspec
 
 from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
-from corral.cmdlib.common.instance_disks import (
+from corral.cmdlib.common.instances.base_lu import InstanceLU
+from corral.cmdlib.common.instances.disks import (
     GROWABLE,
     assemble_disks,
     create_disks,
     shutdown_disks,
     wipe_disks,
 )
-from corral.cmdlib.common.instance_lu import InstanceLU
-from corral.cmdlib.common.instance_status import (
+from corral.cmdlib.common.instances.status import (
     INSTANCE_DOWN,
     INSTANCE_NOT_RUNNING,
     check_node_online,

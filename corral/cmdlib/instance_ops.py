@@ -9,18 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.base import implements
-from corral.cmdlib.common import params
 from corral.cmdlib.common.allocation import check_free_memory
-from corral.cmdlib.common.instance_bundle import filled_beparams
-from corral.cmdlib.common.instance_disks import assemble_disks, shutdown_disks
-from corral.cmdlib.common.instance_lu import InstanceLU
-from corral.cmdlib.common.instance_status import (
+from corral.cmdlib.common.instances.base_lu import InstanceLU
+from corral.cmdlib.common.instances.bundle import filled_beparams
+from corral.cmdlib.common.instances.disks import assemble_disks, shutdown_disks
+from corral.cmdlib.common.instances.status import (
     INSTANCE_ONLINE,
     USER_SHUTDOWN,
     check_node_online,
     check_state,
     live_info,
 )
+from corral.cmdlib.common.parameters import checks as params
 from corral.errors import ErrorCode, OpExecError, OpPrereqError, ParameterError
 from corral.hypervisor.params import check_syntax
 from corral.objects.instance import AdminState, AdminStateSource

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit, implements
-from corral.cmdlib.common.instance_bundle import (
+from corral.cmdlib.common.instances.base_lu import InstanceLU, find_instance
+from corral.cmdlib.common.instances.bundle import (
     filled_beparams,
     filled_hvparams,
     filled_osparams,
@@ -18,9 +19,8 @@ from corral.cmdlib.common.instance_bundle import (
     secondary_node_uuids,
     without_globals,
 )
-from corral.cmdlib.common.instance_lu import InstanceLU, find_instance
-from corral.cmdlib.common.instance_nics import nic_tuple
-from corral.cmdlib.common.instance_status import (
+from corral.cmdlib.common.instances.nics import nic_tuple
+from corral.cmdlib.common.instances.status import (
     check_node_online,
     live_info,
     run_state_label,

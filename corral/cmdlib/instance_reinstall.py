@@ -11,28 +11,28 @@ from typing import Any
 import msgspec
 
 from corral.cmdlib.base import implements
-from corral.cmdlib.common.instance_bundle import build_bundle, filled_osparams
-from corral.cmdlib.common.instance_disks import (
+from corral.cmdlib.common.instances.base_lu import InstanceLU, instance_node_uuids
+from corral.cmdlib.common.instances.bundle import build_bundle, filled_osparams
+from corral.cmdlib.common.instances.disks import (
     assemble_disks,
     renamed_logical_id,
     shutdown_disks,
     storage_dirs,
 )
-from corral.cmdlib.common.instance_lu import InstanceLU, instance_node_uuids
-from corral.cmdlib.common.instance_status import (
+from corral.cmdlib.common.instances.status import (
     INSTANCE_DOWN,
     INSTANCE_NOT_RUNNING,
     check_node_online,
     check_state,
 )
-from corral.cmdlib.common.params import merge_params
+from corral.cmdlib.common.parameters.checks import merge_params
 from corral.cmdlib.os import validate_os
-from corral.errors import ErrorCode, OpExecError, OpPrereqError, RpcError
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, exclusive
 from corral.objects.instance import Disk, DiskTemplate, Instance
+from corral.objects.names import InvalidName, check_name
 from corral.opcodes.instance import OpInstanceReinstall, OpInstanceRename
-from corral.rpc.join import check_name
 
 
 @implements(OpInstanceReinstall)
@@ -99,7 +99,7 @@ class LUInstanceRename(InstanceLU[OpInstanceRename]):
     def check_arguments(self) -> None:
         try:
             check_name(self.op.new_name, "instance name")
-        except RpcError as err:
+        except InvalidName as err:
             raise OpPrereqError(str(err), ErrorCode.INVAL) from None
 
     def declare_locks(self) -> LockPlan:

@@ -12,8 +12,8 @@ from typing import Any
 
 from corral.cmdlib.base import implements
 from corral.cmdlib.common import hooks_env
-from corral.cmdlib.common.instance_disks import remove_disks
-from corral.cmdlib.common.instance_lu import InstanceLU, instance_node_uuids
+from corral.cmdlib.common.instances.base_lu import InstanceLU, instance_node_uuids
+from corral.cmdlib.common.instances.disks import remove_disks
 from corral.errors import OpExecError
 from corral.objects.config_data import Kind
 from corral.objects.node import Node

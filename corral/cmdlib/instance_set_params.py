@@ -15,20 +15,26 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.base import implements
-from corral.cmdlib.common import params
 from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
-from corral.cmdlib.common.instance_bundle import filled_beparams, filled_osparams
-from corral.cmdlib.common.instance_create_spec import full_hvparams
-from corral.cmdlib.common.instance_disks import create_disks, remove_disks
-from corral.cmdlib.common.instance_lu import InstanceLU
-from corral.cmdlib.common.instance_mods import DiskPlan, Mod, normalize, plan_disks, plan_nics
-from corral.cmdlib.common.instance_set_memory import check_maxmem_growth, check_runtime_mem
-from corral.cmdlib.common.instance_status import (
+from corral.cmdlib.common.instances.base_lu import InstanceLU
+from corral.cmdlib.common.instances.bundle import filled_beparams, filled_osparams
+from corral.cmdlib.common.instances.disks import create_disks, remove_disks
+from corral.cmdlib.common.instances.macs import MacPool
+from corral.cmdlib.common.instances.memory import check_maxmem_growth, check_runtime_mem
+from corral.cmdlib.common.instances.modifications import (
+    DiskPlan,
+    Mod,
+    normalize,
+    plan_disks,
+    plan_nics,
+)
+from corral.cmdlib.common.instances.new_instance import full_hvparams
+from corral.cmdlib.common.instances.status import (
     INSTANCE_DOWN,
     INSTANCE_NOT_RUNNING,
     check_state,
 )
-from corral.cmdlib.common.macs import MacPool
+from corral.cmdlib.common.parameters import checks as params
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.config_data import Kind

@@ -11,8 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
-from corral.cmdlib.common import addresses, candidates, hooks_env, join, node_flags, params, roles
-from corral.cmdlib.common.node_flags import FlagRequest, Role
+from corral.cmdlib.common import hooks_env
+from corral.cmdlib.common.nodes import addresses, candidates, join, roles
+from corral.cmdlib.common.nodes import flags as node_flags
+from corral.cmdlib.common.nodes.flags import FlagRequest, Role
+from corral.cmdlib.common.parameters import checks as params
 from corral.errors import ErrorCode, OpPrereqError
 from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, exclusive

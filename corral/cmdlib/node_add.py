@@ -13,17 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
-from corral.cmdlib.common import addresses, join
-from corral.cmdlib.common.candidates import wants_more_candidates
 from corral.cmdlib.common.files import upload_ancillary_files
 from corral.cmdlib.common.hooks_env import all_nodes, node_target_env, sorted_nodes
-from corral.cmdlib.common.params import ND_TYPES, check_types, merge_params, refuse_unsupported
-from corral.cmdlib.common.roles import demote_node, welcome_candidates
-from corral.errors import ErrorCode, OpPrereqError, RpcError
+from corral.cmdlib.common.nodes import addresses, join
+from corral.cmdlib.common.nodes.candidates import wants_more_candidates
+from corral.cmdlib.common.nodes.roles import demote_node, welcome_candidates
+from corral.cmdlib.common.parameters.checks import (
+    ND_TYPES,
+    check_types,
+    merge_params,
+    refuse_unsupported,
+)
+from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.base import new_uuid
+from corral.objects.names import InvalidName, check_name
 from corral.objects.node import DEFAULT_GROUP_NAME, Node, NodeGroup
 from corral.opcodes.node import OpNodeAdd
-from corral.rpc.join import check_name
 
 
 @implements(OpNodeAdd)
@@ -42,7 +47,7 @@ class LUNodeAdd(LogicalUnit[OpNodeAdd]):
         op = self.op
         try:
             check_name(op.node_name, "node name")
-        except RpcError as err:
+        except InvalidName as err:
             raise OpPrereqError(str(err), ErrorCode.INVAL) from None
         if op.readd and op.group:
             raise OpPrereqError(

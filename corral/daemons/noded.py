@@ -26,11 +26,11 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     verify,
 )
 from corral.backend.context import NodeContext
+from corral.backend.server import RpcServer
 from corral.daemons import lvm_simulation
 from corral.daemons.common import remove_pid_file, run_daemon, stop_event, write_pid_file
 from corral.layout import NodeLayout
 from corral.rpc import tls
-from corral.rpc.server import RpcServer
 
 log = logging.getLogger("corral.noded")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from corral.cmdlib.cluster import cluster_info, config_values
 from corral.cmdlib.context import MasterContext
-from corral.cmdlib.querying import run_legacy_query, run_query
+from corral.cmdlib.query_runner import run_legacy_query, run_query
 from corral.errors import ErrorCode, JobLost, LuxiError, OpPrereqError
 from corral.jobs.model import JOB_FINISHED
 from corral.jobs.queue import JobQueue

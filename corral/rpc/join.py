@@ -22,17 +22,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import re
 import secrets
 from typing import Any
 
 from corral.errors import RpcError
+from corral.objects import names
 from corral.rpc import pki
 from corral.rpc.client import NodeTarget, RpcClient
 
 CONFIRM_TIMEOUT = 10.0
 CONFIRM_INTERVAL = 0.05
-_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,254}$")
 
 
 def new_token() -> str:
@@ -56,14 +55,15 @@ def mac_matches(token: str, mac: str, *parts: str) -> bool:
 
 
 def check_name(value: str, what: str) -> None:
-    """Reject names that cannot be a host or cluster name (this also keeps ``|`` out).
+    """The object name syntax (:mod:`corral.objects.names`) as a join-protocol error.
 
     Raises:
-        RpcError: ``value`` is empty or holds characters other than letters,
-            digits, ``.``, ``-`` and ``_``.
+        RpcError: ``value`` is not a valid name.
     """
-    if not _NAME_RE.match(value):
-        raise RpcError(f"Invalid {what} {value!r}")
+    try:
+        names.check_name(value, what)
+    except names.InvalidName as err:
+        raise RpcError(str(err)) from None
 
 
 def _csr_from_answer(token: str, answer: Any, nonce: str, node: str) -> str:

@@ -18,7 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from corral.backend.daemons_ctl import (
+from corral.bootstrap.init import init_cluster
+from corral.clock import SystemClock
+from corral.daemon_control import (
     MASTERD_MATCH,
     NODED_MATCH,
     daemon_pid,
@@ -27,8 +29,6 @@ from corral.backend.daemons_ctl import (
     stop_daemon,
     wait_listening,
 )
-from corral.bootstrap.init import init_cluster
-from corral.clock import SystemClock
 from corral.errors import OpExecError, OpPrereqError
 from corral.hypervisor.registry import get_driver
 from corral.layout import NodeLayout

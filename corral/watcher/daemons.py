@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corral.backend.commands import MASTERD
-from corral.backend.daemons_ctl import (
+from corral.backend.ssconf import read_ssconf, read_ssconf_lines
+from corral.bootstrap.init import MASTERD_START_TIMEOUT, start_masterd
+from corral.daemon_control import (
     MASTERD_MATCH,
     NODED_MATCH,
     daemon_pid,
@@ -27,8 +29,6 @@ from corral.backend.daemons_ctl import (
     stop_daemon,
     wait_listening,
 )
-from corral.backend.ssconf import read_ssconf, read_ssconf_lines
-from corral.bootstrap.init import MASTERD_START_TIMEOUT, start_masterd
 from corral.errors import OpExecError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError

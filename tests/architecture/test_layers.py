@@ -17,6 +17,7 @@ LAYER = {
     "serde": 0,
     "sqlite": 0,
     "version": 0,
+    "daemon_control": 0,
     "__init__": 0,
     "objects": 1,
     "opcodes": 1,
@@ -25,8 +26,9 @@ LAYER = {
     "storage": 2,
     "osdef": 2,
     "guestkit": 2,
-    "backend": 3,
+    "testing": 2,
     "rpc": 3,
+    "backend": 4,
     "config": 4,
     "locking": 4,
     "jobs": 4,
@@ -36,13 +38,17 @@ LAYER = {
     "bootstrap": 4,
     "luxi": 5,
     "cli": 5,
+    "rapi": 5,
     "daemons": 6,
     "watcher": 6,
-    "rapi": 5,
     "vcluster": 6,
 }
-"""Node logic (3) and master logic (4) are one layer apart: master logic calls nodes through
-``rpc``; node logic never imports master logic."""
+"""``rpc`` (the call table, the client, TLS and the join protocol) sits below both sides that
+use it: node logic (``backend``, with the node's RPC server) and master logic. The two sides
+share a layer number but never import each other (:func:`test_node_and_master_logic_apart`)."""
+
+NODE_SIDE = {"backend"}
+MASTER_SIDE = {"config", "locking", "jobs", "cmdlib", "query", "master", "bootstrap"}
 
 ALLOWED = {
     # a candidate keeps its configuration replica in the master's store format
@@ -116,3 +122,40 @@ def test_every_package_has_a_layer() -> None:
         if child.name.startswith("__"):
             continue
         assert child.stem in LAYER, f"{child.name} has no layer in the table"
+
+
+def _all_imports(tree: ast.Module) -> list[str]:
+    """Every absolute import in the module, lazy ones inside functions included."""
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: _module_name(p))
+def test_node_and_master_logic_apart(path: Path) -> None:
+    """Node logic never imports master logic, nor master logic node logic."""
+    importer = _module_name(path)
+    side = importer.split(".")[0]
+    other = MASTER_SIDE if side in NODE_SIDE else NODE_SIDE if side in MASTER_SIDE else set()
+    for imported_full in _top_level_imports(ast.parse(path.read_text())):
+        imported = imported_full.removeprefix("corral.")
+        if imported.split(".")[0] in other:
+            assert (importer, imported) in ALLOWED, f"{importer} imports {imported}"
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: _module_name(p))
+def test_product_never_imports_the_test_tree(path: Path) -> None:
+    for imported in _all_imports(ast.parse(path.read_text())):
+        assert imported.split(".")[0] != "tests", f"{_module_name(path)} imports {imported}"
+    assert "sys.path" not in path.read_text(), f"{_module_name(path)} edits sys.path"
+
+
+def test_layer_table_matches_architecture_doc() -> None:
+    """Every package named in the table has a row in ARCHITECTURE.md's layer table."""
+    doc = (ROOT.parent / "ARCHITECTURE.md").read_text()
+    missing = [name for name in LAYER if name != "__init__" and f"`{name}" not in doc]
+    assert not missing, f"ARCHITECTURE.md does not name: {missing}"

@@ -8,10 +8,10 @@ import pkgutil
 
 import corral.backend
 import corral.cmdlib
+from corral.backend.handlers import HANDLERS
 from corral.cmdlib.base import LU_REGISTRY
 from corral.opcodes.base import REGISTRY
 from corral.rpc.calls import CALLS
-from corral.rpc.handlers import HANDLERS
 
 
 def _import_all(package: object) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 from corral.objects import DiskTemplate
 from corral.storage.base import DiskCreateSpec
 from corral.storage.lvm.driver import LvmDriver
+from corral.testing.lvm import LvmSimulator
 from tests.contract.storage_kit import check_storage
-from tests.simulators.lvm import LvmSimulator
 
 
 def _spec(index: int, size_mib: int) -> DiskCreateSpec:

@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from corral.backend.daemons_ctl import read_pid_file
 from corral.bootstrap.init import start_masterd
 from corral.clock import merge_time
+from corral.daemon_control import read_pid_file
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, wait_for_job
 from tests.integration.conftest import LiveCluster

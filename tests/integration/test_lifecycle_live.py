@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from corral.backend.daemons_ctl import MASTERD_MATCH, NODED_MATCH, daemon_pid
+from corral.daemon_control import MASTERD_MATCH, NODED_MATCH, daemon_pid
 from corral.layout import NodeLayout
 from corral.vcluster import cluster
 from tests.integration.conftest import OWN_CLUSTER_PORT, LiveCluster

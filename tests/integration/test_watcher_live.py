@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from corral.backend.daemons_ctl import MASTERD_MATCH, NODED_MATCH, daemon_pid, stop_daemon
 from corral.clock import SystemClock
+from corral.daemon_control import MASTERD_MATCH, NODED_MATCH, daemon_pid, stop_daemon
 from corral.errors import HypervisorError
 from corral.hypervisor import linux
 from corral.hypervisor.kvm.paths import instance_paths

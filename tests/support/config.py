@@ -93,7 +93,7 @@ def instance_with_disks(
     master computes; the cluster's file storage dir / volume group must be set
     for the file-based and plain templates.
     """
-    from corral.cmdlib.common.instance_disks import iv_name, logical_id
+    from corral.cmdlib.common.instances.disks import iv_name, logical_id
 
     cluster = builder.data.cluster
     disk_uuids: list[str] = []

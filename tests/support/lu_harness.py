@@ -21,7 +21,7 @@ from corral.cmdlib import (  # noqa: F401  (registers the logical units)
     node_add,
     tags,
 )
-from corral.cmdlib.common.join import JOINER_KEY
+from corral.cmdlib.common.nodes.join import JOINER_KEY
 from corral.cmdlib.context import MasterContext
 from corral.cmdlib.processor import Processor
 from corral.config.replication import RpcReplicator

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from corral.backend import commands, daemons_ctl
+from corral import daemon_control
+from corral.backend import commands
 from corral.backend.commands import (
     MASTERD,
     node_ensure_daemon,
@@ -16,8 +17,8 @@ from corral.backend.commands import (
     run_oob,
 )
 from corral.backend.context import NodeContext
-from corral.backend.daemons_ctl import daemon_pid
 from corral.backend.ssconf import ssconf_keys_on_disk, write_ssconf
+from corral.daemon_control import daemon_pid
 from corral.errors import ParameterError
 from corral.layout import NodeLayout
 
@@ -53,7 +54,7 @@ def test_ensure_masterd_starts_once_and_stops(
 ) -> None:
     ctx = _ctx(tmp_path)
     stand_in = [sys.executable, "-c", "import time; time.sleep(300)", "corral-masterd"]
-    monkeypatch.setattr(daemons_ctl, "masterd_argv", lambda root: stand_in)
+    monkeypatch.setattr(daemon_control, "masterd_argv", lambda root: stand_in)
     pid_file = ctx.layout.pid_file(MASTERD)
     try:
         asyncio.run(node_ensure_daemon(ctx, MASTERD, True))
@@ -70,7 +71,7 @@ def test_ensure_masterd_starts_once_and_stops(
 
 
 def test_masterd_argv_names_the_node_root(tmp_path: Path) -> None:
-    argv = daemons_ctl.masterd_argv(NodeLayout(tmp_path).root)
+    argv = daemon_control.masterd_argv(NodeLayout(tmp_path).root)
     assert argv == [sys.executable, "-m", "corral.daemons.masterd", "--root", str(tmp_path)]
 
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import HANDLERS
 from corral.backend.services import DEV_DIR_KEY, LVM_RUNNER_KEY
 from corral.backend.storage_rpc import node_volumes, storage_list
 from corral.errors import BlockDeviceError, OpExecError
 from corral.layout import NodeLayout
-from corral.rpc.handlers import HANDLERS
-from tests.simulators.lvm import LvmSimulator
+from corral.testing.lvm import LvmSimulator
 
 FIELDS = ["name", "size", "used", "free", "allocatable"]
 PV_FIELDS = ["name", "vg", "size", "used", "free", "allocatable"]

@@ -10,10 +10,10 @@ import pytest
 
 from corral.backend import basics
 from corral.backend.context import NodeContext
+from corral.backend.handlers import HANDLERS
 from corral.clock import FakeClock
 from corral.errors import ConfigurationError, ParameterError
 from corral.layout import NodeLayout
-from corral.rpc.handlers import HANDLERS
 from corral.version import PROTOCOL_VERSION
 
 

@@ -11,12 +11,12 @@ import pytest
 import corral.backend.basics  # noqa: F401  (registers "version")
 from corral.backend.context import NodeContext
 from corral.backend.join import ensure_join_token, node_join_begin, node_join_finish
+from corral.backend.server import RpcServer, ServerState, start_server
 from corral.errors import RpcError
 from corral.layout import NodeLayout
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.join import join_mac, join_node
-from corral.rpc.server import RpcServer, ServerState, start_server
 from corral.version import PROTOCOL_VERSION
 
 CLUSTER = "cluster.example.com"

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from corral.cli import gnt_instance, instance_specs
+from corral.cli import gnt_instance, instance_args
 
 if TYPE_CHECKING:
     from tests.unit.cli.conftest import FakeLuxi, Runner
@@ -292,9 +292,9 @@ def test_hvparam_table_covers_every_corral_hypervisor_parameter() -> None:
     kinds = {bool: "bool", int: "int", str: "str"}
     for hv, table in TABLES.items():
         for name, spec in table.items():
-            assert instance_specs.HVPARAM_TYPES.get(name) == kinds[type(spec.default)], (
+            assert instance_args.HVPARAM_TYPES.get(name) == kinds[type(spec.default)], (
                 hv, name)
-    assert set(instance_specs.HYPERVISORS) == {str(kind) for kind in TABLES}
+    assert set(instance_args.HYPERVISORS) == {str(kind) for kind in TABLES}
 
 
 @pytest.mark.parametrize("module", ["gnt_instance", "gnt_os"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corral.cmdlib.common.candidates import (
+from corral.cmdlib.common.nodes.candidates import (
     candidate_stats,
     desired_candidates,
     fill_pool,

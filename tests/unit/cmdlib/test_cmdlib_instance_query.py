@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from corral.cmdlib import instance_query, os, query  # noqa: F401  (registers the LUs)
+from corral.cmdlib import generic_query, instance_query, os  # noqa: F401  (registers the LUs)
 from corral.errors import ErrorCode, OpExecError
 from corral.objects import AdminState, Nic, Node
 from corral.opcodes.instance import OpInstanceConsole, OpInstanceQueryData

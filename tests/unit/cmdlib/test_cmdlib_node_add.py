@@ -12,8 +12,9 @@ import pytest
 import corral.backend.join  # noqa: F401  (registers the join handlers)
 from corral.backend.context import NodeContext
 from corral.backend.join import ensure_join_token
+from corral.backend.server import start_server
 from corral.clock import FakeClock
-from corral.cmdlib.common.join import JOINER_KEY
+from corral.cmdlib.common.nodes.join import JOINER_KEY
 from corral.errors import ErrorCode, OpExecError
 from corral.jobs.model import Job, QueuedOp
 from corral.jobs.persist import JobSaver
@@ -24,7 +25,6 @@ from corral.objects import Node
 from corral.opcodes.node import OpNodeAdd
 from corral.rpc import pki
 from corral.rpc.results import NodeResult
-from corral.rpc.server import start_server
 from corral.version import PROTOCOL_VERSION
 from tests.support.config import ConfigBuilder, standard_cluster
 from tests.support.lu_harness import MakeHarness, expect_failure

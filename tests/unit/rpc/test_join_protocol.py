@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from corral.backend.context import NodeContext
+from corral.backend.handlers import HANDLERS, Handler
+from corral.backend.server import start_server
 from corral.errors import RpcError
 from corral.layout import NodeLayout
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
-from corral.rpc.handlers import HANDLERS, Handler
 from corral.rpc.join import check_name, join_mac, join_node, mac_matches, new_token
-from corral.rpc.server import start_server
 
 
 def test_mac_binds_every_part() -> None:

@@ -17,13 +17,13 @@ import pytest
 
 import corral.backend.basics  # noqa: F401  (registers the handlers under test)
 from corral.backend.context import NodeContext
+from corral.backend.handlers import HANDLERS, Handler
+from corral.backend.server import MAX_BODY, RpcServer, ServerState, start_server
 from corral.clock import FakeClock
 from corral.errors import HypervisorError, RpcError
 from corral.layout import NodeLayout
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
-from corral.rpc.handlers import HANDLERS, Handler
-from corral.rpc.server import MAX_BODY, RpcServer, ServerState, start_server
 from corral.version import PROTOCOL_VERSION
 
 

@@ -21,7 +21,7 @@ from corral.storage.base import (
     is_insufficient_space,
 )
 from corral.storage.lvm.driver import LvmDriver
-from tests.simulators.lvm import LvmSimulator
+from corral.testing.lvm import LvmSimulator
 
 UUID = "0c6ecb1e-5c5b-4b37-9a63-2f1b1d0f0a11"
 

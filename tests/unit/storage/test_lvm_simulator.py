@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from corral.process import CommandResult
-from tests.simulators.lvm import LvmSimulator
-from tests.simulators.lvm_model import human_size, report_size
+from corral.testing.lvm import LvmSimulator
+from corral.testing.lvm_model import human_size, report_size
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "lvm"
 DM_NOISE = re.compile(

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from corral.backend.daemons_ctl import noded_argv
 from corral.backend.ssconf import write_ssconf
+from corral.daemon_control import noded_argv
 from corral.layout import NodeLayout
 from corral.watcher import daemons
 from corral.watcher.daemons import NodeIdentity, node_identity

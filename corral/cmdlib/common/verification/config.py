@@ -7,8 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
-from corral.cmdlib.common.candidates import candidate_stats
-from corral.cmdlib.common.verify_report import (
+from corral.cmdlib.common.nodes.candidates import candidate_stats
+from corral.cmdlib.common.verification.report import (
     ECLUSTERCERT,
     ECLUSTERCFG,
     ECLUSTERDANGLINGINST,

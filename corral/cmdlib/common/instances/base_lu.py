@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit
 from corral.cmdlib.common import hooks_env
-from corral.cmdlib.common.instance_bundle import (
+from corral.cmdlib.common.instances.bundle import (
     build_bundle,
     filled_beparams,
     filled_hvparams,

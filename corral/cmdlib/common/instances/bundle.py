@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from corral.cmdlib.common.params import upgrade_beparams
+from corral.cmdlib.common.parameters.checks import upgrade_beparams
 from corral.errors import ParameterError
 from corral.hypervisor.params import fill_hvparams, global_params
 from corral.objects.bundle import InstanceBundle

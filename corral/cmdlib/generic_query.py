@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit, implements
-from corral.cmdlib.querying import run_query
+from corral.cmdlib.query_runner import run_query
 from corral.locking.plan import LockPlan
 from corral.opcodes.query import OpQuery, OpQueryFields
 from corral.query import query_fields

@@ -7,8 +7,8 @@ from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.allocation import check_free_memory, node_free_memory
-from corral.cmdlib.common.instance_bundle import filled_beparams
-from corral.cmdlib.common.instance_status import live_info
+from corral.cmdlib.common.instances.bundle import filled_beparams
+from corral.cmdlib.common.instances.status import live_info
 from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.instance import Instance
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.backend.daemons_ctl import daemon_pid, spawn_daemon, stop_daemon
+from corral.daemon_control import daemon_pid, spawn_daemon, stop_daemon
 from corral.errors import CommandError
 
 IGNORE_TERM = ("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "

@@ -10,8 +10,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from corral.cmdlib.common.addresses import family_version
-from corral.cmdlib.common.params import (
+from corral.cmdlib.common.nodes.addresses import family_version
+from corral.cmdlib.common.parameters.checks import (
     BE_TYPES,
     ND_TYPES,
     NIC_TYPES,

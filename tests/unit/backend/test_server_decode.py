@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from corral.backend.server import BadRequest, decode_args
 from corral.rpc.calls import CALLS, Arg, Fanout, RpcCall, Timeout
-from corral.rpc.server import BadRequest, decode_args
 
 TYPED = RpcCall(
     "typed", Fanout.SINGLE, Timeout.URGENT,

@@ -14,10 +14,10 @@ from typing import Any, Protocol, TypeVar
 
 import msgspec
 
-from corral.cmdlib.common.instance_bundle import filled_nicparams
-from corral.cmdlib.common.instance_disks import iv_name, new_disk
-from corral.cmdlib.common.instance_nics import MAX_NICS, build_nic
-from corral.cmdlib.common.macs import MacPool
+from corral.cmdlib.common.instances.bundle import filled_nicparams
+from corral.cmdlib.common.instances.disks import iv_name, new_disk
+from corral.cmdlib.common.instances.macs import MacPool
+from corral.cmdlib.common.instances.nics import MAX_NICS, build_nic
 from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.config_data import ConfigData
 from corral.objects.instance import Disk, DiskMode, Instance, Nic

@@ -10,22 +10,22 @@ from typing import Any
 
 import msgspec
 
-from corral.cmdlib.common import params
-from corral.cmdlib.common.instance_bundle import (
+from corral.cmdlib.common.instances.bundle import (
     filled_beparams,
     filled_hvparams,
     filled_nicparams,
     filled_osparams,
 )
-from corral.cmdlib.common.instance_disks import (
+from corral.cmdlib.common.instances.disks import (
     MAY_ADOPT,
     MUST_ADOPT,
     SUPPORTED,
     check_template_storage,
     new_disk,
 )
-from corral.cmdlib.common.instance_nics import MAX_NICS, build_nic
-from corral.cmdlib.common.macs import MacPool
+from corral.cmdlib.common.instances.macs import MacPool
+from corral.cmdlib.common.instances.nics import MAX_NICS, build_nic
+from corral.cmdlib.common.parameters import checks as params
 from corral.errors import ErrorCode, OpPrereqError, ParameterError
 from corral.hypervisor.params import HvKind, check_syntax
 from corral.objects.base import new_uuid
@@ -42,7 +42,7 @@ PORT_HYPERVISORS = frozenset({HvKind.KVM.value, HvKind.XEN_HVM.value})
 
 
 @dataclass
-class CreateSpec:
+class NewInstance:
     """The instance to create with its disks and filled parameters."""
 
     instance: Instance
@@ -190,9 +190,9 @@ def _nics(cfg: ConfigData, op: OpInstanceCreate, pnode: Node, now: float) -> lis
     return [build_nic(cfg, spec, pool, pnode.group, now=now) for spec in op.nics]
 
 
-def build_spec(
+def build_new_instance(
     cfg: ConfigData, op: OpInstanceCreate, pnode: Node, hypervisor: str, now: float
-) -> CreateSpec:
+) -> NewInstance:
     """Everything the new instance is, checked against the configuration.
 
     Raises:
@@ -223,7 +223,7 @@ def build_spec(
     if op.identify_defaults:
         inst = _identify_defaults(cluster, inst)
     secret = {**op.osparams, **(op.osparams_private or {}), **(op.osparams_secret or {})}
-    return CreateSpec(
+    return NewInstance(
         instance=inst, disks=disks, adopted=["adopt" in spec for spec in op.disks],
         hv_full=hv_full, be_full=be_full, os_full=filled_osparams(cluster, os_name, secret),
     )

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from corral.process import CommandResult, CommandRunner
-from tests.simulators.lvm_cli import (
+from corral.testing.lvm_cli import (
     EXIT_CMDLINE,
     EXIT_FAILED,
     MIB,
@@ -52,7 +52,7 @@ from tests.simulators.lvm_cli import (
     parse_size,
     report,
 )
-from tests.simulators.lvm_model import Lv, LvmState, Segment, Vg, human_size, report_size
+from corral.testing.lvm_model import Lv, LvmState, Segment, Vg, human_size, report_size
 
 
 class LvmSimulator:

@@ -13,7 +13,7 @@ from typing import Any
 
 import corral
 from corral.clock import merge_time
-from corral.cmdlib.common.verify_report import (
+from corral.cmdlib.common.verification.report import (
     ECLUSTERFILECHECK,
     ENODEHV,
     ENODENET,

@@ -11,9 +11,9 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from corral.cmdlib.common.instance_bundle import filled_nicparams
-from corral.cmdlib.common.macs import MacPool
-from corral.cmdlib.common.params import merge_params
+from corral.cmdlib.common.instances.bundle import filled_nicparams
+from corral.cmdlib.common.instances.macs import MacPool
+from corral.cmdlib.common.parameters.checks import merge_params
 from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.base import new_uuid
 from corral.objects.config_data import ConfigData, Kind

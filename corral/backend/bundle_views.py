@@ -1,4 +1,8 @@
-"""From what the master sends (an InstanceBundle) to what drivers and OS scripts take."""
+"""From what the master sends (an InstanceBundle) to what drivers and OS scripts take.
+
+Only :func:`assemble_disks` (and :func:`assembled_instance`, which calls it) acts on
+the node; every other function here is a pure view of the bundle.
+"""
 
 from __future__ import annotations
 
@@ -62,9 +66,16 @@ def _nicparams(bundle: InstanceBundle) -> list[dict[str, object]]:
     return given + [{} for _ in range(len(bundle.instance.nics) - len(given))]
 
 
-async def instance_spec(ctx: NodeContext, bundle: InstanceBundle) -> InstanceSpec:
-    """The hypervisor's view, with the disks assembled."""
-    devices = await assemble_disks(ctx, bundle)
+def hypervisor_instance(
+    bundle: InstanceBundle, devices: list[DeviceInfo] | None = None
+) -> InstanceSpec:
+    """The hypervisor's view of the instance; without ``devices``, disks have no path
+    (enough for what does not touch the disks, such as the console command)."""
+    if devices is None:
+        devices = [
+            DeviceInfo(logical_id=tuple(d.logical_id), path="", size_mib=d.size, active=False)
+            for d in bundle.disks
+        ]
     return InstanceSpec.from_objects(
         bundle.instance,
         disk_specs(bundle, devices),
@@ -73,6 +84,11 @@ async def instance_spec(ctx: NodeContext, bundle: InstanceBundle) -> InstanceSpe
         bundle.beparams,
         primary_node=bundle.primary_node_name,
     )
+
+
+async def assembled_instance(ctx: NodeContext, bundle: InstanceBundle) -> InstanceSpec:
+    """Assemble the instance's disks, then its hypervisor view (for start and reboot)."""
+    return hypervisor_instance(bundle, await assemble_disks(ctx, bundle))
 
 
 def os_instance(bundle: InstanceBundle) -> OsInstanceData:
@@ -117,4 +133,12 @@ def os_nics(bundle: InstanceBundle) -> list[OsNic]:
     ]
 
 
-__all__ = ["assemble_disks", "device_dict", "instance_spec", "os_disks", "os_instance", "os_nics"]
+__all__ = [
+    "assemble_disks",
+    "assembled_instance",
+    "device_dict",
+    "hypervisor_instance",
+    "os_disks",
+    "os_instance",
+    "os_nics",
+]

@@ -28,11 +28,11 @@ from aiohttp import web
 
 from corral import serde
 from corral.backend.context import NodeContext
+from corral.backend.handlers import HANDLERS, Handler
 from corral.backend.join import ensure_join_token
 from corral.errors import CorralError, RpcError
 from corral.rpc import tls
 from corral.rpc.calls import CALLS, RpcCall
-from corral.rpc.handlers import HANDLERS, Handler
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Parameter dictionaries: type checks, merging, cluster-level parameter changes."""

@@ -1,0 +1,1 @@
+"""Helpers of cluster verification: configuration checks, node checks, the report."""

@@ -1,1 +1,0 @@
-"""Faithful command simulators (each a ``CommandRunner``) for tools this machine cannot run."""
