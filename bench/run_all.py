@@ -21,8 +21,10 @@ from bench import (
     bench_instances,
     bench_jobs,
     bench_locking,
+    bench_masterd_jobs,
     bench_masterd_rss,
     bench_rapi,
+    bench_wide_filter,
 )
 from bench.common import (
     Figure,
@@ -63,9 +65,11 @@ BENCHMARKS = [
     Benchmark("cli", bench_cli.run, 90),
     Benchmark("config", bench_config.run, 120),
     Benchmark("masterd_rss", bench_masterd_rss.run, 150),
+    Benchmark("masterd_jobs", bench_masterd_jobs.run, 600),
     Benchmark("instances", bench_instances.run, 360),
     Benchmark("guests", bench_guests.run, 360),
     Benchmark("rapi", bench_rapi.run, 300),
+    Benchmark("wide_filter", bench_wide_filter.run, 300),
 ]
 
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from corral import serde
@@ -24,8 +25,8 @@ from corral.errors import CommandError
 _LAUNCHER = """
 import os, subprocess, sys
 log = open(sys.argv[1], "ab")
-proc = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                        start_new_session=True, cwd="/")
+proc = subprocess.Popen(sys.argv[3:], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                        start_new_session=True, cwd=sys.argv[2])
 sys.stdout.write(str(proc.pid))
 sys.stdout.flush()
 os._exit(0)
@@ -50,6 +51,83 @@ def noded_argv(
         sys.executable, "-m", "corral.daemons.noded", "--root", str(root),
         "--bind", address, "--port", str(port), "--node-name", name, *extra,
     ]  # fmt: skip
+
+
+# --- the command line a daemon was started with ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommandLine:
+    """How a daemon was started: its argument vector and working directory."""
+
+    argv: tuple[str, ...]
+    cwd: str = "/"
+
+
+def record_command_line(path: Path, command: CommandLine) -> None:
+    """Write ``command`` (with the writer's pid) as JSON to ``path``, atomically."""
+    record = {"argv": list(command.argv), "cwd": command.cwd, "pid": os.getpid()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    serde.atomic_write(path, serde.dumps(record), 0o644, fsync=False)
+
+
+def recorded_command_line(path: Path) -> CommandLine | None:
+    """The command line recorded at ``path``; None when absent or not a valid record
+    (a non-empty list of strings whose program and directory are absolute paths)."""
+    try:
+        record = serde.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    argv, cwd = record.get("argv"), record.get("cwd", "/")
+    if not (isinstance(argv, list) and argv and all(isinstance(a, str) and a for a in argv)):
+        return None
+    if not (isinstance(cwd, str) and cwd.startswith("/") and argv[0].startswith("/")):
+        return None
+    return CommandLine(tuple(argv), cwd)
+
+
+def spawn_command(command: CommandLine, pid_file: Path, log_file: Path) -> int:
+    """:func:`spawn_daemon` for a recorded command line."""
+    return spawn_daemon(command.argv, pid_file, log_file, Path(command.cwd))
+
+
+# --- systemd ------------------------------------------------------------------------------
+
+SYSTEMD_UNITS = {"corral-noded": "corral-noded.service",
+                 "corral-masterd": "corral-masterd.service"}
+"""The unit of each daemon (``packaging/``)."""
+
+
+def systemd_running(run_dir: Path = Path("/run/systemd/system")) -> bool:
+    """Whether systemd is the init system (sd_booted's test)."""
+    return run_dir.is_dir()
+
+
+def systemd_unit(root: Path, daemon: str) -> str | None:
+    """The unit that manages ``daemon`` of the node at ``root``, when there is one: systemd
+    runs, the unit is installed (loaded), and the node is the machine itself (a virtual
+    node's daemons, with a root prefix, are never the units')."""
+    unit = SYSTEMD_UNITS.get(daemon)
+    if unit is None or root != Path("/") or not systemd_running():
+        return None
+    result = subprocess.run(["systemctl", "show", "--property=LoadState", "--value", unit],
+                            capture_output=True, text=True, timeout=60, check=False)
+    return unit if result.returncode == 0 and result.stdout.strip() == "loaded" else None
+
+
+def systemctl(action: str, unit: str) -> None:
+    """``systemctl <action> <unit>``.
+
+    Raises:
+        CommandError: systemctl failed.
+    """
+    result = subprocess.run(["systemctl", action, unit], capture_output=True, text=True,
+                            timeout=120, check=False)
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
+        raise CommandError(f"systemctl {action} {unit} failed: {reason[0]}")
 
 
 def wait_listening(address: str, port: int, timeout: float) -> bool:
@@ -95,9 +173,11 @@ def daemon_pid(pid_file: Path, match: str | Sequence[str]) -> int | None:
     return pid if pid is not None and _matches(pid, match) else None
 
 
-def spawn_daemon(argv: Sequence[str], pid_file: Path, log_file: Path) -> int:
+def spawn_daemon(
+    argv: Sequence[str], pid_file: Path, log_file: Path, cwd: Path = Path("/")
+) -> int:
     """Start ``argv`` detached (own session, stdin ``/dev/null``, output appended to
-    ``log_file``), write its pid to ``pid_file`` and return it.
+    ``log_file``, working directory ``cwd``), write its pid to ``pid_file`` and return it.
 
     Raises:
         CommandError: the program could not be started.
@@ -106,7 +186,7 @@ def spawn_daemon(argv: Sequence[str], pid_file: Path, log_file: Path) -> int:
         raise CommandError("No command given to start")
     for path in (pid_file, log_file):
         path.parent.mkdir(parents=True, exist_ok=True)
-    launcher = [sys.executable, "-c", _LAUNCHER, str(log_file), *argv]
+    launcher = [sys.executable, "-c", _LAUNCHER, str(log_file), str(cwd), *argv]
     result = subprocess.run(launcher, capture_output=True, text=True, timeout=60, check=False)
     pid_text = result.stdout.strip()
     if result.returncode != 0 or not pid_text.isdigit():

@@ -158,6 +158,10 @@ class NodeLayout:
     def pid_file(self, daemon: str) -> Path:
         return self.run_dir / f"{daemon}.pid"
 
+    def command_line_file(self, daemon: str) -> Path:
+        """The command line ``daemon`` was last started with (JSON, written at its start)."""
+        return self.run_dir / f"{daemon}.cmdline.json"
+
     def log_file(self, daemon: str) -> Path:
         return self.log_dir / f"{daemon}.log"
 

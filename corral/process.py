@@ -53,6 +53,11 @@ class CommandRunner(Protocol):
         """Run ``argv``. ``timeout`` in seconds; on expiry the process group is killed."""
 
 
+COMMAND_UMASK = 0o022
+"""Commands (OS scripts, hypervisors, storage tools) create files with ordinary modes even
+though the daemons themselves run with umask 077: an OS script builds a guest's file system."""
+
+
 class SubprocessRunner:
     """Runs commands as real subprocesses, each in its own process group."""
 
@@ -76,6 +81,7 @@ class SubprocessRunner:
                 env=full_env,
                 cwd=cwd,
                 start_new_session=True,
+                umask=COMMAND_UMASK,
             )
         except OSError as err:
             return CommandResult(tuple(argv), 127, "", f"cannot execute {argv[0]}: {err}")

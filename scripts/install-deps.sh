@@ -9,6 +9,7 @@ packages=(
   socat iputils-ping                 # serial consoles, network checks
   ganeti-os-noop ganeti-instance-debootstrap   # Debian's OS definitions, run unchanged
   python3-ganeti-rapi                # Ganeti's RAPI client (for /usr/bin/python3), tests
+  systemd                            # systemctl; systemd-analyze verifies packaging/ (tests)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -6,13 +6,13 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
 from corral.backend.services import disk_driver, storage_settings
 from corral.errors import BlockDeviceError
 from corral.objects.instance import Disk
+from corral.rpc.payloads import UNSET, AssembledDevice, DeviceState, DeviceStatus, DiskDimensions
 from corral.storage.base import DeviceInfo, DiskCreateSpec, DiskFormat
 from corral.storage.symlinks import link_instance_disk
 from corral.storage.wipe import wipe_device
@@ -24,14 +24,14 @@ def disk_index(disk: Disk) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def device_dict(info: DeviceInfo) -> dict[str, Any]:
-    return {
-        "logical_id": list(info.logical_id),
-        "path": info.path,
-        "size": info.size_mib,
-        "active": info.active,
-        "uri": info.uri,
-    }
+def device_state(info: DeviceInfo) -> DeviceState:
+    return DeviceState(
+        logical_id=list(info.logical_id),
+        path=info.path,
+        size=info.size_mib,
+        active=info.active,
+        uri=info.uri,
+    )
 
 
 @handles("blockdev_create")
@@ -43,7 +43,7 @@ async def blockdev_create(
     on_primary: bool,
     info: str,
     excl_stor: bool,
-) -> dict[str, Any]:
+) -> DeviceState:
     driver, _ = disk_driver(ctx, bdev)
     spec = DiskCreateSpec(
         uuid=bdev.uuid,
@@ -56,7 +56,7 @@ async def blockdev_create(
         mode=bdev.mode,
         fmt=DiskFormat(bdev.params.get("format", DiskFormat.RAW)),
     )
-    return device_dict(await driver.create(spec))
+    return device_state(await driver.create(spec))
 
 
 @handles("blockdev_remove")
@@ -68,13 +68,18 @@ async def blockdev_remove(ctx: NodeContext, bdev: Disk) -> None:
 @handles("blockdev_assemble")
 async def blockdev_assemble(
     ctx: NodeContext, disk: Disk, owner: str, on_primary: bool, idx: int
-) -> dict[str, Any]:
+) -> AssembledDevice:
     driver, ref = disk_driver(ctx, disk)
     info = await driver.assemble(ref)
-    answer = device_dict(info)
-    if info.path:
-        answer["link"] = str(link_instance_disk(ctx.layout, owner, idx, info.path))
-    return answer
+    link = str(link_instance_disk(ctx.layout, owner, idx, info.path)) if info.path else UNSET
+    return AssembledDevice(
+        logical_id=list(info.logical_id),
+        path=info.path,
+        size=info.size_mib,
+        active=info.active,
+        uri=info.uri,
+        link=link,
+    )
 
 
 @handles("blockdev_shutdown")
@@ -108,35 +113,38 @@ async def blockdev_wipe(ctx: NodeContext, disk: Disk, offset: int, size: int) ->
 
 
 @handles("blockdev_find")
-async def blockdev_find(ctx: NodeContext, disk: Disk) -> dict[str, Any] | None:
+async def blockdev_find(ctx: NodeContext, disk: Disk) -> DeviceStatus | None:
     driver, ref = disk_driver(ctx, disk)
     info = await driver.find(ref)
     if info is None:
         return None
     status = await driver.sync_status(ref)
-    return {
-        **device_dict(info),
-        "is_degraded": status.is_degraded,
-        "sync_percent": status.sync_percent,
-        "estimated_time": status.estimated_time,
-        "ldisk_status": int(status.ldisk_status),
-    }
+    return DeviceStatus(
+        logical_id=list(info.logical_id),
+        path=info.path,
+        size=info.size_mib,
+        active=info.active,
+        uri=info.uri,
+        is_degraded=status.is_degraded,
+        sync_percent=status.sync_percent,
+        estimated_time=status.estimated_time,
+        ldisk_status=int(status.ldisk_status),
+    )
 
 
 @handles("blockdev_getdimensions")
-async def blockdev_getdimensions(ctx: NodeContext, disks: list[Any]) -> list[Any]:
-    import msgspec
-
-    answers: list[Any] = []
-    for raw in disks:
-        disk = msgspec.convert(raw, Disk)
+async def blockdev_getdimensions(
+    ctx: NodeContext, disks: list[Disk]
+) -> list[DiskDimensions | None]:
+    answers: list[DiskDimensions | None] = []
+    for disk in disks:
         driver, ref = disk_driver(ctx, disk)
         try:
             size = await driver.get_size(ref)
         except BlockDeviceError:
             answers.append(None)
             continue
-        answers.append([size * 1024 * 1024, disk.spindles or 1])
+        answers.append(DiskDimensions(size * 1024 * 1024, disk.spindles or 1))
     return answers
 
 

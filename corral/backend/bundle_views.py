@@ -6,7 +6,7 @@ the node; every other function here is a pure view of the bundle.
 
 from __future__ import annotations
 
-from corral.backend.blockdev import device_dict
+from corral.backend.blockdev import device_state
 from corral.backend.context import NodeContext
 from corral.backend.services import disk_driver
 from corral.hypervisor.base import DiskSpec, InstanceSpec, NicSpec
@@ -136,7 +136,7 @@ def os_nics(bundle: InstanceBundle) -> list[OsNic]:
 __all__ = [
     "assemble_disks",
     "assembled_instance",
-    "device_dict",
+    "device_state",
     "hypervisor_instance",
     "os_disks",
     "os_instance",

@@ -5,30 +5,27 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from corral import daemon_control
+from corral.backend.config_replica import close_replica
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
 from corral.backend.jobqueue_files import purge_queue
 from corral.backend.ssconf import remove_ssconf
 from corral.errors import ParameterError
 from corral.layout import NodeLayout
+from corral.rpc.payloads import CommandOutput
 
 log = logging.getLogger(__name__)
 
 MASTERD = "corral-masterd"
 STOP_TIMEOUT = 10.0
-SHUTDOWN_KEY = "shutdown"
-"""``ctx.extra`` key of a zero-argument callable that stops the node daemon gracefully."""
-CONFIG_STORE_KEY = "config_store"
-"""``ctx.extra`` key of the open configuration replica (closed before its files go)."""
 
 
 @handles("run_oob")
-async def run_oob(ctx: NodeContext, command: list[Any], timeout: float) -> dict[str, Any]:
+async def run_oob(ctx: NodeContext, command: list[Any], timeout: float) -> CommandOutput:
     """Run an argument vector on the node (``gnt-cluster command``).
 
     Returns ``{"exit_code": int, "output": stdout + stderr}``; a timeout kills
@@ -43,18 +40,26 @@ async def run_oob(ctx: NodeContext, command: list[Any], timeout: float) -> dict[
     output = result.output
     if result.timed_out:
         output += f"\n{result.fail_reason} after {timeout:g}s"
-    return {"exit_code": result.exit_code, "output": output}
+    return CommandOutput(exit_code=result.exit_code, output=output)
 
 
 def ensure_masterd(layout: NodeLayout, run: bool) -> None:
-    """Start (unless running) or stop this node root's master daemon (blocking)."""
+    """Start (unless running) or stop this node root's master daemon (blocking); through
+    its systemd unit when it has one, so that it does not live in the node daemon's."""
     pid_file = layout.pid_file(MASTERD)
+    unit = daemon_control.systemd_unit(layout.root, MASTERD)
     if not run:
+        if unit is not None:
+            daemon_control.systemctl("stop", unit)
         daemon_control.stop_daemon(pid_file, daemon_control.MASTERD_MATCH, STOP_TIMEOUT)
         return
     pid = daemon_control.daemon_pid(pid_file, daemon_control.MASTERD_MATCH)
     if pid is not None:
         log.info("%s already running as pid %d", MASTERD, pid)
+        return
+    if unit is not None:
+        daemon_control.systemctl("start", unit)
+        log.info("Started %s through %s", MASTERD, unit)
         return
     argv = daemon_control.masterd_argv(layout.root)
     pid = daemon_control.spawn_daemon(argv, pid_file, layout.log_file(MASTERD))
@@ -95,13 +100,6 @@ def remove_cluster_files(layout: NodeLayout) -> None:
     layout.rapi_users_file.unlink(missing_ok=True)
 
 
-def _close_config_store(ctx: NodeContext) -> None:
-    store = ctx.extra.pop(CONFIG_STORE_KEY, None)
-    close = getattr(store, "close", None)
-    if callable(close):
-        close()
-
-
 @handles("node_leave_cluster")
 async def node_leave_cluster(ctx: NodeContext, modify_ssh_setup: bool) -> None:
     """Remove the node's cluster files, then ask the node daemon to shut down.
@@ -111,8 +109,8 @@ async def node_leave_cluster(ctx: NodeContext, modify_ssh_setup: bool) -> None:
     """
     if modify_ssh_setup:
         log.info("Leaving the cluster: SSH setup is not managed by Corral, left as is")
-    _close_config_store(ctx)
+    close_replica(ctx)
     await asyncio.to_thread(remove_cluster_files, ctx.layout)
-    shutdown: Callable[[], Any] | None = ctx.extra.get(SHUTDOWN_KEY)
-    if callable(shutdown):
+    shutdown = ctx.services.shutdown
+    if shutdown is not None:
         asyncio.get_running_loop().call_soon(shutdown)

@@ -13,18 +13,21 @@ from corral.config.store import Change, ConfigStore
 from corral.errors import ConfigurationError
 from corral.objects.config_data import KIND_TYPES, Kind
 
-_STORE_KEY = "config_store"
-
 
 def replica_store(ctx: NodeContext) -> ConfigStore:
     """The node's replica store, opened once per daemon."""
-    store = ctx.extra.get(_STORE_KEY)
+    store = ctx.services.config_replica
     if store is None:
         ctx.layout.data_dir.mkdir(parents=True, exist_ok=True)
-        store = ConfigStore(ctx.layout.config_db)
-        ctx.extra[_STORE_KEY] = store
-    assert isinstance(store, ConfigStore)
+        store = ctx.services.config_replica = ConfigStore(ctx.layout.config_db)
     return store
+
+
+def close_replica(ctx: NodeContext) -> None:
+    """Close the open replica, if any (before its files are removed)."""
+    store, ctx.services.config_replica = ctx.services.config_replica, None
+    if store is not None:
+        store.close()
 
 
 def _decode_changes(changes: list[Any]) -> list[Change]:
@@ -72,9 +75,7 @@ async def node_demote_from_mc(ctx: NodeContext) -> bool:
     """Drop the configuration replica (refused while a master daemon runs here)."""
     if ctx.layout.pid_file("corral-masterd").exists():
         raise ConfigurationError("this node runs the master daemon; it cannot be demoted")
-    store = ctx.extra.pop(_STORE_KEY, None)
-    if isinstance(store, ConfigStore):
-        store.close()
+    close_replica(ctx)
     for suffix in ("", "-wal", "-shm"):
         path = ctx.layout.config_db.with_name(ctx.layout.config_db.name + suffix)
         path.unlink(missing_ok=True)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgspec
+
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
 from corral.errors import ParameterError
 from corral.hooks.env import HookPhase, env_value
 from corral.hooks.runner import HOOK_TIMEOUT, run_hooks_dir
+from corral.rpc.payloads import HookScriptResult
 
 HPATH_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 
-TIMEOUT_KEY = "hook_timeout"
-"""``ctx.extra`` key overriding the per-script timeout in seconds."""
 
 
 def check_hpath(hpath: str, phase: str) -> HookPhase:
@@ -34,7 +35,7 @@ def check_hpath(hpath: str, phase: str) -> HookPhase:
 @handles("hooks_runner")
 async def hooks_runner(
     ctx: NodeContext, hpath: str, phase: str, env: dict[str, Any]
-) -> list[list[Any]]:
+) -> list[HookScriptResult]:
     """Run ``<hooks dir>/<hpath>-<phase>.d`` with exactly ``env``.
 
     Returns ``[[script name, status (0 skip, 1 fail, 2 success), output], ...]``;
@@ -44,8 +45,9 @@ async def hooks_runner(
         ParameterError: bad hooks path or phase.
     """
     hook_phase = check_hpath(hpath, phase)
-    timeout = float(ctx.extra.get(TIMEOUT_KEY, HOOK_TIMEOUT))
+    timeout = ctx.services.hook_timeout or HOOK_TIMEOUT
     clean_env = {str(key): env_value(value) for key, value in env.items()}
-    return await run_hooks_dir(
+    rows = await run_hooks_dir(
         ctx.layout.hooks_dir, hpath, hook_phase, clean_env, ctx.runner, timeout=timeout
     )
+    return msgspec.convert(rows, list[HookScriptResult])

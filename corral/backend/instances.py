@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import msgspec
+
 from corral.backend.bundle_views import assembled_instance, hypervisor_instance
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
@@ -13,6 +15,7 @@ from corral.clock import Clock
 from corral.errors import HypervisorError
 from corral.hypervisor.base import Hypervisor, InstanceInfo
 from corral.objects.bundle import InstanceBundle
+from corral.rpc.payloads import ConsolePayload, InstanceRuntime, RunningInstance
 
 log = logging.getLogger(__name__)
 
@@ -23,14 +26,22 @@ SOFT_STOP_INTERVAL = 5.0
 """Seconds between soft stop attempts (ACPI presses) while waiting."""
 
 
-def info_dict(info: InstanceInfo) -> dict[str, Any]:
+def runtime_of(info: InstanceInfo) -> InstanceRuntime:
     """Ganeti's per-instance runtime keys."""
-    return {
-        "memory": info.memory_mib,
-        "vcpus": info.vcpus,
-        "state": info.state.value,
-        "time": info.cpu_time_s,
-    }
+    return InstanceRuntime(
+        state=info.state.value, memory=info.memory_mib, vcpus=info.vcpus, time=info.cpu_time_s
+    )
+
+
+def running_of(info: InstanceInfo, kind: str) -> RunningInstance:
+    """One ``all_instances_info`` entry."""
+    return RunningInstance(
+        state=info.state.value,
+        memory=info.memory_mib,
+        vcpus=info.vcpus,
+        time=info.cpu_time_s,
+        hypervisor=kind,
+    )
 
 
 @handles("instance_start")
@@ -112,19 +123,19 @@ async def instance_balloon_memory(ctx: NodeContext, instance: InstanceBundle, me
 @handles("instance_info")
 async def instance_info(
     ctx: NodeContext, instance: str, hname: str, hvparams: dict[str, Any]
-) -> dict[str, Any] | None:
+) -> InstanceRuntime | None:
     info = await hypervisor(ctx, hname).instance_info(instance)
-    return None if info is None else info_dict(info)
+    return None if info is None else runtime_of(info)
 
 
 @handles("all_instances_info")
 async def all_instances_info(
     ctx: NodeContext, hypervisor_list: list[str], all_hvparams: dict[str, Any]
-) -> dict[str, Any]:
-    answer: dict[str, Any] = {}
+) -> dict[str, RunningInstance]:
+    answer: dict[str, RunningInstance] = {}
     for kind in hypervisor_list:
         for name, info in (await hypervisor(ctx, kind).all_instances_info()).items():
-            answer[name] = {**info_dict(info), "hypervisor": kind}
+            answer[name] = running_of(info, kind)
     return answer
 
 
@@ -139,6 +150,6 @@ async def instance_list(
 
 
 @handles("instance_console_info")
-async def instance_console_info(ctx: NodeContext, instance: InstanceBundle) -> dict[str, Any]:
+async def instance_console_info(ctx: NodeContext, instance: InstanceBundle) -> ConsolePayload:
     driver = hypervisor(ctx, instance.instance.hypervisor)
-    return driver.console(hypervisor_instance(instance)).to_dict()
+    return msgspec.convert(driver.console(hypervisor_instance(instance)).to_dict(), ConsolePayload)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -21,6 +20,7 @@ from corral.errors import RpcError
 from corral.layout import NodeLayout
 from corral.rpc import pki, tls
 from corral.rpc.join import check_name, join_mac, mac_matches, new_token
+from corral.rpc.payloads import JoinCsr
 from corral.serde import atomic_write
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,10 @@ def _pending_paths(layout: NodeLayout) -> tuple[Path, Path]:
 
 
 def ensure_join_token(layout: NodeLayout) -> str:
-    """The node's join token, created (mode 0600) on first use; logged for the operator."""
+    """The node's join token, created (mode 0600) on first use.
+
+    The token is a secret: it is never logged; the log names the file that holds it.
+    """
     path = layout.join_token
     try:
         token = path.read_text().strip()
@@ -53,7 +56,7 @@ def ensure_join_token(layout: NodeLayout) -> str:
         layout.crypto_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         token = new_token()
         atomic_write(path, f"{token}\n".encode(), mode=0o600)
-    log.info("join token: %s", token)
+    log.info("join token in %s (readable by root only)", path)
     return token
 
 
@@ -86,7 +89,7 @@ def _parse_ca(ca_pem: str) -> None:
 @handles("node_join_begin")
 async def node_join_begin(
     ctx: NodeContext, cluster_name: str, node_name: str, ca_pem: str, nonce: str, mac: str
-) -> dict[str, str]:
+) -> JoinCsr:
     """Check the master's MAC, make a key and answer a CSR with the node's MAC."""
     layout = ctx.layout
     _refuse_if_joined(layout)
@@ -103,7 +106,7 @@ async def node_join_begin(
     pki.save_key(key_path, key)
     pending = PendingJoin(cluster_name, node_name, ca_pem, nonce)
     atomic_write(pending_path, msgspec.json.encode(pending), mode=0o600)
-    return {"csr": csr_pem, "mac": join_mac(token, "csr", csr_pem, nonce)}
+    return JoinCsr(csr=csr_pem, mac=join_mac(token, "csr", csr_pem, nonce))
 
 
 def _load_pending(layout: NodeLayout) -> tuple[PendingJoin, pki.PrivateKey]:
@@ -157,7 +160,7 @@ async def node_join_finish(ctx: NodeContext, cert_pem: str, nonce: str, mac: str
     _install(layout, pending, key, cert)
     ctx.node_name = pending.node_name
     log.info("Joined cluster %s as node %s", pending.cluster_name, pending.node_name)
-    on_joined: Callable[[], object] | None = ctx.extra.get("on_joined")
+    on_joined = ctx.services.on_joined
     if on_joined is not None:
         on_joined()
     return pki.fingerprint(cert)

@@ -26,8 +26,6 @@ from corral.process import CommandResult, CommandRunner
 log = logging.getLogger(__name__)
 
 IP_COMMAND = "ip"
-ANNOUNCE_KEY = "master_ip_announce"
-"""``ctx.extra`` key; ``False`` skips the gratuitous ARP after turning the address up."""
 
 _FAMILY_VERSIONS = {2: 4, 10: 6, 4: 4, 6: 6}
 """Ganeti sends the socket family (AF_INET 2, AF_INET6 10); accept plain versions too."""
@@ -208,7 +206,7 @@ async def _switch(
     if external:
         await run_setup_script(ctx, params, "start" if up else "stop")
     elif up:
-        await builtin_start(ctx.runner, params, bool(ctx.extra.get(ANNOUNCE_KEY, True)))
+        await builtin_start(ctx.runner, params, ctx.services.announce_master_ip)
     else:
         await builtin_stop(ctx.runner, params)
     await run_local_hooks(ctx, hpath, op_id, params.env(), HookPhase.POST)

@@ -14,28 +14,29 @@ from corral.osdef.discovery import OsInfo, OsScript, diagnose, find_os, split_os
 from corral.osdef.env import os_environment, with_reinstall, with_rename
 from corral.osdef.run import run_os_script
 from corral.osdef.validation import validate_os
+from corral.rpc.payloads import OsDiagnosis
 
 CREATE_TIMEOUT = 86400.0
 RENAME_TIMEOUT = 3600.0
 
 
-def os_dict(info: OsInfo) -> dict[str, Any]:
-    return {
-        "name": info.name,
-        "path": str(info.path),
-        "valid": info.valid,
-        "error": info.error,
-        "variants": list(info.variants),
-        "parameters": [list(p) for p in info.parameters],
-        "api_versions": list(info.api_versions),
-        "trusted": info.trusted,
-    }
+def os_diagnosis(info: OsInfo) -> OsDiagnosis:
+    return OsDiagnosis(
+        name=info.name,
+        path=str(info.path),
+        valid=info.valid,
+        error=info.error,
+        variants=list(info.variants),
+        parameters=list(info.parameters),
+        api_versions=list(info.api_versions),
+        trusted=info.trusted,
+    )
 
 
 @handles("os_diagnose")
-async def os_diagnose(ctx: NodeContext) -> list[dict[str, Any]]:
+async def os_diagnose(ctx: NodeContext) -> list[OsDiagnosis]:
     found = await asyncio.to_thread(diagnose, ctx.layout.os_search_path)
-    return [os_dict(info) for info in found]
+    return [os_diagnosis(info) for info in found]
 
 
 @handles("os_validate")

@@ -35,10 +35,6 @@ LOCK_TIMEOUT = 60.0
 COMMAND_TIMEOUT = 3600.0
 _LOCK_POLL = 0.05
 
-SETTINGS_KEY = "restricted_commands"
-"""``ctx.extra`` key holding a :class:`RestrictedSettings` to override the defaults."""
-
-
 class Refused(Exception):
     """A check failed; the message is for the node's log only."""
 
@@ -173,7 +169,5 @@ async def restricted_command(ctx: NodeContext, cmd: str) -> str:
     Raises:
         CommandError: the command was refused or failed.
     """
-    settings = ctx.extra.get(SETTINGS_KEY)
-    if not isinstance(settings, RestrictedSettings):
-        settings = RestrictedSettings()
+    settings = ctx.services.restricted_settings or RestrictedSettings()
     return await run_restricted_command(ctx.layout, ctx.runner, ctx.clock, cmd, settings)

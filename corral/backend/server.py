@@ -20,6 +20,7 @@ import asyncio
 import enum
 import logging
 import ssl
+import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ from corral.backend.join import ensure_join_token
 from corral.errors import CorralError, RpcError
 from corral.rpc import tls
 from corral.rpc.calls import CALLS, RpcCall
+from corral.rpc.listener import ConnectionBudget, GuardedSite, Limits, noded_limits
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,13 @@ def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
+_PLAIN: dict[Any, type] = {
+    kind: typing.get_origin(kind) or kind
+    for kind in (int, float, str, bool, list, dict, list[Any], dict[str, Any])
+}
+"""Argument types checked by isinstance alone (JSON object keys are always strings)."""
+
+
 def _check_arg(call: RpcCall, index: int, value: Any) -> Any:
     arg = call.args[index]
     expected = arg.type
@@ -62,9 +71,10 @@ def _check_arg(call: RpcCall, index: int, value: Any) -> Any:
         return float(value)
     if expected is int and isinstance(value, bool):
         raise BadRequest(f"{where} must be int, got bool")
-    if expected in (int, float, str, bool, list, dict):
-        if not isinstance(value, expected):
-            raise BadRequest(f"{where} must be {expected.__name__}, got {_type_name(value)}")
+    plain = _PLAIN.get(expected)
+    if plain is not None:
+        if not isinstance(value, plain):
+            raise BadRequest(f"{where} must be {plain.__name__}, got {_type_name(value)}")
         return value
     try:
         return msgspec.convert(value, expected)
@@ -198,8 +208,12 @@ class RpcServer:
         *,
         handlers: Mapping[str, Handler] | None = None,
         shutdown_grace: float = SHUTDOWN_GRACE,
+        limits: Limits | None = None,
     ) -> None:
         self._ctx = ctx
+        self._limits = limits
+        self.budget: ConnectionBudget | None = None
+        """The connections held, over both modes (set by :meth:`start`)."""
         self._host = host
         self._port = port
         self._handlers = handlers
@@ -222,20 +236,23 @@ class RpcServer:
         if self.state is not ServerState.STOPPED:
             raise RpcError(f"RPC server is already {self.state.value}")
         layout = self._ctx.layout
+        self.budget = ConnectionBudget(self._limits or noded_limits())
         if tls.is_joined(layout):
             self._runner = await self._listen(tls.server_ssl_context(layout), joined=True)
             self.state = ServerState.JOINED
             return
         ensure_join_token(layout)
         self._runner = await self._listen(tls.join_server_ssl_context(layout), joined=False)
-        self._ctx.extra["on_joined"] = self._on_joined
+        self._ctx.services.on_joined = self._on_joined
         self.state = ServerState.JOINING
 
     async def _listen(self, context: ssl.SSLContext, joined: bool) -> web.AppRunner:
         app = build_app(self._ctx, self._handlers, joined)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._grace)
+        assert self.budget is not None
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=self._grace,
+                               keepalive_timeout=self.budget.limits.idle_timeout)
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, ssl_context=context)
+        site = GuardedSite(runner, self._host, self._port, self.budget, context)
         try:
             await site.start()
         except OSError as err:
@@ -245,7 +262,7 @@ class RpcServer:
         return runner
 
     def _on_joined(self) -> None:
-        """Installed as ``ctx.extra["on_joined"]``; runs after the finish response is sent."""
+        """Installed as ``ctx.services.on_joined``; runs after the finish response is sent."""
         if self._switch_task is None and self.state is ServerState.JOINING:
             self._switch_task = asyncio.get_running_loop().create_task(self._switch())
 
@@ -261,7 +278,7 @@ class RpcServer:
             log.exception("Cannot switch the RPC listener to joined mode")
             raise
         self.state = ServerState.JOINED
-        self._ctx.extra.pop("on_joined", None)
+        self._ctx.services.on_joined = None
         await old.cleanup()
         tls.remove_join_cert(self._ctx.layout)
         log.info("Node joined; RPC now requires client certificates")
@@ -281,7 +298,7 @@ class RpcServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        self._ctx.extra.pop("on_joined", None)
+        self._ctx.services.on_joined = None
         self.state = ServerState.STOPPED
 
 

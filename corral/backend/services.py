@@ -13,15 +13,10 @@ from corral.objects.instance import Disk, DiskTemplate
 from corral.storage.base import BlockDevice, DiskRef
 from corral.storage.registry import StorageSettings, make_driver
 
-_HV_KEY = "hypervisors"
-LVM_RUNNER_KEY = "lvm_runner"
-"""``ctx.extra`` key: a command runner for LVM tools (a simulator where LVM cannot run)."""
-DEV_DIR_KEY = "storage_dev_dir"
-
 
 def hypervisor(ctx: NodeContext, kind: str) -> Hypervisor:
     """The driver for hypervisor ``kind``, created on first use."""
-    drivers: dict[str, Hypervisor] = ctx.extra.setdefault(_HV_KEY, {})
+    drivers = ctx.services.hypervisors
     driver = drivers.get(kind)
     if driver is None:
         driver = drivers[kind] = get_driver(kind, ctx.layout, ctx.runner, ctx.clock)
@@ -30,19 +25,19 @@ def hypervisor(ctx: NodeContext, kind: str) -> Hypervisor:
 
 def storage_settings(ctx: NodeContext) -> StorageSettings:
     """Storage paths from the node's ssconf (the cluster settings every node holds)."""
-    dev_dir = ctx.extra.get(DEV_DIR_KEY)
+    dev_dir = ctx.services.storage_dev_dir
     return StorageSettings(
         file_storage_dir=read_ssconf(ctx.layout, "file_storage_dir") or "",
         shared_file_storage_dir=read_ssconf(ctx.layout, "shared_file_storage_dir") or "",
-        dev_dir=Path(dev_dir) if dev_dir else Path("/dev"),
+        dev_dir=dev_dir or Path("/dev"),
     )
 
 
 def storage(ctx: NodeContext, template: DiskTemplate) -> BlockDevice:
     """The driver for ``template`` (LVM tools may be routed to a configured runner)."""
     runner = ctx.runner
-    if template is DiskTemplate.PLAIN:
-        runner = ctx.extra.get(LVM_RUNNER_KEY, runner)
+    if template is DiskTemplate.PLAIN and ctx.services.lvm_runner is not None:
+        runner = ctx.services.lvm_runner
     return make_driver(template, ctx.layout, runner, storage_settings(ctx))
 
 

@@ -65,10 +65,19 @@ def ssconf_keys_on_disk(layout: NodeLayout) -> list[str]:
     return sorted(key for key in keys if is_valid_key(key))
 
 
-def _text(value: object) -> str:
-    if isinstance(value, list | tuple):
-        return "\n".join(str(item) for item in value)
-    return "" if value is None else str(value)
+def _text(key: str, value: object) -> str:
+    """The file content for ``value``: a list one item per line.
+
+    Raises:
+        ParameterError: a list item holds a line break and would read back as several.
+    """
+    if not isinstance(value, list | tuple):
+        return "" if value is None else str(value)
+    items = [str(item) for item in value]
+    for item in items:
+        if item and item.splitlines() != [item]:
+            raise ParameterError(f"Invalid ssconf {key!r}: entry {item!r} spans lines")
+    return "\n".join(items)
 
 
 def write_ssconf(layout: NodeLayout, values: Mapping[str, object]) -> None:
@@ -80,13 +89,12 @@ def write_ssconf(layout: NodeLayout, values: Mapping[str, object]) -> None:
     are written one item per line.
 
     Raises:
-        ParameterError: a key is not a safe ssconf key.
+        ParameterError: a key is not a safe ssconf key, or a list item holds a line break.
     """
-    for key in values:
-        check_key(key)
+    texts = {check_key(key): _text(key, value).encode() for key, value in values.items()}
     layout.data_dir.mkdir(parents=True, exist_ok=True)
-    for key, value in values.items():
-        path, data = layout.ssconf_file(key), _text(value).encode()
+    for key, data in texts.items():
+        path = layout.ssconf_file(key)
         if _current(path) != data:
             serde.atomic_write(path, data, SSCONF_FILE_MODE)
     for key in ssconf_keys_on_disk(layout):

@@ -17,6 +17,7 @@ from corral.backend.handlers import handles
 from corral.backend.services import storage
 from corral.errors import OpExecError
 from corral.objects.instance import DiskTemplate
+from corral.rpc.payloads import StorageValue, Volume
 from corral.storage.file import FileStorage
 from corral.storage.lvm.driver import LvmDriver
 from corral.storage.lvm.parse import PvInfo
@@ -118,7 +119,7 @@ _LISTERS: Mapping[str, _Lister] = {
 @handles("storage_list")
 async def storage_list(
     ctx: NodeContext, su_name: str, su_args: list[Any], name: str | None, fields: list[str]
-) -> list[list[Any]]:
+) -> list[list[StorageValue]]:
     """Rows of ``fields`` for each storage unit of type ``su_name`` (only ``name`` if given),
     sorted by name.
 
@@ -132,13 +133,13 @@ async def storage_list(
 
 
 @handles("node_volumes")
-async def node_volumes(ctx: NodeContext) -> list[dict[str, Any]]:
+async def node_volumes(ctx: NodeContext) -> list[Volume]:
     """Every LV of the node: ``{"name", "vg", "size" (MiB), "dev" (its first PV)}``.
 
     Raises:
         BlockDeviceError: the LVM tools failed.
     """
     volumes = await _lvm(ctx).logical_volumes()
-    return [{"name": lv.name, "vg": lv.vg, "size": lv.size_mib,
-             "dev": lv.areas[0].pv if lv.areas else ""}
+    return [Volume(name=lv.name, vg=lv.vg, size=lv.size_mib,
+                   dev=lv.areas[0].pv if lv.areas else "")
             for lv in sorted(volumes, key=lambda lv: (lv.vg, lv.name))]

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from corral import __version__
+from corral.backend import verify_space
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
 from corral.backend.services import hypervisor
 from corral.clock import split_time
 from corral.errors import CorralError
 from corral.layout import NodeLayout
+from corral.rpc.payloads import NodeVerifyResult, SpaceReport
 from corral.version import PROTOCOL_VERSION
 
 CONNECT_TIMEOUT = 3.0
@@ -41,6 +45,8 @@ class VerifyCheck(enum.StrEnum):
     NODESETUP = "nodesetup"
     """Ganeti's spelling of ``node-setup``."""
     MASTER_IP = "master-ip"
+    VG_SPACE = "vg-space"
+    DISK_SPACE = "disk-space"
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +161,15 @@ async def check_master_ip(inp: VerifyInput, params: Any) -> bool:
     return await tcp_connect_error(address, inp.ctx.port) is None
 
 
+async def check_vg_space(inp: VerifyInput, params: Any) -> dict[str, SpaceReport]:
+    return await verify_space.vg_space(inp.ctx, [str(vg) for vg in params or []])
+
+
+async def check_disk_space(inp: VerifyInput, params: Any) -> dict[str, SpaceReport]:
+    paths = [str(p) for p in params or []]
+    return await asyncio.to_thread(verify_space.disk_space, inp.ctx.layout, paths)
+
+
 CHECKS: dict[str, Callable[[VerifyInput, Any], Awaitable[Any]]] = {
     VerifyCheck.FILELIST: check_filelist,
     VerifyCheck.NODELIST: check_nodelist,
@@ -164,13 +179,15 @@ CHECKS: dict[str, Callable[[VerifyInput, Any], Awaitable[Any]]] = {
     VerifyCheck.NODE_SETUP: check_node_setup,
     VerifyCheck.NODESETUP: check_node_setup,
     VerifyCheck.MASTER_IP: check_master_ip,
+    VerifyCheck.VG_SPACE: check_vg_space,
+    VerifyCheck.DISK_SPACE: check_disk_space,
 }
 
 
 @handles("node_verify")
 async def node_verify(
     ctx: NodeContext, checks: dict[str, Any], cluster_name: str, all_hvparams: dict[str, Any]
-) -> dict[str, Any]:
+) -> NodeVerifyResult:
     """Run the requested checks; the answer has one entry per known check name.
 
     - ``filelist`` [paths relative to the node root] → {path: sha1 hex or None}
@@ -180,6 +197,9 @@ async def node_verify(
     - ``time`` → [seconds, microseconds]
     - ``node-setup`` (or ``nodesetup``) → [problem, ...]
     - ``master-ip`` address → whether it accepts connections on the daemon port
+    - ``vg-space`` [volume groups] → {vg: size and free MiB, or error}
+    - ``disk-space`` [paths relative to the node root] → {path: its filesystem's size and
+      free MiB, or error}
     """
     inp = VerifyInput(ctx, cluster_name, all_hvparams)
     results: dict[str, Any] = {}
@@ -187,4 +207,4 @@ async def node_verify(
         check = CHECKS.get(name)
         if check is not None:
             results[name] = await check(inp, params)
-    return results
+    return msgspec.convert(results, NodeVerifyResult)

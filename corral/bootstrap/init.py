@@ -16,7 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from corral.bootstrap.config import InitParams, initial_config
 from corral.config.store import ConfigStore
-from corral.daemon_control import masterd_argv, spawn_daemon
+from corral.daemon_control import masterd_argv, spawn_daemon, systemctl, systemd_unit
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, wait_for_job
@@ -155,13 +155,19 @@ def ensure_rapi_certificate(layout: NodeLayout, names: list[str], addresses: lis
 
 
 def start_masterd(layout: NodeLayout, feedback: Callable[[str], None] = print) -> None:
-    """Start the master daemon of ``layout`` and wait until it answers on LUXI.
+    """Start the master daemon of ``layout`` (through its systemd unit when installed) and
+    wait until it answers on LUXI.
 
     Raises:
         OpExecError: it did not answer within MASTERD_START_TIMEOUT seconds.
+        CommandError: it could not be started.
     """
-    argv = masterd_argv(layout.root)
-    spawn_daemon(argv, layout.pid_file("corral-masterd"), layout.log_file("corral-masterd"))
+    unit = systemd_unit(layout.root, "corral-masterd")
+    if unit is not None:
+        systemctl("start", unit)  # not a child of this command's session or unit
+    else:
+        argv = masterd_argv(layout.root)
+        spawn_daemon(argv, layout.pid_file("corral-masterd"), layout.log_file("corral-masterd"))
     deadline = time.monotonic() + MASTERD_START_TIMEOUT
     while time.monotonic() < deadline:
         try:

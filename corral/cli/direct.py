@@ -113,8 +113,10 @@ def outcome(result: Any) -> tuple[int, str]:
         return UNREACHABLE_CODE, "No answer from the node"
     if not result.ok:
         return UNREACHABLE_CODE, f"RPC failure: {result.fail_msg}"
-    payload = result.payload or {}
-    return int(payload.get("exit_code", UNREACHABLE_CODE)), str(payload.get("output", ""))
+    payload = result.payload
+    if payload is None:
+        return UNREACHABLE_CODE, ""
+    return int(payload.exit_code), str(payload.output)
 
 
 def format_command_result(name: str, code: int, output: str, machine_names: bool) -> list[str]:

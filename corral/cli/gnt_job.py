@@ -12,10 +12,11 @@ from corral.cli.jobs import Reporter, poll_job
 from corral.cli.output import format_query_result, format_timestamp, format_value, parse_fields
 from corral.cli.params import ParamError, parse_timespec
 from corral.cli.query import build_filter, generic_list, generic_list_fields, name_filter
+from corral.job_wire import JOB_FINALIZED, JOB_PENDING, JobStatus
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
     from typing import Any
 
     from corral.cli.commands import Context
@@ -25,9 +26,6 @@ BINARY = "gnt-job"
 LIST_DEFAULT_FIELDS = ["id", "status", "summary"]
 AUTOARCHIVE_TIMEOUT = 29.0
 EXIT_CONFIRMATION = 13
-
-PENDING = ("canceling", "queued", "waiting")
-FINALIZED = ("canceled", "error", "success")
 
 LIST_OVERRIDES: dict[str, tuple[Formatter, bool]] = {
     "summary": (lambda v: ",".join(str(x) for x in v or []), False),
@@ -155,16 +153,19 @@ def change_priority(ctx: Context, args: list[str]) -> int:
                              lambda job_id: ctx.client.ChangeJobPriority(job_id, priority))
 
 
-def _status_opt(flag: str, statuses: tuple[str, ...], text: str) -> o.Opt:
-    return o.Opt(flag, dest="status_filter", action="store_const", const=statuses, help=text)
+def _status_opt(flag: str, statuses: Iterable[JobStatus], text: str) -> o.Opt:
+    """An option selecting jobs by status; the filter carries the statuses as plain strings."""
+    const = tuple(sorted(status.value for status in statuses))
+    return o.Opt(flag, dest="status_filter", action="store_const", const=const, help=text)
 
 
-PENDING_OPT = _status_opt("--pending", PENDING, "Select jobs pending execution or being cancelled")
-RUNNING_OPT = _status_opt("--running", ("running",), "Show jobs currently running only")
-ERROR_OPT = _status_opt("--error", ("error",), "Show failed jobs only")
-FINISHED_OPT = _status_opt("--finished", FINALIZED, "Show finished jobs only")
-QUEUED_OPT = _status_opt("--queued", ("queued",), "Select queued jobs only")
-WAITING_OPT = _status_opt("--waiting", ("waiting",), "Select waiting jobs only")
+PENDING_OPT = _status_opt("--pending", JOB_PENDING,
+                          "Select jobs pending execution or being cancelled")
+RUNNING_OPT = _status_opt("--running", [JobStatus.RUNNING], "Show jobs currently running only")
+ERROR_OPT = _status_opt("--error", [JobStatus.ERROR], "Show failed jobs only")
+FINISHED_OPT = _status_opt("--finished", JOB_FINALIZED, "Show finished jobs only")
+QUEUED_OPT = _status_opt("--queued", [JobStatus.QUEUED], "Select queued jobs only")
+WAITING_OPT = _status_opt("--waiting", [JobStatus.WAITING], "Select waiting jobs only")
 ARCHIVED_OPT = o.Opt("--archived", action="store_true", dest="archived",
                      help="Include archived jobs in list (slow and expensive)")
 KILL_OPT = o.Opt("--kill", action="store_true", dest="kill", help="Kill running jobs with SIGKILL")

@@ -26,8 +26,8 @@ LIST_DEFAULT_FIELDS = ["name", "dtotal", "dfree", "mtotal", "mnode", "mfree", "p
 INFO_FIELDS = ["name", "pip", "sip", "pinst_list", "sinst_list", "master_candidate", "drained",
                "offline", "master_capable", "vm_capable", "powered", "ndparams", "custom_ndparams"]
 JOIN_TOKEN_HELP = (
-    "One-time token that proves the new node is yours: printed by corral-noded on the new"
-    " node at first start, also in <root>/var/lib/corral/crypto/join-token on that node."
+    "One-time token that proves the new node is yours: corral-noded writes it at first start"
+    " to <root>/var/lib/corral/crypto/join-token on the new node (mode 0600)."
     " Required unless --readd")
 
 
@@ -46,8 +46,8 @@ def add_node(ctx: Context, args: list[str]) -> int:
     opts = ctx.opts
     if not opts.readd and not opts.join_token:
         raise UsageError(
-            "Error: --join-token is required to add a new node (corral-noded prints it on the new"
-            " node at first start; it is also in <root>/var/lib/corral/crypto/join-token there)")
+            "Error: --join-token is required to add a new node (corral-noded writes it at first"
+            " start to <root>/var/lib/corral/crypto/join-token on the new node)")
     op = opcode(
         "OP_NODE_ADD",
         node_name=args[0],

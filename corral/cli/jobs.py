@@ -14,7 +14,7 @@ import time
 
 from corral.cli.errors import JobFailed, JobSubmitted, describe_encoded, describe_error
 from corral.cli.output import merge_time
-from corral.luxi.protocol import JOB_NOTCHANGED
+from corral.job_wire import JOB_FINALIZED, JOB_NOTCHANGED, JobStatus, OpStatus
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ WFJC_TIMEOUT = 10.0
 JOB_IDS_KEY = "jobs"
 """Key of Ganeti's ResultWithJobs: ``{"jobs": [[submitted?, job id or error], …]}``."""
 
-FINAL_STATUSES = frozenset({"success", "error", "canceling", "canceled"})
+STOP_FOLLOWING = JOB_FINALIZED | {JobStatus.CANCELING}
+"""Statuses at which following a job ends (Ganeti's PollJob also stops at canceling)."""
 REASON_SRC_USER = "gnt:user"
 REASON_SRC_CLIENT = "gnt:client"
 
@@ -99,9 +100,9 @@ class Reporter:
     def not_changed(self, job_id: int, status: str | None) -> None:
         if self.quiet or status in self._noticed:
             return
-        if status == "queued":
+        if status == JobStatus.QUEUED:
             print(f"Job {job_id} is waiting in queue", file=sys.stderr)
-        elif status == "waiting":
+        elif status == JobStatus.WAITING:
             print(f"Job {job_id} is trying to acquire all necessary locks", file=sys.stderr)
         if status is not None:
             self._noticed.add(status)
@@ -136,7 +137,7 @@ def poll_job(client: Client, job_id: int, reporter: Reporter) -> list[Any]:
         if not change:
             raise _job_lost(job_id)
         if change == JOB_NOTCHANGED:
-            if status in FINAL_STATUSES:
+            if status in STOP_FOLLOWING:
                 break
             reporter.not_changed(job_id, status)
             continue
@@ -145,7 +146,7 @@ def poll_job(client: Client, job_id: int, reporter: Reporter) -> list[Any]:
         for entry in logs or []:
             reporter.log(entry)
             prev_serial = int(entry[0]) if prev_serial is None else max(prev_serial, int(entry[0]))
-        if not logs and status in FINAL_STATUSES:
+        if not logs and status in STOP_FOLLOWING:
             break
         prev_info = info
     rows = client.QueryJobs([job_id], ["status", "opstatus", "opresult"])
@@ -156,15 +157,15 @@ def poll_job(client: Client, job_id: int, reporter: Reporter) -> list[Any]:
 
 def job_outcome(status: str, opstatus: list[str], opresult: list[Any]) -> list[Any]:
     """The results of a successful job; raises JobFailed with Ganeti's text otherwise."""
-    if status == "success":
+    if status == JobStatus.SUCCESS:
         return list(opresult)
-    if status in ("canceling", "canceled"):
+    if status in (JobStatus.CANCELING, JobStatus.CANCELED):
         raise JobFailed(describe_error("JobCanceled", ["Job was canceled"]), "JobCanceled")
     seen_ok = False
     for idx, (op_status, result) in enumerate(zip(opstatus or [], opresult or [], strict=False)):
-        if op_status == "success":
+        if op_status == OpStatus.SUCCESS:
             seen_ok = True
-        elif op_status == "error":
+        elif op_status == OpStatus.ERROR:
             text, name = describe_encoded(result)
             if name is None and seen_ok:
                 text = describe_error("OpExecError", [f"partial failure (opcode {idx}): {result}"])

@@ -175,16 +175,19 @@ class LUClusterConfigQuery(LogicalUnit[OpClusterConfigQuery]):
         return config_values(self.cfg, self.op.output_fields, {})
 
 
-async def _switch_master_ip(lu: LogicalUnit[Any], call: str) -> None:
+async def _switch_master_ip(lu: LogicalUnit[Any], up: bool) -> None:
     cfg = lu.cfg
     if not cfg.cluster.master_ip:
         lu.log_info("The cluster has no master IP configured")
         return
-    result = await lu.ctx.rpc.call_node(
-        call, cfg.master_node, master_params(cfg), cfg.cluster.use_external_mip_script
+    rpc = lu.ctx.rpc
+    switch = rpc.node_activate_master_ip if up else rpc.node_deactivate_master_ip
+    result = await switch(
+        cfg.master_node, master_params(cfg), cfg.cluster.use_external_mip_script
     )
     if not result.ok:
-        raise OpExecError(f"Could not {call.split('_')[1]} the master IP: {result.fail_msg}")
+        verb = "activate" if up else "deactivate"
+        raise OpExecError(f"Could not {verb} the master IP: {result.fail_msg}")
 
 
 @implements(OpClusterActivateMasterIp)
@@ -192,7 +195,7 @@ class LUClusterActivateMasterIp(LogicalUnit[OpClusterActivateMasterIp]):
     """Bring up the master IP on the master node."""
 
     async def exec(self) -> Any:
-        await _switch_master_ip(self, "node_activate_master_ip")
+        await _switch_master_ip(self, up=True)
 
 
 @implements(OpClusterDeactivateMasterIp)
@@ -200,7 +203,7 @@ class LUClusterDeactivateMasterIp(LogicalUnit[OpClusterDeactivateMasterIp]):
     """Take down the master IP."""
 
     async def exec(self) -> Any:
-        await _switch_master_ip(self, "node_deactivate_master_ip")
+        await _switch_master_ip(self, up=False)
 
 
 @implements(OpClusterDestroy)
@@ -232,5 +235,5 @@ class LUClusterDestroy(LogicalUnit[OpClusterDestroy]):
 
     async def exec(self) -> Any:
         if self.cfg.cluster.master_ip:
-            await _switch_master_ip(self, "node_deactivate_master_ip")
+            await _switch_master_ip(self, up=False)
         return self.cfg.master_node.name

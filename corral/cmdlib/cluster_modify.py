@@ -75,9 +75,8 @@ class LUClusterSetParams(LogicalUnit[OpClusterSetParams]):
         cfg = self.cfg
         self.log_info(f"Shutting down master ip on the current netdev"
                       f" ({cfg.cluster.master_netdev})")
-        result = await self.ctx.rpc.call_node(
-            "node_deactivate_master_ip", cfg.master_node, master_params(cfg),
-            cfg.cluster.use_external_mip_script,
+        result = await self.ctx.rpc.node_deactivate_master_ip(
+            cfg.master_node, master_params(cfg), cfg.cluster.use_external_mip_script
         )
         if result.ok:
             return
@@ -88,9 +87,8 @@ class LUClusterSetParams(LogicalUnit[OpClusterSetParams]):
     async def _master_ip_up(self, netdev: str) -> None:
         cfg = self.cfg
         self.log_info(f"Starting the master ip on the new master netdev ({netdev})")
-        result = await self.ctx.rpc.call_node(
-            "node_activate_master_ip", cfg.master_node, master_params(cfg),
-            cfg.cluster.use_external_mip_script,
+        result = await self.ctx.rpc.node_activate_master_ip(
+            cfg.master_node, master_params(cfg), cfg.cluster.use_external_mip_script
         )
         if not result.ok:
             self.log_warning("Could not re-enable the master ip on the master, please restart"
@@ -99,9 +97,9 @@ class LUClusterSetParams(LogicalUnit[OpClusterSetParams]):
     async def _change_netmask(self, netmask: int) -> None:
         cluster = self.cfg.cluster
         self.log_info(f"Changing master IP netmask to {netmask}")
-        result = await self.ctx.rpc.call_node(
-            "node_change_master_netmask", self.cfg.master_node, cluster.master_netmask,
-            netmask, cluster.master_ip, cluster.master_netdev,
+        result = await self.ctx.rpc.node_change_master_netmask(
+            self.cfg.master_node, cluster.master_netmask, netmask, cluster.master_ip,
+            cluster.master_netdev,
         )
         if not result.ok:
             self.log_warning(f"Could not change the master IP netmask: {result.fail_msg}")

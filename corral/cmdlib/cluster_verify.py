@@ -13,12 +13,14 @@ from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
 from corral.cmdlib.common.files import cluster_files, relative_name
 from corral.cmdlib.common.verification import config as verify_config
 from corral.cmdlib.common.verification import nodes as verify_nodes
-from corral.cmdlib.common.verification.report import Reporter
+from corral.cmdlib.common.verification import space as verify_space
+from corral.cmdlib.common.verification.report import Finding, Reporter
 from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, shared
 from corral.objects.node import Node, NodeGroup
 from corral.opcodes.cluster import OpClusterVerify, OpClusterVerifyConfig, OpClusterVerifyGroup
 from corral.opcodes.codec import encode_opcode
+from corral.rpc.payloads import NodeVerifyResult
 from corral.rpc.results import NodeResult
 
 
@@ -149,22 +151,29 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
             "version": None,
             "time": None,
             "node-setup": None,
+            **self._space_checks(),
         }
 
-    async def _gather(self, online: list[Node]) -> tuple[dict[str, NodeResult[Any]],
-                                                         verify_nodes.TimeWindow]:
+    def _space_checks(self) -> dict[str, Any]:
+        """The cluster's volume group, and the filesystems of the configuration and queue."""
+        vg = verify_space.cluster_vg(self.cfg.cluster)
+        paths = sorted(verify_space.queue_and_config_paths(self.ctx.layout))
+        return {"disk-space": paths, **({"vg-space": [vg]} if vg else {})}
+
+    async def _gather(
+        self, online: list[Node]
+    ) -> tuple[dict[str, NodeResult[NodeVerifyResult]], verify_nodes.TimeWindow]:
         cluster = self.cfg.cluster
         hvparams = {hv: cluster.hvparams.get(hv, {}) for hv in cluster.enabled_hypervisors}
         start = self.now()
-        results = await self.ctx.rpc.call_nodes(
-            "node_verify", online, self._checks(), cluster.cluster_name, hvparams
+        results = await self.ctx.rpc.node_verify(
+            online, self._checks(), cluster.cluster_name, hvparams
         )
         window = verify_nodes.TimeWindow(start, self.now())
         master = self.cfg.master_node
         if all(n.uuid != master.uuid for n in online):
-            results.update(await self.ctx.rpc.call_nodes(
-                "node_verify", [master], {"filelist": sorted(self._files())},
-                cluster.cluster_name, hvparams,
+            results.update(await self.ctx.rpc.node_verify(
+                [master], {"filelist": sorted(self._files())}, cluster.cluster_name, hvparams,
             ))
         return results, window
 
@@ -178,8 +187,8 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
         self.log_info(f"* Gathering data ({len(self.nodes)} nodes)")
         results, window = await self._gather(online)
         self.log_info("* Verifying configuration file consistency")
-        sums = {name: r.payload.get("filelist") or {} for name, r in results.items()
-                if r.ok and isinstance(r.payload, dict)}
+        sums = {name: r.payload.filelist or {} for name, r in results.items()
+                if r.payload is not None}
         reporter.report(verify_nodes.file_findings(self._files(), sums))
         self.log_info("* Verifying node status")
         for node in self.nodes:
@@ -189,7 +198,8 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
         self._other_notes()
         return not reporter.bad
 
-    def _verify_node(self, reporter: Reporter, node: Node, result: NodeResult[Any] | None,
+    def _verify_node(self, reporter: Reporter, node: Node,
+                     result: NodeResult[NodeVerifyResult] | None,
                      window: verify_nodes.TimeWindow) -> None:
         verbose = self.op.verbose
         if node.offline:
@@ -202,23 +212,41 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
         if result is None:
             result = NodeResult.failure(node.name, "node_verify", "no answer")
         reporter.report(verify_nodes.node_findings(node, result, window))
+        if result.payload is not None:
+            reporter.report(self._space_findings(node, result.payload))
+
+    def _space_findings(self, node: Node, payload: NodeVerifyResult) -> list[Finding]:
+        """VG space on vm_capable nodes; configuration and queue space on the master and
+        the candidates."""
+        found = []
+        vg = verify_space.cluster_vg(self.cfg.cluster)
+        if vg is not None and node.vm_capable:
+            found += verify_space.vg_findings(node.name, payload, vg)
+            space = (payload.vg_space or {}).get(vg)
+            if self.op.verbose and space is not None and space.free_mib is not None:
+                self.log_info(f"  - INFO: node {node.name}: volume group {vg}:"
+                              f" {space.free_mib} MiB free of {space.size_mib} MiB")
+        if node.master_candidate or node.uuid == self.cfg.cluster.master_node:
+            paths = verify_space.queue_and_config_paths(self.ctx.layout)
+            found += verify_space.disk_findings(node.name, payload, paths)
+        return found
 
     async def _report_resources(self, online: list[Node]) -> None:
         cluster = self.cfg.cluster
         units = [["file", cluster.file_storage_dir, []]] if cluster.file_storage_dir else []
         specs = [[hv, cluster.hvparams.get(hv, {})] for hv in cluster.enabled_hypervisors]
-        results = await self.ctx.rpc.call_nodes("node_info", online, units, specs)
+        results = await self.ctx.rpc.node_info(online, units, specs)
         for name, result in sorted(results.items()):
-            info = result.payload if result.ok and isinstance(result.payload, dict) else None
+            info = result.payload
             if info is None:
                 continue
-            self.log_info(f"  - INFO: node {name}: memory {info.get('memory_free')} MiB free"
-                          f" of {info.get('memory_total')} MiB")
-            for unit in info.get("storage") or []:
-                if isinstance(unit, dict) and "storage_free" in unit:
-                    self.log_info(f"  - INFO: node {name}: {unit['type']} storage"
-                                  f" {unit['name']}: {unit['storage_free']} MiB free"
-                                  f" of {unit.get('storage_size')} MiB")
+            self.log_info(f"  - INFO: node {name}: memory {info.memory_free} MiB free"
+                          f" of {info.memory_total} MiB")
+            for unit in info.storage:
+                if unit.storage_free is not None:
+                    self.log_info(f"  - INFO: node {name}: {unit.type} storage"
+                                  f" {unit.name}: {unit.storage_free} MiB free"
+                                  f" of {unit.storage_size} MiB")
 
     def _other_notes(self) -> None:
         offline = sum(1 for n in self.nodes if n.offline)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from corral.clock import Clock
 from corral.config.writer import ConfigWriter
@@ -12,6 +12,7 @@ from corral.locking.manager import LockManager
 from corral.rpc.nodes import NodeRpc
 
 if TYPE_CHECKING:
+    from corral.cmdlib.common.nodes.join import NodeJoiner
     from corral.jobs.queue import JobQueue
 
 
@@ -25,4 +26,5 @@ class MasterContext:
     locks: LockManager
     clock: Clock
     queue: JobQueue | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    joiner: NodeJoiner | None = None
+    """Runs the join handshake with a new node; None for the real one over TLS."""

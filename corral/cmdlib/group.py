@@ -18,6 +18,7 @@ from corral.locking.plan import LockPlan, exclusive
 from corral.objects.base import new_uuid
 from corral.objects.config_data import ConfigData, Kind
 from corral.objects.instance import DiskTemplate
+from corral.objects.names import InvalidName, check_name
 from corral.objects.node import AllocPolicy, Node, NodeGroup
 from corral.opcodes.group import (
     OpGroupAdd,
@@ -38,6 +39,14 @@ def alloc_policy(value: str) -> AllocPolicy:
         raise OpPrereqError(
             f"Invalid allocation policy '{value}', must be one of: {choices}", ErrorCode.INVAL
         ) from None
+
+
+def check_group_name(name: str) -> None:
+    """Refuse a new group name outside the name syntax ("Invalid group name 'a\\nb'")."""
+    try:
+        check_name(name, "group name")
+    except InvalidName as err:
+        raise OpPrereqError(str(err), ErrorCode.INVAL) from None
 
 
 def check_group_options(op: OpGroupAdd | OpGroupSetParams) -> None:
@@ -96,6 +105,7 @@ class LUGroupAdd(_MasterHooks):
     op: OpGroupAdd
 
     def check_arguments(self) -> None:
+        check_group_name(self.op.group_name)
         check_group_options(self.op)
 
     async def check_prereq(self) -> None:
@@ -152,6 +162,9 @@ class LUGroupRename(LogicalUnit[OpGroupRename]):
     HTYPE = HookObjectType.GROUP
 
     group: NodeGroup | None = None
+
+    def check_arguments(self) -> None:
+        check_group_name(self.op.new_name)
 
     async def check_prereq(self) -> None:
         self.group = self.expand_group(self.op.group_name)

@@ -101,10 +101,13 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
 
     def declare_locks(self) -> LockPlan:
         # The node lock is shared: creations on one node run side by side. Its resources
-        # are exclusive until the instance and its disks are in the configuration.
+        # are exclusive until the instance and its disks are in the configuration; a
+        # diskless instance takes no storage, and its memory is only used once it starts,
+        # after the resource lock is released, so it shares them with other creations.
         names = self.pnode.name if self.pnode else ALL_SET
+        res = exclusive(names) if self.op.disks else shared(names)
         return LockPlan.of({Level.INSTANCE: exclusive(self.op.instance_name),
-                            Level.NODE: shared(names), Level.NODE_RES: exclusive(names)})
+                            Level.NODE: shared(names), Level.NODE_RES: res})
 
     async def check_prereq(self) -> None:
         op = self.op
@@ -145,15 +148,16 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
                    if a and d.size <= 0]
         if not missing:
             return
-        result = await self.ctx.rpc.call_node("blockdev_getdimensions", pnode,
-                                              [spec.disks[i] for i in missing])
+        result = await self.ctx.rpc.blockdev_getdimensions(
+            pnode, [spec.disks[i] for i in missing]
+        )
         answers = result.raise_for_failure(prereq=True) or []
         for index, answer in zip(missing, answers, strict=False):
             disk = spec.disks[index]
             if not answer:
                 raise OpPrereqError(f"Missing block device(s): {disk.logical_id[1]}",
                                     ErrorCode.INVAL)
-            spec.disks[index] = msgspec.structs.replace(disk, size=int(answer[0]) // MIB)
+            spec.disks[index] = msgspec.structs.replace(disk, size=answer.size_bytes // MIB)
 
     # --- hooks --------------------------------------------------------------------
     def hooks_env(self) -> dict[str, Any]:
@@ -181,6 +185,9 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             self.log_info("* creating instance disks...")
             await create_disks(self, inst, disks)
         await self._wipe(inst)
+        if self.start and not disks:
+            # nothing to assemble before the start: one commit instead of two
+            inst = inst.evolve(self.now(), admin_state=AdminState.UP, disks_active=True)
         self.log_info(f"adding instance {inst.name} to cluster config")
         await self.commit(inst, *disks)
         self.release_level(Level.NODE_RES)
@@ -215,7 +222,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         await assemble_disks(self, inst, disks)
         self.log_info("* running the instance OS create scripts...")
         bundle = build_bundle(self.cfg, inst, osparams=spec.os_full)
-        result = await self.ctx.rpc.call_node("instance_os_add", node, bundle, False,
+        result = await self.ctx.rpc.instance_os_add(node, bundle, False,
                                               self.op.debug_level or 0)
         if result.ok:
             if not self.start:
@@ -234,11 +241,12 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         inst = self.cfg.instances[spec.instance.uuid]
         if not self._installs():
             await assemble_disks(self, inst, spec.disks, error="Disk consistency error")
-        inst = inst.evolve(self.now(), admin_state=AdminState.UP, disks_active=True)
-        await self.commit(inst)
+        if inst.admin_state is not AdminState.UP or not inst.disks_active:
+            inst = inst.evolve(self.now(), admin_state=AdminState.UP, disks_active=True)
+            await self.commit(inst)
         self.log_info("* starting instance...")
         node = self.cfg.nodes[inst.primary_node]
-        result = await self.ctx.rpc.call_node("instance_start", node,
+        result = await self.ctx.rpc.instance_start(node,
                                               build_bundle(self.cfg, inst), False,
                                               self.op.reason)
         if not result.ok:

@@ -135,7 +135,7 @@ class LUInstanceRecreateDisks(InstanceLU[OpInstanceRecreateDisks]):
                 node = self.cfg.nodes.get(uuid)
                 if node is None or node.offline:
                     continue
-                result = await self.ctx.rpc.call_node("blockdev_remove", node, disk)
+                result = await self.ctx.rpc.blockdev_remove(node, disk)
                 result.warn(self.log_warning, f"removing the old {disk.iv_name}")
 
 
@@ -193,7 +193,7 @@ class LUInstanceGrowDisk(InstanceLU[OpInstanceGrowDisk]):
         for dryrun in (True, False):
             for uuid in disk.nodes:
                 node = self.cfg.nodes[uuid]
-                result = await self.ctx.rpc.call_node("blockdev_grow", node, disk, self.delta,
+                result = await self.ctx.rpc.blockdev_grow(node, disk, self.delta,
                                                       dryrun, True, False)
                 if not result.ok:
                     what = "Dry-run grow" if dryrun else "Grow"

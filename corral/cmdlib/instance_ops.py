@@ -75,7 +75,7 @@ class LUInstanceStartup(InstanceLU[OpInstanceStartup]):
             return
         check_node_online(self.primary())
         info = await live_info(self, inst)
-        if info is not None and info.get("state") == USER_SHUTDOWN:
+        if info is not None and info.state == USER_SHUTDOWN:
             raise OpPrereqError(
                 f"Instance '{inst.name}' was shutdown by the user, please shutdown the"
                 " instance before starting it again", ErrorCode.INVAL,
@@ -105,7 +105,7 @@ class LUInstanceStartup(InstanceLU[OpInstanceStartup]):
         await assemble_disks(self, inst, self.disks(), error="Disk consistency error")
         await self._remember({**changes, "disks_active": True})
         bundle = self.bundle(hvparams=self.hv_overrides, beparams=self.be_overrides)
-        result = await self.ctx.rpc.call_node("instance_start", self.primary(), bundle,
+        result = await self.ctx.rpc.instance_start(self.primary(), bundle,
                                               self.op.startup_paused, self.op.reason)
         if not result.ok:
             await shutdown_disks(self, inst, self.disks())
@@ -157,7 +157,7 @@ class LUInstanceShutdown(InstanceLU[OpInstanceShutdown]):
             self.log_info("Primary node offline, marked instance as stopped")
             return None
         bundle = self.bundle()
-        result = await self.ctx.rpc.call_node("instance_shutdown", self.primary(), bundle,
+        result = await self.ctx.rpc.instance_shutdown(self.primary(), bundle,
                                               float(self.op.timeout), self.op.reason)
         if not result.ok:
             self.log_warning(f"Could not shutdown instance: {result.fail_msg}")
@@ -188,7 +188,7 @@ class LUInstanceReboot(InstanceLU[OpInstanceReboot]):
         running = await live_info(self, inst, prereq=False) is not None
         timeout = float(self.op.shutdown_timeout)
         if running and self.op.reboot_type in ("soft", "hard"):
-            result = await self.ctx.rpc.call_node("instance_reboot", node, self.bundle(),
+            result = await self.ctx.rpc.instance_reboot(node, self.bundle(),
                                                   self.op.reboot_type, timeout, self.op.reason)
             if not result.ok:
                 raise OpExecError(f"Could not reboot instance: {result.fail_msg}")
@@ -205,7 +205,7 @@ class LUInstanceReboot(InstanceLU[OpInstanceReboot]):
     async def _full_reboot(self, running: bool, timeout: float) -> None:
         inst, node = self.inst, self.primary()
         if running:
-            result = await self.ctx.rpc.call_node("instance_shutdown", node, self.bundle(),
+            result = await self.ctx.rpc.instance_shutdown(node, self.bundle(),
                                                   timeout, self.op.reason)
             if not result.ok:
                 raise OpExecError(f"Could not shutdown instance for full reboot:"
@@ -214,7 +214,7 @@ class LUInstanceReboot(InstanceLU[OpInstanceReboot]):
         else:
             self.log_info(f"Instance {inst.name} was already stopped, starting now")
         await assemble_disks(self, inst, self.disks(), error="Disk consistency error")
-        result = await self.ctx.rpc.call_node("instance_start", node, self.bundle(), False,
+        result = await self.ctx.rpc.instance_start(node, self.bundle(), False,
                                               self.op.reason)
         if not result.ok:
             await shutdown_disks(self, inst, self.disks())

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from corral import serde
 from corral.cmdlib.base import LogicalUnit, implements
 from corral.cmdlib.common.instances.base_lu import InstanceLU, find_instance
 from corral.cmdlib.common.instances.bundle import (
@@ -32,19 +35,21 @@ from corral.objects.config_data import ConfigData
 from corral.objects.instance import AdminState, Disk, Instance
 from corral.objects.node import Node
 from corral.opcodes.instance import OpInstanceConsole, OpInstanceQueryData
+from corral.opcodes.private import redacted
+from corral.rpc.payloads import DeviceStatus
 
 VNC = "vnc"
 _ANY_ADDRESS = ("", "0.0.0.0", "::")
 
 
-def blockdev_status(payload: Any) -> list[Any] | None:
+def blockdev_status(payload: DeviceStatus | None) -> list[Any] | None:
     """Ganeti's device status tuple from a ``blockdev_find`` answer: path, major, minor,
-    sync percent, estimated time, degraded, local disk status (None when not found)."""
-    if not isinstance(payload, dict):
+    sync percent, estimated time, degraded, local disk status (None when not found).
+    Nodes report no device numbers, so major and minor are None."""
+    if payload is None:
         return None
-    return [payload.get("path"), payload.get("major"), payload.get("minor"),
-            payload.get("sync_percent"), payload.get("estimated_time"),
-            bool(payload.get("is_degraded", False)), payload.get("ldisk_status")]
+    return [payload.path, None, None, payload.sync_percent, payload.estimated_time,
+            payload.is_degraded, payload.ldisk_status]
 
 
 @implements(OpInstanceQueryData)
@@ -88,14 +93,14 @@ class LUInstanceQueryData(LogicalUnit[OpInstanceQueryData]):
                              f" information only for instance {inst.name}")
             return None
         info = await live_info(self, inst, prereq=False)
-        if info is not None and "state" in info:
+        if info is not None:
             return "up"
         return "down" if inst.admin_state is AdminState.UP else inst.admin_state.value
 
     async def _disk_status(self, node: Node | None, disk: Disk) -> list[Any] | None:
         if self.op.static or node is None or node.offline:
             return None
-        result = await self.ctx.rpc.call_node("blockdev_find", node, disk)
+        result = await self.ctx.rpc.blockdev_find(node, disk)
         if result.offline:
             return None
         return blockdev_status(result.raise_for_failure())
@@ -151,15 +156,17 @@ def _group_fields(cfg: ConfigData, pnode: Node, snodes: list[Node]) -> dict[str,
 
 
 def _param_fields(cfg: ConfigData, inst: Instance) -> dict[str, Any]:
+    """Parameters as set and as filled; private OS parameters are listed ``<redacted>``."""
     cluster = cfg.cluster
+    private = redacted(inst.osparams_private)
     hv = filled_hvparams(cluster, inst.hypervisor, inst.os, inst.hvparams)
     return {
         "hv_instance": dict(inst.hvparams),
         "hv_actual": without_globals(inst.hypervisor, hv),
         "be_instance": dict(inst.beparams),
         "be_actual": filled_beparams(cluster, inst.beparams),
-        "os_instance": dict(inst.osparams),
-        "os_actual": filled_osparams(cluster, inst.os, inst.osparams),
+        "os_instance": {**inst.osparams, **private},
+        "os_actual": {**filled_osparams(cluster, inst.os, inst.osparams), **private},
     }
 
 
@@ -181,8 +188,8 @@ class LUInstanceConsole(InstanceLU[OpInstanceConsole]):
                            what="Can't get node information from {node}") is None:
             raise OpExecError(f"Instance {inst.name} is not running"
                               f" (state {run_state_label(inst)})")
-        result = await self.ctx.rpc.call_node("instance_console_info", node, self.bundle())
-        console = dict(result.raise_for_failure() or {})
-        if console.get("kind") != VNC or console.get("host") in _ANY_ADDRESS:
-            console["host"] = node.primary_ip
-        return console
+        result = await self.ctx.rpc.instance_console_info(node, self.bundle())
+        console = result.raise_for_failure()
+        if console.kind != VNC or console.host in _ANY_ADDRESS:
+            console = msgspec.structs.replace(console, host=node.primary_ip)
+        return serde.to_builtins(console)

@@ -75,9 +75,9 @@ class LUInstanceReinstall(InstanceLU[OpInstanceReinstall]):
         await assemble_disks(self, inst, disks, error="Disk consistency error")
         try:
             self.log_info("Running instance OS create scripts...")
-            result = await self.ctx.rpc.call_node(
-                "instance_os_add", node, self.bundle(osparams=self.osparams), True,
-                op.debug_level or 0)
+            result = await self.ctx.rpc.instance_os_add(
+                node, self.bundle(osparams=self.osparams), True, op.debug_level or 0
+            )
             if not result.ok:
                 raise OpExecError(f"Could not install OS for instance '{inst.name}' on node"
                                   f" '{node.name}': {result.fail_msg}")
@@ -136,8 +136,7 @@ class LUInstanceRename(InstanceLU[OpInstanceRename]):
                                            sorted(storage_dirs(disks)), strict=False)):
             if old_dir == new_dir:
                 continue
-            result = await self.ctx.rpc.call_node("file_storage_dir_rename", node, old_dir,
-                                                  new_dir)
+            result = await self.ctx.rpc.file_storage_dir_rename(node, old_dir, new_dir)
             if not result.ok:
                 raise OpExecError(f"Could not rename on node {node.name} directory"
                                   f" '{old_dir}' to '{new_dir}' (but the instance has been"
@@ -149,9 +148,9 @@ class LUInstanceRename(InstanceLU[OpInstanceRename]):
         node = self.primary()
         await assemble_disks(self, inst, disks, error="Disk consistency error")
         try:
-            result = await self.ctx.rpc.call_node(
-                "instance_run_rename", node, build_bundle(self.cfg, inst, disks=disks),
-                old_name, self.op.debug_level or 0)
+            result = await self.ctx.rpc.instance_run_rename(
+                node, build_bundle(self.cfg, inst, disks=disks), old_name, self.op.debug_level or 0
+            )
             if not result.ok:
                 self.log_warning(f"Could not run OS rename script for instance {inst.name} on"
                                  f" node {node.name} (but the instance has been renamed in"

@@ -42,7 +42,7 @@ class LUInstanceRemove(InstanceLU[OpInstanceRemove]):
 
     async def exec(self) -> Any:
         inst, node = self.inst, self.primary()
-        result = await self.ctx.rpc.call_node("instance_shutdown", node, self.bundle(),
+        result = await self.ctx.rpc.instance_shutdown(node, self.bundle(),
                                               float(self.op.shutdown_timeout), self.op.reason)
         if not result.ok:
             if not self.op.ignore_failures:

@@ -170,7 +170,7 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         return result
 
     async def _balloon(self, memory: int) -> None:
-        result = await self.ctx.rpc.call_node("instance_balloon_memory", self.primary(),
+        result = await self.ctx.rpc.instance_balloon_memory(self.primary(),
                                               self.bundle(), memory)
         if not result.ok:
             raise OpExecError(f"Cannot modify instance runtime memory: {result.fail_msg}")

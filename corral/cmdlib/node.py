@@ -65,7 +65,7 @@ class LUNodeRemove(LogicalUnit[OpNodeRemove]):
         roles.log_promotions(self, promotions)
         await roles.welcome_candidates(self, promotions)
         await hooks_env.run_post_hooks_now(self, [node])
-        result = await self.ctx.rpc.call_node("node_leave_cluster", node, False)
+        result = await self.ctx.rpc.node_leave_cluster(node, False)
         if not result.ok:
             self.log_warning(
                 "Errors encountered on the remote node while leaving the cluster:"

@@ -21,6 +21,7 @@ from corral.objects.config_data import ConfigData
 from corral.objects.instance import Disk, DiskTemplate
 from corral.objects.node import Node
 from corral.opcodes.node import OpNodeQueryStorage, OpNodeQueryvols
+from corral.rpc.payloads import StorageValue, Volume
 
 VOLUME_FIELDS = ("node", "phys", "vg", "name", "size", "instance")
 ST_FILE, ST_LVM_VG, ST_LVM_PV = "file", "lvm-vg", "lvm-pv"
@@ -78,9 +79,9 @@ def lv_owners(cfg: ConfigData) -> dict[tuple[str, str, str], str]:
     return owners
 
 
-def volume_row(node: Node, vol: dict[str, Any], owner: str, fields: list[str]) -> list[Any]:
-    values = {"node": node.name, "phys": vol.get("dev", ""), "vg": vol.get("vg", ""),
-              "name": vol.get("name", ""), "size": int(vol.get("size", 0)), "instance": owner}
+def volume_row(node: Node, vol: Volume, owner: str, fields: list[str]) -> list[Any]:
+    values = {"node": node.name, "phys": vol.dev, "vg": vol.vg,
+              "name": vol.name, "size": vol.size, "instance": owner}
     return [values[f] for f in fields]
 
 
@@ -101,19 +102,18 @@ class LUNodeQueryvols(LogicalUnit[OpNodeQueryvols]):
 
     async def exec(self) -> Any:
         online = [n for n in self.nodes if not n.offline]
-        results = await self.ctx.rpc.call_nodes("node_volumes", online)
+        results = await self.ctx.rpc.node_volumes(online)
         owners, vg = lv_owners(self.cfg), self.cfg.cluster.volume_group_name
         rows: list[list[Any]] = []
         for node in online:
             result = results[node.name]
-            if not result.ok or not isinstance(result.payload, list):
+            if result.payload is None:
                 self.log_warning(f"Can't compute volume data on node {node.name}:"
-                                 f" {result.fail_msg or 'invalid answer'}")
+                                 f" {result.fail_msg}")
                 continue
-            vols = [v for v in result.payload
-                    if isinstance(v, dict) and (not vg or v.get("vg") == vg)]
-            for vol in sorted(vols, key=lambda v: (str(v.get("dev", "")), str(v.get("name")))):
-                owner = owners.get((node.uuid, str(vol.get("vg")), str(vol.get("name"))), "-")
+            vols = [v for v in result.payload if not vg or v.vg == vg]
+            for vol in sorted(vols, key=lambda v: (v.dev, v.name)):
+                owner = owners.get((node.uuid, vol.vg, vol.name), "-")
                 rows.append(volume_row(node, vol, owner, self.op.output_fields))
         return rows
 
@@ -183,22 +183,26 @@ class LUNodeQueryStorage(LogicalUnit[OpNodeQueryStorage]):
     async def exec(self) -> Any:
         online = [n for n in self.nodes if not n.offline]
         asked = node_fields(self.op.output_fields)
-        results = await self.ctx.rpc.call_nodes(
-            "storage_list", online, self.storage_type,
-            storage_args(self.cfg.cluster, self.storage_type), self.op.name, asked)
+        results = await self.ctx.rpc.storage_list(
+            online, self.storage_type, storage_args(self.cfg.cluster, self.storage_type),
+            self.op.name, asked,
+        )
         rows: list[list[Any]] = []
         for node in online:
             result = results[node.name]
-            if not result.ok or not isinstance(result.payload, list):
+            if result.payload is None:
                 self.log_warning(f"Can't get storage data from node {node.name}:"
-                                 f" {result.fail_msg or 'invalid answer'}")
+                                 f" {result.fail_msg}")
                 continue
             rows.extend(self._rows(node, asked, result.payload))
         return rows
 
-    def _rows(self, node: Node, asked: list[str], payload: list[Any]) -> list[list[Any]]:
-        units = [dict(zip(asked, row, strict=True)) for row in payload
-                 if isinstance(row, list) and len(row) == len(asked)]
+    def _rows(
+        self, node: Node, asked: list[str], payload: list[list[StorageValue]]
+    ) -> list[list[Any]]:
+        units: list[dict[str, Any]] = [
+            dict(zip(asked, row, strict=True)) for row in payload if len(row) == len(asked)
+        ]
         rows = []
         for unit in sorted(units, key=lambda u: str(u["name"])):
             unit.update(node=node.name, type=self.storage_type)

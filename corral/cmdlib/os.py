@@ -16,6 +16,7 @@ from corral.locking.plan import LockPlan
 from corral.objects.cluster import Cluster
 from corral.objects.node import Node
 from corral.opcodes.os import OpOsDiagnose
+from corral.rpc.payloads import OsDiagnosis
 
 VALIDATE_PARAMETERS = "parameters"
 """The os_validate check of OS parameters (Ganeti's OS_VALIDATE_PARAMETERS)."""
@@ -31,8 +32,9 @@ async def validate_os(
         OpPrereqError: (INVAL) unknown OS, or variant/parameters refused; names the node.
     """
     online = [n for n in nodes if not n.offline]
-    results = await lu.ctx.rpc.call_nodes("os_validate", online, True, os_name,
-                                          [VALIDATE_PARAMETERS], osparams, force_variant)
+    results = await lu.ctx.rpc.os_validate(
+        online, True, os_name, [VALIDATE_PARAMETERS], osparams, force_variant
+    )
     for name in sorted(results):
         result = results[name]
         if result.ok:
@@ -84,26 +86,23 @@ def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
 
 
-def summarize(answers: dict[str, list[dict[str, Any]]]) -> dict[str, OsSummary]:
+def summarize(answers: dict[str, list[OsDiagnosis]]) -> dict[str, OsSummary]:
     """Per OS name, what each answering node reported (nodes lacking it: no entries)."""
     summaries: dict[str, OsSummary] = {}
     for node in sorted(answers):
         for os_def in answers[node]:
-            name = str(os_def["name"])
-            if name not in summaries:
-                summaries[name] = OsSummary(name, {n: [] for n in sorted(answers)})
-            summary = summaries[name]
+            if os_def.name not in summaries:
+                summaries[os_def.name] = OsSummary(os_def.name, {n: [] for n in sorted(answers)})
+            summary = summaries[os_def.name]
             summary.node_status[node].append(_entry(os_def))
-            if not os_def.get("trusted", True):
+            if not os_def.trusted:
                 summary.trusted = False
     return summaries
 
 
-def _entry(os_def: dict[str, Any]) -> NodeEntry:
-    return (str(os_def.get("path", "")), bool(os_def.get("valid")),
-            str(os_def.get("error") or ""), list(os_def.get("variants") or []),
-            [list(p) for p in os_def.get("parameters") or []],
-            list(os_def.get("api_versions") or []))
+def _entry(os_def: OsDiagnosis) -> NodeEntry:
+    return (os_def.path, os_def.valid, os_def.error or "", list(os_def.variants),
+            [list(p) for p in os_def.parameters], list(os_def.api_versions))
 
 
 def os_row(summary: OsSummary, cluster: Cluster, fields: list[str]) -> list[Any]:
@@ -146,9 +145,8 @@ class LUOsDiagnose(LogicalUnit[OpOsDiagnose]):
     async def exec(self) -> Any:
         nodes = sorted((n for n in self.cfg.nodes.values() if not n.offline and n.vm_capable),
                        key=lambda n: n.name)
-        results = await self.ctx.rpc.call_nodes("os_diagnose", nodes)
-        answers = {name: list(r.payload or []) for name, r in results.items()
-                   if r.ok and isinstance(r.payload, list)}
+        results = await self.ctx.rpc.os_diagnose(nodes)
+        answers = {name: r.payload for name, r in results.items() if r.payload is not None}
         summaries = summarize(answers)
         wanted = set(self.op.names)
         cluster, fields = self.cfg.cluster, self.op.output_fields

@@ -100,7 +100,7 @@ class HookRunner:
         online = [n for n in nodes if not n.offline]
         if not online:
             return []
-        results = await self.ctx.rpc.call_nodes("hooks_runner", online, hpath, phase, env)
+        results = await self.ctx.rpc.hooks_runner(online, hpath, phase, env)
         failures: list[str] = []
         for node_name, result in results.items():
             if not result.ok:
@@ -108,9 +108,11 @@ class HookRunner:
                     f"Communication failure running hooks on {node_name}: {result.fail_msg}"
                 )
                 continue
-            for script, status, output in result.payload or []:
-                if status == HookStatus.FAIL:
-                    failures.append(f"{node_name}: {script}: {str(output).strip()}")
+            failures.extend(
+                f"{node_name}: {hook.script}: {hook.output.strip()}"
+                for hook in result.payload or []
+                if hook.status == HookStatus.FAIL
+            )
         return failures
 
     async def run_pre(self) -> None:

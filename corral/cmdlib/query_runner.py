@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
+from corral import serde
 from corral.cmdlib.context import MasterContext
+from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.config_data import ConfigData, Kind
 from corral.objects.node import Node
 from corral.query import (
@@ -15,8 +21,21 @@ from corral.query import (
     query_prereq,
     query_values,
 )
+from corral.query.filter import filter_size
+from corral.rpc.payloads import RunningInstance
 
 LIVE_TIMEOUT = 10.0
+MAX_QUERY_NAMES = 250_000
+"""Names (job ids) one legacy query (QueryJobs, QueryInstances, ...) may ask for."""
+INLINE_WORK = 2_000
+"""Items plus filter nodes up to which a query is evaluated on the event loop itself;
+bigger ones run in a query thread over a snapshot, so the loop keeps serving."""
+QUERY_THREADS = 2
+"""Threads evaluating big queries (the GIL gives no parallelism; two keep one slow
+query from queueing every other big one, and leave the default pool to SQLite)."""
+
+T = TypeVar("T")
+_executor: ThreadPoolExecutor | None = None
 
 
 def storage_units(cfg: ConfigData) -> list[list[Any]]:
@@ -39,15 +58,15 @@ async def live_node_data(
     cfg = ctx.config.data
     hv_specs = [[hv, cfg.cluster.hvparams.get(hv, {})] for hv in cfg.cluster.enabled_hypervisors]
     online = [n for n in nodes if not n.offline]
-    results = await ctx.rpc.call_nodes(
-        "node_info", online, storage_units(cfg), hv_specs, timeout=LIVE_TIMEOUT
+    results = await ctx.rpc.node_info(
+        online, storage_units(cfg), hv_specs, rpc_timeout=LIVE_TIMEOUT
     )
     by_name = {n.name: n.uuid for n in nodes}
     live: dict[str, dict[str, Any]] = {}
     failed = {n.uuid for n in nodes if n.offline}
     for name, result in results.items():
-        if result.ok and isinstance(result.payload, dict):
-            live[by_name[name]] = result.payload
+        if result.payload is not None:
+            live[by_name[name]] = serde.to_builtins(result.payload)
         else:
             failed.add(by_name[name])
     return live, failed
@@ -65,16 +84,16 @@ async def live_instance_data(
     """
     cfg = ctx.config.data
     online = [n for n in nodes if not n.offline]
-    results = await ctx.rpc.call_nodes(
-        "all_instances_info", online, list(cfg.cluster.enabled_hypervisors),
-        cfg.cluster.hvparams, timeout=LIVE_TIMEOUT,
+    results = await ctx.rpc.all_instances_info(
+        online, list(cfg.cluster.enabled_hypervisors), dict(cfg.cluster.hvparams),
+        rpc_timeout=LIVE_TIMEOUT,
     )
     by_name = {n.name: n.uuid for n in nodes}
     failed = {n.uuid for n in nodes if n.offline}
     live: dict[str, dict[str, Any]] = {}
     for name, result in results.items():
         node_uuid = by_name[name]
-        if not result.ok or not isinstance(result.payload, dict):
+        if result.payload is None:
             failed.add(node_uuid)
             continue
         for inst_name, info in result.payload.items():
@@ -83,16 +102,20 @@ async def live_instance_data(
 
 
 def _record_live(
-    cfg: ConfigData, live: dict[str, dict[str, Any]], node_uuid: str, name: str, info: Any
+    cfg: ConfigData,
+    live: dict[str, dict[str, Any]],
+    node_uuid: str,
+    name: str,
+    info: RunningInstance,
 ) -> None:
     uuid = cfg.uuid_by_name(Kind.INSTANCE, name)
     inst = cfg.instances.get(uuid) if uuid else None
-    if inst is None or not isinstance(info, dict):
+    if inst is None:
         return
     if inst.primary_node == node_uuid:
-        live[inst.uuid] = dict(info)
+        live[inst.uuid] = serde.to_builtins(info)
     else:
-        live.setdefault(inst.uuid, {**info, "node": node_uuid})
+        live.setdefault(inst.uuid, {**serde.to_builtins(info), "node": node_uuid})
 
 
 async def build_context(
@@ -139,8 +162,7 @@ async def jobs_for_query(ctx: MasterContext, ids: list[int] | None) -> list[dict
         return []
     if ids is None:
         return [job.query_dict() for job in queue.jobs.values()]
-    found = [await queue.get(int(i)) for i in ids]
-    return [job.query_dict() for job in found if job is not None]
+    return [job.query_dict() for job in await queue.get_many(ids)]
 
 
 async def run_query(
@@ -150,17 +172,72 @@ async def run_query(
     jobs = await jobs_for_query(ctx, None) if what == "job" else None
     with filter_errors_as_prereq():
         qctx = await build_context(ctx, what, fields, qfilter, jobs)
-    return query_prereq(what, fields, qfilter, qctx)
+    return await evaluate(what, qfilter, qctx, lambda c: query_prereq(what, fields, qfilter, c))
 
 
 async def run_legacy_query(
     ctx: MasterContext, what: str, names: list[str] | None, fields: list[str]
 ) -> list[list[Any]]:
-    """The old positional answer of QueryNodes/QueryGroups/QueryJobs (plain values)."""
+    """The old positional answer of QueryNodes/QueryGroups/QueryJobs (plain values).
+
+    Raises:
+        OpPrereqError: (INVAL) more than :data:`MAX_QUERY_NAMES` names; as the query.
+    """
+    if names and len(names) > MAX_QUERY_NAMES:
+        raise OpPrereqError(
+            f"Too many names in one query: {len(names)} (at most {MAX_QUERY_NAMES})",
+            ErrorCode.INVAL,
+        )
     jobs = None
     if what == "job":
         jobs = await jobs_for_query(ctx, [int(n) for n in names] if names else None)
     qfilter = names_filter(what, names or None)
     with filter_errors_as_prereq():
         qctx = await build_context(ctx, what, fields, qfilter, jobs)
-        return query_values(what, fields, qfilter, qctx)
+
+    def values(qc: QueryContext) -> list[list[Any]]:
+        with filter_errors_as_prereq():
+            return query_values(what, fields, qfilter, qc)
+
+    return await evaluate(what, qfilter, qctx, values)
+
+
+async def evaluate(
+    what: str, qfilter: Any, qctx: QueryContext, run: Callable[[QueryContext], T]
+) -> T:
+    """``run(qctx)``: on the loop when the query is small, else in a query thread over a
+    snapshot of the configuration (commits may change it meanwhile; everything else in
+    ``qctx`` was built for this query alone)."""
+    if query_work(what, qfilter, qctx) <= INLINE_WORK:
+        return run(qctx)
+    snapshot = dataclasses.replace(qctx, config=config_snapshot(qctx.config))
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_query_executor(), run, snapshot)
+
+
+def query_work(what: str, qfilter: Any, qctx: QueryContext) -> int:
+    """Items the query considers plus its filter's nodes (counted up to INLINE_WORK + 1)."""
+    cfg = qctx.config
+    items = {
+        "job": len(qctx.jobs), "lock": len(qctx.lock_info), "node": len(cfg.nodes),
+        "instance": len(cfg.instances), "group": len(cfg.nodegroups),
+        "network": len(cfg.networks),
+    }.get(what, 1)
+    return items + filter_size(qfilter, INLINE_WORK + 1)
+
+
+def config_snapshot(cfg: ConfigData) -> ConfigData:
+    """A copy of the object maps (the objects are frozen and shared): a query thread
+    reads it while commits change the live configuration."""
+    return ConfigData(
+        cluster=cfg.cluster, nodegroups=dict(cfg.nodegroups), nodes=dict(cfg.nodes),
+        instances=dict(cfg.instances), disks=dict(cfg.disks), networks=dict(cfg.networks),
+        serial_no=cfg.serial_no, ctime=cfg.ctime, mtime=cfg.mtime, version=cfg.version,
+    )
+
+
+def _query_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="corral-query")
+    return _executor

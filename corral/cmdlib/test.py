@@ -48,8 +48,8 @@ class LUTestDelay(LogicalUnit[OpTestDelay]):
         await asyncio.gather(*waits)
 
     async def _delay_on_nodes(self) -> None:
-        results = await self.ctx.rpc.call_nodes(
-            "test_delay", self.nodes, self.op.duration, timeout=self.op.duration + 60
+        results = await self.ctx.rpc.test_delay(
+            self.nodes, self.op.duration, rpc_timeout=self.op.duration + 60
         )
         for result in results.values():
             if not result.ok:

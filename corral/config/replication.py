@@ -15,12 +15,22 @@ log = logging.getLogger(__name__)
 
 
 class NodeCaller(Protocol):
-    """The part of the RPC client replication needs."""
+    """The part of the typed RPC client (:class:`corral.rpc.nodes.NodeRpc`) replication needs."""
 
-    async def call_nodes(
-        self, name: str, nodes: Sequence[Node], *args: Any
-    ) -> dict[str, NodeResult[Any]]:
-        """Call ``name`` on ``nodes`` in parallel; one result per node name."""
+    async def config_replicate(
+        self,
+        nodes: Sequence[Node],
+        serial_no: int,
+        base_serial: int,
+        changes: list[Any],
+        meta: dict[str, Any],
+    ) -> dict[str, NodeResult[int]]:
+        """Apply changes on the candidates; each answers its new serial number."""
+
+    async def write_ssconf_files(
+        self, nodes: Sequence[Node], values: dict[str, Any]
+    ) -> dict[str, NodeResult[None]]:
+        """Replace the ssconf files of ``nodes``."""
 
 
 def wire_changes(changes: list[Change]) -> list[list[Any]]:
@@ -56,19 +66,17 @@ class RpcReplicator:
         full = [n for n in candidates if n.name in self.needs_full or base_serial < 0]
         delta = [n for n in candidates if n not in full]
         if delta:
-            results = await self.caller.call_nodes(
-                "config_replicate", delta, serial_no, base_serial, wire_changes(changes), meta
+            results = await self.caller.config_replicate(
+                delta, serial_no, base_serial, wire_changes(changes), meta
             )
             self._note_failures(results)
             full.extend(n for n in delta if n.name in self.needs_full)
         if full:
             everything = [[k.value, o.uuid, o] for k, o in data.all_objects()]
-            results = await self.caller.call_nodes(
-                "config_replicate", full, serial_no, -1, everything, meta
-            )
+            results = await self.caller.config_replicate(full, serial_no, -1, everything, meta)
             self._note_failures(results)
 
-    def _note_failures(self, results: dict[str, NodeResult[Any]]) -> None:
+    def _note_failures(self, results: dict[str, NodeResult[int]]) -> None:
         for name, result in results.items():
             if result.ok:
                 self.needs_full.discard(name)
@@ -78,7 +86,7 @@ class RpcReplicator:
 
     async def push_ssconf(self, values: dict[str, str], data: ConfigData) -> None:
         nodes = [n for n in data.nodes.values() if not n.offline]
-        results = await self.caller.call_nodes("write_ssconf_files", nodes, values)
+        results = await self.caller.write_ssconf_files(nodes, dict(values))
         for name, result in results.items():
             if not result.ok:
                 log.warning("ssconf update on %s failed: %s", name, result.fail_msg)

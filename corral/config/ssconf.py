@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import corral
+from corral.errors import ConfigurationError
 from corral.objects.config_data import ConfigData
 
 
 def _lines(items: list[str]) -> str:
+    """``items`` one per line, as the nodes read them back (``str.splitlines``).
+
+    Raises:
+        ConfigurationError: an item holds a line break and would read back as several.
+    """
+    for item in items:
+        if item and item.splitlines() != [item]:
+            raise ConfigurationError(f"Refusing to write ssconf: entry {item!r} spans lines")
     return "\n".join(items)
 
 

@@ -19,7 +19,7 @@ from corral.errors import ConfigurationError
 from corral.objects.base import ConfigObject
 from corral.objects.cluster import Cluster
 from corral.objects.config_data import KIND_TYPES, ConfigData, Kind
-from corral.sqlite import SqliteFile
+from corral.sqlite import SqliteFile, WriteFault
 
 Change = tuple[Kind, str, ConfigObject | None]
 """(kind, uuid, new object) — ``None`` removes the object."""
@@ -48,14 +48,24 @@ def decode_object(kind: Kind, data: bytes | str) -> ConfigObject:
 class ConfigStore:
     """The on-disk configuration of one node (the master's, or a candidate's replica)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, node: str | None = None, fault: WriteFault | None = None
+    ) -> None:
+        """``node`` names this node in write errors; ``fault`` is a test seam (see sqlite)."""
         self.path = path
-        self._file = SqliteFile(path, _SCHEMA)
+        self._file = SqliteFile(
+            path, _SCHEMA, what="the configuration", error=ConfigurationError,
+            node=node, fault=fault,
+        )
         self._lock = self._file.lock
         self._db = self._file.db
 
     def close(self) -> None:
         self._file.close()
+
+    def name_node(self, node: str) -> None:
+        """Name this node in write errors (the master learns its name from the store)."""
+        self._file.node = node
 
     # --- reading ------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -94,18 +104,15 @@ class ConfigStore:
 
     # --- writing ------------------------------------------------------
     def apply(self, serial_no: int, changes: Iterable[Change], meta: dict[str, Any]) -> None:
-        """Write ``changes`` and the new serial number in one transaction."""
-        with self._lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                self._write_changes(cur, changes)
-                values = {**{k: str(v) for k, v in meta.items()}, "serial_no": str(serial_no)}
-                cur.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        """Write ``changes`` and the new serial number in one transaction.
+
+        Raises:
+            ConfigurationError: the write failed (e.g. the disk is full); nothing was written.
+        """
+        with self._file.transaction() as cur:
+            self._write_changes(cur, changes)
+            values = {**{k: str(v) for k, v in meta.items()}, "serial_no": str(serial_no)}
+            cur.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
     @staticmethod
     def _write_changes(cur: sqlite3.Cursor, changes: Iterable[Change]) -> None:
@@ -126,20 +133,14 @@ class ConfigStore:
     def replace_all_changes(
         self, serial_no: int, changes: Iterable[Change], meta: dict[str, Any]
     ) -> None:
-        """Replace every object and the metadata in one transaction."""
-        with self._lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                cur.execute("DELETE FROM objects")
-                cur.execute("DELETE FROM meta")
-                self._write_changes(cur, changes)
-                values = {**{k: str(v) for k, v in meta.items()}, "serial_no": str(serial_no)}
-                cur.executemany("INSERT INTO meta VALUES (?, ?)", values.items())
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        """Replace every object and the metadata in one transaction; raises
+        ConfigurationError like :meth:`apply`."""
+        with self._file.transaction() as cur:
+            cur.execute("DELETE FROM objects")
+            cur.execute("DELETE FROM meta")
+            self._write_changes(cur, changes)
+            values = {**{k: str(v) for k, v in meta.items()}, "serial_no": str(serial_no)}
+            cur.executemany("INSERT INTO meta VALUES (?, ?)", values.items())
 
 
 def full_changes(data: ConfigData) -> list[Change]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from corral.clock import Clock
@@ -31,6 +32,25 @@ class Replicator(Protocol):
         """Write ssconf files on every online node."""
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A commit waiting for its write: its changes, and its serial number once written."""
+
+    changes: list[Change]
+    done: asyncio.Future[int]
+
+
+def _fail(batch: list[_Pending], error: BaseException | None) -> None:
+    """End the open waits of ``batch`` with ``error`` (cancel them when it is None)."""
+    for pending in batch:
+        if pending.done.done():
+            continue
+        if error is None:
+            pending.done.cancel()
+        else:
+            pending.done.set_exception(error)
+
+
 class ConfigWriter:
     """Holds the configuration in memory and commits changes atomically.
 
@@ -55,32 +75,79 @@ class ConfigWriter:
         self._ssconf_dirty = False
         self._ssconf_task: asyncio.Task[None] | None = None
         self.on_commit: list[Callable[[list[Change]], Awaitable[None] | None]] = []
+        self._pending: list[_Pending] = []
+        self._writer: asyncio.Task[None] | None = None
 
     async def commit(
         self,
         *objects: ConfigObject,
         removed: Iterable[tuple[Kind, str]] = (),
     ) -> int:
-        """Persist and replicate new or changed objects and removals; returns the serial."""
+        """Persist and replicate new or changed objects and removals; returns the serial.
+
+        Commits made while an earlier write is under way share the next write (group
+        commit): one transaction and one replication for all of them, each returning
+        only once that write is durable here and on the candidates.
+        """
         changes: list[Change] = [(kind_of(o), o.uuid, o) for o in objects]
         changes.extend((kind, uuid, None) for kind, uuid in removed)
-        async with self._lock:
-            base = self.data.serial_no
-            serial = base + 1
-            now = self.clock.now()
-            meta = {"mtime": now, "ctime": self.data.ctime, "version": self.data.version}
-            await asyncio.to_thread(self.store.apply, serial, changes, meta)
-            ssconf_needed = self._touches_ssconf(changes)
-            self._apply_in_memory(changes, serial, now)
-            if self.replicator is not None:
-                await self.replicator.replicate(serial, base, changes, self.data)
-        if ssconf_needed:
-            self._schedule_ssconf()
+        pending = _Pending(changes, asyncio.get_running_loop().create_future())
+        self._pending.append(pending)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_pending())
+        serial = await asyncio.shield(pending.done)
         for callback in self.on_commit:
             result = callback(changes)
             if result is not None:
                 await result
         return serial
+
+    async def _write_pending(self) -> None:
+        """Write queued commits, a batch at a time, until none is left."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self._lock:
+                    await self._write_batch(batch)
+            except BaseException:
+                _fail(batch + self._pending, None)
+                self._pending = []
+                raise
+
+    async def _write_batch(self, batch: list[_Pending]) -> None:
+        """Write ``batch`` in one transaction; if that fails, each commit on its own,
+        so that a commit the store refuses does not fail the others."""
+        changes = [change for pending in batch for change in pending.changes]
+        base = self.data.serial_no
+        serial = base + len(batch)
+        now = self.clock.now()
+        meta = {"mtime": now, "ctime": self.data.ctime, "version": self.data.version}
+        try:
+            await asyncio.to_thread(self.store.apply, serial, changes, meta)
+        except Exception as err:
+            if len(batch) == 1:
+                _fail(batch, err)
+                return
+            for pending in batch:
+                await self._write_batch([pending])
+            return
+        try:
+            await self._publish(changes, base, serial, now)
+        except Exception as err:
+            _fail(batch, err)
+            return
+        for number, pending in enumerate(batch, start=base + 1):
+            if not pending.done.done():
+                pending.done.set_result(number)
+
+    async def _publish(self, changes: list[Change], base: int, serial: int, now: float) -> None:
+        """After the local write: the new state in memory, on the candidates, in ssconf."""
+        ssconf_needed = self._touches_ssconf(changes)
+        self._apply_in_memory(changes, serial, now)
+        if self.replicator is not None:
+            await self.replicator.replicate(serial, base, changes, self.data)
+        if ssconf_needed:
+            self._schedule_ssconf()
 
     def _apply_in_memory(self, changes: list[Change], serial: int, now: float) -> None:
         for kind, uuid, obj in changes:

@@ -7,11 +7,16 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from corral.daemon_control import CommandLine, record_command_line
+from corral.daemons import memtrace
 from corral.errors import CorralError
+from corral.rpc.listener import raise_nofile_limit
+
+PRIVATE_UMASK = 0o077
 
 
 def setup_logging(log_file: Path | None, debug: bool) -> None:
@@ -31,6 +36,19 @@ def write_pid_file(path: Path) -> None:
     path.write_text(f"{os.getpid()}\n")
 
 
+def own_command_line(module: str, argv: Sequence[str] | None) -> CommandLine:
+    """How to start this daemon again: the interpreter's own command line (flags such as
+    ``-X`` included) when ``main`` parses ``sys.argv``, else ``python -m module argv``."""
+    args = sys.orig_argv[1:] if argv is None else ["-m", module, *argv]
+    return CommandLine((sys.executable, *args), os.getcwd())
+
+
+def record_start(pid_file: Path, command_file: Path, command: CommandLine) -> None:
+    """Write the pid file, and next to it the command line the watcher restarts with."""
+    write_pid_file(pid_file)
+    record_command_line(command_file, command)
+
+
 def remove_pid_file(path: Path) -> None:
     try:
         if path.read_text().strip() == str(os.getpid()):
@@ -45,14 +63,23 @@ def stop_event() -> asyncio.Event:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, event.set)
+    memtrace.install(loop)
     return event
 
 
 def run_daemon(
     name: str, serve: Coroutine[Any, Any, None], log_file: Path | None, debug: bool
 ) -> int:
-    """Run a daemon's main coroutine; a CorralError ends it with a one-line message."""
+    """Run a daemon's main coroutine; a CorralError ends it with a one-line message.
+
+    Files the daemon creates are private (umask 077): configuration, job queue, SQLite's
+    ``-wal``/``-shm`` files, keys, tokens and logs are 0600, directories 0700. The soft
+    descriptor limit is raised to the hard one; listeners size their caps from it.
+    """
+    os.umask(PRIVATE_UMASK)
     setup_logging(log_file, debug)
+    old, new = raise_nofile_limit()
+    logging.getLogger(name).info("descriptor limit %d (soft limit was %d)", new, old)
     try:
         asyncio.run(serve)
     except CorralError as err:

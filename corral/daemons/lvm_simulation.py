@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from corral.backend.context import NodeContext
-from corral.backend.services import DEV_DIR_KEY, LVM_RUNNER_KEY
 from corral.process import SubprocessRunner
 from corral.testing.lvm import LvmSimulator
 
@@ -26,5 +25,5 @@ def install(ctx: NodeContext, directory: Path, vg: str = "xenvg", size_mib: int 
         state_file=directory / "lvm-state.json",
         fallback=SubprocessRunner(),
     )
-    ctx.extra[LVM_RUNNER_KEY] = simulator
-    ctx.extra[DEV_DIR_KEY] = str(dev_dir)
+    ctx.services.lvm_runner = simulator
+    ctx.services.storage_dev_dir = dev_dir

@@ -37,7 +37,14 @@ from corral.cmdlib.processor import Processor
 from corral.config.replication import RpcReplicator
 from corral.config.store import Change, ConfigStore
 from corral.config.writer import ConfigWriter
-from corral.daemons.common import remove_pid_file, run_daemon, stop_event, write_pid_file
+from corral.daemon_control import CommandLine
+from corral.daemons.common import (
+    own_command_line,
+    record_start,
+    remove_pid_file,
+    run_daemon,
+    stop_event,
+)
 from corral.errors import ConfigurationError, RpcError
 from corral.jobs.persist import JobSaver
 from corral.jobs.queue import JobQueue
@@ -95,6 +102,8 @@ async def build(layout: NodeLayout) -> tuple[MasterContext, JobQueue]:
     data = store.load()
     if data is None:
         raise ConfigurationError(f"No cluster configuration at {layout.config_db}")
+    node_name = data.master_node.name
+    store.name_node(node_name)
     clock = SystemClock()
     rpc = NodeRpc(RpcClient(tls.client_ssl_context(layout)))
     writer = ConfigWriter(store, data, clock, RpcReplicator(rpc, data.cluster.master_node))
@@ -102,7 +111,9 @@ async def build(layout: NodeLayout) -> tuple[MasterContext, JobQueue]:
     register_locks(locks, data)
     writer.on_commit.append(lock_updater(locks, writer.data))  # type: ignore[arg-type]
     ctx = MasterContext(layout=layout, config=writer, rpc=rpc, locks=locks, clock=clock)
-    saver = JobSaver(JobStore(layout.queue_db), RpcQueueReplicator(rpc, lambda: writer.data))
+    saver = JobSaver(
+        JobStore(layout.queue_db, node=node_name), RpcQueueReplicator(rpc, lambda: writer.data)
+    )
     queue = JobQueue(
         saver, Processor(ctx), clock, max_running=lambda: writer.data.cluster.max_running_jobs
     )
@@ -115,9 +126,7 @@ async def activate_master_ip(ctx: MasterContext) -> None:
     cfg = ctx.config.data
     if not cfg.cluster.master_ip:
         return
-    result = await ctx.rpc.call_node(
-        "node_activate_master_ip",
-        cfg.master_node,
+    result = await ctx.rpc.node_activate_master_ip(cfg.master_node,
         master_params(cfg),
         cfg.cluster.use_external_mip_script,
     )
@@ -169,7 +178,9 @@ async def start_rapi(
     return server
 
 
-async def serve(layout: NodeLayout, rapi_opts: RapiOptions | None = None) -> None:
+async def serve(
+    layout: NodeLayout, command: CommandLine, rapi_opts: RapiOptions | None = None
+) -> None:
     rapi_opts = rapi_opts or RapiOptions()
     ctx, queue = await build(layout)
     await queue.recover()
@@ -177,7 +188,8 @@ async def serve(layout: NodeLayout, rapi_opts: RapiOptions | None = None) -> Non
     luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
     stop = stop_event()
     await luxi.start()
-    write_pid_file(layout.pid_file("corral-masterd"))
+    record_start(layout.pid_file("corral-masterd"), layout.command_line_file("corral-masterd"),
+                 command)
     log.info("master daemon serving LUXI on %s", layout.luxi_socket)
     rapi: RapiServer | None = None
     try:
@@ -209,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     layout = NodeLayout(Path(args.root))
     log_file = None if args.foreground else layout.log_file("corral-masterd")
     rapi = RapiOptions(not args.no_rapi, args.rapi_no_auth, args.rapi_cert, args.rapi_key)
-    return run_daemon("corral-masterd", serve(layout, rapi), log_file, args.debug)
+    command = own_command_line("corral.daemons.masterd", argv)
+    return run_daemon("corral-masterd", serve(layout, command, rapi), log_file, args.debug)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,15 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
 )
 from corral.backend.context import NodeContext
 from corral.backend.server import RpcServer
+from corral.daemon_control import CommandLine
 from corral.daemons import lvm_simulation
-from corral.daemons.common import remove_pid_file, run_daemon, stop_event, write_pid_file
+from corral.daemons.common import (
+    own_command_line,
+    record_start,
+    remove_pid_file,
+    run_daemon,
+    stop_event,
+)
 from corral.layout import NodeLayout
 from corral.rpc import tls
 
@@ -53,7 +60,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def serve(args: argparse.Namespace) -> None:
+async def serve(args: argparse.Namespace, command: CommandLine) -> None:
     layout = NodeLayout(Path(args.root))
     layout.ensure_dirs()
     name = args.node_name or _stored_name(layout) or socket.getfqdn()
@@ -61,7 +68,7 @@ async def serve(args: argparse.Namespace) -> None:
     if args.simulate_lvm:
         lvm_simulation.install(ctx, Path(args.simulate_lvm))
     stop = stop_event()
-    ctx.extra["shutdown"] = stop.set
+    ctx.services.shutdown = stop.set
     server = RpcServer(ctx, args.bind, args.port)
     await server.start()
     if not tls.is_joined(layout):
@@ -69,7 +76,7 @@ async def serve(args: argparse.Namespace) -> None:
             "node %s is not in a cluster yet; its join token is in %s", name, layout.join_token
         )
     log.info("listening on %s:%d", args.bind, server.port)
-    write_pid_file(layout.pid_file("corral-noded"))
+    record_start(layout.pid_file("corral-noded"), layout.command_line_file("corral-noded"), command)
     try:
         await stop.wait()
     finally:
@@ -88,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     layout = NodeLayout(Path(args.root))
     log_file = None if args.foreground else layout.log_file("corral-noded")
-    return run_daemon("corral-noded", serve(args), log_file, args.debug)
+    command = own_command_line("corral.daemons.noded", argv)
+    return run_daemon("corral-noded", serve(args, command), log_file, args.debug)
 
 
 if __name__ == "__main__":

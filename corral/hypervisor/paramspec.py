@@ -74,6 +74,10 @@ class ParamSpec:
 
     def check_syntax(self, value: Value) -> None:
         """Master-side check of a coerced value (no I/O). Raises ParameterError."""
+        if isinstance(value, str) and _has_line_break(value):
+            raise ParameterError(
+                f"hypervisor parameter '{self.name}' must be one line, got {value!r}"
+            )
         if _is_empty(value):
             if self.required:
                 raise ParameterError(f"hypervisor parameter '{self.name}' is required")
@@ -89,6 +93,11 @@ class ParamSpec:
         if not self.node_check.test(value):
             msg = self.node_check.message
             raise HypervisorError(f"hypervisor parameter '{self.name}' {msg}: {value!r}")
+
+
+def _has_line_break(text: str) -> bool:
+    """Whether ``text`` holds any line break Python (and so an ssconf reader) splits on."""
+    return text != "" and text.splitlines() != [text]
 
 
 def _is_empty(value: Value) -> bool:

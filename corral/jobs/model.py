@@ -1,58 +1,90 @@
-"""Jobs and their opcodes, with Ganeti's statuses and one transition table each."""
+"""Jobs and their opcodes, with Ganeti's statuses and one transition table each.
+
+A status changes only through :meth:`Job.move_op` (which calls :meth:`QueuedOp.move_to`):
+the opcode's edge must be in ``OP_TRANSITIONS`` and the edge the job's derived status takes
+in ``JOB_TRANSITIONS``; any other change raises InvalidTransition, an internal error.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from corral.clock import split_time
 from corral.errors import InvalidTransition
+from corral.job_wire import OP_FINALIZED, JobStatus, OpStatus, job_status_of
+from corral.opcodes.base import OpCode
+
+OP_TRANSITIONS: Mapping[tuple[OpStatus, OpStatus], str] = MappingProxyType({
+    (OpStatus.QUEUED, OpStatus.WAITING):
+        "its turn came: it waits for its dependencies, a slot and its locks",
+    (OpStatus.WAITING, OpStatus.WAITING):
+        "its dependencies ended: it still waits, for a slot and its locks",
+    (OpStatus.WAITING, OpStatus.RUNNING):
+        "its locks are held (on disk before its logical unit executes)",
+    (OpStatus.RUNNING, OpStatus.SUCCESS):
+        "its logical unit returned",
+    (OpStatus.RUNNING, OpStatus.ERROR):
+        "its logical unit failed; or, at a restart, the master had stopped while it ran",
+    (OpStatus.RUNNING, OpStatus.CANCELED):
+        "killed on request (CancelJob with kill)",
+    (OpStatus.WAITING, OpStatus.ERROR):
+        "a dependency ended badly, or its logical unit failed before holding its locks",
+    (OpStatus.WAITING, OpStatus.CANCELED):
+        "canceled while it waited for dependencies, a slot or locks",
+    (OpStatus.QUEUED, OpStatus.ERROR):
+        "a dependency ended badly, an earlier opcode failed, or a restart failed its job",
+    (OpStatus.QUEUED, OpStatus.CANCELED):
+        "canceled before it started, or an earlier opcode was canceled",
+    (OpStatus.WAITING, OpStatus.QUEUED):
+        "at a restart: requeued, its job runs again",
+    (OpStatus.CANCELING, OpStatus.QUEUED):
+        "at a restart: requeued, its job runs again",
+})
+"""Every opcode status change the queue makes, with where it makes it.
+
+Corral cancels at once, so it never enters ``canceling`` (a Ganeti status it keeps on the
+wire); a restart requeues an opcode found in that status, as it does a waiting one.
+"""
+
+JOB_TRANSITIONS: Mapping[tuple[JobStatus, JobStatus], str] = MappingProxyType({
+    (JobStatus.QUEUED, JobStatus.WAITING): "an opcode started waiting",
+    (JobStatus.WAITING, JobStatus.RUNNING): "an opcode got its locks",
+    (JobStatus.RUNNING, JobStatus.QUEUED): "an opcode succeeded; the next one is queued",
+    (JobStatus.RUNNING, JobStatus.SUCCESS): "its last opcode succeeded",
+    (JobStatus.RUNNING, JobStatus.ERROR): "an opcode failed, or the master stopped during it",
+    (JobStatus.RUNNING, JobStatus.CANCELED): "killed on request",
+    (JobStatus.WAITING, JobStatus.ERROR): "an opcode failed before it ran",
+    (JobStatus.WAITING, JobStatus.CANCELED): "canceled while waiting",
+    (JobStatus.QUEUED, JobStatus.ERROR): "a dependency ended badly",
+    (JobStatus.QUEUED, JobStatus.CANCELED): "canceled before it started",
+    (JobStatus.WAITING, JobStatus.QUEUED): "at a restart: requeued",
+    (JobStatus.CANCELING, JobStatus.QUEUED): "at a restart: requeued",
+})
+"""Every change of a job's derived status that the opcodes' changes make."""
 
 
-class OpStatus(enum.StrEnum):
-    QUEUED = "queued"
-    WAITING = "waiting"
-    CANCELING = "canceling"
-    RUNNING = "running"
-    CANCELED = "canceled"
-    SUCCESS = "success"
-    ERROR = "error"
+def check_op_transition(old: OpStatus, new: OpStatus) -> None:
+    """Raise InvalidTransition unless opcode status ``old`` → ``new`` is in the table."""
+    if (old, new) not in OP_TRANSITIONS:
+        raise InvalidTransition(
+            f"internal error: an opcode cannot go from {old} to {new} (not in OP_TRANSITIONS)"
+        )
 
 
-class JobStatus(enum.StrEnum):
-    QUEUED = "queued"
-    WAITING = "waiting"
-    CANCELING = "canceling"
-    RUNNING = "running"
-    CANCELED = "canceled"
-    SUCCESS = "success"
-    ERROR = "error"
+def check_job_transition(job_id: int, old: JobStatus, new: JobStatus) -> None:
+    """Raise InvalidTransition unless job status ``old`` → ``new`` is in the table.
 
-
-FINISHED = frozenset({OpStatus.CANCELED, OpStatus.SUCCESS, OpStatus.ERROR})
-JOB_FINISHED = frozenset({JobStatus.CANCELED, JobStatus.SUCCESS, JobStatus.ERROR})
-JOB_PENDING = frozenset({JobStatus.QUEUED, JobStatus.WAITING, JobStatus.CANCELING})
-
-_OP_TRANSITIONS: dict[OpStatus, frozenset[OpStatus]] = {
-    OpStatus.QUEUED: frozenset(
-        {OpStatus.WAITING, OpStatus.CANCELING, OpStatus.CANCELED, OpStatus.ERROR, OpStatus.RUNNING}
-    ),
-    OpStatus.WAITING: frozenset(
-        {OpStatus.RUNNING, OpStatus.CANCELING, OpStatus.CANCELED, OpStatus.ERROR, OpStatus.QUEUED}
-    ),
-    OpStatus.CANCELING: frozenset({OpStatus.CANCELED, OpStatus.ERROR}),
-    OpStatus.RUNNING: frozenset({OpStatus.SUCCESS, OpStatus.ERROR, OpStatus.CANCELED}),
-    OpStatus.CANCELED: frozenset(),
-    OpStatus.SUCCESS: frozenset(),
-    OpStatus.ERROR: frozenset(),
-}
-
-
-def check_transition(old: OpStatus, new: OpStatus) -> None:
-    """Raise InvalidTransition unless ``old`` → ``new`` is allowed."""
-    if old != new and new not in _OP_TRANSITIONS[old]:
-        raise InvalidTransition(f"opcode status cannot go from {old} to {new}")
+    The job's status is derived, so staying the same is not a transition.
+    """
+    if old != new and (old, new) not in JOB_TRANSITIONS:
+        raise InvalidTransition(
+            f"internal error: job {job_id} cannot go from {old} to {new} "
+            "(not in JOB_TRANSITIONS)"
+        )
 
 
 class LogType(enum.StrEnum):
@@ -62,16 +94,14 @@ class LogType(enum.StrEnum):
 
 Timestamp = tuple[int, int]
 
-_TERMINAL_FOR_JOB = {
-    OpStatus.CANCELING: JobStatus.CANCELING,
-    OpStatus.ERROR: JobStatus.ERROR,
-    OpStatus.CANCELED: JobStatus.CANCELED,
-}
-
 
 @dataclass
 class QueuedOp:
-    """One opcode of a job: its input (Ganeti's JSON shape) and its progress."""
+    """One opcode of a job: its input (Ganeti's JSON shape) and its progress.
+
+    ``opcode`` is the input decoded, kept so that it is decoded once: at submission, or
+    (for a job read back from disk) when it first runs. It is not part of the job file.
+    """
 
     input: dict[str, Any]
     priority: int = 0
@@ -81,9 +111,11 @@ class QueuedOp:
     start_timestamp: Timestamp | None = None
     exec_timestamp: Timestamp | None = None
     end_timestamp: Timestamp | None = None
+    opcode: OpCode | None = field(default=None, repr=False, compare=False)
 
-    def set_status(self, new: OpStatus) -> None:
-        check_transition(self.status, new)
+    def move_to(self, new: OpStatus) -> None:
+        """Change the status along an edge of OP_TRANSITIONS; raises InvalidTransition."""
+        check_op_transition(self.status, new)
         self.status = new
 
     def to_dict(self) -> dict[str, Any]:
@@ -131,21 +163,37 @@ class Job:
     @property
     def status(self) -> JobStatus:
         """Derived from the opcodes' statuses, walking them in order (Ganeti's rule)."""
-        status = JobStatus.QUEUED
-        for op in self.ops:
-            if op.status is OpStatus.SUCCESS or op.status is OpStatus.QUEUED:
-                continue
-            if op.status in _TERMINAL_FOR_JOB:
-                return _TERMINAL_FOR_JOB[op.status]
-            status = JobStatus(op.status.value)
-        if all(op.status is OpStatus.SUCCESS for op in self.ops):
-            return JobStatus.SUCCESS
-        return status
+        return job_status_of(op.status for op in self.ops)
+
+    def move_op(self, index: int, new: OpStatus) -> None:
+        """Move opcode ``index`` to ``new``; the job's status must follow JOB_TRANSITIONS.
+
+        Raises:
+            InvalidTransition: either edge is missing from its table; nothing changed then.
+        """
+        before = self.status
+        after = job_status_of(
+            new if position == index else op.status for position, op in enumerate(self.ops)
+        )
+        check_job_transition(self.id, before, after)
+        self.ops[index].move_to(new)
+
+    def draft(self) -> Job:
+        """A copy to change and save while observers still see this one.
+
+        Inputs are shared, not copied (they never change after submission), and so are the
+        decoded opcodes.
+        """
+        copy = Job.from_dict(self.to_dict(), archived=self.archived)
+        copy.log_serial = self.log_serial
+        for mine, original in zip(copy.ops, self.ops, strict=True):
+            mine.opcode = original.opcode
+        return copy
 
     @property
     def priority(self) -> int:
         """The priority of the first unfinished opcode (Ganeti's CalcPriority)."""
-        pending = [op.priority for op in self.ops if op.status not in FINISHED]
+        pending = [op.priority for op in self.ops if op.status not in OP_FINALIZED]
         return min(pending) if pending else self.ops[-1].priority
 
     def add_log(self, now: float, message: str, log_type: LogType = LogType.MESSAGE) -> list[Any]:

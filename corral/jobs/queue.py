@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
+
+import msgspec
 
 from corral.clock import Clock, split_time
 from corral.errors import (
@@ -16,18 +18,21 @@ from corral.errors import (
     OpPrereqError,
     ParameterError,
 )
-from corral.jobs.model import (
-    FINISHED,
-    JOB_FINISHED,
-    Job,
-    JobStatus,
-    OpStatus,
-    QueuedOp,
-)
+from corral.job_wire import JOB_FINALIZED, OP_FINALIZED, JobStatus, OpStatus
+from corral.jobs.model import Job, QueuedOp
 from corral.jobs.persist import JobSaver, archived_file_name, job_file_name
 from corral.jobs.slots import SlotPool
 from corral.opcodes.base import SUBMIT_PRIORITIES, OpCode
 from corral.opcodes.codec import decode_opcode
+from corral.opcodes.private import (
+    PRIVATE_FIELDS,
+    SECRET_FIELDS,
+    SECRETS_LOST,
+    has_secrets,
+    hidden_values,
+    scrub,
+    without_secrets,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,59 +73,56 @@ class JobQueue:
         self._executing: set[int] = set()
         self._stopping = False
         self._committing: set[int] = set()
+        self._commit_turns: dict[int, asyncio.Lock] = {}
 
     # --- start-up -----------------------------------------------------
     async def recover(self) -> None:
-        """Load unarchived jobs; requeue pending ones, fail the ones that were running."""
+        """Load unarchived jobs; requeue pending ones, fail the ones that were running and
+        the ones whose secret parameters (kept in memory only) were lost."""
         docs = await asyncio.to_thread(self.saver.store.load_active)
         interrupted: list[Job] = []
         for doc in docs:
             job = Job.from_dict(doc)
             self.jobs[job.id] = job
-            if job.status in JOB_FINISHED:
+            if job.status in JOB_FINALIZED:
                 continue
             if any(op.status is OpStatus.RUNNING for op in job.ops):
-                self._fail_interrupted(job)
+                self._fail_unfinished(job, INTERRUPTED)
+                interrupted.append(job)
+            elif _secrets_lost(job):
+                self._reset_pending(job)
+                self._fail_unfinished(job, SECRETS_LOST)
                 interrupted.append(job)
             else:
                 self._reset_pending(job)
         if interrupted:
             await self.saver.save(*interrupted)
         for job in self.jobs.values():
-            if job.status not in JOB_FINISHED:
+            if job.status not in JOB_FINALIZED:
                 self._spawn(job)
 
-    def _fail_interrupted(self, job: Job) -> None:
+    def _fail_unfinished(self, job: Job, message: str) -> None:
         now = self.clock.now()
-        message = "Job was running when the master daemon stopped; its outcome is unknown"
         job.add_log(now, message)
-        for op in job.ops:
-            if op.status not in FINISHED:
-                op.status = OpStatus.ERROR
+        for index, op in enumerate(job.ops):
+            if op.status not in OP_FINALIZED:
+                job.move_op(index, OpStatus.ERROR)
                 op.result = OpExecError(message).encode()
                 op.end_timestamp = split_time(now)
         job.end_timestamp = split_time(now)
 
     @staticmethod
     def _reset_pending(job: Job) -> None:
-        for op in job.ops:
+        for index, op in enumerate(job.ops):
             if op.status in (OpStatus.WAITING, OpStatus.CANCELING):
-                op.status = OpStatus.QUEUED
+                job.move_op(index, OpStatus.QUEUED)
 
     # --- submission ---------------------------------------------------
     def _build_job(self, job_id: int, ops: list[dict[str, Any]]) -> Job:
+        """Decode and check every opcode; the job keeps the decoded ones for running them."""
         if not isinstance(ops, list) or not ops:
             raise ParameterError("a job needs a non-empty list of opcodes")
-        queued: list[QueuedOp] = []
-        for raw in ops:
-            if not isinstance(raw, dict):
-                raise ParameterError(f"an opcode must be an object, not {type(raw).__name__}")
-            op = decode_opcode(raw)
-            if op.priority not in SUBMIT_PRIORITIES:
-                raise ParameterError(
-                    f"priority: {op.priority} is not one of {sorted(SUBMIT_PRIORITIES)}"
-                )
-            queued.append(QueuedOp(input=_normalized_input(op, raw), priority=op.priority))
+        queued = [_queued_op(raw) for raw in ops]
         return Job(id=job_id, ops=queued, received_timestamp=split_time(self.clock.now()))
 
     async def submit_many(
@@ -167,7 +169,7 @@ class JobQueue:
     async def _run_job(self, job: Job) -> None:
         try:
             for index in range(len(job.ops)):
-                if job.ops[index].status in FINISHED:
+                if job.ops[index].status in OP_FINALIZED:
                     continue
                 if not await self._run_op(job, index):
                     break
@@ -182,12 +184,8 @@ class JobQueue:
             self.notify(job.id)
 
     async def _run_op(self, job: Job, index: int) -> bool:
-        """Run one opcode; False when the job must stop (error or cancel).
-
-        Opcode records are replaced when a change is committed, so they are
-        always looked up by index, never kept across an await.
-        """
-        opcode = decode_opcode(job.ops[index].input)
+        """Run one opcode; False when the job must stop (error or cancel)."""
+        opcode = _opcode(job.ops[index])
         if not await self._wait_dependencies(job, index, opcode):
             return False
         await self.slots.acquire(job.ops[index].priority, job.id)
@@ -199,22 +197,24 @@ class JobQueue:
     async def _execute(self, job: Job, index: int, opcode: OpCode) -> bool:
         op = job.ops[index]
         now = split_time(self.clock.now())
-        op.set_status(OpStatus.WAITING)
+        job.move_op(index, OpStatus.WAITING)
         op.start_timestamp = now
         if job.start_timestamp is None:
             job.start_timestamp = now
         self._save_later(job)
 
         async def on_locked() -> None:
+            locked_at = split_time(self.clock.now())
+
             def running(draft: Job) -> None:
-                draft.ops[index].set_status(OpStatus.RUNNING)
-                draft.ops[index].exec_timestamp = split_time(self.clock.now())
+                draft.move_op(index, OpStatus.RUNNING)
+                draft.ops[index].exec_timestamp = locked_at
 
             await self._commit(job, running)  # durable before anything executes
             self._executing.add(job.id)
 
         def feedback(message: str) -> None:
-            job.add_log(self.clock.now(), message)
+            job.add_log(self.clock.now(), _scrubbed(job, message))
             self._save_later(job)
 
         try:
@@ -235,49 +235,57 @@ class JobQueue:
         return True
 
     async def _fail(self, job: Job, index: int, err: CorralError) -> bool:
-        job.add_log(self.clock.now(), f"Error: {err}")
+        job.add_log(self.clock.now(), _scrubbed(job, f"Error: {err}"))
         await self._finish(job, index, OpStatus.ERROR, err.encode())
         return False
 
     async def _finish(self, job: Job, index: int, status: OpStatus, result: Any) -> None:
         """End opcode ``index`` with ``status``; an error or cancel ends the later ones too."""
         now = split_time(self.clock.now())
+        result = _scrubbed(job, result)
 
         def finish(draft: Job) -> None:
             for position, op in enumerate(draft.ops):
-                if position < index or op.status in FINISHED:
+                if position < index or op.status in OP_FINALIZED:
                     continue
                 if position == index:
-                    op.status, op.result = status, result
+                    draft.move_op(position, status)
+                    op.result = result
                 elif status is OpStatus.SUCCESS:
                     break
                 else:
-                    op.status = status
+                    draft.move_op(position, status)
                     op.result = (
                         result
                         if status is OpStatus.CANCELED
                         else (OpExecError("Error in a previous opcode").encode())
                     )
                 op.end_timestamp = now
-            if draft.status in JOB_FINISHED:
+            if draft.status in JOB_FINALIZED:
                 draft.end_timestamp = now
 
         await self._commit(job, finish)
 
     async def _commit(self, job: Job, change: Callable[[Job], None]) -> None:
-        """Apply ``change`` durably: observers see it only once it is on disk."""
-        draft = Job.from_dict(job.to_dict(), archived=job.archived)
-        draft.log_serial = job.log_serial
-        change(draft)
-        self._committing.add(job.id)
-        try:
-            await self.saver.save(draft)
-        except Exception:
-            log.exception("job %d: could not be saved", job.id)
-        finally:
-            self._committing.discard(job.id)
-        job.ops[:] = draft.ops
-        job.start_timestamp, job.end_timestamp = draft.start_timestamp, draft.end_timestamp
+        """Apply ``change`` durably: observers see it only once it is on disk.
+
+        ``change`` is made to a draft, which is saved, then to the job itself: what the
+        job's task changed meanwhile (a status, a log entry) stays. Commits to one job take
+        turns, so each draft starts from the changes committed before it.
+
+        While the disk refuses the write, the saver retries it and the job keeps its last
+        durable state (what queries show); an error here leaves the job unchanged.
+        """
+        turn = self._commit_turns.setdefault(job.id, asyncio.Lock())
+        async with turn:
+            draft = job.draft()
+            change(draft)
+            self._committing.add(job.id)
+            try:
+                await self.saver.save(draft)
+            finally:
+                self._committing.discard(job.id)
+            change(job)
         self.notify(job.id)
 
     def _save_later(self, job: Job) -> None:
@@ -288,12 +296,12 @@ class JobQueue:
 
     async def _wait_dependencies(self, job: Job, index: int, opcode: OpCode) -> bool:
         for dep_id, statuses in opcode.depends or []:
-            wanted = {JobStatus(s) for s in statuses} if statuses else set(JOB_FINISHED)
+            wanted = {JobStatus(s) for s in statuses} if statuses else set(JOB_FINALIZED)
             dep = self.jobs.get(int(dep_id))
             if dep is None:
                 continue  # archived or unknown: Ganeti treats it as satisfied
-            if dep.status not in JOB_FINISHED:
-                job.ops[index].set_status(OpStatus.WAITING)
+            if dep.status not in JOB_FINALIZED:
+                job.move_op(index, OpStatus.WAITING)
                 self._save_later(job)
                 await self.wait_finished(dep.id)
             if dep.status not in wanted:
@@ -311,13 +319,18 @@ class JobQueue:
             event.set()
 
     def change_event(self, job_id: int) -> asyncio.Event:
+        """An event set at the job's next change. A finished (or archived) job changes no
+        more: its event is not kept, or one per job a client waited for would pile up."""
+        job = self.jobs.get(job_id)
+        if job is None or job.status in JOB_FINALIZED:
+            return asyncio.Event()
         event = self._changed.get(job_id)
         if event is None:
             event = self._changed[job_id] = asyncio.Event()
         return event
 
     async def wait_finished(self, job_id: int) -> None:
-        while (job := self.jobs.get(job_id)) is not None and job.status not in JOB_FINISHED:
+        while (job := self.jobs.get(job_id)) is not None and job.status not in JOB_FINALIZED:
             await self.change_event(job_id).wait()
 
     # --- queries --------------------------------------------------------
@@ -330,6 +343,17 @@ class JobQueue:
         if found is None:
             return None
         return Job.from_dict(found[0], archived=found[1])
+
+    async def get_many(self, job_ids: Iterable[int]) -> list[Job]:
+        """The jobs among ``job_ids`` that exist, each once: from memory, the rest read
+        from disk in one worker-thread call."""
+        wanted = set(job_ids)
+        jobs = [job for job_id in wanted if (job := self.jobs.get(job_id)) is not None]
+        missing = wanted.difference(job.id for job in jobs)
+        if missing:
+            found = await asyncio.to_thread(self.saver.store.load_many, missing)
+            jobs.extend(Job.from_dict(data, archived=archived) for data, archived in found)
+        return jobs
 
     async def get_or_raise(self, job_id: int) -> Job:
         job = await self.get(job_id)
@@ -344,7 +368,7 @@ class JobQueue:
         if job is None:
             return False, f"Job {job_id} not found"
         status = job.status
-        if status in JOB_FINISHED:
+        if status in JOB_FINALIZED:
             return False, f"Job {job_id} is no longer waiting in the queue"
         if job_id in self._executing and not kill:
             return False, f"Job {job_id} is already running, can't cancel"
@@ -359,7 +383,7 @@ class JobQueue:
 
     async def _cancel_rest(self, job: Job) -> None:
         """Cancel every opcode of ``job`` that has not finished."""
-        pending = [i for i, op in enumerate(job.ops) if op.status not in FINISHED]
+        pending = [i for i, op in enumerate(job.ops) if op.status not in OP_FINALIZED]
         if pending:
             await self._finish(job, pending[0], OpStatus.CANCELED, "Job canceled by request")
 
@@ -369,12 +393,12 @@ class JobQueue:
             return False, f"Job {job_id} not found"
         if priority not in SUBMIT_PRIORITIES:
             raise ParameterError(f"priority: {priority} is not one of {sorted(SUBMIT_PRIORITIES)}")
-        if job.status in JOB_FINISHED:
+        if job.status in JOB_FINALIZED:
             return False, f"Job {job_id} is finished"
 
         def reprioritize(draft: Job) -> None:
             for op in draft.ops:
-                if op.status not in FINISHED and op.status is not OpStatus.RUNNING:
+                if op.status not in OP_FINALIZED and op.status is not OpStatus.RUNNING:
                     op.priority = priority
 
         await self._commit(job, reprioritize)
@@ -386,7 +410,7 @@ class JobQueue:
 
     async def archive(self, job_ids: list[int]) -> list[int]:
         """Archive finished jobs; returns the ids actually archived."""
-        done = [i for i in job_ids if (j := self.jobs.get(i)) and j.status in JOB_FINISHED]
+        done = [i for i in job_ids if (j := self.jobs.get(i)) and j.status in JOB_FINALIZED]
         if not done:
             return []
         await asyncio.to_thread(self.saver.store.archive, done)
@@ -398,6 +422,7 @@ class JobQueue:
                 log.exception("archive replication failed")
         for job_id in done:
             self.jobs.pop(job_id, None)
+            self._commit_turns.pop(job_id, None)
         return done
 
     async def auto_archive(self, age: float, timeout: float) -> tuple[int, int]:
@@ -405,7 +430,7 @@ class JobQueue:
         now = self.clock.now()
         candidates = []
         for job in list(self.jobs.values()):
-            if job.status not in JOB_FINISHED:
+            if job.status not in JOB_FINALIZED:
                 continue
             ended = job.end_timestamp or job.received_timestamp or (0, 0)
             if age < 0 or now - ended[0] >= age:
@@ -433,8 +458,44 @@ def _ignore_outcome(future: asyncio.Future[None]) -> None:
         future.exception()
 
 
+INTERRUPTED = "Job was running when the master daemon stopped; its outcome is unknown"
+
+
+def _secrets_lost(job: Job) -> bool:
+    """Whether an opcode still to run had secret parameters (stored without their values)."""
+    return any(op.status not in OP_FINALIZED and has_secrets(op.input) for op in job.ops)
+
+
+def _scrubbed(job: Job, value: Any) -> Any:
+    """``value`` without the job's private or secret values (an OS script may echo them in
+    an error): what the queue stores must never hold a secret, nor serve a private value."""
+    hidden = frozenset().union(*(hidden_values(op.opcode, SECRET_FIELDS | PRIVATE_FIELDS)
+                                 for op in job.ops if op.opcode is not None))
+    return scrub(value, hidden)
+
+
 def _is_started(job: Job) -> bool:
     return any(op.status in (OpStatus.WAITING, OpStatus.RUNNING) for op in job.ops)
+
+
+def _queued_op(raw: Any) -> QueuedOp:
+    """A submitted opcode, decoded and checked; raises CorralError when it is not valid."""
+    if not isinstance(raw, dict):
+        raise ParameterError(f"an opcode must be an object, not {type(raw).__name__}")
+    opcode = decode_opcode(raw)
+    if opcode.priority not in SUBMIT_PRIORITIES:
+        raise ParameterError(
+            f"priority: {opcode.priority} is not one of {sorted(SUBMIT_PRIORITIES)}"
+        )
+    stored = without_secrets(_normalized_input(opcode, raw))  # the opcode keeps them
+    return QueuedOp(input=stored, priority=opcode.priority, opcode=opcode)
+
+
+def _opcode(op: QueuedOp) -> OpCode:
+    """The opcode decoded: kept from its submission, or decoded once after a restart."""
+    if op.opcode is None:
+        op.opcode = decode_opcode(op.input)
+    return op.opcode
 
 
 def _normalized_input(op: OpCode, raw: dict[str, Any]) -> dict[str, Any]:
@@ -442,28 +503,33 @@ def _normalized_input(op: OpCode, raw: dict[str, Any]) -> dict[str, Any]:
     return {"OP_ID": op.op_id, **{k: v for k, v in raw.items() if k != "OP_ID"}}
 
 
-def _dependency(entry: Any) -> tuple[int, Any]:
-    """``[job id, [statuses]]`` from an opcode's ``depends``, validated."""
-    try:
-        job_id, statuses = entry
-        return int(job_id), statuses
-    except (TypeError, ValueError) as err:
-        raise ParameterError(f"depends: {entry!r} is not a [job id, [statuses]] pair") from err
-
-
 def _resolve_relative_deps(job: Job, earlier_ids: list[int], index: int) -> None:
-    """Turn negative (relative) dependency ids into absolute ones, as Ganeti does."""
+    """Turn negative (relative) dependency ids into absolute ones, as Ganeti does.
+
+    Both forms of each opcode change: its input (what is stored) and its decoded opcode.
+    """
     for op in job.ops:
-        deps = op.input.get("depends")
-        if not deps:
+        opcode = _opcode(op)
+        if not opcode.depends:
             continue
-        resolved = []
-        for entry in deps:
-            dep, statuses = _dependency(entry)
-            if dep < 0:
-                position = index + dep
-                if position < 0 or position >= len(earlier_ids):
-                    raise ParameterError(f"depends: relative job id {dep} is out of range")
-                dep = earlier_ids[position]
-            resolved.append([dep, statuses])
-        op.input["depends"] = resolved
+        resolved = [_absolute(entry, earlier_ids, index) for entry in opcode.depends]
+        op.input["depends"] = [[dep, statuses] for dep, statuses in resolved]
+        op.opcode = msgspec.structs.replace(opcode, depends=resolved)
+
+
+def _absolute(
+    entry: tuple[int | str, list[str]], earlier_ids: list[int], index: int
+) -> tuple[int, list[str]]:
+    """One decoded ``depends`` entry with an absolute job id."""
+    job_id, statuses = entry
+    try:
+        dep = int(job_id)
+    except ValueError as err:
+        pair = [job_id, statuses]
+        raise ParameterError(f"depends: {pair!r} is not a [job id, [statuses]] pair") from err
+    if dep < 0:
+        position = index + dep
+        if position < 0 or position >= len(earlier_ids):
+            raise ParameterError(f"depends: relative job id {dep} is out of range")
+        dep = earlier_ids[position]
+    return dep, statuses

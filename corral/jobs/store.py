@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from corral import serde
-from corral.sqlite import SqliteFile
+from corral.errors import JobQueueError
+from corral.sqlite import SqliteFile, WriteFault
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -23,11 +24,21 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+LOAD_CHUNK = 500
+"""Ids per query of :meth:`JobStore.load_many` (SQLite limits bound parameters)."""
+_MAX_ROWID = 2**63 - 1
+
+
 class JobStore:
     """Jobs on disk. Thread-safe; called from worker threads."""
 
-    def __init__(self, path: Path) -> None:
-        self._file = SqliteFile(path, _SCHEMA)
+    def __init__(
+        self, path: Path, *, node: str | None = None, fault: WriteFault | None = None
+    ) -> None:
+        """``node`` names this node in write errors; ``fault`` is a test seam (see sqlite)."""
+        self._file = SqliteFile(
+            path, _SCHEMA, what="the job queue", error=JobQueueError, node=node, fault=fault
+        )
         self._lock = self._file.lock
         self._db = self._file.db
 
@@ -40,25 +51,23 @@ class JobStore:
         return int(row[0]) if row else 0
 
     def save(self, jobs: Iterable[tuple[int, bytes]], serial: int) -> None:
-        """Write job documents (id, JSON) and the id serial in one transaction."""
-        with self._lock:
-            cur = self._db.cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                cur.executemany(
-                    "INSERT INTO jobs (id, data) VALUES (?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET data=excluded.data",
-                    jobs,
-                )
-                cur.execute("INSERT OR REPLACE INTO meta VALUES ('serial', ?)", (str(serial),))
-                cur.execute("COMMIT")
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
+        """Write job documents (id, JSON) and the id serial in one transaction.
+
+        Raises:
+            JobQueueError: the write failed (e.g. the disk is full); nothing was written.
+        """
+        with self._file.transaction() as cur:
+            cur.executemany(
+                "INSERT INTO jobs (id, data) VALUES (?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET data=excluded.data",
+                jobs,
+            )
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('serial', ?)", (str(serial),))
 
     def archive(self, ids: Iterable[int]) -> None:
-        with self._lock:
-            self._db.executemany("UPDATE jobs SET archived=1 WHERE id=?", ((i,) for i in ids))
+        """Flag jobs archived, in one transaction; raises JobQueueError like :meth:`save`."""
+        with self._file.transaction() as cur:
+            cur.executemany("UPDATE jobs SET archived=1 WHERE id=?", ((i,) for i in ids))
 
     def load_active(self) -> list[dict[str, Any]]:
         """Every job not yet archived, oldest first."""
@@ -73,6 +82,21 @@ class JobStore:
                 "SELECT data, archived FROM jobs WHERE id=?", (job_id,)
             ).fetchone()
         return None if row is None else (serde.loads(row[0]), bool(row[1]))
+
+    def load_many(self, job_ids: Iterable[int]) -> list[tuple[dict[str, Any], bool]]:
+        """The jobs (archived or not) among ``job_ids`` that exist, each with whether it is
+        archived; one query per :data:`LOAD_CHUNK` ids (ids SQLite cannot hold exist nowhere)."""
+        wanted = sorted({i for i in job_ids if 0 <= i <= _MAX_ROWID})
+        found: list[tuple[dict[str, Any], bool]] = []
+        for start in range(0, len(wanted), LOAD_CHUNK):
+            chunk = wanted[start:start + LOAD_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT data, archived FROM jobs WHERE id IN ({marks})", chunk
+                ).fetchall()
+            found.extend((serde.loads(row[0]), bool(row[1])) for row in rows)
+        return found
 
     def archived_ids(self) -> list[int]:
         with self._lock:

@@ -1,12 +1,14 @@
 """A blocking LUXI client for the CLI, scripts and tests.
 
-Imports only the standard library so that ``gnt-*`` commands start fast.
+Imports only the standard library, ``corral.job_wire`` and ``corral.jsonlimits`` (standard
+library only themselves), so that ``gnt-*`` commands start fast.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import time
 from typing import TYPE_CHECKING
@@ -14,13 +16,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from typing import Any
 
-from corral.luxi.protocol import (
-    ETX,
-    JOB_NOTCHANGED,
-    KEY_RESULT,
-    KEY_SUCCESS,
-    encode_request,
-)
+from corral.job_wire import JOB_FINALIZED, JOB_NOTCHANGED
+from corral.jsonlimits import MAX_REPLY_DEPTH, JsonTooDeep, check_depth
+from corral.luxi.protocol import ETX, KEY_RESULT, KEY_SUCCESS, encode_request
 
 DEFAULT_SOCKET = "/run/corral/socket/corral-query"
 
@@ -50,8 +48,37 @@ def default_socket_path() -> str:
     return os.path.join(root, DEFAULT_SOCKET.lstrip("/"))
 
 
+def _decode_reply(reply: bytes) -> dict[str, Any]:
+    """The reply document; a master never sends one nested beyond :data:`MAX_REPLY_DEPTH`.
+
+    Raises:
+        LuxiClientError: the reply is not a JSON object, or nests too deep.
+    """
+    try:
+        check_depth(reply, MAX_REPLY_DEPTH)
+        data = json.loads(reply)
+    except (JsonTooDeep, ValueError) as err:
+        raise LuxiClientError(f"Invalid answer from the master daemon: {err}") from err
+    if not isinstance(data, dict):
+        raise LuxiClientError("Invalid answer from the master daemon: not a JSON object")
+    return data
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the other end closed this idle connection (checked without blocking)."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    if not poller.poll(0):
+        return False
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
 class Client:
-    """One connection to masterd; reconnects lazily."""
+    """One connection to masterd; reconnects lazily (also after the master closed it for
+    being idle)."""
 
     def __init__(self, path: str | None = None, timeout: float = 60.0) -> None:
         self.path = path or default_socket_path()
@@ -72,6 +99,8 @@ class Client:
         self.close()
 
     def _connect(self) -> socket.socket:
+        if self._sock is not None and _closed_by_peer(self._sock):
+            self.close()  # the master closes idle connections; nothing was sent on it
         if self._sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(self.timeout)
@@ -95,7 +124,7 @@ class Client:
         except OSError as err:
             self.close()
             raise LuxiClientError(f"Error while talking to the master daemon: {err}") from err
-        data = json.loads(reply)
+        data = _decode_reply(reply)
         result = data.get(KEY_RESULT)
         if not data.get(KEY_SUCCESS):
             if isinstance(result, list) and len(result) == 2 and isinstance(result[0], str):
@@ -204,7 +233,7 @@ def wait_for_job(
             if on_log is not None:
                 on_log(entry)
         prev_info = info
-        if info[0] not in ("queued", "waiting", "running", "canceling"):
+        if info[0] in JOB_FINALIZED:
             break
         time.sleep(0)
     status, opstatus, opresult = client.QueryJobs([job_id], ["status", "opstatus", "opresult"])[0]

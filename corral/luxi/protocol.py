@@ -21,9 +21,6 @@ KEY_SUCCESS = "success"
 KEY_RESULT = "result"
 KEY_VERSION = "version"
 
-JOB_NOTCHANGED = "nochange"
-"""WaitForJobChange's answer when nothing changed within the timeout."""
-
 METHODS = frozenset(
     {
         "SubmitJob",

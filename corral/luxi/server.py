@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import msgspec
 
 from corral.errors import CorralError, LuxiError, ProtocolError
+from corral.jsonlimits import JsonTooDeep, check_depth
 from corral.luxi.protocol import (
     ETX,
     KEY_ARGS,
@@ -23,10 +25,13 @@ from corral.luxi.protocol import (
     LUXI_VERSION,
     METHODS,
 )
+from corral.rpc.listener import GuardedListener, Limits, luxi_limits
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE = 64 * 1024 * 1024
+"""Largest request accepted, in bytes (SubmitManyJobs with 1,000 jobs is about 0.5 MiB)."""
+BACKLOG = 128
 
 Dispatcher = Callable[[str, list[Any]], Awaitable[Any]]
 
@@ -41,10 +46,13 @@ def parse_request(raw: bytes) -> tuple[str, list[Any]]:
     """Method and arguments of one request.
 
     Raises:
-        ProtocolError: not JSON, not an object, or an unknown method.
+        ProtocolError: not JSON, nested too deep, not an object, or an unknown method.
     """
     try:
+        check_depth(raw)
         data = json.loads(raw)
+    except JsonTooDeep as err:
+        raise ProtocolError(f"Invalid LUXI request: {err}") from None
     except (ValueError, UnicodeDecodeError) as err:
         raise ProtocolError(f"Invalid LUXI request: not JSON ({err})") from err
     if not isinstance(data, dict) or KEY_METHOD not in data or KEY_ARGS not in data:
@@ -59,49 +67,92 @@ def parse_request(raw: bytes) -> tuple[str, list[Any]]:
     return str(method), args
 
 
-class LuxiServer:
-    """Serves LUXI on a unix socket; every connection may carry many requests."""
+async def _skip_message(reader: asyncio.StreamReader) -> None:
+    """Discard the rest of an oversized message, through its ETX, without buffering it whole.
 
-    def __init__(self, path: Path, dispatch: Dispatcher) -> None:
+    Raises:
+        asyncio.IncompleteReadError: the client closed the connection first.
+    """
+    while True:
+        try:
+            await reader.readuntil(ETX)
+            return
+        except asyncio.LimitOverrunError as err:
+            await reader.readexactly(err.consumed)
+
+
+class LuxiServer:
+    """Serves LUXI on a unix socket; every connection may carry many requests.
+
+    A connection that sends no whole message for ``limits.idle_timeout`` seconds (after it
+    opened or after its last answer) is closed; see :mod:`corral.rpc.listener`.
+    """
+
+    def __init__(self, path: Path, dispatch: Dispatcher, max_message: int = MAX_MESSAGE,
+                 limits: Limits | None = None) -> None:
         self.path = path
         self.dispatch = dispatch
-        self._server: asyncio.Server | None = None
+        self.max_message = max_message
+        self.limits = limits
+        """None: :func:`~corral.rpc.listener.luxi_limits` at start."""
+        self.listener: GuardedListener | None = None
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             self.path.unlink()
+        self.limits = self.limits or luxi_limits()
+        self.listener = GuardedListener(self._bind(), self._protocol, self.limits,
+                                        name=f"LUXI {self.path}")
+        self.listener.start()
+
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         old_umask = os.umask(0o117)
         try:
-            self._server = await asyncio.start_unix_server(
-                self._serve, path=str(self.path), limit=MAX_MESSAGE
-            )
+            sock.bind(str(self.path))
+            sock.listen(BACKLOG)
+        except OSError:
+            sock.close()
+            raise
         finally:
             os.umask(old_umask)
+        return sock
+
+    def _protocol(self) -> asyncio.StreamReaderProtocol:
+        reader = asyncio.StreamReader(limit=self.max_message)
+        return asyncio.StreamReaderProtocol(reader, self._serve)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
         self.path.unlink(missing_ok=True)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        idle = self.limits.idle_timeout if self.limits is not None else None
         try:
             while True:
                 try:
-                    raw = await reader.readuntil(ETX)
-                except asyncio.IncompleteReadError:
+                    async with asyncio.timeout(idle):
+                        raw = await reader.readuntil(ETX)
+                except (asyncio.IncompleteReadError, TimeoutError):
                     return
                 except asyncio.LimitOverrunError:
-                    writer.write(encode_reply(False, LuxiError("LUXI message too large").encode()))
+                    await _skip_message(reader)
+                    writer.write(self._too_large())
                     await writer.drain()
-                    return
+                    continue
                 writer.write(await self._answer(raw[:-1]))
                 await writer.drain()
-        except (ConnectionError, OSError):
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
             return
         finally:
             writer.close()
+
+    def _too_large(self) -> bytes:
+        error = LuxiError(f"LUXI message larger than the limit of {self.max_message} bytes")
+        return encode_reply(False, error.encode())
 
     async def _answer(self, raw: bytes) -> bytes:
         try:

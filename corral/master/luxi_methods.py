@@ -10,9 +10,8 @@ from corral.cmdlib.cluster import cluster_info, config_values
 from corral.cmdlib.context import MasterContext
 from corral.cmdlib.query_runner import run_legacy_query, run_query
 from corral.errors import ErrorCode, JobLost, LuxiError, OpPrereqError
-from corral.jobs.model import JOB_FINISHED
+from corral.job_wire import JOB_FINALIZED, JOB_NOTCHANGED
 from corral.jobs.queue import JobQueue
-from corral.luxi.protocol import JOB_NOTCHANGED
 from corral.objects.config_data import Kind
 from corral.query import query_fields
 from corral.serde import atomic_write
@@ -100,7 +99,7 @@ class LuxiMethods:
             event = self.queue.change_event(job.id)
             info = (await run_legacy_query(self.ctx, "job", [str(job.id)], fields))[0]
             logs = job.log_since(prev_log_serial)
-            if info != prev_job_info or logs or job.status in JOB_FINISHED:
+            if info != prev_job_info or logs or job.status in JOB_FINALIZED:
                 return [info, logs]
             remaining = deadline - loop.time()
             if remaining <= 0:

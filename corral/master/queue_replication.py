@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from corral.objects.config_data import ConfigData
 from corral.objects.node import Node
 from corral.rpc.nodes import NodeRpc
+from corral.rpc.results import NodeResult
 
 log = logging.getLogger(__name__)
 
@@ -28,19 +28,20 @@ class RpcQueueReplicator:
             if n.master_candidate and not n.offline and n.uuid != cfg.cluster.master_node
         ]
 
-    async def _call(self, name: str, *args: Any) -> None:
-        results = await self.rpc.call_nodes(name, self._candidates(), *args)
+    @staticmethod
+    def _warn(results: dict[str, NodeResult[None]]) -> None:
         for node, result in results.items():
             if not result.ok:
                 log.warning(
-                    "job queue replication (%s) to %s failed: %s", name, node, result.fail_msg
+                    "job queue replication (%s) to %s failed: %s", result.call, node,
+                    result.fail_msg,
                 )
 
     async def update(self, files: list[tuple[str, str]]) -> None:
-        await self._call("jobqueue_update", [list(f) for f in files])
+        self._warn(await self.rpc.jobqueue_update(self._candidates(), [list(f) for f in files]))
 
     async def rename(self, renames: list[tuple[str, str]]) -> None:
-        await self._call("jobqueue_rename", [list(r) for r in renames])
+        self._warn(await self.rpc.jobqueue_rename(self._candidates(), [list(r) for r in renames]))
 
     async def set_drain_flag(self, flag: bool) -> None:
-        await self._call("jobqueue_set_drain_flag", flag)
+        self._warn(await self.rpc.jobqueue_set_drain_flag(self._candidates(), flag))

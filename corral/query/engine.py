@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from itertools import repeat
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any
 
@@ -20,6 +21,8 @@ from corral.query.fields import (
     FieldKind,
     Getter,
     ItemGetter,
+    PartGetter,
+    Whole,
     unknown_field,
 )
 from corral.query.filter import compile_filter, make_simple_filter, requested_names
@@ -78,9 +81,8 @@ def query(what: str, fields: Sequence[str], qfilter: Any, ctx: QueryContext) -> 
     res = resource(what)
     selected = _selected(res, fields)
     with _gc_paused():
-        shared, items = _items(res, qfilter, ctx)
-        columns = [_cell_column(fdef.getter, shared, items) for fdef in selected]
-        data = _transpose(columns, len(items))
+        columns = _Columns(*_items(res, qfilter, ctx))
+        data = _transpose([columns.cells(fdef.getter) for fdef in selected], len(columns.items))
     return {"fields": [fdef.definition() for fdef in selected], "data": data}
 
 
@@ -94,26 +96,45 @@ def _items(res: Resource, qfilter: Any, ctx: QueryContext) -> tuple[Any, list[An
     return shared, items
 
 
-def _values(get: Getter, shared: Any, items: list[Any]) -> Iterator[Any]:
-    if type(get) is ItemGetter:
-        return map(get.fn, items)
-    return map(get, repeat(shared), items)
+class _Columns:
+    """One query's columns, built field by field (columns are cheaper than rows: one
+    C-level ``map`` per field instead of a call per cell).
 
+    The whole a :class:`PartGetter` reads is built once per item, for all the
+    selected fields sharing it.
+    """
 
-def _cell_column(get: Getter, shared: Any, items: list[Any]) -> list[list[Any]]:
-    """One field's ``[status, value]`` cells for all items (columns are cheaper
-    than rows: one C-level ``map`` per field instead of a call per cell)."""
-    values = _values(get, shared, items)
-    if type(get) is ItemGetter:
-        return [[RS_NORMAL, v] for v in values]
-    return [[RS_NORMAL, v] if type(v) is not Abnormal else [v.status, None] for v in values]
+    def __init__(self, shared: Any, items: list[Any]) -> None:
+        self.shared = shared
+        self.items = items
+        self._wholes: dict[Whole, list[tuple[Any, ...]]] = {}
 
+    def _values(self, get: Getter) -> Iterator[Any]:
+        if type(get) is ItemGetter:
+            return map(get.fn, self.items)
+        if type(get) is PartGetter:
+            return map(itemgetter(get.index), self._whole(get.whole))
+        return map(get, repeat(self.shared), self.items)
 
-def _value_column(get: Getter, shared: Any, items: list[Any]) -> list[Any]:
-    values = _values(get, shared, items)
-    if type(get) is ItemGetter:
-        return list(values)
-    return [None if type(v) is Abnormal else v for v in values]
+    def _whole(self, whole: Whole) -> list[tuple[Any, ...]]:
+        column = self._wholes.get(whole)
+        if column is None:
+            column = self._wholes[whole] = list(map(whole, repeat(self.shared), self.items))
+        return column
+
+    def cells(self, get: Getter) -> list[list[Any]]:
+        """One field's ``[status, value]`` cells."""
+        values = self._values(get)
+        if type(get) is ItemGetter:
+            return [[RS_NORMAL, v] for v in values]
+        return [[RS_NORMAL, v] if type(v) is not Abnormal else [v.status, None] for v in values]
+
+    def plain(self, get: Getter) -> list[Any]:
+        """One field's values, None where a cell is not normal."""
+        values = self._values(get)
+        if type(get) is ItemGetter:
+            return list(values)
+        return [None if type(v) is Abnormal else v for v in values]
 
 
 def _transpose(columns: list[list[Any]], count: int) -> list[list[Any]]:
@@ -171,9 +192,8 @@ def query_values(
             f"Unknown output fields selected: {', '.join(unknown)}", ErrorCode.INVAL
         )
     with _gc_paused():
-        shared, items = _items(res, qfilter, ctx)
-        columns = [_value_column(fdef.getter, shared, items) for fdef in selected]
-        return _transpose(columns, len(items))
+        columns = _Columns(*_items(res, qfilter, ctx))
+        return _transpose([columns.plain(fdef.getter) for fdef in selected], len(columns.items))
 
 
 def names_filter(what: str, names: Sequence[Any] | None) -> list[Any] | None:

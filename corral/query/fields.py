@@ -19,6 +19,8 @@ from typing import Any
 
 Getter = Callable[[Any, Any], Any]
 """``getter(shared, item) -> value or Abnormal``."""
+Whole = Callable[[Any, Any], tuple[Any, ...]]
+"""``whole(shared, item) -> parts``: values of several fields built together."""
 
 
 class FieldKind(enum.StrEnum):
@@ -135,6 +137,28 @@ class ItemGetter:
 
     def __call__(self, _shared: Any, item: Any) -> Any:
         return self.fn(item)
+
+
+@dataclass(frozen=True, slots=True)
+class PartGetter:
+    """A getter for part ``index`` of the tuple ``whole(shared, item)`` builds for
+    several fields at once (an instance's NIC lists, its disk lists).
+
+    The engine builds each whole once per item and query, however many of its
+    parts are selected; as a plain getter (filters) it builds the whole for one
+    part. A part may be an Abnormal marker.
+    """
+
+    whole: Whole
+    index: int
+
+    def __call__(self, shared: Any, item: Any) -> Any:
+        return self.whole(shared, item)[self.index]
+
+
+def parts(whole: Whole, count: int) -> list[PartGetter]:
+    """One getter per part of ``whole``'s tuples, in order."""
+    return [PartGetter(whole, index) for index in range(count)]
 
 
 def attr(name: str) -> Getter:

@@ -16,6 +16,7 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from corral.errors import QueryFilterError
@@ -37,6 +38,10 @@ OP_CONTAINS = "=[]"
 
 MAX_LEVELS = 10
 """How deep filters may nest (Ganeti's limit)."""
+MAX_FILTER_NODES = 500_000
+"""How many operators and conditions one filter may hold."""
+SET_MIN_TERMS = 2
+"""Consecutive ``=`` conditions on one field from which ``|`` tests them as one set lookup."""
 
 Predicate = Callable[[Any, Any], bool]
 Compare = Callable[[Any, Any], bool]
@@ -105,6 +110,21 @@ def requested_names(qfilter: Any, namefield: str) -> list[Any] | None:
     return names if _collect_names(qfilter, namefield, names) else None
 
 
+def filter_size(qfilter: Any, limit: int) -> int:
+    """How many operators and conditions ``qfilter`` holds, counting no further than ``limit``
+    (cheap: tells a small query from a big one before compiling it)."""
+    count = 0
+    pending = [qfilter]
+    while pending and count < limit:
+        node = pending.pop()
+        if not isinstance(node, list | tuple) or not node:
+            continue
+        count += 1
+        if isinstance(node[0], str) and node[0] in (OP_OR, OP_AND, OP_NOT):
+            pending.extend(islice(node, 1, 1 + limit - count))
+    return min(count, limit)
+
+
 def _collect_names(qfilter: Any, namefield: str, out: list[Any]) -> bool:
     if not isinstance(qfilter, list | tuple) or not qfilter:
         return False
@@ -123,14 +143,24 @@ class _Compiler:
     def __init__(self, fields: Mapping[str, FieldDef]) -> None:
         self._fields = fields
         self.used: set[str] = set()
+        self._nodes = 0
 
-    def compile(self, qfilter: Any, level: int) -> Predicate:
+    def _enter(self, qfilter: Any, level: int) -> None:
+        """Check one node's shape and depth, and count it against MAX_FILTER_NODES."""
         if not isinstance(qfilter, list | tuple) or not qfilter:
             raise QueryFilterError(f"Invalid filter on level {level}")
         if level >= MAX_LEVELS:
             raise QueryFilterError(
                 f"Only up to {MAX_LEVELS} levels are allowed (filter nested too deep)"
             )
+        self._nodes += 1
+        if self._nodes > MAX_FILTER_NODES:
+            raise QueryFilterError(
+                f"Filter too large: more than {MAX_FILTER_NODES} operators and conditions"
+            )
+
+    def compile(self, qfilter: Any, level: int) -> Predicate:
+        self._enter(qfilter, level)
         op, operands = qfilter[0], list(qfilter[1:])
         if op in (OP_OR, OP_AND):
             return self._logic(op, operands, level)
@@ -148,10 +178,45 @@ class _Compiler:
         return fdef
 
     def _logic(self, op: str, operands: list[Any], level: int) -> Predicate:
-        subs = [self.compile(sub, level + 1) for sub in operands]
         if op == OP_OR:
+            subs = self._or_terms(operands, level + 1)
+            if len(subs) == 1:
+                return subs[0]
             return lambda sh, item: any(sub(sh, item) for sub in subs)
+        subs = [self.compile(sub, level + 1) for sub in operands]
         return lambda sh, item: all(sub(sh, item) for sub in subs)
+
+    def _or_terms(self, operands: list[Any], level: int) -> list[Predicate]:
+        """The operands' predicates, in order; each run of consecutive ``=`` conditions on
+        one field becomes one predicate (a set lookup where that is exactly equivalent)."""
+        subs: list[Predicate] = []
+        run: list[Any] = []
+        run_field: FieldDef | None = None
+        for sub in operands:
+            term = self._equality(sub, level)
+            if term is not None and term[0] is run_field:
+                run.append(term[1])
+                continue
+            if run_field is not None:
+                subs.append(_any_equal(run_field, run))
+            run_field, run = (None, []) if term is None else (term[0], [term[1]])
+            if term is None:
+                subs.append(self.compile(sub, level))
+        if run_field is not None:
+            subs.append(_any_equal(run_field, run))
+        return subs
+
+    def _equality(self, qfilter: Any, level: int) -> tuple[FieldDef, Any] | None:
+        """``(field, prepared value)`` of an ``=`` condition, checked in the order
+        :meth:`compile` checks it; None for any other filter."""
+        if not (
+            isinstance(qfilter, list | tuple) and len(qfilter) == 3
+            and isinstance(qfilter[0], str) and qfilter[0] == OP_EQUAL
+        ):
+            return None
+        self._enter(qfilter, level)
+        fdef = self._lookup(qfilter[1])
+        return fdef, _prepare_value(fdef, OP_EQUAL, qfilter[2])
 
     def _unary(self, op: str, operands: list[Any], level: int) -> Predicate:
         if len(operands) != 1:
@@ -169,6 +234,88 @@ class _Compiler:
         fdef = self._lookup(operands[0])
         test = _binary_test(op, fdef, _prepare_value(fdef, op, operands[1]))
         return _wrap(fdef.getter, test)
+
+
+def _any_equal(fdef: FieldDef, values: list[Any]) -> Predicate:
+    """``|`` of ``["=", fdef, value]`` for each value (already prepared)."""
+    member = _member_test(fdef, values) if len(values) >= SET_MIN_TERMS else None
+    if member is not None:
+        return _wrap(fdef.getter, member)
+    subs = [_wrap(fdef.getter, _binary_test(OP_EQUAL, fdef, value)) for value in values]
+    if len(subs) == 1:
+        return subs[0]
+    return lambda sh, item: any(sub(sh, item) for sub in subs)
+
+
+_NO_KEY = object()
+_EXACT_SCALARS = frozenset({str, int, float, bool, type(None)})
+_STR_EQ: object = str.__eq__
+_INT_EQ: object = int.__eq__
+
+
+def _set_member(value: Any) -> bool:
+    """Whether ``value`` can stand in a set with ``==`` meaning membership (no NaN)."""
+    return type(value) in _EXACT_SCALARS and value == value
+
+
+def _scalar_key(actual: Any) -> Any:
+    """``actual`` as an exact built-in scalar that compares ``==`` the same way to every
+    set member, or _NO_KEY (the caller then compares one by one)."""
+    kind = type(actual)
+    if kind in _EXACT_SCALARS:
+        return actual
+    if isinstance(actual, str) and kind.__eq__ is _STR_EQ:
+        return str.__str__(actual)  # e.g. a StrEnum member: its plain text
+    if isinstance(actual, int) and kind.__eq__ is _INT_EQ:
+        return int.__int__(actual)
+    return _NO_KEY
+
+
+def _member_test(fdef: FieldDef, values: list[Any]) -> Callable[[Any], bool] | None:
+    """A set lookup equal to ``any(actual == v for v in values)`` under the field's
+    equality; None where no lookup is exactly equivalent (timestamps, odd values)."""
+    if FieldFlag.SPLIT_TIMESTAMP in fdef.flags or not all(map(_set_member, values)):
+        return None
+    exact = _equal_any(tuple(values))
+    if FieldFlag.HOSTNAME not in fdef.flags:
+        return exact
+    if not all(type(value) is str for value in values):
+        return None
+    return _hostname_any(frozenset(value.lower() for value in values), exact)
+
+
+def _equal_any(values: tuple[Any, ...]) -> Callable[[Any], bool]:
+    members = frozenset(values)
+
+    def test(actual: Any) -> bool:
+        key = _scalar_key(actual)
+        if key is _NO_KEY:
+            return any(actual == value for value in values)
+        return key in members
+
+    return test
+
+
+def _hostname_any(
+    lowered: frozenset[str], exact: Callable[[Any], bool]
+) -> Callable[[Any], bool]:
+    """:func:`hostname_matches` against any wanted name: the whole lowered name or a
+    prefix ending before one of its dots is wanted."""
+
+    def test(actual: Any) -> bool:
+        if not isinstance(actual, str):
+            return exact(actual)
+        name = actual.lower()
+        if name in lowered:
+            return True
+        dot = name.find(".")
+        while dot >= 0:
+            if name[:dot] in lowered:
+                return True
+            dot = name.find(".", dot + 1)
+        return False
+
+    return test
 
 
 def _wrap(getter: Callable[[Any, Any], Any], test: Callable[[Any], bool]) -> Predicate:

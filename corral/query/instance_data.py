@@ -83,10 +83,8 @@ class InstanceShared:
     # --- disks and parameters -------------------------------------------
     def disks(self, inst: Instance) -> list[Disk] | None:
         """The instance's disks in order; None if the configuration lacks one."""
-        try:
+        if inst.uuid in self._disks:  # no KeyError: a first look-up per instance is the rule
             return self._disks[inst.uuid]
-        except KeyError:
-            pass
         table = self.config.disks
         try:
             disks: list[Disk] | None = [table[uuid] for uuid in inst.disks]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from operator import attrgetter
 from typing import Any
 
 from corral.objects import Disk, DiskTemplate, Instance, Nic
@@ -15,6 +14,7 @@ from corral.query.fields import (
     Getter,
     ItemGetter,
     ordinal,
+    parts,
 )
 from corral.query.instance_data import (
     NIC_BRIDGE,
@@ -51,16 +51,30 @@ def _disk_usage(disk: Disk) -> int:
     return 0 if disk.dev_type in _NO_USAGE else disk.size
 
 
-def _disk_name(disk: Disk) -> str | None:
-    return disk.name or None
+_NO_DISK_DATA = (NODATA,) * 5
 
 
-def _all_disks(fn: DiskFn) -> Getter:
-    def get(sh: InstanceShared, inst: Instance) -> Any:
-        disks = sh.disks(inst)
-        return NODATA if disks is None else list(map(fn, disks))
+def _disk_lists(sh: InstanceShared, inst: Instance) -> tuple[Any, ...]:
+    """The disks' sizes, spindles, names and UUIDs, and their total usage, in one
+    pass (all NODATA when the configuration lacks one of the disks)."""
+    disks = sh.disks(inst)
+    if disks is None:
+        return _NO_DISK_DATA
+    sizes: list[int] = []
+    spindles: list[int | None] = []
+    names: list[str | None] = []
+    uuids: list[str] = []
+    usage = 0
+    for disk in disks:
+        sizes.append(disk.size)
+        spindles.append(disk.spindles)
+        names.append(disk.name or None)
+        uuids.append(disk.uuid)
+        usage += _disk_usage(disk)
+    return sizes, spindles, names, uuids, usage
 
-    return get
+
+_SIZES, _SPINDLES, _NAMES, _UUIDS, _USAGE = parts(_disk_lists, len(_NO_DISK_DATA))
 
 
 def _nth_disk(index: int, fn: DiskFn) -> Getter:
@@ -76,32 +90,18 @@ def _nth_disk(index: int, fn: DiskFn) -> Getter:
     return get
 
 
-def _total_usage(sh: InstanceShared, inst: Instance) -> Any:
-    disks = sh.disks(inst)
-    if disks is None:
-        return NODATA
-    total = 0
-    for disk in disks:
-        total += _disk_usage(disk)
-    return total
-
-
 def disk_fields() -> list[FieldDef]:
     fields = [
         FieldDef("disk_usage", "DiskUsage", K.UNIT,
                  "Total disk space used by instance on each of its nodes; this is not the"
                  " disk size visible to the instance, but the usage on the node",
-                 _total_usage),
+                 _USAGE),
         FieldDef("disk.count", "Disks", K.NUMBER, "Number of disks",
                  ItemGetter(lambda i: len(i.disks))),
-        FieldDef("disk.sizes", "Disk_sizes", K.OTHER, "List of disk sizes",
-                 _all_disks(attrgetter("size"))),
-        FieldDef("disk.spindles", "Disk_spindles", K.OTHER, "List of disk spindles",
-                 _all_disks(attrgetter("spindles"))),
-        FieldDef("disk.names", "Disk_names", K.OTHER, "List of disk names",
-                 _all_disks(_disk_name)),
-        FieldDef("disk.uuids", "Disk_UUIDs", K.OTHER, "List of disk UUIDs",
-                 _all_disks(attrgetter("uuid"))),
+        FieldDef("disk.sizes", "Disk_sizes", K.OTHER, "List of disk sizes", _SIZES),
+        FieldDef("disk.spindles", "Disk_spindles", K.OTHER, "List of disk spindles", _SPINDLES),
+        FieldDef("disk.names", "Disk_names", K.OTHER, "List of disk names", _NAMES),
+        FieldDef("disk.uuids", "Disk_UUIDs", K.OTHER, "List of disk UUIDs", _UUIDS),
     ]
     for i in range(MAX_DISKS):
         nth = ordinal(i + 1)
@@ -128,30 +128,11 @@ def _setting(index: int) -> NicFn:
 _mode, _link, _vlan, _bridge = (_setting(i) for i in (NIC_MODE, NIC_LINK, NIC_VLAN, NIC_BRIDGE))
 
 
-def _all_settings(index: int) -> Getter:
-    """The aggregate of one NIC setting (mode, link, VLAN or bridge)."""
-
-    def get(sh: InstanceShared, inst: Instance) -> Any:
-        settings = sh.nic_settings
-        return [settings(nic)[index] for nic in inst.nics]
-
-    return get
-
-
 def _network_name(sh: InstanceShared, nic: Nic) -> Any:
     if nic.network is None:
         return None
     net = sh.networks.get(nic.network)
     return nic.network if net is None else net.name
-
-
-def _all_nics(fn: NicFn) -> Getter:
-    return lambda sh, inst: [fn(sh, nic) for nic in inst.nics]
-
-
-def _all_nic_values(fn: Callable[[Nic], Any]) -> Getter:
-    """Like :func:`_all_nics` for values of the NIC alone (C-level ``map``)."""
-    return ItemGetter(lambda inst: list(map(fn, inst.nics)))
 
 
 def _nth_nic(index: int, fn: NicFn) -> Getter:
@@ -163,19 +144,6 @@ def _nth_nic(index: int, fn: NicFn) -> Getter:
 
     return get
 
-
-def _nic_name(nic: Nic) -> str | None:
-    return nic.name or None
-
-
-_NIC_OWN: dict[str, Callable[[Nic], Any]] = {
-    "mac": attrgetter("mac"),
-    "ip": attrgetter("ip"),
-    "name": _nic_name,
-    "uuid": attrgetter("uuid"),
-    "network": attrgetter("network"),
-}
-"""Parts that depend on the NIC alone (no cluster defaults)."""
 
 _AGG = "List containing each network interface's "
 _NIC_PARTS: list[tuple[str, str, str, str, NicFn]] = [
@@ -192,15 +160,31 @@ _NIC_PARTS: list[tuple[str, str, str, str, NicFn]] = [
 ]
 
 
-_SETTING_INDEX = {"mode": NIC_MODE, "link": NIC_LINK, "vlan": NIC_VLAN, "bridge": NIC_BRIDGE}
+def _nic_lists(sh: InstanceShared, inst: Instance) -> tuple[list[Any], ...]:
+    """Every per-NIC list of the instance in one pass: the parts of :data:`_NIC_PARTS`
+    in order, then the network names and the custom NIC parameters."""
+    lists: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [], [], [], [])
+    macs, ips, names, uuids, modes, links, vlans, bridges, nets, net_names, params = lists
+    settings = sh.nic_settings
+    for nic in inst.nics:
+        macs.append(nic.mac)
+        ips.append(nic.ip)
+        names.append(nic.name or None)
+        uuids.append(nic.uuid)
+        mode, link, vlan, bridge = settings(nic)
+        modes.append(mode)
+        links.append(link)
+        vlans.append(vlan)
+        bridges.append(bridge)
+        nets.append(nic.network)
+        net_names.append(_network_name(sh, nic))
+        params.append(dict(nic.nicparams))
+    return lists
 
 
-def _nic_aggregate(part: str, fn: NicFn) -> Getter:
-    if part in _NIC_OWN:
-        return _all_nic_values(_NIC_OWN[part])
-    if part in _SETTING_INDEX:
-        return _all_settings(_SETTING_INDEX[part])
-    return _all_nics(fn)
+_NIC_LISTS = parts(_nic_lists, len(_NIC_PARTS) + 2)
+NETWORK_NAMES, CUSTOM_NICPARAMS = _NIC_LISTS[-2:]
+"""Getters of ``nic.networks.names`` and ``custom_nicparams``."""
 
 
 def nic_fields() -> list[FieldDef]:
@@ -208,13 +192,11 @@ def nic_fields() -> list[FieldDef]:
         FieldDef("nic.count", "NICs", K.NUMBER, "Number of network interfaces",
                  ItemGetter(lambda i: len(i.nics))),
         *(
-            FieldDef(f"nic.{part}s", agg, K.OTHER, _AGG + desc,
-                     _nic_aggregate(part, fn))
-            for part, agg, _t, desc, fn in _NIC_PARTS
+            FieldDef(f"nic.{part}s", agg, K.OTHER, _AGG + desc, getter)
+            for (part, agg, _t, desc, _fn), getter in zip(_NIC_PARTS, _NIC_LISTS[:-2], strict=True)
         ),
         FieldDef("nic.networks.names", "NIC_networks_names", K.OTHER,
-                 "List containing the name of each interface's network",
-                 _all_nics(_network_name)),
+                 "List containing the name of each interface's network", NETWORK_NAMES),
     ]
     for i in range(MAX_NICS):
         nth = ordinal(i + 1)

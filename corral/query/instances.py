@@ -18,7 +18,12 @@ from corral.query.fields import (
     maybe_attr,
 )
 from corral.query.instance_data import InstanceShared, instance_status, live_value, oper_state
-from corral.query.instance_devices import DEVICE_ALIASES, disk_fields, nic_fields
+from corral.query.instance_devices import (
+    CUSTOM_NICPARAMS,
+    DEVICE_ALIASES,
+    disk_fields,
+    nic_fields,
+)
 from corral.query.names import nice_sorted_by, resolve_named
 from corral.query.paramfields import BE_PARAMS, HV_PARAMS, param_fields
 
@@ -117,8 +122,7 @@ _PARAM_FIELDS = [
     FieldDef("custom_osparams", "CustomOpSysParameters", K.OTHER,
              "Custom operating system parameters", ItemGetter(lambda i: dict(i.osparams))),
     FieldDef("custom_nicparams", "CustomNicParameters", K.OTHER,
-             "Custom network interface parameters",
-             ItemGetter(lambda i: [dict(n.nicparams) for n in i.nics])),
+             "Custom network interface parameters", CUSTOM_NICPARAMS),
     *param_fields("be", "backend", BE_PARAMS, lambda sh, i, name: sh.beparam(i, name)),
     *param_fields("hv", "hypervisor", HV_PARAMS, lambda sh, i, name: sh.hvparam(i, name)),
 ]

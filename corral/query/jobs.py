@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from corral.job_wire import OP_FINALIZED, OpStatus, job_status_of
 from corral.opcodes import REGISTRY
+from corral.opcodes.private import PRIVATE_FIELDS, hidden_values, scrub, served_input
 from corral.query.context import QueryContext, Resource
 from corral.query.fields import UNAVAIL, FieldDef, FieldFlag, FieldKind, Getter, field_table
 from corral.query.filter import parse_job_id
@@ -17,8 +19,6 @@ from corral.query.filter import parse_job_id
 K = FieldKind
 JobRow = tuple[int, "dict[str, Any] | None"]
 
-_FINALIZED = frozenset({"success", "error", "canceled"})
-_STOPPING = ("canceling", "error", "canceled")
 PRIORITY_DEFAULT = 0
 PRIORITY_HIGHEST = -20
 PRIORITY_LOWEST = 19
@@ -42,16 +42,8 @@ def job_status(job: dict[str, Any]) -> str:
     """The record's ``status``, or Ganeti's derivation from the opcode statuses."""
     if job.get("status"):
         return str(job["status"])
-    statuses = [str(op.get("status", "queued")) for op in job.get("ops", ())]
-    result = "queued"
-    for status in statuses:
-        if status in _STOPPING:
-            return status
-        if status in ("waiting", "running"):
-            result = status
-    if statuses and all(s == "success" for s in statuses):
-        return "success"
-    return result
+    ops = job.get("ops", ())
+    return job_status_of(str(op.get("status", OpStatus.QUEUED)) for op in ops).value
 
 
 def job_priority(job: dict[str, Any]) -> int:
@@ -59,7 +51,7 @@ def job_priority(job: dict[str, Any]) -> int:
     pending = [
         int(op.get("priority", PRIORITY_DEFAULT))
         for op in job.get("ops", ())
-        if op.get("status") not in _FINALIZED
+        if op.get("status") not in OP_FINALIZED
     ]
     return min(pending) if pending else PRIORITY_DEFAULT
 
@@ -74,6 +66,17 @@ def _job(fn: Callable[[dict[str, Any]], Any]) -> Getter:
 
 def _per_op(fn: Callable[[dict[str, Any]], Any]) -> Getter:
     return _job(lambda job: [fn(op) for op in job.get("ops", ())])
+
+
+def _without_private(key: str, default: Any) -> Callable[[dict[str, Any]], Any]:
+    """An opcode's ``key`` with its input's private values ``<redacted>`` (a script may
+    have echoed them in a message)."""
+
+    def get(op: dict[str, Any]) -> Any:
+        hidden = hidden_values(op.get("input") or {}, PRIVATE_FIELDS)
+        return scrub(op.get(key, default), hidden)
+
+    return get
 
 
 def _timestamp(key: str) -> Getter:
@@ -97,13 +100,13 @@ JOB_FIELDS = field_table(
         FieldDef("archived", "Archived", K.BOOL, "Whether job is archived",
                  _job(lambda job: bool(job.get("archived", False)))),
         FieldDef("ops", "OpCodes", K.OTHER, "List of all opcodes",
-                 _per_op(lambda op: op.get("input"))),
+                 _per_op(lambda op: served_input(op.get("input")))),
         FieldDef("opresult", "OpCode_result", K.OTHER, "List of opcodes results",
-                 _per_op(lambda op: op.get("result"))),
+                 _per_op(_without_private("result", None))),
         FieldDef("opstatus", "OpCode_status", K.OTHER, "List of opcodes status",
                  _per_op(lambda op: op.get("status"))),
         FieldDef("oplog", "OpCode_log", K.OTHER, "List of opcode output logs",
-                 _per_op(lambda op: op.get("log", []))),
+                 _per_op(_without_private("log", []))),
         FieldDef("opstart", "OpCode_start", K.OTHER,
                  "List of opcode start timestamps (before acquiring locks)",
                  _per_op(lambda op: op.get("start_timestamp"))),

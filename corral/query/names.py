@@ -57,17 +57,31 @@ def resolve_named(table: Mapping[str, N], wanted: Iterable[Any], label: str) -> 
     """
     by_name = {obj.name: obj for obj in table.values()}
     found: dict[str, N] = {}
-    for name in wanted:
-        obj = _resolve_one(table, by_name, str(name), label)
+    short: dict[str, list[N]] | None = None
+    for name in map(str, wanted):
+        obj = table.get(name) or by_name.get(name)
+        if obj is None:
+            short = _short_name_index(by_name) if short is None else short
+            obj = _resolve_short(short.get(name.lower(), []), name, label)
         found[obj.uuid] = obj
     return nice_sorted_by(found.values(), lambda o: o.name)
 
 
-def _resolve_one(table: Mapping[str, N], by_name: Mapping[str, N], name: str, label: str) -> N:
-    exact = table.get(name) or by_name.get(name)
-    if exact is not None:
-        return exact
-    matches = [obj for full, obj in by_name.items() if hostname_matches(full, name)]
+def _short_name_index(by_name: Mapping[str, N]) -> dict[str, list[N]]:
+    """Lowered name → the objects :func:`hostname_matches` matches it with: each full
+    name and each of its prefixes ending before a dot, lowered."""
+    index: dict[str, list[N]] = {}
+    for full, obj in by_name.items():
+        lowered = full.lower()
+        index.setdefault(lowered, []).append(obj)
+        dot = lowered.find(".")
+        while dot >= 0:
+            index.setdefault(lowered[:dot], []).append(obj)
+            dot = lowered.find(".", dot + 1)
+    return index
+
+
+def _resolve_short(matches: list[N], name: str, label: str) -> N:
     if len(matches) == 1:
         return matches[0]
     problem = "has multiple matches" if matches else "not found"

@@ -13,14 +13,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from corral.errors import LuxiError, OpPrereqError
+from corral.job_wire import JOB_FINALIZED, JOB_NOTCHANGED
 from corral.rapi.httperror import HttpError
+from corral.rapi.records import as_records
 
 Dispatch = Callable[[str, list[Any]], Awaitable[Any]]
 """``dispatch(method, args)``: a LUXI method of the master, awaited in process."""
 
-JOB_NOTCHANGED = "nochange"
-JOB_FINAL = frozenset({"success", "error", "canceled"})
 WAIT_STEP = 10.0
 """Seconds one WaitForJobChange call may block (Ganeti's RAPI uses 10)."""
 
@@ -41,12 +43,6 @@ def name_filter(namefield: str, names: Sequence[Any]) -> list[Any]:
 def plain_rows(result: dict[str, Any]) -> list[list[Any]]:
     """Values of a query2 answer, None where a cell is not normal (unknown field, no data)."""
     return [[value for _status, value in row] for row in result["data"]]
-
-
-def records(fields: list[str], result: dict[str, Any]) -> list[dict[str, Any]]:
-    """A query2 answer as one dict per item (field → value, None when not normal)."""
-    return [{name: cell[1] for name, cell in zip(fields, row, strict=True)}
-            for row in result["data"]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +74,8 @@ class RapiContext:
         qfilter = None if names is None else name_filter(namefield, names)
         return plain_rows(await self.call("Query", what, fields, qfilter))
 
-    async def records(self, what: str, fields: list[str]) -> list[dict[str, Any]]:
-        """Every item as a dict of ``fields`` (RAPI's bulk answers).
+    async def rows(self, what: str, fields: list[str]) -> list[list[Any]]:
+        """Every item's plain values of ``fields`` (RAPI's bulk answers).
 
         The legacy LUXI queries build plain values directly, without query2's
         ``[status, value]`` cells: much less work at thousands of items.
@@ -87,20 +83,26 @@ class RapiContext:
         legacy = LEGACY_QUERIES.get(what)
         if legacy is not None:
             try:
-                rows = await self.call(legacy, [], fields, False)
+                return list(await self.call(legacy, [], fields, False))
             except OpPrereqError:
                 pass  # an unknown field: query2 answers it with None, as Ganeti does
-            else:
-                return [dict(zip(fields, row, strict=True)) for row in rows]
-        return records(fields, await self.call("Query", what, fields, None))
+        return plain_rows(await self.call("Query", what, fields, None))
+
+    async def records(self, what: str, fields: list[str]) -> list[msgspec.Struct]:
+        """Every item as a record of ``fields`` (a JSON object once encoded)."""
+        return as_records(fields, await self.rows(what, fields))
+
+    async def index(self, what: str, uri: str, key: str) -> list[dict[str, Any]]:
+        """Ganeti's answer to a collection GET without ``bulk``: names and URIs."""
+        return uri_list([row[0] for row in await self.query(what, ["name"])], uri, key)
 
     async def listing(
         self, what: str, fields: list[str], bulk: bool, uri: str, key: str
-    ) -> list[dict[str, Any]]:
-        """A collection resource's GET: full records with ``bulk``, else Ganeti's index."""
+    ) -> list[msgspec.Struct] | list[dict[str, Any]]:
+        """A collection resource's GET: full records with ``bulk``, else the index."""
         if bulk:
             return await self.records(what, fields)
-        return uri_list([row[0] for row in await self.query(what, ["name"])], uri, key)
+        return await self.index(what, uri, key)
 
     async def query_one(self, what: str, name: str, fields: list[str]) -> dict[str, Any]:
         """One item as a dict; 404 when it does not exist."""
@@ -128,7 +130,7 @@ class RapiContext:
                 continue
             info, logs = change
             serial = max([serial or 0, *(int(entry[0]) for entry in logs or [])])
-            if info[0] in JOB_FINAL:
+            if info[0] in JOB_FINALIZED:
                 break
         row = (await self.call("QueryJobs", [job_id], ["status", "opresult"]))[0]
         return str(row[0]), list(row[1])

@@ -2,10 +2,10 @@
 
 Order of checks, as Ganeti's: the route (404 unknown path, 405 known path without
 the method), then authentication (401/403), then the body (415 when it is not
-``application/json``, 400 when it is not JSON), then the resource. Answers are
-JSON; errors carry Ganeti's ``{"code", "message", "explain"}`` body. The OpenAPI
-document of the route table is served, without authentication, at
-:data:`OPENAPI_PATH`.
+``application/json``, 400 when it is not JSON or nests too deep, 413 when it
+is too large), then the resource. Answers are JSON; errors carry Ganeti's
+``{"code", "message", "explain"}`` body. The OpenAPI document of the route table
+is served, without authentication, at :data:`OPENAPI_PATH`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from corral.jsonlimits import JsonTooDeep, check_depth
 from corral.rapi.auth import Authenticator
 from corral.rapi.context import Dispatch, RapiContext
 from corral.rapi.httperror import HttpError, bad_request, from_exception
@@ -25,6 +26,7 @@ from corral.rapi.openapi import build_document
 from corral.rapi.request import RapiRequest
 from corral.rapi.routes import ROUTES, run_route
 from corral.rapi.routing import RouteTable
+from corral.rpc.listener import ConnectionBudget, GuardedSite, Limits, rapi_limits
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +51,27 @@ def query_args(request: web.Request) -> dict[str, Sequence[str]]:
 
 
 async def read_body(request: web.Request) -> Any:
-    """The decoded JSON body, None when there is none."""
+    """The decoded JSON body, None when there is none.
+
+    Raises:
+        HttpError: 413 above :data:`MAX_BODY`, 415 when not JSON by type, 400 when
+            not JSON or nested deeper than :data:`~corral.jsonlimits.MAX_DEPTH`.
+    """
     try:
         raw = await request.read()
-    except web.HTTPException as err:  # e.g. 413: larger than MAX_BODY
+    except web.HTTPRequestEntityTooLarge:
+        raise HttpError(413, f"Request body larger than the limit of {MAX_BODY} bytes") from None
+    except web.HTTPException as err:
         raise HttpError(err.status, err.reason) from None
     if not raw.strip():
         return None
     if request.content_type.lower() != JSON:
         raise HttpError(415, f"Request bodies must be {JSON}")
     try:
+        check_depth(raw)
         return msgspec.json.decode(raw)
+    except JsonTooDeep as err:
+        raise bad_request(f"Unable to parse JSON data: {err}") from None
     except msgspec.DecodeError:
         raise bad_request("Unable to parse JSON data") from None
 
@@ -73,13 +85,18 @@ class RapiServer:
         authenticator: Authenticator,
         ssl_context: ssl.SSLContext | None,
         table: RouteTable | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.ctx = RapiContext(dispatch)
+        self.limits = limits
+        """Connection limits of each listening address; None: :func:`rapi_limits` at start."""
         self.auth = authenticator
         self.ssl_context = ssl_context
         self.table = table or RouteTable(ROUTES)
         self.openapi = encode(build_document(self.table.routes))
         self._runner: web.AppRunner | None = None
+        self.budget: ConnectionBudget | None = None
+        """The connections held over every listening address (set by :meth:`start`)."""
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
@@ -118,13 +135,15 @@ class RapiServer:
         Raises:
             OSError: no address could be bound.
         """
-        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        limits = self.limits or rapi_limits()
+        self.budget = ConnectionBudget(limits)
+        runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
+                               keepalive_timeout=limits.idle_timeout)
         await runner.setup()
         self._runner = runner
         failure: OSError | None = None
         for host in hosts:
-            site = web.TCPSite(runner, host, port, ssl_context=self.ssl_context,
-                               reuse_address=True)
+            site = GuardedSite(runner, host, port, self.budget, self.ssl_context)
             try:
                 await site.start()
             except OSError as err:

@@ -1,7 +1,10 @@
 """The node RPC table. Wire names and argument order are Ganeti's.
 
 Each call travels as ``PUT /<name>`` with a JSON list of its arguments in table
-order; the answer is ``[true, payload]`` or ``[false, "error message"]``.
+order; the answer is ``[true, payload]`` or ``[false, "error message"]``. ``returns``
+is the payload's type (structs in :mod:`corral.rpc.payloads`): the node's handler
+returns it and the master's typed client (:class:`corral.rpc.nodes.NodeRpc`) decodes
+into it. ``tests/architecture/test_rpc_table.py`` checks both ends against this table.
 """
 
 from __future__ import annotations
@@ -12,6 +15,23 @@ from typing import Any
 
 from corral.objects.bundle import InstanceBundle
 from corral.objects.instance import Disk
+from corral.rpc.payloads import (
+    AssembledDevice,
+    CommandOutput,
+    ConsolePayload,
+    DeviceState,
+    DeviceStatus,
+    DiskDimensions,
+    HookScriptResult,
+    InstanceRuntime,
+    JoinCsr,
+    NodeInfo,
+    NodeVerifyResult,
+    OsDiagnosis,
+    RunningInstance,
+    StorageValue,
+    Volume,
+)
 
 
 class Fanout(enum.Enum):
@@ -43,9 +63,11 @@ class Arg:
 
 @dataclass(frozen=True, slots=True)
 class RpcCall:
-    """A node RPC call: its wire name, fan-out, timeout and arguments."""
+    """A node RPC call: its wire name, payload type, fan-out, timeout and arguments."""
 
     name: str
+    returns: Any
+    """The payload's type (``None`` for calls that answer nothing)."""
     fanout: Fanout
     timeout: Timeout
     args: tuple[Arg, ...]
@@ -56,13 +78,14 @@ class RpcCall:
 
 def _call(
     name: str,
+    returns: Any,
     fanout: Fanout,
     timeout: Timeout,
     doc: str,
     *args: Arg,
     needs_certificate: bool = True,
 ) -> RpcCall:
-    return RpcCall(name, fanout, timeout, tuple(args), doc, needs_certificate)
+    return RpcCall(name, returns, fanout, timeout, tuple(args), doc, needs_certificate)
 
 
 S, M = Fanout.SINGLE, Fanout.MULTI
@@ -70,30 +93,33 @@ T = Timeout
 
 _TABLE: tuple[RpcCall, ...] = (
     # --- node information and verification ---------------------------------
-    _call("version", M, T.URGENT, "protocol version of the node daemon"),
+    _call("version", int, M, T.URGENT, "protocol version of the node daemon"),
     _call(
         "node_info",
+        NodeInfo,
         M,
         T.URGENT,
         "memory, CPUs, storage space and hypervisor info",
-        Arg("storage_units", list, "[[storage type, key, params], ...]"),
-        Arg("hv_specs", list, "[[hypervisor name, hvparams], ...]"),
+        Arg("storage_units", list[Any], "[[storage type, key, params], ...]"),
+        Arg("hv_specs", list[Any], "[[hypervisor name, hvparams], ...]"),
     ),
     _call(
         "node_verify",
+        NodeVerifyResult,
         M,
         T.NORMAL,
         "run cluster-verify checks on the node",
-        Arg("checks", dict, "check name -> parameters"),
+        Arg("checks", dict[str, Any], "check name -> parameters"),
         Arg("cluster_name", str),
-        Arg("all_hvparams", dict),
+        Arg("all_hvparams", dict[str, Any]),
     ),
-    _call("node_time", M, T.URGENT, "the node's clock, seconds since the epoch"),
-    _call("node_boot_id", M, T.URGENT, "the kernel boot id of the node"),
-    _call("master_node_name", M, T.URGENT, "the master node named by the node's ssconf"),
+    _call("node_time", float, M, T.URGENT, "the node's clock, seconds since the epoch"),
+    _call("node_boot_id", str, M, T.URGENT, "the kernel boot id of the node"),
+    _call("master_node_name", str, M, T.URGENT, "the master node named by the node's ssconf"),
     # --- files and configuration --------------------------------------------
     _call(
         "upload_file",
+        None,
         M,
         T.NORMAL,
         "write one allowed cluster file",
@@ -107,41 +133,46 @@ _TABLE: tuple[RpcCall, ...] = (
     ),
     _call(
         "write_ssconf_files",
+        None,
         M,
         T.FAST,
         "replace the node's ssconf files",
-        Arg("values", dict, "ssconf key -> text"),
+        Arg("values", dict[str, Any], "ssconf key -> text"),
     ),
     _call(
         "config_replicate",
+        int,
         M,
         T.FAST,
         "apply configuration changes on a master candidate",
         Arg("serial_no", int, "serial number after the changes"),
         Arg("base_serial", int, "serial number the changes apply on; -1 for a full copy"),
-        Arg("changes", list, "[[kind, uuid, object or null], ...]"),
-        Arg("meta", dict, "ctime, mtime, version"),
+        Arg("changes", list[Any], "[[kind, uuid, object or null], ...]"),
+        Arg("meta", dict[str, Any], "ctime, mtime, version"),
     ),
-    _call("config_serial", M, T.URGENT, "serial number of the node's configuration replica"),
-    _call("node_demote_from_mc", S, T.FAST, "drop the configuration and queue replicas"),
+    _call("config_serial", int, M, T.URGENT, "serial number of the node's configuration replica"),
+    _call("node_demote_from_mc", bool, S, T.FAST, "drop the configuration and queue replicas"),
     # --- job queue replication -----------------------------------------------
     _call(
         "jobqueue_update",
+        None,
         M,
         T.URGENT,
         "write job files on a master candidate",
-        Arg("files", list, "[[file name, content], ...]"),
+        Arg("files", list[Any], "[[file name, content], ...]"),
     ),
     _call(
         "jobqueue_rename",
+        None,
         M,
         T.URGENT,
         "rename (archive) job files",
-        Arg("renames", list, "[[old, new], ...]"),
+        Arg("renames", list[Any], "[[old, new], ...]"),
     ),
-    _call("jobqueue_purge", S, T.URGENT, "delete the node's job queue replica"),
+    _call("jobqueue_purge", None, S, T.URGENT, "delete the node's job queue replica"),
     _call(
         "jobqueue_set_drain_flag",
+        None,
         M,
         T.URGENT,
         "set or clear the drain flag",
@@ -150,48 +181,54 @@ _TABLE: tuple[RpcCall, ...] = (
     # --- hooks, commands ---------------------------------------------------
     _call(
         "hooks_runner",
+        list[HookScriptResult],
         M,
         T.NORMAL,
         "run a hooks directory",
         Arg("hpath", str),
         Arg("phase", str),
-        Arg("env", dict),
+        Arg("env", dict[str, Any]),
     ),
     _call(
         "restricted_command",
+        str,
         S,
         T.SLOW,
         "run a command from the restricted commands directory",
         Arg("cmd", str),
     ),
-    _call("test_delay", M, T.SLOW, "sleep on the node", Arg("duration", float)),
+    _call("test_delay", None, M, T.SLOW, "sleep on the node", Arg("duration", float)),
     _call(
         "run_oob",
+        CommandOutput,
         S,
         T.NORMAL,
         "run a shell command on the node (gnt-cluster command)",
-        Arg("command", list),
+        Arg("command", list[Any]),
         Arg("timeout", float),
     ),
     # --- master role ----------------------------------------------------
     _call(
         "node_activate_master_ip",
+        None,
         S,
         T.FAST,
         "bring up the master IP",
-        Arg("master_params", dict),
+        Arg("master_params", dict[str, Any]),
         Arg("use_external_mip_script", bool),
     ),
     _call(
         "node_deactivate_master_ip",
+        None,
         S,
         T.FAST,
         "take down the master IP",
-        Arg("master_params", dict),
+        Arg("master_params", dict[str, Any]),
         Arg("use_external_mip_script", bool),
     ),
     _call(
         "node_change_master_netmask",
+        None,
         S,
         T.FAST,
         "change the master IP's netmask",
@@ -202,6 +239,7 @@ _TABLE: tuple[RpcCall, ...] = (
     ),
     _call(
         "node_ensure_daemon",
+        None,
         M,
         T.URGENT,
         "start or stop a daemon on the node",
@@ -210,6 +248,7 @@ _TABLE: tuple[RpcCall, ...] = (
     ),
     _call(
         "node_leave_cluster",
+        None,
         S,
         T.NORMAL,
         "remove cluster files and stop the node daemon",
@@ -217,100 +256,130 @@ _TABLE: tuple[RpcCall, ...] = (
     ),
     # --- instances --------------------------------------------------------
     _call(
-        "instance_start", S, T.NORMAL, "assemble nothing; start the instance on the hypervisor",
-        Arg("instance", InstanceBundle), Arg("startup_paused", bool), Arg("reason", list),
+        "instance_start",
+        None, S, T.NORMAL, "assemble nothing; start the instance on the hypervisor",
+        Arg("instance", InstanceBundle), Arg("startup_paused", bool), Arg("reason", list[Any]),
     ),
     _call(
-        "instance_shutdown", S, T.NORMAL,
+        "instance_shutdown",
+        None, S, T.NORMAL,
         "stop the instance: soft first, forced after timeout seconds",
-        Arg("instance", InstanceBundle), Arg("timeout", float), Arg("reason", list),
+        Arg("instance", InstanceBundle), Arg("timeout", float), Arg("reason", list[Any]),
     ),
     _call(
-        "instance_reboot", S, T.NORMAL, "reboot (soft: in the guest; hard: stop and start)",
+        "instance_reboot",
+        None, S, T.NORMAL, "reboot (soft: in the guest; hard: stop and start)",
         Arg("instance", InstanceBundle), Arg("reboot_type", str),
-        Arg("shutdown_timeout", float), Arg("reason", list),
+        Arg("shutdown_timeout", float), Arg("reason", list[Any]),
     ),
     _call(
-        "instance_balloon_memory", S, T.NORMAL, "change the memory of a running instance",
+        "instance_balloon_memory",
+        None, S, T.NORMAL, "change the memory of a running instance",
         Arg("instance", InstanceBundle), Arg("memory", int),
     ),
     _call(
-        "instance_info", S, T.URGENT, "runtime state of one instance, or null",
-        Arg("instance", str), Arg("hname", str), Arg("hvparams", dict),
+        "instance_info",
+        InstanceRuntime | None, S, T.URGENT, "runtime state of one instance, or null",
+        Arg("instance", str), Arg("hname", str), Arg("hvparams", dict[str, Any]),
     ),
     _call(
-        "all_instances_info", M, T.URGENT, "runtime state of every instance on the node",
-        Arg("hypervisor_list", list), Arg("all_hvparams", dict),
+        "all_instances_info",
+        dict[str, RunningInstance], M, T.URGENT, "runtime state of every instance on the node",
+        Arg("hypervisor_list", list[str]), Arg("all_hvparams", dict[str, Any]),
     ),
     _call(
-        "instance_list", M, T.URGENT, "names of the instances running on the node",
-        Arg("hypervisor_list", list), Arg("all_hvparams", dict),
+        "instance_list",
+        list[str], M, T.URGENT, "names of the instances running on the node",
+        Arg("hypervisor_list", list[str]), Arg("all_hvparams", dict[str, Any]),
     ),
     _call(
-        "instance_os_add", S, T.ONE_DAY, "run the OS create script on the instance's disks",
+        "instance_os_add",
+        None, S, T.ONE_DAY, "run the OS create script on the instance's disks",
         Arg("instance", InstanceBundle), Arg("reinstall", bool), Arg("debug", int),
     ),
     _call(
-        "instance_run_rename", S, T.SLOW, "run the OS rename script",
+        "instance_run_rename",
+        None, S, T.SLOW, "run the OS rename script",
         Arg("instance", InstanceBundle), Arg("old_name", str), Arg("debug", int),
     ),
     _call(
-        "instance_console_info", S, T.URGENT, "how to reach the instance's console",
+        "instance_console_info",
+        ConsolePayload, S, T.URGENT, "how to reach the instance's console",
         Arg("instance", InstanceBundle),
     ),
     # --- block devices --------------------------------------------------------
     _call(
-        "blockdev_create", S, T.NORMAL, "create a disk at its logical id",
+        "blockdev_create",
+        DeviceState, S, T.NORMAL, "create a disk at its logical id",
         Arg("bdev", Disk), Arg("size", int), Arg("owner", str), Arg("on_primary", bool),
         Arg("info", str), Arg("excl_stor", bool),
     ),
-    _call("blockdev_remove", S, T.NORMAL, "destroy a disk (idempotent)", Arg("bdev", Disk)),
+    _call("blockdev_remove", None, S, T.NORMAL, "destroy a disk (idempotent)", Arg("bdev", Disk)),
     _call(
-        "blockdev_assemble", S, T.NORMAL, "activate a disk; returns its path, uri and link",
+        "blockdev_assemble",
+        AssembledDevice, S, T.NORMAL, "activate a disk; returns its path, uri and link",
         Arg("disk", Disk), Arg("owner", str), Arg("on_primary", bool), Arg("idx", int),
     ),
-    _call("blockdev_shutdown", S, T.NORMAL, "deactivate a disk", Arg("disk", Disk)),
+    _call("blockdev_shutdown", None, S, T.NORMAL, "deactivate a disk", Arg("disk", Disk)),
     _call(
-        "blockdev_grow", S, T.NORMAL, "grow a disk by amount MiB",
+        "blockdev_grow",
+        None, S, T.NORMAL, "grow a disk by amount MiB",
         Arg("cf_bdev", Disk), Arg("amount", int), Arg("dryrun", bool),
         Arg("backingstore", bool), Arg("excl_stor", bool),
     ),
     _call(
-        "blockdev_wipe", S, T.SLOW, "zero size MiB of a disk from offset MiB",
+        "blockdev_wipe",
+        None, S, T.SLOW, "zero size MiB of a disk from offset MiB",
         Arg("disk", Disk), Arg("offset", int), Arg("size", int),
     ),
-    _call("blockdev_find", S, T.NORMAL, "locate a disk; its state or null", Arg("disk", Disk)),
     _call(
-        "blockdev_getdimensions", S, T.NORMAL, "[size in bytes, spindles] per disk, or null",
-        Arg("disks", list),
+        "blockdev_find", DeviceStatus | None, S, T.NORMAL, "locate a disk; its state or null",
+        Arg("disk", Disk),
     ),
     _call(
-        "file_storage_dir_rename", S, T.FAST, "rename an instance's file storage directory",
+        "blockdev_getdimensions",
+        list[DiskDimensions | None], S, T.NORMAL, "[size in bytes, spindles] per disk, or null",
+        Arg("disks", list[Disk]),
+    ),
+    _call(
+        "file_storage_dir_rename",
+        None, S, T.FAST, "rename an instance's file storage directory",
         Arg("old_file_storage_dir", str), Arg("new_file_storage_dir", str),
     ),
     _call(
-        "file_storage_dir_remove", S, T.FAST, "remove an empty file storage directory",
+        "file_storage_dir_remove",
+        None, S, T.FAST, "remove an empty file storage directory",
         Arg("file_storage_dir", str),
     ),
     # --- storage units --------------------------------------------------------
-    _call("node_volumes", M, T.FAST, "every LV of the node: name, vg, size (MiB), first PV"),
     _call(
-        "storage_list", M, T.NORMAL, "rows of the chosen fields per storage unit of a type",
+        "node_volumes", list[Volume], M, T.FAST,
+        "every LV of the node: name, vg, size (MiB), first PV",
+    ),
+    _call(
+        "storage_list",
+        list[list[StorageValue]], M, T.NORMAL,
+        "rows of the chosen fields per storage unit of a type",
         Arg("su_name", str, "storage type: file, lvm-vg or lvm-pv"),
-        Arg("su_args", list, "type arguments; for file: [[directory, ...]]"),
+        Arg("su_args", list[Any], "type arguments; for file: [[directory, ...]]"),
         Arg("name", str | None, "only this unit, or null for all"),
-        Arg("fields", list, "field names, in row order"),
+        Arg("fields", list[str], "field names, in row order"),
     ),
     # --- OS definitions -------------------------------------------------------
-    _call("os_diagnose", M, T.FAST, "the OS definitions found in the node's search path"),
     _call(
-        "os_validate", M, T.FAST, "validate an OS name, variant and parameters",
-        Arg("required", bool), Arg("name", str), Arg("checks", list), Arg("params", dict),
-        Arg("force_variant", bool),
+        "os_diagnose", list[OsDiagnosis], M, T.FAST,
+        "the OS definitions found in the node's search path",
+    ),
+    _call(
+        "os_validate",
+        bool, M, T.FAST, "validate an OS name, variant and parameters",
+        Arg("required", bool), Arg("name", str), Arg("checks", list[str]),
+        Arg("params", dict[str, Any]), Arg("force_variant", bool),
     ),
     # --- joining ------------------------------------------------------------
     _call(
         "node_join_begin",
+        JoinCsr,
         S,
         T.URGENT,
         "start joining: node proves the token, sends a CSR",
@@ -323,6 +392,7 @@ _TABLE: tuple[RpcCall, ...] = (
     ),
     _call(
         "node_join_finish",
+        str,
         S,
         T.URGENT,
         "finish joining: install the signed certificate",

@@ -24,7 +24,7 @@ import msgspec
 from corral import serde
 from corral.errors import RpcError
 from corral.rpc.calls import CALLS, RpcCall
-from corral.rpc.results import NodeResult
+from corral.rpc.results import NodeResult, typed
 
 DEFAULT_PORT = 1811
 POOL_SIZE = 1024
@@ -153,7 +153,8 @@ class RpcClient:
         *args: Any,
         timeout: float | None = None,
     ) -> dict[str, NodeResult[Any]]:
-        """Run ``name`` on every target in parallel; node name → result.
+        """Run ``name`` on every target in parallel; node name → result, each payload
+        decoded into the call's ``returns`` (a wrong shape is a failed result).
 
         ``timeout`` (seconds) overrides the call's table timeout. Offline targets are
         not contacted and get an offline failure result.
@@ -172,7 +173,7 @@ class RpcClient:
         results = await asyncio.gather(
             *(self._one(session, call.name, t, body, seconds) for t in targets)
         )
-        return {r.node: r for r in results}
+        return {r.node: typed(r, call.returns) for r in results}
 
     async def call_single(
         self, name: str, target: NodeTarget, *args: Any, timeout: float | None = None

@@ -23,12 +23,13 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-from typing import Any
 
 from corral.errors import RpcError
 from corral.objects import names
 from corral.rpc import pki
 from corral.rpc.client import NodeTarget, RpcClient
+from corral.rpc.nodes import NodeRpc
+from corral.rpc.payloads import JoinCsr
 
 CONFIRM_TIMEOUT = 10.0
 CONFIRM_INTERVAL = 0.05
@@ -66,12 +67,11 @@ def check_name(value: str, what: str) -> None:
         raise RpcError(str(err)) from None
 
 
-def _csr_from_answer(token: str, answer: Any, nonce: str, node: str) -> str:
-    if not (isinstance(answer, dict)
-            and isinstance(answer.get("csr"), str) and isinstance(answer.get("mac"), str)):
+def _csr_from_answer(token: str, answer: JoinCsr | None, nonce: str, node: str) -> str:
+    if answer is None:
         raise RpcError(f"Node {node} sent a malformed join answer")
-    csr: str = answer["csr"]
-    if not mac_matches(token, answer["mac"], "csr", csr, nonce):
+    csr = answer.csr
+    if not mac_matches(token, answer.mac, "csr", csr, nonce):
         raise RpcError(f"Node {node} did not prove knowledge of the join token; not signing")
     return csr
 
@@ -103,8 +103,9 @@ async def join_node(
     ca_cert = pki.load_cert_pem(ca_cert_pem, "cluster CA certificate")
     nonce = new_nonce()
     begin_mac = join_mac(token, "begin", cluster_name, node_name, ca_cert_pem, nonce)
-    begun = await client.call_single(
-        "node_join_begin", target, cluster_name, node_name, ca_cert_pem, nonce, begin_mac
+    rpc = NodeRpc(client)
+    begun = await rpc.node_join_begin(
+        target, cluster_name, node_name, ca_cert_pem, nonce, begin_mac
     )
     if not begun.ok:
         raise RpcError(f"Node {target.name} refused to start joining: {begun.fail_msg}")
@@ -113,7 +114,7 @@ async def join_node(
     cert = pki.sign_csr(csr, ca_key, ca_cert, node_name, target.address)
     cert_pem = pki.cert_to_pem(cert).decode()
     finish_mac = join_mac(token, "finish", cert_pem, nonce)
-    finished = await client.call_single("node_join_finish", target, cert_pem, nonce, finish_mac)
+    finished = await rpc.node_join_finish(target, cert_pem, nonce, finish_mac)
     if not finished.ok:
         raise RpcError(f"Node {target.name} refused its certificate: {finished.fail_msg}")
     if finished.payload != pki.fingerprint(cert):
@@ -137,7 +138,7 @@ async def confirm_joined(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        result = await client.call_single("version", target, timeout=timeout)
+        result = (await NodeRpc(client).version([target], rpc_timeout=timeout))[target.name]
         if result.ok:
             return
         if loop.time() >= deadline:

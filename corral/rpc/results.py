@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import msgspec
+
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 
 T = TypeVar("T")
@@ -44,3 +46,18 @@ class NodeResult(Generic[T]):
     @classmethod
     def failure(cls, node: str, call: str, message: str, offline: bool = False) -> NodeResult[T]:
         return cls(node=node, call=call, fail_msg=message, offline=offline)
+
+
+def typed(result: NodeResult[Any], kind: Any) -> NodeResult[Any]:
+    """``result`` with its payload converted to ``kind`` (a call's ``returns``).
+
+    A payload of another shape gives a failed result that says what was wrong.
+    """
+    if result.fail_msg is not None:
+        return result
+    try:
+        payload = msgspec.convert(result.payload, kind)
+    except msgspec.ValidationError as err:
+        message = f"Invalid answer to {result.call}: {err}"
+        return NodeResult.failure(result.node, result.call, message)
+    return NodeResult(node=result.node, call=result.call, payload=payload)

@@ -12,6 +12,7 @@ import time
 from typing import Any, Protocol
 
 from corral.errors import OpExecError
+from corral.job_wire import JobStatus
 from corral.luxi.client import wait_for_job
 from corral.opcodes.base import Priority
 from corral.query import RS_NORMAL
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 REASON_SOURCE = "gnt:watcher"
 ARCHIVE_TIMEOUT = 60.0
 """Seconds the master may spend archiving old jobs in one call."""
-PENDING_JOB_STATUSES = ("queued", "waiting", "running")
+PENDING_JOB_STATUSES = (JobStatus.QUEUED.value, JobStatus.WAITING.value, JobStatus.RUNNING.value)
 INSTANCE_FIELDS = ["name", "status", "admin_state", "pnode", "snodes", "disks_active"]
 NODE_FIELDS = ["name", "bootid", "offline"]
 
@@ -97,7 +98,7 @@ class ClusterOps:
             job_id,
             lambda entry: log.debug("job %d: %s", job_id, entry[3]),
         )
-        if status != "success":
+        if status != JobStatus.SUCCESS:
             raise OpExecError(f"{what} (job {job_id}) ended with {status}: {_describe(result)}")
         return result
 
@@ -123,7 +124,7 @@ class ClusterOps:
                     group_name=group_uuid, is_strict=strict, priority=int(Priority.LOW))
         job_id = self.client.SubmitJob([op])
         status, _, result = wait_for_job(self.client, job_id)  # type: ignore[arg-type]
-        if status != "success":
+        if status != JobStatus.SUCCESS:
             raise OpExecError(f"Disk verification of group {group_uuid} (job {job_id}) ended "
                               f"with {status}: {_describe(result)}")
         self.client.ArchiveJob(job_id)

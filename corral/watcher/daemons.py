@@ -19,16 +19,21 @@ from pathlib import Path
 
 from corral.backend.commands import MASTERD
 from corral.backend.ssconf import read_ssconf, read_ssconf_lines
-from corral.bootstrap.init import MASTERD_START_TIMEOUT, start_masterd
+from corral.bootstrap.init import MASTERD_START_TIMEOUT
 from corral.daemon_control import (
     MASTERD_MATCH,
     NODED_MATCH,
+    CommandLine,
     daemon_pid,
     noded_argv,
-    spawn_daemon,
+    recorded_command_line,
+    spawn_command,
     stop_daemon,
+    systemctl,
+    systemd_unit,
     wait_listening,
 )
+from corral.daemon_control import masterd_argv as default_masterd_argv
 from corral.errors import OpExecError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError
@@ -73,23 +78,46 @@ def node_identity(layout: NodeLayout) -> NodeIdentity | None:
     return NodeIdentity(name=name, address=ips[name].strip(), port=int(port), master=master)
 
 
+def start_command(layout: NodeLayout, daemon: str, default: list[str]) -> CommandLine:
+    """The command line ``daemon`` last started with (its record), else ``default``."""
+    recorded = recorded_command_line(layout.command_line_file(daemon))
+    if recorded is None:
+        return CommandLine(tuple(default))
+    return recorded
+
+
+def start_daemon(layout: NodeLayout, daemon: str, default: list[str]) -> str:
+    """Start ``daemon``: through its systemd unit when it has one, else detached with the
+    command line it last started with (``default`` when none is recorded). Says how.
+
+    Raises:
+        CommandError: it could not be started.
+    """
+    unit = systemd_unit(layout.root, daemon)
+    if unit is not None:
+        systemctl("start", unit)
+        return f"unit {unit}"
+    command = start_command(layout, daemon, default)
+    pid = spawn_command(command, layout.pid_file(daemon), layout.log_file(daemon))
+    return f"pid {pid}"
+
+
 def ensure_noded(layout: NodeLayout, node: NodeIdentity) -> bool:
     """Start the node daemon unless its pid file names a live one; whether it was started.
 
     Raises:
         CommandError: it could not be started.
     """
-    pid_file = layout.pid_file(NODED)
-    if daemon_pid(pid_file, NODED_MATCH) is not None:
+    if daemon_pid(layout.pid_file(NODED), NODED_MATCH) is not None:
         return False
     log.warning("The node daemon is not running on %s: starting it", node.name)
-    argv = noded_argv(layout.root, node.address, node.port, node.name)
-    pid = spawn_daemon(argv, pid_file, layout.log_file(NODED))
+    default = noded_argv(layout.root, node.address, node.port, node.name)
+    how = start_daemon(layout, NODED, default)
     if wait_listening(node.address, node.port, LISTEN_TIMEOUT):
-        log.info("Node daemon started as pid %d", pid)
+        log.info("Node daemon started (%s)", how)
     else:
-        log.error("The node daemon (pid %d) does not accept connections on %s:%d; see %s",
-                  pid, node.address, node.port, layout.log_file(NODED))
+        log.error("The node daemon (%s) does not accept connections on %s:%d; see %s",
+                  how, node.address, node.port, layout.log_file(NODED))
     return True
 
 
@@ -106,8 +134,15 @@ def ensure_masterd(layout: NodeLayout) -> bool:
     if masterd_running(layout):
         return False
     log.warning("The master daemon is not running: starting it")
-    start_masterd(layout, feedback=log.info)
+    _start_masterd(layout)
     return True
+
+
+def _start_masterd(layout: NodeLayout) -> None:
+    """Start the master daemon as :func:`start_daemon` does and wait until LUXI answers."""
+    how = start_daemon(layout, MASTERD, default_masterd_argv(layout.root))
+    log.info("Master daemon starting (%s)", how)
+    _wait_for_luxi(layout, "started")
 
 
 def masterd_argv(layout: NodeLayout) -> list[str] | None:
@@ -123,29 +158,34 @@ def masterd_argv(layout: NodeLayout) -> list[str] | None:
 
 
 def restart_masterd(layout: NodeLayout) -> None:
-    """Stop and start the master daemon (the RAPI server lives inside it), with the
-    command line it was running with.
+    """Stop and start the master daemon (the RAPI server lives inside it): through its
+    unit, or with the command line it recorded at its start, or the one it runs with.
 
     Raises:
         OpExecError: it did not answer on LUXI after the start.
         CommandError: it could not be started.
     """
-    argv = masterd_argv(layout)
-    stop_daemon(layout.pid_file(MASTERD), MASTERD_MATCH, MASTERD_STOP_TIMEOUT)
-    if argv is None:
-        start_masterd(layout, feedback=log.info)
+    unit = systemd_unit(layout.root, MASTERD)
+    if unit is not None:
+        systemctl("restart", unit)
+        _wait_for_luxi(layout)
         return
-    spawn_daemon(argv, layout.pid_file(MASTERD), layout.log_file(MASTERD))
+    command = recorded_command_line(layout.command_line_file(MASTERD))
+    running = masterd_argv(layout)
+    stop_daemon(layout.pid_file(MASTERD), MASTERD_MATCH, MASTERD_STOP_TIMEOUT)
+    if command is None:
+        command = CommandLine(tuple(running or default_masterd_argv(layout.root)))
+    spawn_command(command, layout.pid_file(MASTERD), layout.log_file(MASTERD))
     _wait_for_luxi(layout)
 
 
-def _wait_for_luxi(layout: NodeLayout) -> None:
+def _wait_for_luxi(layout: NodeLayout, what: str = "restarted") -> None:
     deadline = time.monotonic() + MASTERD_START_TIMEOUT
     while time.monotonic() < deadline:
         try:
             with Client(str(layout.luxi_socket), timeout=5) as client:
                 client.QueryConfigValues(["cluster_name"])
-            log.info("Master daemon restarted")
+            log.info("Master daemon %s", what)
             return
         except LuxiClientError:
             time.sleep(0.05)

@@ -19,10 +19,11 @@ from corral.clock import Clock, FakeClock, SystemClock
 from corral.errors import CorralError, GenericError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, LuxiRemoteError
-from corral.watcher import daemons, nodemaint, repair
+from corral.watcher import daemons, liveness, nodemaint, repair
 from corral.watcher.actions import ClusterOps
 from corral.watcher.daemons import NodeIdentity
 from corral.watcher.hooks import run_watcher_hooks
+from corral.watcher.liveness import MasterState
 from corral.watcher.pause import describe_pause, paused_until
 from corral.watcher.state import StateFile, StateLocked
 
@@ -199,18 +200,21 @@ def _locked_run(
 
 
 def connect_master(layout: NodeLayout) -> Client:
-    """A LUXI connection to this node's master daemon, started first if it was not running.
+    """A LUXI connection to this node's master daemon, started first if it was not running
+    and restarted first if it runs but does not answer a request within
+    :data:`liveness.ANSWER_TIMEOUT` seconds.
 
     Raises:
         GenericError: the master daemon cannot be reached.
     """
-    client = Client(str(layout.luxi_socket), timeout=LUXI_TIMEOUT)
-    try:
-        client.QueryConfigValues(["master_node"])
-        return client
-    except LuxiClientError as err:
-        client.close()
-        log.warning("The master daemon does not answer (%s)", err)
+    probe = liveness.probe_masterd(layout.luxi_socket, liveness.ANSWER_TIMEOUT)
+    if probe.state is MasterState.ANSWERS:
+        return Client(str(layout.luxi_socket), timeout=LUXI_TIMEOUT)
+    if probe.state is MasterState.SILENT and daemons.masterd_running(layout):
+        log.warning("The master daemon %s; restarting it", probe.detail)
+        daemons.restart_masterd(layout)
+        return Client(str(layout.luxi_socket), timeout=LUXI_TIMEOUT)
+    log.warning("The master daemon does not answer (%s)", probe.detail)
     if not layout.config_db.exists():
         raise GenericError(f"The master daemon cannot be reached at {layout.luxi_socket} and "
                            f"cannot be started: no cluster configuration at {layout.config_db}")

@@ -27,6 +27,7 @@ from corral.objects.bundle import InstanceBundle
 from corral.objects.instance import Instance
 from corral.rpc import tls
 from corral.rpc.client import NodeTarget, RpcClient
+from corral.rpc.payloads import RunningInstance
 from corral.rpc.results import NodeResult
 from corral.watcher.actions import REASON_SOURCE
 
@@ -61,10 +62,10 @@ async def stop_leftovers(
             log.debug("Offline node %s cannot be reached (%s): nothing to do",
                       target.name, listing.fail_msg)
             continue
-        running: dict[str, Any] = listing.payload or {}
+        running: dict[str, RunningInstance] = listing.payload or {}
         stopped += [
             f"{target.name}/{name}" for name in sorted(running)
-            if await _stop(rpc, target, name, str(running[name].get("hypervisor", "")))
+            if await _stop(rpc, target, name, running[name].hypervisor)
         ]
     return stopped
 

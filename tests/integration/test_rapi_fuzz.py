@@ -189,6 +189,24 @@ def test_no_request_gets_a_server_error(api: Api, case: tuple[Route, str, str, A
         assert error["code"] == status
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [(b"[" * 100_000 + b"]" * 100_000, 400, "nested deeper than the limit of 64 levels"),
+     (b'{"a": "' + b"x" * (16 * 1024 * 1024) + b'"}', 413, "larger than the limit of")],
+    ids=["deep", "huge"],
+)
+def test_hostile_bodies_are_client_errors_and_the_connection_stays(
+    api: Api, body: bytes, status: int, message: str,
+) -> None:
+    assert api.request("GET", "/version", None)[0] == 200
+    conn = api.conn
+    code, answer = api.request("PUT", f"/2/instances/{INSTANCE}/modify?dry-run=1", body)
+    assert code == status
+    assert message in json.loads(answer)["message"]
+    assert api.request("GET", "/version", None) == (200, b"2")
+    assert api.conn is conn
+
+
 def test_server_still_answers_after_the_fuzzing(api: Api) -> None:
     start = time.monotonic()
     status, answer = api.request("GET", "/version", None)

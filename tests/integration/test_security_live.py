@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from corral.layout import NodeLayout
+from corral.layout import SSCONF_PREFIX, NodeLayout
+from corral.luxi.client import wait_for_job
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from tests.integration.conftest import LiveCluster
@@ -143,3 +144,23 @@ def test_luxi_keeps_serving_after_garbage(live: LiveCluster) -> None:
         sock.sendall(b"half a message without its terminator")
     with live.client() as client:
         assert client.QueryClusterInfo()["name"] == "cluster.vcluster"
+
+
+def test_daemon_state_files_are_private(live: LiveCluster) -> None:
+    """Configuration, queue (SQLite's -wal/-shm included), keys and tokens are 0600 on every
+    node: the daemons run with umask 077. ssconf files are public by design (0444, as Ganeti)."""
+    with live.client() as client:
+        job_id = client.SubmitJob([{"OP_ID": "OP_TAGS_SET", "kind": "cluster", "name": None,
+                                    "tags": ["private-check"]}])
+        assert wait_for_job(client, job_id)[0] == "success"
+    exposed: list[str] = []
+    for node in live.vc.nodes:
+        layout = NodeLayout(Path(node.root))
+        exposed.extend(
+            f"{path} {oct(path.stat().st_mode & 0o777)}"
+            for directory in (layout.data_dir, layout.crypto_dir)
+            for path in directory.rglob("*")
+            if path.is_file() and path.stat().st_mode & 0o077
+            and not path.name.startswith(SSCONF_PREFIX)
+        )
+    assert not exposed, exposed

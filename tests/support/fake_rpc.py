@@ -1,18 +1,31 @@
-"""A node RPC that records every call and answers from scripts or sensible defaults."""
+"""A node RPC that records every call and answers from scripts or sensible defaults.
+
+It replaces :meth:`NodeRpc.send`, so LUs use the real typed methods; scripted payloads
+are plain JSON-like values decoded into the call's ``returns`` as the real client does
+(a payload of the wrong shape becomes a failed result, as from a real node).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import corral
+from corral import serde
 from corral.clock import Clock, split_time
 from corral.errors import RpcError
 from corral.objects.node import Node
 from corral.rpc.calls import CALLS
-from corral.rpc.nodes import NodeRpc
-from corral.rpc.results import NodeResult
+from corral.rpc.nodes import NodeRef, NodeRpc
+from corral.rpc.payloads import (
+    AssembledDevice,
+    CommandOutput,
+    ConsolePayload,
+    DeviceState,
+    NodeInfo,
+)
+from corral.rpc.results import NodeResult, typed
 from corral.version import PROTOCOL_VERSION
 
 Responder = Callable[[Node, tuple[Any, ...]], Any]
@@ -58,41 +71,68 @@ class FakeNodeRpc(NodeRpc):
     def nodes_called(self, name: str) -> list[str]:
         return sorted(c.node for c in self.calls_of(name))
 
-    # --- the NodeRpc interface ---------------------------------------------
-    async def call_nodes(self, name: str, nodes: Sequence[Node], *args: Any,
-                         timeout: float | None = None) -> dict[str, NodeResult[Any]]:
+    # --- the NodeRpc transport ---------------------------------------------
+    async def send(self, name: str, nodes: Sequence[NodeRef], args: tuple[Any, ...],
+                   timeout: float | None) -> dict[str, NodeResult[Any]]:
         call = CALLS.get(name)
         if call is None or len(call.args) != len(args):
             raise RpcError(f"bad RPC call {name!r} with {len(args)} argument(s)")
-        return {node.name: self._answer(name, node, args) for node in nodes}
-
-    async def call_node(self, name: str, node: Node, *args: Any,
-                        timeout: float | None = None) -> NodeResult[Any]:
-        return (await self.call_nodes(name, [node], *args, timeout=timeout))[node.name]
+        return {node.name: typed(self._answer(name, node, args), call.returns)
+                for node in nodes}
 
     async def close(self) -> None:
         return None
 
-    def _answer(self, name: str, node: Node, args: tuple[Any, ...]) -> NodeResult[Any]:
+    def _answer(self, name: str, node: NodeRef, args: tuple[Any, ...]) -> NodeResult[Any]:
         if node.offline:
             return NodeResult.failure(node.name, name, "Node is marked offline", offline=True)
         self.calls.append(RecordedCall(name, node.name, args))
         responder = self._scripts.get((name, node.name)) or self._scripts.get((name, None))
-        payload = responder(node, args) if responder else self._default(name, args)
+        target = cast(Node, node)  # logical units call configured nodes only
+        payload = responder(target, args) if responder else None
+        if payload is None:  # a script answering nothing means "as a healthy node"
+            payload = self._default(name, args)
         if isinstance(payload, NodeResult):
             return payload
         return NodeResult(node=node.name, call=name, payload=payload)
 
     def _default(self, name: str, args: tuple[Any, ...]) -> Any:
-        if name == "version":
-            return PROTOCOL_VERSION
-        if name == "hooks_runner":
-            return []
+        """A healthy node's answer; ``None`` for calls whose payload may be empty."""
         if name == "node_verify":
             return verify_answer(args[0], self.clock.now())
-        if name == "node_info":
-            return {"memory_total": 4096, "memory_free": 2048, "storage": [], "hv": {}}
-        return None
+        if name == "node_time":
+            return self.clock.now()
+        if name == "config_replicate":
+            return args[0]
+        return DEFAULTS.get(name)
+
+
+DEFAULTS: dict[str, Any] = {
+    "version": PROTOCOL_VERSION,
+    "node_info": NodeInfo(memory_total=4096, memory_free=2048),
+    "node_boot_id": "00000000-0000-0000-0000-000000000000",
+    "master_node_name": "",
+    "config_serial": 0,
+    "node_demote_from_mc": True,
+    "hooks_runner": [],
+    "restricted_command": "",
+    "run_oob": CommandOutput(exit_code=0, output=""),
+    "all_instances_info": {},
+    "instance_list": [],
+    "instance_console_info": ConsolePayload(instance="", kind="msg"),
+    "blockdev_create": DeviceState(),
+    "blockdev_assemble": AssembledDevice(),
+    "blockdev_getdimensions": [],
+    "node_volumes": [],
+    "storage_list": [],
+    "os_diagnose": [],
+    "os_validate": True,
+}
+"""Answers of a healthy node to calls whose payload is not ``None``."""
+
+
+HALF_FREE = {"size_mib": 102400, "free_mib": 51200}
+"""A healthy volume group or filesystem in ``node_verify``'s space checks."""
 
 
 def verify_answer(checks: dict[str, Any], now: float, digest: str = "0" * 40) -> dict[str, Any]:
@@ -104,5 +144,12 @@ def verify_answer(checks: dict[str, Any], now: float, digest: str = "0" * 40) ->
         "version": [PROTOCOL_VERSION, corral.__version__],
         "time": list(split_time(now)),
         "node-setup": [],
+        "vg-space": {vg: dict(HALF_FREE) for vg in checks.get("vg-space") or []},
+        "disk-space": {path: dict(HALF_FREE) for path in checks.get("disk-space") or []},
     }
     return {key: value for key, value in answers.items() if key in checks}
+
+
+def wire(value: Any) -> Any:
+    """``value`` as the JSON a node sends (structs, tuples and enums to plain values)."""
+    return serde.loads(serde.dumps(value))

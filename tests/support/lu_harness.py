@@ -21,7 +21,6 @@ from corral.cmdlib import (  # noqa: F401  (registers the logical units)
     node_add,
     tags,
 )
-from corral.cmdlib.common.nodes.join import JOINER_KEY
 from corral.cmdlib.context import MasterContext
 from corral.cmdlib.processor import Processor
 from corral.config.replication import RpcReplicator
@@ -77,7 +76,7 @@ class LuHarness:
         self.joiner = FakeJoiner()
         self.ctx = MasterContext(layout=self.layout, config=self.writer, rpc=self.rpc,
                                  locks=LockManager(), clock=self.clock,
-                                 extra={JOINER_KEY: self.joiner})
+                                 joiner=self.joiner)
         self.processor = Processor(self.ctx)
         self.feedback: list[str] = []
         self._next_job = 0

@@ -11,6 +11,7 @@ from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.cluster import Cluster
 from corral.objects.instance import Disk, DiskTemplate
 from corral.objects.node import Node
+from corral.rpc.payloads import NodeInfo, StorageSpace
 
 StorageKey = tuple[str, str]
 """``(storage type, key)`` as node_info takes it: ``("lvm-vg", vg)``, ``("file", dir)``."""
@@ -19,11 +20,14 @@ LVM_VG = "lvm-vg"
 FILE = "file"
 
 
-def _free_memory(payload: Any, hypervisor: str) -> Any:
-    if not isinstance(payload, dict):
+def _free_memory(payload: NodeInfo | None, hypervisor: str) -> int | None:
+    """The hypervisor's free memory figure, else the host's."""
+    if payload is None:
         return None
-    hv_info = payload.get("hv", {}).get(hypervisor) or {}
-    return hv_info.get("memory_free", payload.get("memory_free"))
+    hv_info = payload.hv.get(hypervisor)
+    if hv_info is not None and hv_info.memory_free is not None:
+        return hv_info.memory_free
+    return payload.memory_free
 
 
 async def node_free_memory(lu: LogicalUnit[Any], node: Node, hypervisor: str) -> int:
@@ -33,12 +37,12 @@ async def node_free_memory(lu: LogicalUnit[Any], node: Node, hypervisor: str) ->
         OpPrereqError: (ENVIRON) the node did not answer or gave no figure.
     """
     hvparams = lu.cfg.cluster.hvparams.get(hypervisor, {})
-    result = await lu.ctx.rpc.call_node("node_info", node, [], [[hypervisor, hvparams]])
+    result = (await lu.ctx.rpc.node_info([node], [], [[hypervisor, hvparams]]))[node.name]
     if not result.ok:
         raise OpPrereqError(f"Can't get data from node {node.name}: {result.fail_msg}",
                             ErrorCode.ENVIRON)
     free = _free_memory(result.payload, hypervisor)
-    if not isinstance(free, int) or isinstance(free, bool):
+    if free is None:
         raise OpPrereqError(
             f"Can't compute free memory on node {node.name}, result was '{free}'",
             ErrorCode.ENVIRON,
@@ -93,7 +97,7 @@ async def check_free_disk(
     if not needs or not nodes:
         return
     units = [[kind, key, {}] for kind, key in needs]
-    results = await lu.ctx.rpc.call_nodes("node_info", list(nodes), units, [])
+    results = await lu.ctx.rpc.node_info(list(nodes), units, [])
     for node in nodes:
         result = results[node.name]
         if not result.ok:
@@ -101,21 +105,21 @@ async def check_free_disk(
                                 f" {result.fail_msg}", ErrorCode.ENVIRON)
         found = _storage_by_key(result.payload)
         for (kind, key), need in needs.items():
-            _check_unit(lu, node, kind, key, need, found.get((kind, key), {}))
+            _check_unit(lu, node, kind, key, need, found.get((kind, key)))
 
 
-def _storage_by_key(payload: Any) -> dict[StorageKey, dict[str, Any]]:
-    storage = payload.get("storage", []) if isinstance(payload, dict) else []
-    return {(str(u.get("type")), str(u.get("name"))): u for u in storage if isinstance(u, dict)}
+def _storage_by_key(payload: NodeInfo | None) -> dict[StorageKey, StorageSpace]:
+    storage = payload.storage if payload is not None else []
+    return {(str(u.type), str(u.name)): u for u in storage}
 
 
 def _check_unit(
-    lu: LogicalUnit[Any], node: Node, kind: str, key: str, need: int, info: dict[str, Any]
+    lu: LogicalUnit[Any], node: Node, kind: str, key: str, need: int, info: StorageSpace | None
 ) -> None:
-    free = info.get("storage_free")
+    free = info.storage_free if info is not None else None
     what = f"vg {key}" if kind == LVM_VG else f"directory {key}"
-    if not isinstance(free, int) or isinstance(free, bool):
-        detail = info.get("error", free)
+    if free is None:
+        detail = info.error if info is not None and info.error is not None else free
         if kind == FILE:
             lu.log_warning(f"Can't compute free disk space on node {node.name} for {what}"
                            f" ({detail}), not checking it")
@@ -143,12 +147,12 @@ async def pick_node(lu: LogicalUnit[Any], hypervisor: str) -> Node:
     """
     candidates = allocatable_nodes(list(lu.cfg.nodes.values()))
     hvparams = lu.cfg.cluster.hvparams.get(hypervisor, {})
-    results = await lu.ctx.rpc.call_nodes("node_info", candidates, [], [[hypervisor, hvparams]])
+    results = await lu.ctx.rpc.node_info(candidates, [], [[hypervisor, hvparams]])
     best: tuple[int, Node] | None = None
     for node in candidates:
         result = results.get(node.name)
-        free = _free_memory(result.payload, hypervisor) if result and result.ok else None
-        if isinstance(free, int) and (best is None or free > best[0]):
+        free = _free_memory(result.payload, hypervisor) if result else None
+        if free is not None and (best is None or free > best[0]):
             best = (free, node)
     if best is None:
         raise OpPrereqError("No node available for the new instance (online, not drained,"

@@ -67,7 +67,7 @@ async def upload_ancillary_files(lu: LogicalUnit[Any], nodes: list[Node]) -> Non
         return
     uploads = await asyncio.to_thread(_upload_args, lu.ctx.layout, lu.cfg.cluster)
     for args in uploads:
-        results = await lu.ctx.rpc.call_nodes("upload_file", targets, *args)
+        results = await lu.ctx.rpc.upload_file(targets, *args)
         for name, result in sorted(results.items()):
             if not result.ok:
                 lu.log_warning(

@@ -20,7 +20,7 @@ def validate_tag(tag: str) -> None:
         raise TagError(f"Tag too long (>{MAX_TAG_LEN} characters)")
     if not tag:
         raise TagError("Tags cannot be empty")
-    if not _VALID_TAG_RE.match(tag):
+    if not _VALID_TAG_RE.fullmatch(tag):  # match() would let a trailing newline through
         raise TagError(f"Tag contains invalid characters: '{tag}'")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.job_wire import JobStatus
 from corral.rapi.context import RapiContext
 from corral.rapi.httperror import HttpError
 from corral.rapi.opinput import OpSpec
@@ -52,7 +53,7 @@ async def operating_systems(ctx: RapiContext, req: RapiRequest) -> Any:
     job_id = await ctx.submit([op])
     status, results = await ctx.wait_job(job_id, OS_DIAGNOSE_TIMEOUT)
     data = results[0] if results else None
-    if status != "success" or not isinstance(data, list):
+    if status != JobStatus.SUCCESS or not isinstance(data, list):
         raise HttpError(502, f"Can't get OS list (job {job_id}: {status})")
     return [entry for name, variants in data for entry in os_names(name, variants)]
 

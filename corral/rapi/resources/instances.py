@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.job_wire import JobStatus
 from corral.rapi.context import RapiContext
 from corral.rapi.httperror import HttpError, bad_request
 from corral.rapi.opinput import DRY_RUN, Fixed, FromFlag, FromPath, OpSpec, build_op
+from corral.rapi.records import as_records
 from corral.rapi.request import RapiRequest
 from corral.rapi.routing import Access, QueryDoc, Route
 
@@ -27,17 +29,28 @@ CONSOLE_TIMEOUT = 60.0
 REQ_VERSION = "__version__"
 
 
-def with_memory(record: dict[str, Any]) -> dict[str, Any]:
+_BEPARAMS = I_FIELDS.index("beparams")
+
+
+def add_memory(beparams: Any) -> None:
     """Ganeti still answers ``beparams.memory`` (= ``maxmem``) for old clients."""
-    beparams = record.get("beparams")
     if isinstance(beparams, dict) and "maxmem" in beparams:
         beparams["memory"] = beparams["maxmem"]
+
+
+def with_memory(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with ``beparams.memory`` added."""
+    add_memory(record.get("beparams"))
     return record
 
 
 async def list_instances(ctx: RapiContext, req: RapiRequest) -> Any:
-    answer = await ctx.listing("instance", I_FIELDS, req.bulk, "/2/instances/%s", "id")
-    return [with_memory(r) for r in answer] if req.bulk else answer
+    if not req.bulk:
+        return await ctx.index("instance", "/2/instances/%s", "id")
+    rows = await ctx.rows("instance", I_FIELDS)
+    for row in rows:
+        add_memory(row[_BEPARAMS])
+    return as_records(I_FIELDS, rows)
 
 
 async def get_instance(ctx: RapiContext, req: RapiRequest) -> Any:
@@ -72,7 +85,7 @@ async def console(ctx: RapiContext, req: RapiRequest) -> Any:
         raise HttpError(503, "Instance console unavailable")
     job_id = await ctx.submit([build_op(CONSOLE_OP, req, "instances_name_console")])
     status, results = await ctx.wait_job(job_id, CONSOLE_TIMEOUT)
-    if status != "success" or not results or not isinstance(results[0], dict):
+    if status != JobStatus.SUCCESS or not results or not isinstance(results[0], dict):
         raise HttpError(503, "Instance console unavailable")
     return results[0]
 

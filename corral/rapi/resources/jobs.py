@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from corral.job_wire import JOB_NOTCHANGED
 from corral.rapi.context import WAIT_STEP, RapiContext, uri_list
 from corral.rapi.httperror import bad_request, not_found
 from corral.rapi.request import RapiRequest, body_dict, body_param
@@ -63,7 +64,7 @@ async def wait_job(ctx: RapiContext, req: RapiRequest) -> Any:
     result = await ctx.call("WaitForJobChange", job_id(req), fields, info, serial, WAIT_STEP)
     if not result:
         raise not_found()
-    if result == "nochange":
+    if result == JOB_NOTCHANGED:
         return None
     job_info, log_entries = result
     return {"job_info": job_info, "log_entries": log_entries}

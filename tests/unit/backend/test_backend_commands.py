@@ -21,6 +21,7 @@ from corral.backend.ssconf import ssconf_keys_on_disk, write_ssconf
 from corral.daemon_control import daemon_pid
 from corral.errors import ParameterError
 from corral.layout import NodeLayout
+from tests.support.fake_rpc import wire
 
 
 def _ctx(tmp_path: Path) -> NodeContext:
@@ -31,14 +32,14 @@ def _ctx(tmp_path: Path) -> NodeContext:
 
 def test_run_oob_reports_exit_code_and_output(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
-    result = asyncio.run(run_oob(ctx, ["sh", "-c", "echo hi; echo err >&2; exit 3"], 10.0))
+    result = wire(asyncio.run(run_oob(ctx, ["sh", "-c", "echo hi; echo err >&2; exit 3"], 10.0)))
     assert result == {"exit_code": 3, "output": "hi\nerr\n"}
-    missing = asyncio.run(run_oob(ctx, ["/nonexistent/prog"], 0))
+    missing = wire(asyncio.run(run_oob(ctx, ["/nonexistent/prog"], 0)))
     assert missing["exit_code"] == 127
 
 
 def test_run_oob_timeout(tmp_path: Path) -> None:
-    result = asyncio.run(run_oob(_ctx(tmp_path), ["sleep", "20"], 0.2))
+    result = wire(asyncio.run(run_oob(_ctx(tmp_path), ["sleep", "20"], 0.2)))
     assert result["exit_code"] != 0
     assert "timed out" in result["output"]
 
@@ -46,7 +47,7 @@ def test_run_oob_timeout(tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", [[], ["ls", 3]], ids=["empty", "non-string"])
 def test_run_oob_rejects_bad_commands(tmp_path: Path, command: list[object]) -> None:
     with pytest.raises(ParameterError):
-        asyncio.run(run_oob(_ctx(tmp_path), command, 1.0))
+        wire(asyncio.run(run_oob(_ctx(tmp_path), command, 1.0)))
 
 
 def test_ensure_masterd_starts_once_and_stops(
@@ -97,7 +98,8 @@ def test_leave_cluster_removes_cluster_files_then_shuts_down(tmp_path: Path) -> 
         path.write_text("x")
     write_ssconf(layout, {"cluster_name": "c", "master_node": "n"})
     store, calls = _Store(), []
-    ctx.extra.update(config_store=store, shutdown=lambda: calls.append("shutdown"))
+    ctx.services.config_replica = store  # type: ignore[assignment]
+    ctx.services.shutdown = lambda: calls.append("shutdown")
 
     async def leave() -> list[str]:
         await node_leave_cluster(ctx, True)
@@ -108,7 +110,7 @@ def test_leave_cluster_removes_cluster_files_then_shuts_down(tmp_path: Path) -> 
     assert asyncio.run(leave()) == []
     assert calls == ["shutdown"]
     assert store.closed
-    assert "config_store" not in ctx.extra
+    assert ctx.services.config_replica is None
     assert list(layout.crypto_dir.iterdir()) == []
     assert not layout.config_db.exists()
     assert not (layout.data_dir / "config.db-wal").exists()

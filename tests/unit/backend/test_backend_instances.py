@@ -20,6 +20,7 @@ from corral.layout import NodeLayout
 from corral.objects import Disk, DiskTemplate, Instance, Nic
 from corral.objects.bundle import InstanceBundle
 from corral.storage.naming import file_disk_path
+from tests.support.fake_rpc import wire
 
 SOURCE = Path(__file__).resolve().parents[3]
 STORAGE = "/srv/file-storage"
@@ -65,17 +66,17 @@ def test_disk_and_instance_life_cycle(tmp_path: Path) -> None:
     disk = bundle.disks[0]
 
     async def scenario() -> None:
-        created = await blockdev.blockdev_create(ctx, disk, 32, "inst1", True, "", False)
+        created = wire(await blockdev.blockdev_create(ctx, disk, 32, "inst1", True, "", False))
         image = Path(created["path"])
         assert image.stat().st_size == 32 * 1024 * 1024
-        assembled = await blockdev.blockdev_assemble(ctx, disk, "inst1", True, 0)
+        assembled = wire(await blockdev.blockdev_assemble(ctx, disk, "inst1", True, 0))
         assert Path(assembled["link"]).resolve() == image.resolve()
         await instances.instance_start(ctx, bundle, False, [])
         assert await instances.instance_list(ctx, ["fake"], {}) == ["inst1"]
-        info = await instances.instance_info(ctx, "inst1", "fake", {})
+        info = wire(await instances.instance_info(ctx, "inst1", "fake", {}))
         assert info is not None
         assert info["state"] == "running"
-        everything = await instances.all_instances_info(ctx, ["fake"], {})
+        everything = wire(await instances.all_instances_info(ctx, ["fake"], {}))
         assert everything["inst1"]["memory"] == 128
         await instances.instance_start(ctx, bundle, False, [])  # idempotent
         await instances.instance_shutdown(ctx, bundle, 5.0, [])
@@ -128,7 +129,7 @@ def _install_busybox(ctx: NodeContext) -> None:
 def test_os_diagnose_finds_the_shipped_busybox_os(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     _install_busybox(ctx)
-    found = {os["name"]: os for os in run(os_defs.os_diagnose(ctx))}
+    found = {os["name"]: os for os in wire(run(os_defs.os_diagnose(ctx)))}
     assert found["busybox"]["valid"] is True
     assert 20 in found["busybox"]["api_versions"]
     assert run(os_defs.os_validate(ctx, True, "busybox+default", ["parameters"], {}, False))
@@ -147,7 +148,7 @@ def test_os_add_installs_busybox_on_the_disk(tmp_path: Path) -> None:
     async def scenario() -> str:
         created = await blockdev.blockdev_create(ctx, bundle.disks[0], 64, "inst1", True, "", False)
         await os_defs.instance_os_add(ctx, bundle, False, 0)
-        return str(created["path"])
+        return created.path
 
     image = run(scenario())
     listing = subprocess.run(

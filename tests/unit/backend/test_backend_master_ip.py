@@ -13,7 +13,6 @@ import pytest
 
 from corral.backend.context import NodeContext
 from corral.backend.master_ip import (
-    ANNOUNCE_KEY,
     IfAddress,
     MasterParams,
     find_address,
@@ -200,7 +199,7 @@ def _prefixes(dev: str) -> list[int]:
 
 def test_real_turnup_netmask_change_and_turndown(tmp_path: Path, bridge: str) -> None:
     ctx = NodeContext(layout=NodeLayout(tmp_path), node_name="n1")
-    ctx.extra[ANNOUNCE_KEY] = False
+    ctx.services.announce_master_ip = False
     params = _params(ip=TEST_IP, netdev=bridge)
     asyncio.run(node_activate_master_ip(ctx, params, False))
     assert _prefixes(bridge) == [24]

@@ -11,6 +11,7 @@ from corral.backend.context import NodeContext
 from corral.backend.node_info import memory_from_meminfo, node_info
 from corral.hypervisor.linux import count_sockets, parse_meminfo
 from corral.layout import NodeLayout
+from tests.support.fake_rpc import wire
 
 MEMINFO = """\
 MemTotal:       24684092 kB
@@ -80,7 +81,7 @@ def test_handler_reports_host_storage_and_hypervisors(tmp_path: Path) -> None:
         ["lvm-vg", "xenvg", {}],
         ["nbd", "x", {}],
     ]
-    info = asyncio.run(node_info(ctx, units, [["fake", {}], ["kvm", {}]]))
+    info = wire(asyncio.run(node_info(ctx, units, [["fake", {}], ["kvm", {}]])))
     assert len(info["bootid"]) == 36
     assert 0 < info["memory_free"] <= info["memory_total"]
     assert info["memory_dom0"] == info["memory_total"] - info["memory_free"]

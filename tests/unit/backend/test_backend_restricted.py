@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from corral.backend.context import NodeContext
-from corral.backend.restricted import SETTINGS_KEY, RestrictedSettings, restricted_command
+from corral.backend.restricted import RestrictedSettings, restricted_command
 from corral.errors import CommandError
 from corral.layout import NodeLayout
 
@@ -26,7 +26,7 @@ def _ctx(tmp_path: Path, **settings: float) -> NodeContext:
     layout.restricted_commands_dir.chmod(0o755)
     ctx = NodeContext(layout=layout, node_name="node1")
     opts: dict[str, float] = {"fail_delay": DELAY, "owner_uid": os.getuid(), **settings}
-    ctx.extra[SETTINGS_KEY] = RestrictedSettings(**opts)  # type: ignore[arg-type]
+    ctx.services.restricted_settings = RestrictedSettings(**opts)  # type: ignore[arg-type]
     return ctx
 
 
@@ -84,7 +84,9 @@ def _no_dir(ctx: NodeContext) -> str:
 
 def _wrong_owner(ctx: NodeContext) -> str:
     _command(ctx, "ok", "true")
-    ctx.extra[SETTINGS_KEY] = RestrictedSettings(fail_delay=DELAY, owner_uid=os.getuid() + 4242)
+    ctx.services.restricted_settings = RestrictedSettings(
+        fail_delay=DELAY, owner_uid=os.getuid() + 4242
+    )
     return "ok"
 
 

@@ -65,3 +65,16 @@ def test_bad_keys_rejected_before_anything_is_written(tmp_path: Path, key: str) 
     assert ssconf_keys_on_disk(layout) == []
     with pytest.raises(ParameterError):
         read_ssconf(layout, key)
+
+
+@pytest.mark.parametrize("entry", ["n2\nn3", "n2\r", "n2\x85n3", "n2\u2028"],
+                         ids=["newline", "carriage-return", "next-line", "line-separator"])
+def test_list_entry_spanning_lines_is_refused_before_anything_is_written(
+    tmp_path: Path, entry: str,
+) -> None:
+    layout = NodeLayout(tmp_path)
+    write_ssconf(layout, {"node_list": ["n1"]})
+    with pytest.raises(ParameterError, match=r"Invalid ssconf 'node_list': entry .* spans lines"):
+        write_ssconf(layout, {"cluster_name": "c", "node_list": ["n1", entry]})
+    assert ssconf_keys_on_disk(layout) == ["node_list"]
+    assert read_ssconf_lines(layout, "node_list") == ["n1"]

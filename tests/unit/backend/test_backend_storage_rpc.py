@@ -9,23 +9,23 @@ from typing import Any
 
 import pytest
 
-from corral.backend.context import NodeContext
+from corral.backend.context import NodeContext, NodeServices
 from corral.backend.handlers import HANDLERS
-from corral.backend.services import DEV_DIR_KEY, LVM_RUNNER_KEY
 from corral.backend.storage_rpc import node_volumes, storage_list
 from corral.errors import BlockDeviceError, OpExecError
 from corral.layout import NodeLayout
 from corral.testing.lvm import LvmSimulator
+from tests.support.fake_rpc import wire
 
 FIELDS = ["name", "size", "used", "free", "allocatable"]
 PV_FIELDS = ["name", "vg", "size", "used", "free", "allocatable"]
 
 
 def _ctx(tmp_path: Path, sim: LvmSimulator | None = None) -> NodeContext:
-    extra: dict[str, Any] = {}
+    services = NodeServices()
     if sim is not None:
-        extra = {LVM_RUNNER_KEY: sim, DEV_DIR_KEY: str(sim.dev_dir)}
-    return NodeContext(layout=NodeLayout(tmp_path / "root"), node_name="node1", extra=extra)
+        services = NodeServices(lvm_runner=sim, storage_dev_dir=sim.dev_dir)
+    return NodeContext(layout=NodeLayout(tmp_path / "root"), node_name="node1", services=services)
 
 
 @pytest.fixture
@@ -108,7 +108,7 @@ def test_unknown_type_and_fields(tmp_path: Path) -> None:
 def test_node_volumes_lists_every_lv(tmp_path: Path, sim: LvmSimulator) -> None:
     assert sim.execute(["lvcreate", "--yes", "-L", "40m", "-i", "2", "-n", "striped",
                         "xenvg"]).failed is False
-    vols = asyncio.run(node_volumes(_ctx(tmp_path, sim)))
+    vols = wire(asyncio.run(node_volumes(_ctx(tmp_path, sim))))
     assert vols == [
         {"name": "other", "vg": "data", "size": 8, "dev": "/dev/sdd"},
         {"name": "disk0", "vg": "xenvg", "size": 100, "dev": "/dev/sdb"},
@@ -119,11 +119,11 @@ def test_node_volumes_lists_every_lv(tmp_path: Path, sim: LvmSimulator) -> None:
 def test_node_volumes_without_lvm_fails(tmp_path: Path) -> None:
     sim = LvmSimulator(tmp_path / "dev", vg=None)
     ctx = _ctx(tmp_path, sim)
-    assert asyncio.run(node_volumes(ctx)) == []
+    assert wire(asyncio.run(node_volumes(ctx))) == []
     broken = NodeContext(layout=NodeLayout(tmp_path / "root"), node_name="node1",
-                         extra={LVM_RUNNER_KEY: _Failing()})
+                         services=NodeServices(lvm_runner=_Failing()))
     with pytest.raises(BlockDeviceError, match="Cannot list logical volumes"):
-        asyncio.run(node_volumes(broken))
+        wire(asyncio.run(node_volumes(broken)))
 
 
 class _Failing:

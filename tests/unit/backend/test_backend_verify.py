@@ -14,6 +14,7 @@ from corral.backend.verify import node_setup_problems, node_verify
 from corral.clock import FakeClock
 from corral.layout import NodeLayout
 from corral.version import PROTOCOL_VERSION
+from tests.support.fake_rpc import wire
 
 
 def _free_port() -> int:
@@ -38,7 +39,7 @@ def test_filelist_hashes_relative_to_node_root(tmp_path: Path) -> None:
     layout.rapi_users_file.parent.mkdir(parents=True)
     layout.rapi_users_file.write_bytes(b"users")
     checks = {"filelist": ["/var/lib/corral/rapi/users", "etc/corral/missing"]}
-    result = asyncio.run(node_verify(ctx, checks, "cluster", {}))
+    result = wire(asyncio.run(node_verify(ctx, checks, "cluster", {})))
     assert result == {"filelist": {
         "/var/lib/corral/rapi/users": hashlib.sha1(b"users").hexdigest(),
         "etc/corral/missing": None,
@@ -51,7 +52,8 @@ def test_nodelist_reports_only_unreachable_nodes(tmp_path: Path) -> None:
 
     async def run(port: int) -> dict[str, Any]:
         nodes = {"up": ["127.0.0.1", port], "down": ["127.0.0.1", closed], "junk": "x"}
-        return await node_verify(ctx, {"nodelist": nodes}, "cluster", {})
+        answer: dict[str, Any] = wire(await node_verify(ctx, {"nodelist": nodes}, "cluster", {}))
+        return answer
 
     errors = asyncio.run(_with_listener(run))["nodelist"]
     assert set(errors) == {"down", "junk"}
@@ -64,9 +66,9 @@ def test_master_ip_reachability(tmp_path: Path) -> None:
 
     async def run(port: int) -> tuple[Any, Any]:
         ctx.port = port
-        up = await node_verify(ctx, {"master-ip": ["master", "127.0.0.1"]}, "c", {})
+        up = wire(await node_verify(ctx, {"master-ip": ["master", "127.0.0.1"]}, "c", {}))
         ctx.port = _free_port()
-        down = await node_verify(ctx, {"master-ip": "127.0.0.1"}, "c", {})
+        down = wire(await node_verify(ctx, {"master-ip": "127.0.0.1"}, "c", {}))
         return up["master-ip"], down["master-ip"]
 
     assert asyncio.run(_with_listener(run)) == (True, False)
@@ -77,7 +79,7 @@ def test_simple_checks_and_unknown_names(tmp_path: Path) -> None:
     ctx = NodeContext(layout=NodeLayout(tmp_path), node_name="node1", clock=clock)
     checks = {"version": None, "time": None, "hypervisor": ["fake", "xen-pvm"],
               "some-future-check": 1}
-    result = asyncio.run(node_verify(ctx, checks, "cluster", {"fake": {}}))
+    result = wire(asyncio.run(node_verify(ctx, checks, "cluster", {"fake": {}})))
     assert result["version"] == [PROTOCOL_VERSION, __version__]
     assert result["time"] == [1_700_000_000, 250_000]
     assert result["hypervisor"]["fake"] is None
@@ -88,7 +90,7 @@ def test_simple_checks_and_unknown_names(tmp_path: Path) -> None:
 def test_node_setup_problems(tmp_path: Path) -> None:
     layout = NodeLayout(tmp_path)
     ctx = NodeContext(layout=layout, node_name="node1")
-    problems = asyncio.run(node_verify(ctx, {"node-setup": None}, "c", {}))["node-setup"]
+    problems = wire(asyncio.run(node_verify(ctx, {"node-setup": None}, "c", {})))["node-setup"]
     assert any(str(layout.data_dir) in p for p in problems)
     layout.ensure_dirs()
     for path in (layout.ca_cert, layout.node_cert, layout.node_key):
@@ -97,4 +99,4 @@ def test_node_setup_problems(tmp_path: Path) -> None:
     assert node_setup_problems(layout) == []
     layout.node_key.chmod(0o644)
     assert node_setup_problems(layout) == [f"{layout.node_key} is readable by group or others"]
-    assert asyncio.run(node_verify(ctx, {"nodesetup": None}, "c", {}))["nodesetup"] != []
+    assert wire(asyncio.run(node_verify(ctx, {"nodesetup": None}, "c", {})))["nodesetup"] != []

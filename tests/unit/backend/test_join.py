@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.join import join_mac, join_node
 from corral.version import PROTOCOL_VERSION
+from tests.support.fake_rpc import wire
 
 CLUSTER = "cluster.example.com"
 NODE = "node1.example.com"
@@ -152,7 +154,10 @@ def test_second_join_is_refused(master: Master, node_layout: NodeLayout) -> None
 
 def begin(ctx: NodeContext, token: str, nonce: str = "nonce-1", ca_pem: str = "") -> dict[str, str]:
     mac = join_mac(token, "begin", CLUSTER, NODE, ca_pem, nonce)
-    return asyncio.run(node_join_begin(ctx, CLUSTER, NODE, ca_pem, nonce, mac))
+    answer: dict[str, str] = wire(
+        asyncio.run(node_join_begin(ctx, CLUSTER, NODE, ca_pem, nonce, mac))
+    )
+    return answer
 
 
 def finish(ctx: NodeContext, token: str, cert_pem: str, nonce: str = "nonce-1") -> str:
@@ -242,7 +247,7 @@ def test_finish_with_a_wrong_mac_is_refused(master: Master, ctx: NodeContext) ->
 
 def test_handlers_call_on_joined_and_refuse_afterwards(master: Master, ctx: NodeContext) -> None:
     joined: list[bool] = []
-    ctx.extra["on_joined"] = lambda: joined.append(True)
+    ctx.services.on_joined = lambda: joined.append(True)
     token = ensure_join_token(ctx.layout)
     answer = begin(ctx, token, ca_pem=master.ca_pem)
     fingerprint = finish(ctx, token, signed(master, answer["csr"]))
@@ -251,3 +256,13 @@ def test_handlers_call_on_joined_and_refuse_afterwards(master: Master, ctx: Node
     assert not ctx.layout.join_token.exists()
     with pytest.raises(RpcError, match="already joined"):
         begin(ctx, token, ca_pem=master.ca_pem)
+
+
+def test_join_token_is_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    layout = NodeLayout(tmp_path / "root")
+    with caplog.at_level(logging.DEBUG):
+        token = ensure_join_token(layout)
+        ensure_join_token(layout)
+    assert token not in caplog.text
+    assert str(layout.join_token) in caplog.text
+    assert layout.join_token.stat().st_mode & 0o777 == 0o600

@@ -8,7 +8,7 @@ from corral.backend.server import BadRequest, decode_args
 from corral.rpc.calls import CALLS, Arg, Fanout, RpcCall, Timeout
 
 TYPED = RpcCall(
-    "typed", Fanout.SINGLE, Timeout.URGENT,
+    "typed", None, Fanout.SINGLE, Timeout.URGENT,
     (Arg("count", int), Arg("ratio", float), Arg("flag", bool), Arg("name", str),
      Arg("items", list), Arg("params", dict), Arg("anything")),
     "test call",
@@ -62,7 +62,7 @@ def test_bad_bodies_name_the_problem(body: bytes, message: str) -> None:
 
 
 def test_other_types_are_converted_with_msgspec() -> None:
-    call = RpcCall("pairs", Fanout.SINGLE, Timeout.URGENT,
+    call = RpcCall("pairs", None, Fanout.SINGLE, Timeout.URGENT,
                    (Arg("pairs", list[tuple[str, int]]),), "test call")
     assert decode_args(call, b'[[["a", 1]]]') == {"pairs": [("a", 1)]}
     with pytest.raises(BadRequest, match=r"argument 1 \(pairs\) is invalid: Expected `int`"):

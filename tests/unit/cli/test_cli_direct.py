@@ -12,6 +12,7 @@ import pytest
 
 from corral.cli import direct, gnt_cluster
 from corral.rpc.client import NodeTarget
+from corral.rpc.payloads import CommandOutput
 from corral.rpc.results import NodeResult
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ def rpc(monkeypatch: pytest.MonkeyPatch) -> RpcCalls:
         for t in targets:
             code = 1 if t.name == "node2" else 0
             results[t.name] = NodeResult(node=t.name, call="run_oob",
-                                         payload={"exit_code": code, "output": f"hello {t.name}\n"})
+                                         payload=CommandOutput(exit_code=code,
+                                                               output=f"hello {t.name}\n"))
         return results
 
     monkeypatch.setattr(direct, "run_on_nodes", fake)

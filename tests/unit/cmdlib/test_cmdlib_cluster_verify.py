@@ -12,6 +12,9 @@ from tests.support.config import ConfigBuilder, standard_cluster
 from tests.support.fake_rpc import verify_answer
 from tests.support.lu_harness import LuHarness, MakeHarness
 
+SPACE_CHECKS = ["disk-space"]
+"""Space checks sent to every node of a cluster without LVM (sorted before ``filelist``)."""
+
 
 def problems(h: LuHarness) -> list[str]:
     return [line for line in h.feedback if line.startswith("  - ")]
@@ -165,8 +168,10 @@ def test_group_without_the_master_compares_files_with_it(make_harness: MakeHarne
     calls = h.rpc.calls_of("node_verify")
     assert sorted(calls[0].args[0]["nodelist"]) == ["node1", "rack1", "rack2"]
     assert [(c.node, sorted(c.args[0])) for c in calls] == [
-        ("rack1", ["filelist", "hypervisor", "node-setup", "nodelist", "time", "version"]),
-        ("rack2", ["filelist", "hypervisor", "node-setup", "nodelist", "time", "version"]),
+        ("rack1", [*SPACE_CHECKS, "filelist", "hypervisor", "node-setup", "nodelist", "time",
+                   "version"]),
+        ("rack2", [*SPACE_CHECKS, "filelist", "hypervisor", "node-setup", "nodelist", "time",
+                   "version"]),
         ("node1", ["filelist"])]
     hooks = [(c.node, c.args[1]) for c in h.rpc.calls_of("hooks_runner")
              if c.args[0] == "cluster-verify"]

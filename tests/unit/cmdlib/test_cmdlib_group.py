@@ -110,3 +110,20 @@ def test_set_params_merges_and_reports(make_harness: MakeHarness) -> None:
     assert group.alloc_policy is AllocPolicy.UNALLOCABLE
     assert group.ndparams == {"spindle_count": 2, "ssh_port": 2222}
     h.assert_persisted()
+
+
+BAD_GROUP_NAMES = ["a\nb", "rack1\n", "two words", "tab\there", "bell\x07", "a|b", "a,b", "",
+                   "-dash"]
+
+
+@pytest.mark.parametrize("name", BAD_GROUP_NAMES)
+def test_add_and_rename_refuse_names_outside_the_syntax(
+    make_harness: MakeHarness, name: str,
+) -> None:
+    h = make_harness(standard_cluster(nodes=1))
+    message = f"Invalid group name {name!r}"
+    expect_failure(h, OpGroupAdd(group_name=name), code=ErrorCode.INVAL, match=message)
+    expect_failure(h, OpGroupRename(group_name="default", new_name=name), code=ErrorCode.INVAL,
+                   match=message)
+    assert [g.name for g in h.data.nodegroups.values()] == ["default"]
+    assert h.rpc.calls_of("hooks_runner") == []

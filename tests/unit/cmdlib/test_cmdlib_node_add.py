@@ -14,7 +14,6 @@ from corral.backend.context import NodeContext
 from corral.backend.join import ensure_join_token
 from corral.backend.server import start_server
 from corral.clock import FakeClock
-from corral.cmdlib.common.nodes.join import JOINER_KEY
 from corral.errors import ErrorCode, OpExecError
 from corral.jobs.model import Job, QueuedOp
 from corral.jobs.persist import JobSaver
@@ -216,7 +215,7 @@ def test_real_join_handshake_over_tls(make_harness: MakeHarness, tmp_path: Path)
     ca_key, ca_cert = pki.create_ca("cluster.example.com")
     pki.save_key(h.layout.ca_key, ca_key)
     pki.save_cert(h.layout.ca_cert, ca_cert)
-    del h.ctx.extra[JOINER_KEY]
+    h.ctx.joiner = None
     node_layout = NodeLayout(tmp_path / "newnode")
     node_layout.ensure_dirs()
     token = ensure_join_token(node_layout)

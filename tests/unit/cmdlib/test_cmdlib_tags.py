@@ -40,6 +40,8 @@ def test_set_get_delete(h: LuHarness, kind: TagKind, name: str | None) -> None:
 def test_invalid_tags_are_refused(h: LuHarness) -> None:
     expect_failure(h, OpTagsSet(kind=TagKind.NODE, name="node1", tags=["ok", "bad tag"]),
                    TagError, match="invalid characters")
+    expect_failure(h, OpTagsSet(kind=TagKind.NODE, name="node1", tags=["trailing\n"]),
+                   TagError, match="invalid characters")
     expect_failure(h, OpTagsSet(kind=TagKind.NODE, name="node1", tags=["x" * 129]),
                    TagError, match="Tag too long")
     expect_failure(h, OpTagsSet(kind=TagKind.NODE, name="node1", tags=[""]),

@@ -151,3 +151,9 @@ def test_cpu_masks(mask: str, parsed: list[tuple[int, ...] | None]) -> None:
 def test_bad_cpu_masks(mask: str) -> None:
     with pytest.raises(ValueError, match="CPU range"):
         parse_cpu_mask(mask)
+
+
+@pytest.mark.parametrize("value", ["ro\nquiet", "ro\n", "a\rb", "a\u2028b"])
+def test_string_parameters_are_one_line(value: str) -> None:
+    with pytest.raises(ParameterError, match="'kernel_args' must be one line"):
+        check_syntax("kvm", {"kernel_args": value})

@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from corral.job_wire import OpStatus
 from corral.jobs.model import Job, QueuedOp
 from corral.jobs.persist import REPLICATION_DELAY, JobSaver
 from corral.jobs.store import JobStore
@@ -29,10 +30,8 @@ class RecordingReplicator:
         pass
 
 
-def _job(job_id: int, status: str = "queued") -> Job:
-    job = Job(id=job_id, ops=[QueuedOp(input={"OP_ID": "OP_TEST_DUMMY"})])
-    job.ops[0].status = job.ops[0].status.__class__(status)
-    return job
+def _job(job_id: int, status: OpStatus = OpStatus.QUEUED) -> Job:
+    return Job(id=job_id, ops=[QueuedOp(input={"OP_ID": "OP_TEST_DUMMY"}, status=status)])
 
 
 def test_burst_is_written_in_few_transactions(tmp_path: Path) -> None:
@@ -77,7 +76,7 @@ def test_status_updates_reach_candidates_later(tmp_path: Path) -> None:
     async def scenario() -> None:
         replicator = RecordingReplicator()
         saver = JobSaver(JobStore(tmp_path / "q.db"), replicator)
-        await saver.save(_job(1, "running"))
+        await saver.save(_job(1, OpStatus.RUNNING))
         assert replicator.batches == []  # local write done, replication deferred
         await asyncio.sleep(REPLICATION_DELAY * 3)
         assert [name for name, _ in replicator.batches[0]] == ["job-1"]
@@ -91,10 +90,10 @@ def test_last_marked_state_wins(tmp_path: Path) -> None:
         saver = JobSaver(store)
         job = _job(7)
         first = saver.mark(job)
-        job.ops[0].status = job.ops[0].status.__class__("success")
+        job.move_op(0, OpStatus.WAITING)
         await asyncio.gather(first, saver.save(job))
         loaded = store.load(7)
         assert loaded is not None
-        assert loaded[0]["ops"][0]["status"] == "success"
+        assert loaded[0]["ops"][0]["status"] == "waiting"
 
     asyncio.run(scenario())

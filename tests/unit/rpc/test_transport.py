@@ -24,6 +24,7 @@ from corral.errors import HypervisorError, RpcError
 from corral.layout import NodeLayout
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
+from corral.rpc.payloads import NodeVerifyResult
 from corral.version import PROTOCOL_VERSION
 
 
@@ -346,18 +347,13 @@ def test_unjoined_node_allows_only_join_calls(tmp_path: Path) -> None:
     with_server(layout, body)
 
 
-def test_keepalive_call_latency(cluster: Cluster) -> None:
+def test_many_calls_in_a_row_over_keepalive(cluster: Cluster) -> None:
     rounds = 200
 
     async def body(server: RpcServer) -> None:
         async with cluster.client() as client:
-            await client.call_single("version", target(server))  # warm the connection
-            start = time.perf_counter()
-            for _ in range(rounds):
-                await client.call_single("version", target(server))
-            per_call = (time.perf_counter() - start) / rounds
-        print(f"loopback TLS keep-alive call: {per_call * 1000:.2f} ms")
-        assert per_call < 0.02
+            results = [await client.call_single("version", target(server)) for _ in range(rounds)]
+        assert all(r.ok for r in results)
 
     with_server(cluster.node, body)
 
@@ -376,19 +372,20 @@ class Checks(msgspec.Struct):
 def test_structs_and_large_bodies_travel(cluster: Cluster) -> None:
     async def verify(ctx: NodeContext, checks: dict[str, Any], cluster_name: str,
                      all_hvparams: dict[str, Any]) -> dict[str, Any]:
-        return {"checks": checks, "cluster": cluster_name}
+        return {"nodelist": dict.fromkeys(checks["nodelist"], cluster_name),
+                "version": [checks["version"], "x"]}
 
-    async def command(ctx: NodeContext, cmd: str) -> int:
-        return len(cmd)
+    async def command(ctx: NodeContext, cmd: str) -> str:
+        return str(len(cmd))
 
     async def body(server: RpcServer) -> None:
         async with cluster.client() as client:
             checks = Checks(nodelist=["a", "b"], version=3)
             result = await client.call_single("node_verify", target(server), checks, "c", {})
             big = await client.call_single("restricted_command", target(server), "x" * (3 << 20))
-        assert result.payload == {"checks": {"nodelist": ["a", "b"], "version": 3},
-                                  "cluster": "c"}
-        assert big.payload == 3 << 20
+        assert result.payload == NodeVerifyResult(nodelist={"a": "c", "b": "c"},
+                                                  version=(3, "x"))
+        assert big.payload == str(3 << 20)
 
     with_server(cluster.node, body,
                 {**HANDLERS, "node_verify": verify, "restricted_command": command})

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from corral.backend.ssconf import write_ssconf
-from corral.daemon_control import noded_argv
+from corral.daemon_control import CommandLine, masterd_argv, noded_argv
+from corral.daemons.common import own_command_line, record_start
 from corral.layout import NodeLayout
 from corral.watcher import daemons
 from corral.watcher.daemons import NodeIdentity, node_identity
@@ -63,13 +64,7 @@ def listener() -> Iterator[int]:
 def test_noded_started_only_when_not_running(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listener: int
 ) -> None:
-    spawned: list[tuple[list[str], Path]] = []
-
-    def spawn(argv: list[str], pid_file: Path, log: Path) -> int:
-        spawned.append((argv, pid_file))
-        return 4242
-
-    monkeypatch.setattr(daemons, "spawn_daemon", spawn)
+    spawned = _record_spawns(monkeypatch)
     layout = NodeLayout(tmp_path)
     node = NodeIdentity("node2", "127.0.0.1", listener, "node1")
     monkeypatch.setattr(daemons, "daemon_pid", lambda pid_file, match: 99)
@@ -77,19 +72,49 @@ def test_noded_started_only_when_not_running(
     monkeypatch.setattr(daemons, "daemon_pid", lambda pid_file, match: None)
     assert daemons.ensure_noded(layout, node) is True
     argv = noded_argv(layout.root, node.address, node.port, node.name)
-    assert spawned == [(argv, layout.pid_file("corral-noded"))]
+    assert spawned == [(CommandLine(tuple(argv)), layout.pid_file("corral-noded"))]
+
+
+def _record_spawns(monkeypatch: pytest.MonkeyPatch) -> list[tuple[CommandLine, Path]]:
+    spawned: list[tuple[CommandLine, Path]] = []
+
+    def spawn(command: CommandLine, pid_file: Path, log: Path) -> int:
+        spawned.append((command, pid_file))
+        return 4242
+
+    monkeypatch.setattr(daemons, "spawn_command", spawn)
+    return spawned
+
+
+def test_noded_restarted_with_the_flags_it_was_started_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, listener: int
+) -> None:
+    layout = NodeLayout(tmp_path)
+    node = NodeIdentity("node2", "127.0.0.1", listener, "node1")
+    args = [*noded_argv(tmp_path, node.address, node.port, node.name)[3:],
+            "--simulate-lvm", str(tmp_path / "lvm"), "--debug"]
+    started = own_command_line("corral.daemons.noded", args)
+    record_start(layout.pid_file("corral-noded"), layout.command_line_file("corral-noded"),
+                 started)
+    spawned = _record_spawns(monkeypatch)
+    monkeypatch.setattr(daemons, "daemon_pid", lambda pid_file, match: None)
+    assert daemons.ensure_noded(layout, node) is True
+    [(command, _)] = spawned
+    assert command == started
+    assert command.argv[-3:] == ("--simulate-lvm", str(tmp_path / "lvm"), "--debug")
+    assert command.cwd == str(Path.cwd())
 
 
 def test_masterd_started_only_when_not_running(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[Path] = []
-    monkeypatch.setattr(daemons, "start_masterd", lambda layout, feedback: started.append(
-        layout.root))
+    spawned = _record_spawns(monkeypatch)
+    monkeypatch.setattr(daemons, "_wait_for_luxi", lambda layout, what: None)
     monkeypatch.setattr(daemons, "masterd_running", lambda layout: True)
     assert daemons.ensure_masterd(NodeLayout(tmp_path)) is False
     monkeypatch.setattr(daemons, "masterd_running", lambda layout: False)
     assert daemons.ensure_masterd(NodeLayout(tmp_path)) is True
-    assert started == [tmp_path]
+    default = CommandLine(tuple(masterd_argv(tmp_path)))
+    assert spawned == [(default, NodeLayout(tmp_path).pid_file("corral-masterd"))]
 
 
 # --- RAPI ---------------------------------------------------------------------------------
@@ -187,14 +212,21 @@ def test_restart_keeps_the_master_daemon_command_line(
     monkeypatch.setattr(daemons, "stop_daemon",
                         lambda pid_file, match, timeout: events.append("stop"))
 
-    def spawn(a: list[str], pid_file: Path, log: Path) -> int:
-        events.append(("spawn", a))
+    def spawn(command: CommandLine, pid_file: Path, log: Path) -> int:
+        events.append(("spawn", list(command.argv)))
         return 1
 
-    monkeypatch.setattr(daemons, "spawn_daemon", spawn)
+    monkeypatch.setattr(daemons, "spawn_command", spawn)
     monkeypatch.setattr(daemons, "_wait_for_luxi", lambda layout: events.append("ready"))
     daemons.restart_masterd(NodeLayout(tmp_path))
     assert events == ["stop", ("spawn", argv), "ready"]
+    layout = NodeLayout(tmp_path)
+    recorded = CommandLine(("/usr/bin/python3", "-m", "corral.daemons.masterd", "-d"), "/srv")
+    record_start(layout.pid_file("corral-masterd"), layout.command_line_file("corral-masterd"),
+                 recorded)
+    events.clear()
+    daemons.restart_masterd(layout)
+    assert events == ["stop", ("spawn", list(recorded.argv)), "ready"]
 
 
 def test_command_line_of_a_running_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from corral.rpc.calls import CALLS
 from corral.rpc.client import NodeTarget
-from corral.rpc.results import NodeResult
+from corral.rpc.results import NodeResult, typed
 from corral.watcher.nodemaint import FORCED_STOP, stop_leftovers
 
 
@@ -22,13 +23,13 @@ class FakeRpc:
         self.calls.append((name, target.name, args))
         if target.name in self.refuse:
             return NodeResult.failure(target.name, name, "Connection refused")
-        if name == "all_instances_info":
-            return NodeResult(target.name, name, self.running.get(target.name, {}))
-        return NodeResult(target.name, name, None)
+        payload = self.running.get(target.name, {}) if name == "all_instances_info" else None
+        return typed(NodeResult(target.name, name, payload), CALLS[name].returns)
 
 
 def test_instances_on_reachable_offline_nodes_are_forced_off() -> None:
-    rpc = FakeRpc({"node3": {"web": {"hypervisor": "kvm"}, "db": {"hypervisor": "chroot"}}},
+    rpc = FakeRpc({"node3": {"web": {"state": "running", "hypervisor": "kvm"},
+                             "db": {"state": "running", "hypervisor": "chroot"}}},
                   refuse=frozenset({"node4"}))
     targets = [NodeTarget("node3", "10.0.0.3", 1811), NodeTarget("node4", "10.0.0.4", 1811)]
     stopped = asyncio.run(stop_leftovers(rpc, targets, ["kvm", "chroot"]))

@@ -18,6 +18,7 @@ from corral.objects.base import new_uuid
 from corral.objects.cluster import Cluster
 from corral.objects.instance import Disk, DiskMode, DiskTemplate, Instance
 from corral.objects.node import Node
+from corral.rpc.payloads import AssembledDevice
 from corral.storage.naming import file_disk_path, lv_name
 
 FILE_DRIVER = "loop"
@@ -130,8 +131,7 @@ async def create_disks(
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
-            result = await lu.ctx.rpc.call_node(
-                "blockdev_create", node, disk, disk.size, inst.name,
+            result = await lu.ctx.rpc.blockdev_create(node, disk, disk.size, inst.name,
                 uuid == inst.primary_node, info, False,
             )
             if not result.ok:
@@ -146,7 +146,7 @@ async def create_disks(
 
 async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> None:
     for node, disk in reversed(created):
-        result = await lu.ctx.rpc.call_node("blockdev_remove", node, disk)
+        result = await lu.ctx.rpc.blockdev_remove(node, disk)
         if not result.ok:
             lu.log_warning(f"Failed to remove newly-created disk {disk.iv_name} on node"
                            f" {node.name}: {result.fail_msg}")
@@ -163,7 +163,7 @@ async def remove_disks(
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
-            result = await lu.ctx.rpc.call_node("blockdev_remove", node, disk)
+            result = await lu.ctx.rpc.blockdev_remove(node, disk)
             if result.ok:
                 continue
             lu.log_warning(f"Could not remove disk {disk.iv_name} on node {node.name},"
@@ -172,7 +172,7 @@ async def remove_disks(
                 ok = False
     primary = _node(lu, inst.primary_node)
     for directory in sorted(storage_dirs(disks) - storage_dirs(remaining)):
-        result = await lu.ctx.rpc.call_node("file_storage_dir_remove", primary, directory)
+        result = await lu.ctx.rpc.file_storage_dir_remove(primary, directory)
         if not result.ok:
             lu.log_warning(f"Could not remove directory '{directory}' on node"
                            f" {primary.name}: {result.fail_msg}")
@@ -192,8 +192,7 @@ async def assemble_disks(
         for uuid in disk.nodes:
             node = _node(lu, uuid)
             primary = uuid == inst.primary_node
-            result = await lu.ctx.rpc.call_node(
-                "blockdev_assemble", node, disk, inst.name, primary, index)
+            result = await lu.ctx.rpc.blockdev_assemble(node, disk, inst.name, primary, index)
             if not result.ok:
                 lu.log_warning(f"Could not prepare block device {disk.iv_name} on node"
                                f" {node.name} (is_primary={primary}): {result.fail_msg}")
@@ -204,12 +203,11 @@ async def assemble_disks(
     return paths
 
 
-def _device_path(payload: Any) -> str:
-    if isinstance(payload, dict):
-        return str(payload.get("link") or payload.get("path") or "")
-    if isinstance(payload, list | tuple) and payload:
-        return str(payload[0])
-    return str(payload or "")
+def _device_path(payload: AssembledDevice | None) -> str:
+    """The instance's link to the device, else the device path."""
+    if payload is None:
+        return ""
+    return payload.link if isinstance(payload.link, str) and payload.link else payload.path
 
 
 async def shutdown_disks(
@@ -220,7 +218,7 @@ async def shutdown_disks(
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
-            result = await lu.ctx.rpc.call_node("blockdev_shutdown", node, disk)
+            result = await lu.ctx.rpc.blockdev_shutdown(node, disk)
             if result.ok:
                 continue
             lu.log_warning(f"Could not shutdown block device {disk.iv_name} on node"
@@ -247,7 +245,7 @@ async def wipe_disks(
         if size <= 0:
             continue
         lu.log_info(f" - INFO: Wiping disk {index}")
-        result = await lu.ctx.rpc.call_node("blockdev_wipe", primary, disk, offset, size)
+        result = await lu.ctx.rpc.blockdev_wipe(primary, disk, offset, size)
         if not result.ok:
             raise OpExecError(f"Could not wipe disk {index} at offset {offset} for size"
                               f" {size}: {result.fail_msg}")

@@ -30,7 +30,7 @@ async def check_maxmem_growth(lu: LogicalUnit[Any], inst: Instance, new_maxmem: 
     except OpPrereqError as err:
         lu.log_warning(f"Can't check the free memory of node {node.name}: {err}")
         return
-    current = int(info.get("memory") or 0) if info else 0
+    current = info.memory if info is not None else 0
     missing = new_maxmem - current - free
     if missing > 0:
         raise OpPrereqError(f"This change will prevent the instance from starting, due to"
@@ -54,7 +54,7 @@ async def check_runtime_mem(
     if not force and not low <= memory <= high:
         raise OpPrereqError(f"Instance {inst.name} must have memory between {low} and {high}"
                             " MB of memory unless --force is given", ErrorCode.INVAL)
-    delta = memory - int(info.get("memory") or 0)
+    delta = memory - info.memory
     if delta > 0:
         node = lu.cfg.nodes[inst.primary_node]
         await check_free_memory(lu, node, f"ballooning memory for instance {inst.name}",

@@ -9,6 +9,7 @@ from corral.cmdlib.base import LogicalUnit
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.instance import AdminState, Instance
 from corral.objects.node import Node
+from corral.rpc.payloads import InstanceRuntime
 
 INSTANCE_ONLINE = (AdminState.DOWN, AdminState.UP)
 INSTANCE_DOWN = (AdminState.DOWN,)
@@ -35,7 +36,7 @@ def primary_node(lu: LogicalUnit[Any], inst: Instance) -> Node:
 async def live_info(
     lu: LogicalUnit[Any], inst: Instance, *, prereq: bool = True,
     what: str = "Error checking node {node}",
-) -> dict[str, Any] | None:
+) -> InstanceRuntime | None:
     """The hypervisor's runtime data for ``inst`` on its primary node, None when not running.
 
     Raises:
@@ -43,15 +44,13 @@ async def live_info(
     """
     node = primary_node(lu, inst)
     hvparams = lu.cfg.cluster.hvparams.get(inst.hypervisor, {})
-    result = await lu.ctx.rpc.call_node("instance_info", node, inst.name, inst.hypervisor,
-                                        hvparams)
+    result = await lu.ctx.rpc.instance_info(node, inst.name, inst.hypervisor, dict(hvparams))
     if not result.ok:
         message = f"{what.format(node=node.name)}: {result.fail_msg}"
         if prereq:
             raise OpPrereqError(message, ErrorCode.ENVIRON)
         raise OpExecError(message)
-    payload = result.payload
-    return payload if isinstance(payload, dict) and payload else None
+    return result.payload
 
 
 async def check_state(

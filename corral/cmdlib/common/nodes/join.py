@@ -14,9 +14,6 @@ from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.join import join_node
 from corral.version import PROTOCOL_VERSION
 
-JOINER_KEY = "node_joiner"
-"""Key of ``MasterContext.extra`` that may hold a :class:`NodeJoiner` (tests use a fake)."""
-
 
 class NodeJoiner(Protocol):
     """Runs the join handshake with an un-joined node; returns its new certificate (PEM)."""
@@ -45,8 +42,7 @@ async def join_with_token(
 
 
 def joiner_of(ctx: MasterContext) -> NodeJoiner:
-    joiner: NodeJoiner = ctx.extra.get(JOINER_KEY, join_with_token)
-    return joiner
+    return ctx.joiner or join_with_token
 
 
 async def join(ctx: MasterContext, node: Node, token: str) -> None:
@@ -79,12 +75,12 @@ async def check_version(ctx: MasterContext, node: Node, *, prereq: bool, tries: 
     Raises:
         OpPrereqError (ENVIRON) when ``prereq``, else OpExecError: no answer or another version.
     """
-    result = await ctx.rpc.call_node("version", node)
+    result = (await ctx.rpc.version([node]))[node.name]
     for _ in range(tries - 1):
         if result.ok:
             break
         await ctx.clock.sleep(JOIN_SETTLE_DELAY)
-        result = await ctx.rpc.call_node("version", node)
+        result = (await ctx.rpc.version([node]))[node.name]
     if not result.ok:
         message = f"Can't get version information from node {node.name}: {result.fail_msg}"
     elif result.payload != PROTOCOL_VERSION:

@@ -15,7 +15,7 @@ async def demote_node(lu: LogicalUnit[Any], node: Node) -> None:
     """Ask a former candidate to drop its configuration and queue replicas (best effort)."""
     if node.offline:
         return
-    result = await lu.ctx.rpc.call_node("node_demote_from_mc", node)
+    result = await lu.ctx.rpc.node_demote_from_mc(node)
     if not result.ok:
         lu.log_warning(f"Node {node.name} failed to demote itself: {result.fail_msg}")
 

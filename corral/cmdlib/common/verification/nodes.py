@@ -26,6 +26,7 @@ from corral.cmdlib.common.verification.report import (
     warning,
 )
 from corral.objects.node import Node
+from corral.rpc.payloads import NodeVerifyResult
 from corral.rpc.results import NodeResult
 from corral.version import PROTOCOL_VERSION
 
@@ -41,9 +42,9 @@ class TimeWindow:
     end: float
 
 
-def _version_findings(name: str, payload: dict[str, Any]) -> tuple[list[Finding], bool]:
-    remote = payload.get("version")
-    if not (isinstance(remote, list | tuple) and len(remote) == 2):
+def _version_findings(name: str, payload: NodeVerifyResult) -> tuple[list[Finding], bool]:
+    remote = payload.version
+    if remote is None:
         return [error(ENODERPC, name, "connection to node returned invalid data")], False
     if remote[0] != PROTOCOL_VERSION:
         return [error(ENODEVERSION, name, "incompatible protocol versions: master"
@@ -54,11 +55,8 @@ def _version_findings(name: str, payload: dict[str, Any]) -> tuple[list[Finding]
     return [], True
 
 
-def _time_findings(name: str, payload: dict[str, Any], window: TimeWindow) -> list[Finding]:
-    try:
-        node_time = merge_time(payload.get("time"))
-    except (TypeError, ValueError, IndexError):
-        node_time = None
+def _time_findings(name: str, payload: NodeVerifyResult, window: TimeWindow) -> list[Finding]:
+    node_time = merge_time(payload.time)
     if node_time is None:
         return [error(ENODETIME, name, "Node returned invalid time")]
     if node_time < window.start - MAX_CLOCK_SKEW:
@@ -71,35 +69,39 @@ def _time_findings(name: str, payload: dict[str, Any], window: TimeWindow) -> li
                   f"Node time diverges by at least {skew:.1f}s from master node time")]
 
 
-def _hv_findings(node: Node, payload: dict[str, Any]) -> list[Finding]:
-    results = payload.get("hypervisor")
-    if not node.vm_capable or not isinstance(results, dict):
+def _hv_findings(node: Node, payload: NodeVerifyResult) -> list[Finding]:
+    results = payload.hypervisor
+    if not node.vm_capable or results is None:
         return []
     return [error(ENODEHV, node.name, f"hypervisor {hv} verify failure: '{problem}'")
             for hv, problem in sorted(results.items()) if problem is not None]
 
 
-def _setup_findings(name: str, payload: dict[str, Any]) -> list[Finding]:
-    problems = payload.get("node-setup", ["Missing NODESETUP results"])
+def _setup_findings(name: str, payload: NodeVerifyResult) -> list[Finding]:
+    problems = payload.node_setup
+    if problems is None:
+        problems = ["Missing NODESETUP results"]
     if not problems:
         return []
-    return [error(ENODESETUP, name, f"node setup error: {'; '.join(map(str, problems))}")]
+    return [error(ENODESETUP, name, f"node setup error: {'; '.join(problems)}")]
 
 
-def _net_findings(name: str, payload: dict[str, Any]) -> list[Finding]:
-    failures = payload.get("nodelist")
-    if not isinstance(failures, dict):
+def _net_findings(name: str, payload: NodeVerifyResult) -> list[Finding]:
+    failures = payload.nodelist
+    if failures is None:
         return [error(ENODENET, name, "node hasn't returned node tcp connectivity data")]
     return [error(ENODENET, name, f"tcp communication with node '{other}': {problem}")
             for other, problem in sorted(failures.items())]
 
 
-def node_findings(node: Node, result: NodeResult[Any], window: TimeWindow) -> list[Finding]:
+def node_findings(
+    node: Node, result: NodeResult[NodeVerifyResult], window: TimeWindow
+) -> list[Finding]:
     """Everything wrong with one online node's ``node_verify`` answer."""
     if not result.ok:
         return [error(ENODERPC, node.name, f"while contacting node: {result.fail_msg}")]
     payload = result.payload
-    if not payload or not isinstance(payload, dict):
+    if payload is None or payload == NodeVerifyResult():
         return [error(ENODERPC, node.name, "unable to verify node: no data returned")]
     found, usable = _version_findings(node.name, payload)
     if not usable:

@@ -1,0 +1,202 @@
+"""Typed payloads of the node RPC answers (the ``returns`` of :mod:`corral.rpc.calls`).
+
+Each struct encodes to exactly the JSON the node sends (Ganeti's shapes): keys that a
+node omits when they do not apply are ``None`` by default in a struct with
+``omit_defaults``; list-shaped answers are ``array_like``. Fields with a default that is
+always sent (no ``omit_defaults``) only let a partial answer from an older node decode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET as UNSET
+from msgspec import UnsetType as UnsetType
+
+
+class Payload(msgspec.Struct, frozen=True):
+    """Base of every RPC payload struct."""
+
+
+class StorageSpace(Payload, frozen=True, omit_defaults=True):
+    """One storage unit of ``node_info``: space in MiB, or why it is unknown."""
+
+    type: str | None
+    name: str | None
+    storage_size: int | None = None
+    storage_free: int | None = None
+    error: str | None = None
+
+
+class HvNodeSpace(Payload, frozen=True, omit_defaults=True):
+    """The node as one hypervisor sees it (``node_info``'s ``hv`` entries); MiB."""
+
+    memory_total: int | None = None
+    memory_free: int | None = None
+    memory_dom0: int | None = None
+    cpu_total: int | None = None
+    cpu_nodes: int | None = None
+    cpu_sockets: int | None = None
+    cpu_dom0: int | None = None
+    hv_version: list[int] | None = None
+    error: str | None = None
+
+
+class NodeInfo(Payload, frozen=True):
+    """``node_info``: host memory (MiB) and CPUs, storage units, hypervisors by name."""
+
+    bootid: str = ""
+    memory_total: int = 0
+    memory_free: int = 0
+    memory_dom0: int = 0
+    cpu_total: int = 0
+    cpu_nodes: int = 1
+    cpu_sockets: int = 1
+    storage: list[StorageSpace] = []
+    hv: dict[str, HvNodeSpace] = {}
+
+
+class SpaceReport(Payload, frozen=True, omit_defaults=True):
+    """Size and free space (MiB) of a volume group or a filesystem, or why they are unknown."""
+
+    size_mib: int | None = None
+    free_mib: int | None = None
+    error: str | None = None
+
+
+class NodeVerifyResult(Payload, frozen=True, omit_defaults=True):
+    """``node_verify``: one entry per requested check this node knows."""
+
+    filelist: dict[str, str | None] | None = None
+    """path → SHA-1 hex, None when unreadable."""
+    nodelist: dict[str, str] | None = None
+    """node → why its daemon port is unreachable."""
+    hypervisor: dict[str, str | None] | None = None
+    """hypervisor → problems, None when healthy."""
+    version: tuple[int, str] | None = None
+    """(protocol version, release)."""
+    time: tuple[int, int] | None = None
+    """(seconds, microseconds)."""
+    node_setup: list[str] | None = msgspec.field(default=None, name="node-setup")
+    nodesetup: list[str] | None = None
+    master_ip: bool | None = msgspec.field(default=None, name="master-ip")
+    vg_space: dict[str, SpaceReport] | None = msgspec.field(default=None, name="vg-space")
+    """volume group → its size and free space."""
+    disk_space: dict[str, SpaceReport] | None = msgspec.field(default=None, name="disk-space")
+    """path (relative to the node root) → size and free space of its filesystem."""
+
+
+class InstanceRuntime(Payload, frozen=True):
+    """Runtime state of one instance (``instance_info``): MiB, CPUs, state, CPU seconds."""
+
+    state: str
+    memory: int = 0
+    vcpus: int = 0
+    time: float = 0.0
+
+
+class RunningInstance(InstanceRuntime, frozen=True):
+    """One entry of ``all_instances_info``: runtime state and its hypervisor."""
+
+    hypervisor: str = ""
+
+
+class ConsolePayload(Payload, frozen=True):
+    """``instance_console_info``: Ganeti's InstanceConsole."""
+
+    instance: str
+    kind: str
+    message: str = ""
+    host: str = ""
+    port: int | None = None
+    user: str = "root"
+    command: list[str] = []
+    display: int | None = None
+    path: str = ""
+
+
+class DeviceState(Payload, frozen=True):
+    """A located block device (``blockdev_create``); size in MiB."""
+
+    logical_id: list[str] = []
+    path: str = ""
+    size: int = 0
+    active: bool = True
+    uri: str | None = None
+
+
+class AssembledDevice(DeviceState, frozen=True):
+    """``blockdev_assemble``: the device and the instance's link to it (sent only when the
+    device has a path)."""
+
+    link: str | UnsetType = UNSET
+
+
+class DeviceStatus(DeviceState, frozen=True):
+    """``blockdev_find``: the device and its mirror state."""
+
+    is_degraded: bool = False
+    sync_percent: float | None = None
+    estimated_time: int | None = None
+    ldisk_status: int = 0
+
+
+class DiskDimensions(Payload, frozen=True, array_like=True):
+    """One entry of ``blockdev_getdimensions``: ``[size in bytes, spindles]``."""
+
+    size_bytes: int
+    spindles: int
+
+
+class HookScriptResult(Payload, frozen=True, array_like=True):
+    """One script of ``hooks_runner``: ``[name, status (0 skip, 1 fail, 2 ok), output]``."""
+
+    script: str
+    status: int
+    output: str
+
+
+class CommandOutput(Payload, frozen=True):
+    """``run_oob``: exit code and stdout + stderr."""
+
+    exit_code: int
+    output: str
+
+
+class Volume(Payload, frozen=True):
+    """One LV of ``node_volumes``: name, volume group, size (MiB), first PV."""
+
+    name: str
+    vg: str
+    size: int
+    dev: str
+
+
+StorageValue = str | int | float | bool | None
+"""One field of a ``storage_list`` row."""
+
+
+class OsDiagnosis(Payload, frozen=True):
+    """One OS definition of ``os_diagnose``; for an invalid one, ``error`` says why."""
+
+    name: str
+    path: str
+    valid: bool
+    error: str | None = None
+    variants: list[str] = []
+    parameters: list[tuple[str, str]] = []
+    api_versions: list[int] = []
+    trusted: bool = True
+
+
+class JoinCsr(Payload, frozen=True):
+    """``node_join_begin``: the node's certificate request and its MAC."""
+
+    csr: str
+    mac: str
+
+
+def to_payload(value: Any, kind: Any) -> Any:
+    """``value`` (plain JSON data) as ``kind``; raises msgspec.ValidationError."""
+    return msgspec.convert(value, kind)

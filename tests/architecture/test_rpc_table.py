@@ -1,0 +1,70 @@
+"""Both ends of the node RPC match the table: each call has one node handler and one typed
+client method whose parameters (names, order, types) and results are the table's."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import pytest
+
+import corral.backend
+from corral.backend.handlers import HANDLERS
+from corral.rpc.calls import CALLS, Fanout, RpcCall
+from corral.rpc.nodes import NodeRef, NodeRpc
+from corral.rpc.results import NodeResult
+
+for _module in pkgutil.iter_modules(corral.backend.__path__):
+    importlib.import_module(f"corral.backend.{_module.name}")
+
+
+def _params(func: Any, skip: int) -> list[tuple[str, Any]]:
+    hints = typing.get_type_hints(func)
+    names = list(inspect.signature(func).parameters)[skip:]
+    return [(name, hints[name]) for name in names if name != "rpc_timeout"]
+
+
+def _table_params(call: RpcCall) -> list[tuple[str, Any]]:
+    return [(arg.name, arg.type) for arg in call.args]
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=lambda c: c.name)
+def test_handler_matches_the_table(call: RpcCall) -> None:
+    handler = HANDLERS[call.name]
+    assert _params(handler, skip=1) == _table_params(call)
+    returns = type(None) if call.returns is None else call.returns
+    assert typing.get_type_hints(handler)["return"] == returns
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=lambda c: c.name)
+def test_client_method_matches_the_table(call: RpcCall) -> None:
+    method = getattr(NodeRpc, call.name)
+    hints = typing.get_type_hints(method)
+    first = list(inspect.signature(method).parameters)[1]
+    expected_result: Any = NodeResult[call.returns]  # type: ignore[name-defined]
+    if call.fanout is Fanout.MULTI:
+        assert (first, hints[first]) == ("nodes", Sequence[NodeRef])
+        expected_result = dict[str, expected_result]
+    else:
+        assert (first, hints[first]) == ("node", NodeRef)
+    assert _params(method, skip=2) == _table_params(call)
+    assert hints["return"] == expected_result
+    timeout = inspect.signature(method).parameters["rpc_timeout"]
+    assert timeout.kind is inspect.Parameter.KEYWORD_ONLY
+
+
+def test_no_client_method_outside_the_table() -> None:
+    public = {name for name, _ in inspect.getmembers(NodeRpc, inspect.iscoroutinefunction)
+              if not name.startswith("_")}
+    assert public - set(CALLS) == {"send", "close"}
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=lambda c: c.name)
+def test_result_type_is_decodable(call: RpcCall) -> None:
+    """Every declared result type is one msgspec can decode a JSON payload into."""
+    msgspec.json.Decoder(call.returns if call.returns is not None else type(None))
