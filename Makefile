@@ -35,8 +35,9 @@ demo: bytecode
 demo-down: venv
 	$(VENV)/bin/corral vcluster down --dir $(DEMO_DIR)
 
+# `make bench` runs every benchmark; `make bench BENCH="rapi instances"` only those.
 bench: bytecode
-	$(PY) -m bench.run_all
+	$(PY) -m bench.run_all $(BENCH)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

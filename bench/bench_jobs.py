@@ -5,7 +5,12 @@ Run from the checkout: ``.venv/bin/python -m bench.bench_jobs``.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 from bench.common import (
     NOOP_JOB_OP,
@@ -17,13 +22,18 @@ from bench.common import (
     report,
     vcluster,
 )
+from corral.daemon_control import read_pid_file
+from corral.layout import NodeLayout
 from corral.luxi.client import Client, wait_for_job
+from corral.vcluster.cluster import VCluster, VNode
 
 LATENCY_JOBS = 1000
 WARMUP_JOBS = 20
 THROUGHPUT_JOBS = 1000
 THROUGHPUT_RUNS = 3
 LATENCY_TARGET_MS = 10.0
+STALLED_JOBS = 200
+STALLED_TARGET_MS = 20.0
 THROUGHPUT_TARGET = 500.0
 
 # Ganeti 3.0.2 on this machine, /work/shared/anchors/ganeti/README.md (run 4).
@@ -88,6 +98,30 @@ def throughput_figure(runs: list[float]) -> Figure:
     )
 
 
+@contextlib.contextmanager
+def stopped_noded(node: VNode) -> Iterator[None]:
+    """SIGSTOP ``node``'s node daemon (by its pid file) for the block; SIGCONT always."""
+    pid = read_pid_file(NodeLayout(Path(node.root)).pid_file("corral-noded"))
+    if pid is None:
+        raise BenchError(f"no node daemon pid for {node.name}")
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def stalled_figure(client: Client, vc: VCluster) -> Figure:
+    """p50 of no-op jobs while one candidate's node daemon is stopped, after its first
+    timeout (the first job, which pays the bound and marks it lagging, is not counted)."""
+    with stopped_noded(vc.nodes[-1]):
+        first = run_noop(client) * 1000.0
+        latencies = [run_noop(client) * 1000.0 for _ in range(STALLED_JOBS)]
+    detail = f"{STALLED_JOBS} sequential jobs after the first ({first:.0f} ms)"
+    return report(Figure("no-op job p50, one candidate SIGSTOPped", percentile(latencies, 50),
+                         "ms", STALLED_TARGET_MS, "max", detail))
+
+
 def print_ganeti_reference(p50_ms: float, throughput: float) -> None:
     print(
         "  Ganeti 3.0.2 reference (same machine, anchors/ganeti/README.md, run 4): "
@@ -110,7 +144,8 @@ def run() -> list[Figure]:
         figures = latency_figures(measure_latency(client))
         runs = [measure_throughput(client) for _ in range(THROUGHPUT_RUNS)]
         figures.append(throughput_figure(runs))
-    print_ganeti_reference(figures[0].value, figures[-1].value)
+        figures.append(stalled_figure(client, vc))
+    print_ganeti_reference(figures[0].value, figures[2].value)
     return figures
 
 

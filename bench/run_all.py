@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from bench import (
     bench_cli,
     bench_config,
+    bench_connections,
     bench_guests,
     bench_instances,
     bench_jobs,
@@ -69,6 +70,7 @@ BENCHMARKS = [
     Benchmark("instances", bench_instances.run, 360),
     Benchmark("guests", bench_guests.run, 360),
     Benchmark("rapi", bench_rapi.run, 300),
+    Benchmark("connections", bench_connections.run, 120),
     Benchmark("wide_filter", bench_wide_filter.run, 300),
 ]
 
@@ -96,11 +98,21 @@ def check_leftovers() -> bool:
     return not leftovers
 
 
-def main() -> int:
+def selected(names: list[str]) -> list[Benchmark]:
+    """The benchmarks named on the command line (all of them when none is named)."""
+    known = {bench.name: bench for bench in BENCHMARKS}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[name] for name in names] if names else list(BENCHMARKS)
+
+
+def main(names: list[str]) -> int:
+    """Run the named benchmarks (``python -m bench.run_all rapi instances``), or all."""
     start = time.perf_counter()
     figures: list[Figure] = []
     crashed: list[str] = []
-    for bench in BENCHMARKS:
+    for bench in selected(names):
         result = run_one(bench)
         if result is None:
             crashed.append(bench.name)
@@ -119,4 +131,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

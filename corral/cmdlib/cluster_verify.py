@@ -13,6 +13,7 @@ from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
 from corral.cmdlib.common.files import cluster_files, relative_name
 from corral.cmdlib.common.verification import config as verify_config
 from corral.cmdlib.common.verification import nodes as verify_nodes
+from corral.cmdlib.common.verification import replication as verify_replication
 from corral.cmdlib.common.verification import space as verify_space
 from corral.cmdlib.common.verification.report import Finding, Reporter
 from corral.locking.levels import Level
@@ -83,6 +84,10 @@ class LUClusterVerifyConfig(LogicalUnit[OpClusterVerifyConfig]):
         ))
         self.log_info("* Verifying all nodes belong to an existing group")
         reporter.report(verify_config.dangling_findings(self.cfg))
+        self.log_info("* Verifying master candidates are up to date")
+        reporter.report(verify_replication.lag_findings(
+            verify_replication.lagging_candidates(self.ctx)
+        ))
         return not reporter.bad
 
 

@@ -54,7 +54,7 @@ from corral.locking.levels import Level
 from corral.locking.manager import LockManager
 from corral.luxi.server import LuxiServer
 from corral.master.luxi_methods import LuxiMethods
-from corral.master.queue_replication import RpcQueueReplicator
+from corral.master.queue_replication import RpcQueueReplicator, job_files
 from corral.objects.config_data import ConfigData, Kind
 from corral.rapi.auth import Authenticator, UsersFile
 from corral.rapi.context import Dispatch
@@ -111,12 +111,12 @@ async def build(layout: NodeLayout) -> tuple[MasterContext, JobQueue]:
     register_locks(locks, data)
     writer.on_commit.append(lock_updater(locks, writer.data))  # type: ignore[arg-type]
     ctx = MasterContext(layout=layout, config=writer, rpc=rpc, locks=locks, clock=clock)
-    saver = JobSaver(
-        JobStore(layout.queue_db, node=node_name), RpcQueueReplicator(rpc, lambda: writer.data)
-    )
+    queue_replicator = RpcQueueReplicator(rpc, lambda: writer.data)
+    saver = JobSaver(JobStore(layout.queue_db, node=node_name), queue_replicator)
     queue = JobQueue(
         saver, Processor(ctx), clock, max_running=lambda: writer.data.cluster.max_running_jobs
     )
+    queue_replicator.snapshot = lambda: job_files(queue.jobs.values())
     queue.drained = layout.queue_drain_file.exists()
     ctx.queue = queue
     return ctx, queue

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from corral import serde
+from corral.errors import JobQueueError
 from corral.jobs.model import Job
 from corral.jobs.store import JobStore
 
@@ -17,6 +18,10 @@ log = logging.getLogger(__name__)
 
 REPLICATION_DELAY = 0.02
 """Seconds a job update may wait to share a replication run with later updates."""
+
+
+class NotReplicated(JobQueueError):
+    """Too few master candidates acknowledged a queue write (the message names them)."""
 
 
 class QueueReplicator(Protocol):
@@ -149,7 +154,7 @@ class _Batcher:
         assert self._retry is not None
         self.failures += 1
         if self.failures == 1:
-            log.error("%s; retrying until it succeeds (logged once)", err)
+            log.error("%s; job queue writes are retried until they succeed", err)
         if not self._pending and not self._waiters:
             return  # only fail-fast marks failed: nothing to retry
         try:
@@ -214,12 +219,17 @@ class JobSaver:
         that error (JobQueueError naming the cause) and the jobs are not written later.
         Other saves return only once written, however many attempts that takes.
         Unreplicated saves reach the candidates within REPLICATION_DELAY, or with
-        the next replicated save, whichever comes first.
+        the next replicated save, whichever comes first. A replicated save that a
+        majority of the candidates does not acknowledge raises NotReplicated.
         """
         await self._local.mark(_documents(jobs), fail_fast=replicated)
         if replicated and self.replicator is not None:
             # runs are sequential: a run started now includes every state written so far
-            await asyncio.wait([self._remote.mark({}, urgent=True)])
+            run = self._remote.mark({}, urgent=True)
+            await asyncio.wait([run])
+            error = None if run.cancelled() else run.exception()
+            if isinstance(error, NotReplicated):
+                raise error
 
     def mark(self, *jobs: Job) -> asyncio.Future[None]:
         """Queue the state ``jobs`` have now for the next write; the future ends with it.

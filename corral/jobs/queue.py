@@ -20,7 +20,7 @@ from corral.errors import (
 )
 from corral.job_wire import JOB_FINALIZED, OP_FINALIZED, JobStatus, OpStatus
 from corral.jobs.model import Job, QueuedOp
-from corral.jobs.persist import JobSaver, archived_file_name, job_file_name
+from corral.jobs.persist import JobSaver, NotReplicated, archived_file_name, job_file_name
 from corral.jobs.slots import SlotPool
 from corral.opcodes.base import SUBMIT_PRIORITIES, OpCode
 from corral.opcodes.codec import decode_opcode
@@ -144,7 +144,7 @@ class JobQueue:
             new_jobs.append(job)
             results.append((True, job.id))
         if new_jobs:
-            await self.saver.save(*new_jobs, replicated=True)
+            await self._acknowledge(new_jobs)
             for job in new_jobs:
                 self.jobs[job.id] = job
                 self._spawn(job)
@@ -157,10 +157,21 @@ class JobQueue:
         job = self._build_job(self.saver.serial + 1, ops)
         _resolve_relative_deps(job, [], 0)
         self.saver.serial = job.id
-        await self.saver.save(job, replicated=True)
+        await self._acknowledge([job])
         self.jobs[job.id] = job
         self._spawn(job)
         return job.id
+
+    async def _acknowledge(self, jobs: list[Job]) -> None:
+        """Save new jobs on disk and on a majority of the candidates. Without that majority
+        they end in error here (so that they never run) and NotReplicated is raised."""
+        try:
+            await self.saver.save(*jobs, replicated=True)
+        except NotReplicated as err:
+            for job in jobs:
+                self._fail_unfinished(job, f"Job not acknowledged: {err}")
+            await self.saver.mark(*jobs)
+            raise
 
     # --- running ------------------------------------------------------
     def _spawn(self, job: Job) -> None:

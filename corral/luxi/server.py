@@ -88,13 +88,12 @@ class LuxiServer:
     opened or after its last answer) is closed; see :mod:`corral.rpc.listener`.
     """
 
-    def __init__(self, path: Path, dispatch: Dispatcher, max_message: int = MAX_MESSAGE,
-                 limits: Limits | None = None) -> None:
+    def __init__(self, path: Path, dispatch: Dispatcher, max_message: int = MAX_MESSAGE) -> None:
         self.path = path
         self.dispatch = dispatch
         self.max_message = max_message
-        self.limits = limits
-        """None: :func:`~corral.rpc.listener.luxi_limits` at start."""
+        self.limits: Limits | None = None
+        """Set before :meth:`start` to override :func:`~corral.rpc.listener.luxi_limits`."""
         self.listener: GuardedListener | None = None
 
     async def start(self) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from corral.cmdlib.cluster import cluster_info, config_values
+from corral.cmdlib.common.verification.replication import lagging_candidates
 from corral.cmdlib.context import MasterContext
 from corral.cmdlib.query_runner import run_legacy_query, run_query
 from corral.errors import ErrorCode, JobLost, LuxiError, OpPrereqError
@@ -175,7 +176,11 @@ class LuxiMethods:
         return cluster_info(self.ctx.config.data)
 
     async def query_config_values(self, fields: list[str]) -> list[Any]:
-        extra = {"drain_flag": self.queue.drained, "watcher_pause": self._watcher_pause()}
+        extra = {
+            "drain_flag": self.queue.drained,
+            "watcher_pause": self._watcher_pause(),
+            "lagging_candidates": lagging_candidates(self.ctx),
+        }
         return config_values(self.ctx.config.data, list(fields), extra)
 
     async def query_tags(self, kind: str, name: str | None) -> list[str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,7 +27,7 @@ def acks_needed(pool: int) -> int:
 
     ``pool`` counts every master candidate, the master included: 1 → 0, 2 → 1, 3 → 1, 5 → 2.
     """
-    return pool // 2 + 1 - 1 if pool > 0 else 0
+    return max(0, pool // 2)
 
 
 @dataclass
@@ -41,12 +41,8 @@ class Outcome:
     """Calls still running after the bound (not cancelled: a late answer is harmless)."""
 
 
-class NoMajority(Exception):
-    """Too few candidates acknowledged a write; the message names the unreachable ones."""
-
-
 async def gather_majority(
-    calls: dict[str, Awaitable[NodeResult[Any]]], needed: int, bound: float
+    calls: Mapping[str, Awaitable[NodeResult[Any]]], needed: int, bound: float
 ) -> Outcome:
     """Run one call per candidate; return when all answered, when ``bound`` seconds
     passed, or as soon as ``needed`` acknowledgements can no longer be reached."""
@@ -66,7 +62,7 @@ async def gather_majority(
     for name, task in tasks.items():
         if not task.done():
             outcome.pending[name] = task
-            outcome.failed[name] = f"no answer within {bound:g} s"
+            outcome.failed[name] = f"no answer after {bound:g} s"
     return outcome
 
 
@@ -86,15 +82,20 @@ def _record(
 
 
 def require_majority(
-    what: str, outcome: Outcome, needed: int, pool: int, lagging: Iterable[str]
+    what: str,
+    outcome: Outcome,
+    needed: int,
+    pool: int,
+    lagging: Iterable[str],
+    error: Callable[[str], Exception],
 ) -> None:
-    """Raise :class:`NoMajority` naming the unreachable candidates when too few acked."""
+    """Raise ``error`` naming the unreachable candidates when too few acknowledged."""
     if len(outcome.acked) >= needed:
         return
     reasons = dict.fromkeys(sorted(lagging), "lagging, not answering")
     reasons.update(outcome.failed)
     unreachable = "; ".join(f"{name}: {reasons[name]}" for name in sorted(reasons))
-    raise NoMajority(
+    raise error(
         f"{what} not acknowledged: {len(outcome.acked) + 1} of {pool} master candidates"
         f" (the master included) hold it, a majority needs {needed + 1};"
         f" unreachable: {unreachable}"
@@ -121,6 +122,9 @@ class CatchUpBackoff:
         return min(self.limit, self.first * 2.0 ** min(failures - 1, 32))
 
 
+DEFAULT_BACKOFF = CatchUpBackoff()
+
+
 class CatchUp:
     """One background loop per lagging node; ``attempt(name)`` sends what it misses.
 
@@ -133,7 +137,7 @@ class CatchUp:
         self,
         attempt: Callable[[str], Awaitable[bool]],
         still_lagging: Callable[[str], bool],
-        backoff: CatchUpBackoff = CatchUpBackoff(),
+        backoff: CatchUpBackoff = DEFAULT_BACKOFF,
     ) -> None:
         self._attempt = attempt
         self._still_lagging = still_lagging

@@ -37,8 +37,8 @@ class WriteFaults:
         self._countdown: int | None = None
         self._error: Callable[[], BaseException] = disk_full
         self._auto_rollback = True
-        self._failed = threading.Condition(self._lock)
         self.failures = 0
+        """Writes failed so far."""
 
     def fail_from(
         self,
@@ -53,11 +53,6 @@ class WriteFaults:
         with self._lock:
             self._countdown = None
 
-    def wait_failures(self, count: int) -> None:
-        """Block until ``count`` writes have failed in all (call it in a thread)."""
-        with self._failed:
-            self._failed.wait_for(lambda: self.failures >= count)
-
     def __call__(self, db: sqlite3.Connection) -> None:
         with self._lock:
             if self._countdown is None:
@@ -66,7 +61,6 @@ class WriteFaults:
             if self._countdown:
                 return
             self.failures += 1
-            self._failed.notify_all()
             error, auto_rollback = self._error(), self._auto_rollback
         if auto_rollback:
             db.execute("ROLLBACK")

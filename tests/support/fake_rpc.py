@@ -7,6 +7,7 @@ are plain JSON-like values decoded into the call's ``returns`` as the real clien
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -49,6 +50,8 @@ class FakeNodeRpc(NodeRpc):
         self.clock = clock
         self.calls: list[RecordedCall] = []
         self._scripts: dict[tuple[str, str | None], Responder] = {}
+        self._held: dict[str, asyncio.Event] = {}
+        self._waiting: dict[tuple[str, str], int] = {}
 
     # --- scripting ------------------------------------------------------
     def script(self, name: str, node: str | None = None, *, payload: Any = None,
@@ -64,6 +67,33 @@ class FakeNodeRpc(NodeRpc):
     def reset(self) -> None:
         self.calls.clear()
 
+    def hold(self, node: str) -> None:
+        """Make ``node`` hang: its calls wait (unanswered) until :meth:`release`."""
+        self._held.setdefault(node, asyncio.Event())
+
+    def release(self, node: str) -> None:
+        """Let ``node``'s held calls (and later ones) answer."""
+        event = self._held.pop(node, None)
+        if event is not None:
+            event.set()
+
+    def held_calls(self, node: str, name: str | None = None) -> int:
+        """Calls to ``node`` (of call ``name``, or of any) waiting for :meth:`release`."""
+        return sum(n for (held, call), n in self._waiting.items()
+                   if held == node and name in (None, call))
+
+    async def _wait_while_held(self, name: str, nodes: Sequence[NodeRef]) -> None:
+        for node in nodes:
+            event = self._held.get(node.name)
+            if event is None:
+                continue
+            key = (node.name, name)
+            self._waiting[key] = self._waiting.get(key, 0) + 1
+            try:
+                await event.wait()
+            finally:
+                self._waiting[key] -= 1
+
     # --- inspection -----------------------------------------------------
     def calls_of(self, name: str) -> list[RecordedCall]:
         return [c for c in self.calls if c.name == name]
@@ -77,6 +107,7 @@ class FakeNodeRpc(NodeRpc):
         call = CALLS.get(name)
         if call is None or len(call.args) != len(args):
             raise RpcError(f"bad RPC call {name!r} with {len(args)} argument(s)")
+        await self._wait_while_held(name, nodes)
         return {node.name: typed(self._answer(name, node, args), call.returns)
                 for node in nodes}
 

@@ -28,7 +28,8 @@ Test = Callable[[LuxiServer, Path], Awaitable[None]]
 def serve(tmp_path: Path, test: Test, idle_timeout: float = 1.0) -> None:
     async def main() -> None:
         path = tmp_path / "luxi.sock"
-        server = LuxiServer(path, echo, limits=Limits(CAP, idle_timeout=idle_timeout))
+        server = LuxiServer(path, echo)
+        server.limits = Limits(CAP, idle_timeout=idle_timeout)
         await server.start()
         try:
             await test(server, path)

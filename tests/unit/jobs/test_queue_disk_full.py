@@ -176,7 +176,7 @@ def test_final_state_is_shown_once_on_disk(
         await master.running(job_id)
         faults.fail_from(1)
         master.runner.release.set()
-        await asyncio.to_thread(faults.wait_failures, 4)
+        await until(lambda: faults.failures >= 4)
         assert await master.status(job_id) == "running"
         assert master.status_on_disk(job_id) == "running"
         assert master.queue.saver.failing
@@ -207,7 +207,7 @@ def test_updates_are_retried_but_submissions_fail_fast(tmp_path: Path) -> None:
         update = asyncio.create_task(saver.save(known))
         with pytest.raises(JobQueueError, match=CAUSE):
             await saver.save(Job(id=2, ops=[QueuedOp(input=dict(DUMMY))]), replicated=True)
-        await asyncio.to_thread(faults.wait_failures, 2)
+        await until(lambda: faults.failures >= 2)
         assert not update.done()
         faults.clear()
         await update
