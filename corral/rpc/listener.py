@@ -280,6 +280,7 @@ class GuardedListener(asyncio.AbstractServer):
         self._ssl = ssl_context
         self._loop = asyncio.get_running_loop()
         self._resume: asyncio.TimerHandle | None = None
+        self._closed = asyncio.Event()
         self.accept_errors = RateLimitedLog(log, f"{name}: cannot accept",
                                             self.limits.log_interval)
 
@@ -310,15 +311,19 @@ class GuardedListener(asyncio.AbstractServer):
         self._pause()
         self._sock.close()
         self._sock = None
+        self._closed.set()
         for slot in list(self.budget.slots):
             if slot.owner is self and slot.transport is None:
                 slot.evict()
 
     async def wait_closed(self) -> None:
-        return None
+        await self._closed.wait()
 
     async def serve_forever(self) -> None:
-        raise NotImplementedError("serve with start() and stop with close()")
+        """Accept until :meth:`close`."""
+        if not self.is_serving():
+            self.start()
+        await self._closed.wait()
 
     def _pause(self) -> None:
         if self._sock is not None and self._resume is None:
