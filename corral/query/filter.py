@@ -64,11 +64,12 @@ _BINARY = frozenset({OP_EQUAL, OP_EQUAL_LEGACY, OP_NOT_EQUAL, OP_REGEXP, OP_CONT
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int)
+    return isinstance(value, int) and not isinstance(value, bool)  # Ganeti's ht.TInt
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float)
+    """An integer or a float (Ganeti's ht.TNumber; floats fields take integers too)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 _KIND_CHECKS: dict[FieldKind, tuple[Callable[[Any], bool], str]] = {
