@@ -13,6 +13,7 @@ import pytest
 from corral.cli.qlang import parse_filter
 from corral.errors import QueryFilterError
 from corral.query import QueryContext, query_values, requested_names
+from corral.query import filter as qfilter_module
 from corral.query.fields import UNAVAIL, FieldDef, FieldFlag, FieldKind, field_table
 from corral.query.filter import compile_filter
 
@@ -93,6 +94,21 @@ def test_equal_and_legacy_equal_take_the_set_path_and_name_hints(ctx):
     assert requested_names(["|", ["==", "name", "a"], ["!=", "name", "b"]], "name") is None
     mixed = ["|", ["==", "serial_no", 2], ["=", "serial_no", 7], ["=", "serial_no", 9]]
     assert names(ctx, mixed) == [N2, N10]
+
+
+def test_one_set_lookup_for_a_run_of_either_spelling(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[Any]] = []
+    real = qfilter_module._member_test
+
+    def spy(fdef: Any, values: list[Any]) -> Any:
+        calls.append(values)
+        return real(fdef, values)
+
+    monkeypatch.setattr(qfilter_module, "_member_test", spy)
+    qfilter = ["|", ["==", "num", 1], ["=", "num", 2], ["==", "num", 3], ["?", "flag"]]
+    predicate = compile_filter(qfilter, FIELDS).predicate
+    assert calls == [[1, 2, 3]]
+    assert [n for n in range(5) if predicate(None, {"num": n, "flag": False})] == [1, 2, 3]
 
 
 def _get(name: str) -> Any:
