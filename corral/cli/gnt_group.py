@@ -116,7 +116,7 @@ COMMANDS = {
         (o.NOHDR_OPT, o.SEP_OPT, o.FIELDS_OPT, o.VERBOSE_OPT, o.FORCE_FILTER_OPT),
         "[<group_name>...]",
         "Lists the node groups in the cluster. The default list is (in order): "
-        + ", ".join(LIST_DEFAULT_FIELDS) + ". With -F the arguments are one JSON query filter."),
+        + ", ".join(LIST_DEFAULT_FIELDS) + ". With -F the argument is one query filter."),
     "list-fields": Command(list_fields, [Arg("field")], (o.NOHDR_OPT, o.SEP_OPT), "[fields...]",
                            "Lists all available fields for node groups"),
     "modify": Command(modify_group, _GROUP,

@@ -162,7 +162,7 @@ COMMANDS = {
     "list": Command(
         list_nodes, [Arg("node")], _LIST_OPTS, "[nodes...]",
         "Lists the nodes in the cluster. The default field list is (in order): "
-        + ", ".join(LIST_DEFAULT_FIELDS) + ". With -F the arguments are one JSON query filter."),
+        + ", ".join(LIST_DEFAULT_FIELDS) + ". With -F the argument is one query filter."),
     "list-fields": Command(list_fields, [Arg("field")], (o.NOHDR_OPT, o.SEP_OPT), "[fields...]",
                            "Lists all available fields for nodes"),
     "info": Command(show_node_config, [Arg("node")], (), "[<node_name>...]",

@@ -93,9 +93,10 @@ FIELDS_OPT = Opt("-o", "--output", dest="output", metavar="FIELDS",
                       " default list")
 VERBOSE_OPT = Opt("-v", "--verbose", action="store_true", help="Increase the verbosity")
 FORCE_FILTER_OPT = Opt("-F", "--filter", action="store_true", dest="force_filter",
-                       help="Treat the arguments as one query filter in JSON, e.g."
-                            " '[\"=\", \"name\", \"node1\"]' (Ganeti's filter language is"
-                            " not supported)")
+                       help="Whether command argument should be treated as filter, e.g."
+                            " 'status == \"running\" and not admin_state' (see ganeti(7)"
+                            " \"Query filters\"); Corral also accepts a filter in LUXI's JSON"
+                            " form, '[\"==\", \"name\", \"node1\"]'")
 
 # --- job submission --------------------------------------------------------
 SUBMIT_OPT = Opt("--submit", action="store_true", dest="submit_only",

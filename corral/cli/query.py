@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-from corral.cli.errors import UsageError
 from corral.cli.output import (
     EXIT_UNKNOWN_FIELD,
     QR_UNKNOWN,
@@ -12,6 +9,9 @@ from corral.cli.output import (
     format_table,
     unknown_fields,
 )
+from corral.cli.qlang import make_filter, name_filter
+
+__all__ = ["build_filter", "generic_list", "generic_list_fields", "name_filter"]
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -21,10 +21,7 @@ if TYPE_CHECKING:
     from corral.cli.commands import Context
     from corral.cli.output import Formatter
 
-OP_OR = "|"
 OP_AND = "&"
-OP_EQUAL = "="
-OP_REGEXP = "=~"
 
 FIELD_KIND_NAMES = {
     "unknown": "Unknown", "text": "Text", "bool": "Boolean", "number": "Number",
@@ -33,63 +30,12 @@ FIELD_KIND_NAMES = {
 }
 
 
-def glob_pattern(text: str) -> str:
-    """A DNS name glob (``*.site``, ``node?``) as a regular expression.
-
-    ``*`` and ``?`` never match the dot between name parts; the pattern matches
-    from the first part and may stop before the domain.
-    """
-    import re
-
-    parts = ["[^.]*" if c == "*" else "[^.]" if c == "?" else re.escape(c) for c in text]
-    return "^" + "".join(parts) + r"(\..*)?$"
-
-
-def _is_glob(text: str) -> bool:
-    return "*" in text or "?" in text
-
-
-def _name_part(namefield: str, text: str, numeric: bool) -> list[Any]:
-    if numeric:
-        try:
-            return [OP_EQUAL, namefield, int(text)]
-        except ValueError:
-            raise UsageError(f"Invalid job ID passed: '{text}'") from None
-    if _is_glob(text):
-        return [OP_REGEXP, namefield, glob_pattern(text)]
-    return [OP_EQUAL, namefield, text]
-
-
-def name_filter(names: Sequence[str], namefield: str = "name", numeric: bool = False
-                ) -> list[Any] | None:
-    """``["|", ["=", field, name], …]`` for the names given, None for none."""
-    if not names:
-        return None
-    return [OP_OR, *(_name_part(namefield, n, numeric) for n in names)]
-
-
-def json_filter(args: Sequence[str]) -> Any:
-    """``-F``: the arguments joined are one filter in LUXI's JSON form."""
-    text = " ".join(args)
-    if not text.strip():
-        raise UsageError("Error: -F/--filter needs a filter in JSON, e.g. "
-                         "'[\"=\", \"name\", \"x\"]'")
-    try:
-        value = json.loads(text)
-    except ValueError as err:
-        raise UsageError(f"Error while parsing query filter: {err} (expected JSON)") from None
-    if not isinstance(value, list):
-        raise UsageError("Error while parsing query filter: a filter is a JSON list")
-    return value
-
-
 def build_filter(ctx: Context, args: Sequence[str], namefield: str = "name",
                  numeric: bool = False, extra: Any = None) -> Any:
-    """The filter for ``list``: positional names (or ``-F`` JSON), and'ed with ``extra``."""
-    if getattr(ctx.opts, "force_filter", False):
-        qfilter = json_filter(args)
-    else:
-        qfilter = name_filter(args, namefield, numeric)
+    """The filter for ``list`` (Ganeti's ``GenericList``): the arguments as names, globs or
+    one filter (:func:`corral.cli.qlang.make_filter`), and'ed with ``extra``."""
+    qfilter = make_filter(args, bool(getattr(ctx.opts, "force_filter", False)), namefield,
+                          numeric)
     if extra is None:
         return qfilter
     if qfilter is None:

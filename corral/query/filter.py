@@ -3,9 +3,14 @@
 A filter is a nested list whose first element is the operator::
 
     ["|", f1, f2, ...]   ["&", f1, ...]   ["!", f]   ["?", field]
-    ["=", field, value]  ["!=", ...]  ["<", ...]  [">", ...]  ["<=", ...]  [">=", ...]
+    ["==", field, value]  ["!=", ...]  ["<", ...]  [">", ...]  ["<=", ...]  [">=", ...]
     ["=~", field, regex]  ["=[]", list_field, value]
 
+``=`` is Ganeti's legacy spelling of ``==`` and means exactly the same.
+A value must suit the field's kind (a string for text fields, an integer for
+numbers and sizes, a boolean for flags, a number or ``(seconds, microseconds)``
+for timestamps); ``=~`` takes a string and ``=[]`` tests membership in a list
+field or, as Ganeti's ``operator.contains`` does, a substring of a text field.
 As in Ganeti, a condition on a field without a normal value (no data, not
 available, node offline) lets the item pass.
 """
@@ -27,7 +32,8 @@ OP_OR = "|"
 OP_AND = "&"
 OP_NOT = "!"
 OP_TRUE = "?"
-OP_EQUAL = "="
+OP_EQUAL = "=="
+OP_EQUAL_LEGACY = "="
 OP_NOT_EQUAL = "!="
 OP_LT = "<"
 OP_LE = "<="
@@ -41,7 +47,8 @@ MAX_LEVELS = 10
 MAX_FILTER_NODES = 500_000
 """How many operators and conditions one filter may hold."""
 SET_MIN_TERMS = 2
-"""Consecutive ``=`` conditions on one field from which ``|`` tests them as one set lookup."""
+"""Consecutive ``==``/``=`` conditions on one field from which ``|`` tests them as one set
+lookup."""
 
 Predicate = Callable[[Any, Any], bool]
 Compare = Callable[[Any, Any], bool]
@@ -52,15 +59,17 @@ _ORDERINGS: dict[str, Compare] = {
     OP_GT: operator.gt,
     OP_GE: operator.ge,
 }
-_BINARY = frozenset({OP_EQUAL, OP_NOT_EQUAL, OP_REGEXP, OP_CONTAINS, *_ORDERINGS})
+_EQUALS = frozenset({OP_EQUAL, OP_EQUAL_LEGACY})
+_BINARY = frozenset({OP_EQUAL, OP_EQUAL_LEGACY, OP_NOT_EQUAL, OP_REGEXP, OP_CONTAINS, *_ORDERINGS})
 
 
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int)
+    return isinstance(value, int) and not isinstance(value, bool)  # Ganeti's ht.TInt
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float)
+    """An integer or a float (Ganeti's ht.TNumber; floats fields take integers too)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 _KIND_CHECKS: dict[FieldKind, tuple[Callable[[Any], bool], str]] = {
@@ -74,7 +83,7 @@ _KIND_CHECKS: dict[FieldKind, tuple[Callable[[Any], bool], str]] = {
 
 
 def make_simple_filter(namefield: str, names: Sequence[Any] | None) -> list[Any] | None:
-    """``["|", ["=", namefield, n1], ...]``, or None when there are no names."""
+    """``["|", ["==", namefield, n1], ...]``, or None when there are no names."""
     if not names:
         return None
     return [OP_OR, *([OP_EQUAL, namefield, name] for name in names)]
@@ -100,7 +109,7 @@ def compile_filter(qfilter: Any, fields: Mapping[str, FieldDef]) -> CompiledFilt
 
 
 def requested_names(qfilter: Any, namefield: str) -> list[Any] | None:
-    """Names asked for when the filter is only ``=`` on ``namefield`` joined by ``|``.
+    """Names asked for when the filter is only ``==``/``=`` on ``namefield`` joined by ``|``.
 
     None when the filter is absent or does anything else (all items are needed).
     """
@@ -131,7 +140,7 @@ def _collect_names(qfilter: Any, namefield: str, out: list[Any]) -> bool:
     op = qfilter[0]
     if op == OP_OR:
         return all(_collect_names(sub, namefield, out) for sub in qfilter[1:])
-    if op == OP_EQUAL and len(qfilter) == 3 and qfilter[1] == namefield:
+    if isinstance(op, str) and op in _EQUALS and len(qfilter) == 3 and qfilter[1] == namefield:
         out.append(qfilter[2])
         return True
     return False
@@ -187,7 +196,7 @@ class _Compiler:
         return lambda sh, item: all(sub(sh, item) for sub in subs)
 
     def _or_terms(self, operands: list[Any], level: int) -> list[Predicate]:
-        """The operands' predicates, in order; each run of consecutive ``=`` conditions on
+        """The operands' predicates, in order; each run of consecutive ``==``/``=`` conditions on
         one field becomes one predicate (a set lookup where that is exactly equivalent)."""
         subs: list[Predicate] = []
         run: list[Any] = []
@@ -207,11 +216,11 @@ class _Compiler:
         return subs
 
     def _equality(self, qfilter: Any, level: int) -> tuple[FieldDef, Any] | None:
-        """``(field, prepared value)`` of an ``=`` condition, checked in the order
+        """``(field, prepared value)`` of an ``==``/``=`` condition, checked in the order
         :meth:`compile` checks it; None for any other filter."""
         if not (
             isinstance(qfilter, list | tuple) and len(qfilter) == 3
-            and isinstance(qfilter[0], str) and qfilter[0] == OP_EQUAL
+            and isinstance(qfilter[0], str) and qfilter[0] in _EQUALS
         ):
             return None
         self._enter(qfilter, level)
@@ -231,6 +240,8 @@ class _Compiler:
             raise QueryFilterError(
                 f"Invalid binary operator {op!r}, expected exactly two operands"
             )
+        if op == OP_EQUAL_LEGACY:
+            op = OP_EQUAL
         fdef = self._lookup(operands[0])
         test = _binary_test(op, fdef, _prepare_value(fdef, op, operands[1]))
         return _wrap(fdef.getter, test)
@@ -335,6 +346,7 @@ def _prepare_value(fdef: FieldDef, op: str, value: Any) -> Any:
                 f"Regular expression for field '{fdef.name}' must be a string,"
                 f" not {type(value).__name__}"
             )
+        _check_kind(fdef, value)  # as Ganeti: no regexp on numbers, flags or timestamps
         try:
             return re.compile(value)
         except re.error as err:
@@ -343,13 +355,17 @@ def _prepare_value(fdef: FieldDef, op: str, value: Any) -> Any:
         return parse_job_id(value)
     if FieldFlag.SPLIT_TIMESTAMP in fdef.flags and op in (OP_EQUAL, OP_NOT_EQUAL, *_ORDERINGS):
         return _merge_time(value, fdef.name)
+    _check_kind(fdef, value)
+    return value
+
+
+def _check_kind(fdef: FieldDef, value: Any) -> None:
     check = _KIND_CHECKS.get(fdef.kind)
     if check is not None and not check[0](value):
         raise QueryFilterError(
             f"Unable to compare field '{fdef.name}' (type '{fdef.kind.value}') with"
             f" '{type(value).__name__}', expected {check[1]}"
         )
-    return value
 
 
 def parse_job_id(value: Any) -> int:
@@ -423,6 +439,8 @@ def _regex_search(regex: re.Pattern[str], actual: Any) -> bool:
 
 
 def _contains(actual: Any, value: Any) -> bool:
+    if isinstance(actual, str) and isinstance(value, str):
+        return value in actual
     if not isinstance(actual, list | tuple):
         raise QueryFilterError(f"Value {actual!r} is not a list; cannot test containment")
     return value in actual

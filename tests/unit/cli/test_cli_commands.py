@@ -171,4 +171,4 @@ def test_options_may_follow_arguments(run: Runner, luxi: FakeLuxi) -> None:
     luxi.on("Query", {"fields": [{"name": "name", "title": "Node", "kind": "text"}],
                       "data": [[[0, "n1"]]]})
     assert run(gnt_node.main, "list", "n1", "-o", "name", "--no-headers") == (0, "n1\n", "")
-    assert luxi.args_of("Query") == [["node", ["name"], ["|", ["=", "name", "n1"]]]]
+    assert luxi.args_of("Query") == [["node", ["name"], ["|", ["==", "name", "n1"]]]]

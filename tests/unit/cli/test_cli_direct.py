@@ -76,7 +76,7 @@ def test_command_options(run: Runner, luxi: FakeLuxi, rpc: RpcCalls) -> None:
     assert out.splitlines() == ["-" * 48, "node2: hello node2", "return code = 1"]
     assert rpc[0][1] == ["/bin/sh", "-c", "ls -l"]
     assert luxi.args_of("Query")[0][2] == [
-        "&", ["|", ["=", "name", "node1"], ["=", "name", "node2"]],
+        "&", ["|", ["==", "name", "node1"], ["==", "name", "node2"]],
         ["|", ["=", "group", "default"], ["=", "group.uuid", "default"]]]
 
 

@@ -72,7 +72,7 @@ def test_list(run: Runner, luxi: FakeLuxi) -> None:
     assert code == 0
     assert out.splitlines() == ["Group   Nodes NodeList", "default     3 n1,n2,n3"]
     assert luxi.args_of("Query")[0] == [
-        "group", ["name", "node_cnt", "node_list"], ["|", ["=", "name", "default"]]]
+        "group", ["name", "node_cnt", "node_list"], ["|", ["==", "name", "default"]]]
 
 
 def test_info(run: Runner, luxi: FakeLuxi) -> None:

@@ -36,8 +36,8 @@ def test_list_default_fields_and_status_filter(run: Runner, luxi: FakeLuxi) -> N
     ]
     what, fields, qfilter = luxi.args_of("Query")[0]
     assert (what, fields) == ("job", ["id", "status", "summary"])
-    assert qfilter == ["|", ["=", "status", "canceling"], ["=", "status", "queued"],
-                       ["=", "status", "waiting"]]
+    assert qfilter == ["|", ["==", "status", "canceling"], ["==", "status", "queued"],
+                       ["==", "status", "waiting"]]
 
 
 def test_list_ids_archived_and_status(run: Runner, luxi: FakeLuxi) -> None:
@@ -45,7 +45,8 @@ def test_list_ids_archived_and_status(run: Runner, luxi: FakeLuxi) -> None:
     run(gnt_job.main, "list", "--archived", "--error", "3", "4")
     _, fields, qfilter = luxi.args_of("Query")[0]
     assert fields == ["id", "status", "summary", "archived"]
-    assert qfilter == ["&", ["|", ["=", "id", 3], ["=", "id", 4]], ["|", ["=", "status", "error"]]]
+    assert qfilter == ["&", ["|", ["==", "id", 3], ["==", "id", 4]],
+                       ["|", ["==", "status", "error"]]]
 
 
 def test_list_bad_job_id(run: Runner, luxi: FakeLuxi) -> None:
@@ -138,7 +139,7 @@ def test_cancel_by_status_with_force(run: Runner, luxi: FakeLuxi) -> None:
     luxi.on("CancelJob", [True, "Job 8 canceled"])
     code, out, _ = run(gnt_job.main, "cancel", "--queued", "-f")
     assert (code, out) == (0, "Job 8 canceled\n")
-    assert luxi.args_of("Query")[0][2] == ["|", ["=", "status", "queued"]]
+    assert luxi.args_of("Query")[0][2] == ["|", ["==", "status", "queued"]]
 
 
 def test_cancel_needs_ids_or_filter_not_both(run: Runner, luxi: FakeLuxi) -> None:

@@ -57,7 +57,7 @@ def test_list_output_fields_and_names(run: Runner, luxi: FakeLuxi) -> None:
     run(gnt_node.main, "list", "-o", "+pip,sip", "node1", "node*")
     fields, qfilter = luxi.args_of("Query")[0][1:]
     assert fields == [f["name"] for f in FIELDS] + ["pip", "sip"]
-    assert qfilter == ["|", ["=", "name", "node1"], ["=~", "name", r"^node[^.]*(\..*)?$"]]
+    assert qfilter == ["|", ["==", "name", "node1"], ["=~", "name", r"^node[^.]*(\..*)?$"]]
 
 
 def test_list_json_filter(run: Runner, luxi: FakeLuxi) -> None:

@@ -206,7 +206,7 @@ def test_list_fields_names_separator_units(run: Runner, luxi: FakeLuxi) -> None:
     assert (code, out) == (0, "inst1|node2,node3|Y|3.0\n")
     _what, names, qfilter = luxi.args_of("Query")[0]
     assert names == ["name", "snodes", "oper_state", "disk_usage"]
-    assert qfilter == ["|", ["=", "name", "inst1"], ["=~", "name", r"^web[^.]*(\..*)?$"]]
+    assert qfilter == ["|", ["==", "name", "inst1"], ["=~", "name", r"^web[^.]*(\..*)?$"]]
 
 
 def test_list_fields(run: Runner, luxi: FakeLuxi) -> None:

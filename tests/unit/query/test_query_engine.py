@@ -115,6 +115,6 @@ def test_needs_live_data(what, fields, qfilter, expected):
 
 
 def test_names_filter_uses_the_resource_name_field():
-    assert names_filter("node", ["a"]) == ["|", ["=", "name", "a"]]
-    assert names_filter("job", [1, 2]) == ["|", ["=", "id", 1], ["=", "id", 2]]
+    assert names_filter("node", ["a"]) == ["|", ["==", "name", "a"]]
+    assert names_filter("job", [1, 2]) == ["|", ["==", "id", 1], ["==", "id", 2]]
     assert names_filter("group", []) is None

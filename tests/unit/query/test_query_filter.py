@@ -128,7 +128,7 @@ def test_evaluation_type_errors(ctx):
     with pytest.raises(QueryFilterError, match="expecting string"):
         query_values("node", ["name"], ["=~", "tags", "web"], ctx)
     with pytest.raises(QueryFilterError, match="is not a list"):
-        query_values("node", ["name"], ["=[]", "name", "n"], ctx)
+        query_values("node", ["name"], ["=[]", "serial_no", 1], ctx)
     with pytest.raises(QueryFilterError, match="Invalid types in comparison"):
         query_values("node", ["name"], ["<", "tags", 1], ctx)
 
@@ -142,8 +142,8 @@ def test_prereq_wrapper_turns_filter_errors_into_wrong_input(ctx):
 
 
 def test_make_simple_filter():
-    assert make_simple_filter("name", ["a", "b"]) == ["|", ["=", "name", "a"], ["=", "name", "b"]]
-    assert make_simple_filter("id", [3]) == ["|", ["=", "id", 3]]
+    assert make_simple_filter("name", ["a", "b"]) == ["|", ["==", "name", "a"], ["==", "name", "b"]]
+    assert make_simple_filter("id", [3]) == ["|", ["==", "id", 3]]
     assert make_simple_filter("name", []) is None
     assert make_simple_filter("name", None) is None
 

@@ -64,13 +64,14 @@ FILTER_VALUES: dict[str, list[Any]] = {
     "other": [1, "1", "red", None, [1], NAN, 1.0, True],
     "ts": [[1, 0], 1.5, 1, "x"],
 }
-LEAF_OPS = ["=", "=", "=", "!=", "<", "=~", "=[]"]
+LEAF_OPS = ["=", "==", "==", "!=", "<", "=~", "=[]"]
 
 
 @st.composite
 def equality(draw: st.DrawFn, field: str | None = None) -> list[Any]:
     name = field or draw(st.sampled_from(sorted(FIELDS)))
-    return ["=", name, draw(st.sampled_from(FILTER_VALUES[name]))]
+    op = draw(st.sampled_from(["==", "="]))  # Ganeti's operator and its legacy spelling
+    return [op, name, draw(st.sampled_from(FILTER_VALUES[name]))]
 
 
 @st.composite
