@@ -27,6 +27,12 @@ from corral.query.fields import (
 )
 from corral.query.filter import compile_filter, make_simple_filter, requested_names
 
+AGE_YOUNG_ABOVE = 50_000
+"""Young objects after a query above which they skip the young collections."""
+BLOCK_ITEMS = 128
+"""Items whose columns are built together (a 10,000-instance listing runs ~20% faster
+than with whole-list columns, its configuration objects being scattered in memory)."""
+
 RESOURCES: Mapping[str, Resource] = MappingProxyType(
     {
         res.name: res
@@ -143,10 +149,19 @@ def _rows(
     ctx: QueryContext,
     column: Callable[[_Columns, Getter], list[Any]],
 ) -> list[list[Any]]:
-    """One row per item of ``column(columns, getter)`` for each selected field; the
-    per-query data dies on return, before the collector resumes."""
-    columns = _Columns(*_items(res, qfilter, ctx))
-    return _transpose([column(columns, fdef.getter) for fdef in selected], len(columns.items))
+    """One row per item of ``column(columns, getter)`` for each selected field.
+
+    Items go :data:`BLOCK_ITEMS` at a time: a block's objects stay in the CPU caches
+    while each of its columns is built (whole-list columns re-read every item from
+    memory once per field). The per-query data dies on return, before the collector
+    resumes.
+    """
+    shared, items = _items(res, qfilter, ctx)
+    rows: list[list[Any]] = []
+    for start in range(0, len(items), BLOCK_ITEMS):
+        columns = _Columns(shared, items[start : start + BLOCK_ITEMS])
+        rows += _transpose([column(columns, fdef.getter) for fdef in selected], len(columns.items))
+    return rows
 
 
 def _transpose(columns: list[list[Any]], count: int) -> list[list[Any]]:
@@ -174,16 +189,18 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _age_young_objects() -> None:
-    """Move every tracked object to the oldest generation without walking it.
+    """After a big result, move every tracked object to the oldest generation unwalked.
 
-    The rows just built fill the youngest generation (~250,000 containers at
-    10,000 instances); resuming the collector as they are would walk them all at
-    the next allocation (~30 ms) for no cycle. ``freeze`` + ``unfreeze`` moves
-    them to the oldest generation, walked only by the rare full collection;
-    they are usually freed long before. Skipped when objects are frozen on
-    purpose (``unfreeze`` would release them).
+    A big result fills the youngest generation (~250,000 containers at 10,000
+    instances); resuming the collector as it is would walk them all at the next
+    allocation (~30 ms) for no cycle. ``freeze`` + ``unfreeze`` moves them to the
+    oldest generation, walked only by full collections; they are usually freed
+    long before. The young objects of other threads move too, so a cycle among
+    them waits for a full collection: hence only above :data:`AGE_YOUNG_ABOVE`
+    young objects, and never when objects are frozen on purpose (``unfreeze``
+    would release them).
     """
-    if gc.get_freeze_count() == 0:
+    if gc.get_count()[0] > AGE_YOUNG_ABOVE and gc.get_freeze_count() == 0:
         gc.freeze()
         gc.unfreeze()
 

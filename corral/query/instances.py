@@ -110,11 +110,11 @@ _CONFIG_FIELDS = [
 
 _PARAM_FIELDS = [
     FieldDef("hvparams", "HypervisorParameters", K.OTHER, "Hypervisor parameters (merged)",
-             lambda sh, i: sh.hvparams(i)),
+             InstanceShared.hvparams),
     FieldDef("beparams", "BackendParameters", K.OTHER, "Backend parameters (merged)",
-             lambda sh, i: sh.beparams(i)),
+             InstanceShared.beparams),
     FieldDef("osparams", "OpSysParameters", K.OTHER, "Operating system parameters (merged)",
-             lambda sh, i: sh.osparams(i)),
+             InstanceShared.osparams),
     FieldDef("custom_hvparams", "CustomHypervisorParameters", K.OTHER,
              "Custom hypervisor parameters", ItemGetter(lambda i: dict(i.hvparams))),
     FieldDef("custom_beparams", "CustomBackendParameters", K.OTHER,

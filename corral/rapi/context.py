@@ -13,12 +13,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
-
 from corral.errors import LuxiError, OpPrereqError
 from corral.job_wire import JOB_FINALIZED, JOB_NOTCHANGED
 from corral.rapi.httperror import HttpError
-from corral.rapi.records import as_records
+from corral.rapi.records import RecordStream
 
 Dispatch = Callable[[str, list[Any]], Awaitable[Any]]
 """``dispatch(method, args)``: a LUXI method of the master, awaited in process."""
@@ -88,9 +86,9 @@ class RapiContext:
                 pass  # an unknown field: query2 answers it with None, as Ganeti does
         return plain_rows(await self.call("Query", what, fields, None))
 
-    async def records(self, what: str, fields: list[str]) -> list[msgspec.Struct]:
-        """Every item as a record of ``fields`` (a JSON object once encoded)."""
-        return as_records(fields, await self.rows(what, fields))
+    async def records(self, what: str, fields: list[str]) -> RecordStream:
+        """Every item as a record of ``fields`` (a JSON object)."""
+        return RecordStream(fields, await self.rows(what, fields))
 
     async def index(self, what: str, uri: str, key: str) -> list[dict[str, Any]]:
         """Ganeti's answer to a collection GET without ``bulk``: names and URIs."""
@@ -98,7 +96,7 @@ class RapiContext:
 
     async def listing(
         self, what: str, fields: list[str], bulk: bool, uri: str, key: str
-    ) -> list[msgspec.Struct] | list[dict[str, Any]]:
+    ) -> RecordStream | list[dict[str, Any]]:
         """A collection resource's GET: full records with ``bulk``, else the index."""
         if bulk:
             return await self.records(what, fields)

@@ -23,6 +23,7 @@ from corral.rapi.auth import Authenticator
 from corral.rapi.context import Dispatch, RapiContext
 from corral.rapi.httperror import HttpError, bad_request, from_exception
 from corral.rapi.openapi import build_document
+from corral.rapi.records import RecordStream
 from corral.rapi.request import RapiRequest
 from corral.rapi.routes import ROUTES, run_route
 from corral.rapi.routing import RouteTable
@@ -103,17 +104,21 @@ class RapiServer:
         app.router.add_route("*", r"/{tail:[\s\S]*}", self.handle)
         return app
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            return json_response(await self._answer(request))
+            answer = await self._answer(request)
         except Exception as err:
             error = from_exception(err)
             if error.code >= 500:
                 log.warning("RAPI %s %s: %d %s", request.method, request.path, error.code,
                             error.message)
             return json_response(error.body(), error.code, error.headers)
+        if isinstance(answer, RecordStream):
+            return await answer.send(request, JSON)
+        return json_response(answer)
 
-    async def _answer(self, request: web.Request) -> bytes:
+    async def _answer(self, request: web.Request) -> bytes | RecordStream:
+        """The encoded answer, or a bulk one to encode while it is sent."""
         if request.path == OPENAPI_PATH and request.method == "GET":
             return self.openapi
         route, params = self.table.match(request.method, request.path)
@@ -126,7 +131,8 @@ class RapiServer:
             body=await read_body(request),
             user=user,
         )
-        return encode(await run_route(route, self.ctx, req))
+        result = await run_route(route, self.ctx, req)
+        return result if isinstance(result, RecordStream) else encode(result)
 
     async def start(self, hosts: Sequence[str], port: int) -> None:
         """Listen on ``port`` of each address in ``hosts``; an address that cannot be

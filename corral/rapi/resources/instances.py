@@ -9,7 +9,7 @@ from corral.job_wire import JobStatus
 from corral.rapi.context import RapiContext
 from corral.rapi.httperror import HttpError, bad_request
 from corral.rapi.opinput import DRY_RUN, Fixed, FromFlag, FromPath, OpSpec, build_op
-from corral.rapi.records import as_records
+from corral.rapi.records import RecordStream
 from corral.rapi.request import RapiRequest
 from corral.rapi.routing import Access, QueryDoc, Route
 
@@ -50,7 +50,7 @@ async def list_instances(ctx: RapiContext, req: RapiRequest) -> Any:
     rows = await ctx.rows("instance", I_FIELDS)
     for row in rows:
         add_memory(row[_BEPARAMS])
-    return as_records(I_FIELDS, rows)
+    return RecordStream(I_FIELDS, rows)
 
 
 async def get_instance(ctx: RapiContext, req: RapiRequest) -> Any:
