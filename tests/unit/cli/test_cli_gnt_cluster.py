@@ -204,6 +204,7 @@ def test_verify_success(run: Runner, luxi: FakeLuxi) -> None:
     stamp = time.ctime(CTIME)
     assert out.splitlines() == [
         f"{stamp} * Verifying group of job 1",
+        "Submitted jobs 2, 3",  # Ganeti's JobExecutor announces the follow-up jobs
         "Waiting for job 2 ...",
         f"{stamp} * Verifying group of job 2",
         "Waiting for job 3 ...",
