@@ -381,3 +381,36 @@ def test_debug(ganeti: GanetiCli) -> None:
     assert re.search(r"^cluster/BGL +", out, re.M)
     out = failed(ganeti, "gnt-debug", "delay", "-n", "no-such-node", "0.1")
     assert "Node 'no-such-node' not known" in out
+
+
+# --- errors: same text, same exit code as Corral's own commands ----------------------------
+
+_STAMP = re.compile(r"^\w{3} \w{3} [ \d]\d \d\d:\d\d:\d\d \d{4} ", re.M)
+
+SAME_ERRORS = [
+    ("gnt-instance", "add", "-t", "diskless", "-o", "no-such-os", "-n", "node1",
+     "--no-ip-check", "--no-name-check", "-H", "fake", "gcompat-x"),
+    ("gnt-instance", "add", "-t", "diskless", "-o", "noop", "-n", "no-such-node",
+     "--no-ip-check", "--no-name-check", "-H", "fake", "gcompat-x"),
+    ("gnt-instance", "add", "-t", "diskless", "-o", "noop", "-n", "node1",
+     "--no-ip-check", "--no-name-check", "-H", "xen-pvm", "gcompat-x"),
+    ("gnt-instance", "shutdown"),
+    ("gnt-instance", "remove", "-f", "no-such-instance"),
+    ("gnt-node", "remove", "node1"),
+    ("gnt-group", "add", "default"),
+    ("gnt-group", "remove", "default"),
+    ("gnt-cluster", "modify", "--enabled-hypervisors", "no-such-hv"),
+    ("gnt-job", "wait", "999999"),
+    ("gnt-job", "watch", "999999"),
+    ("gnt-job", "archive", "999999"),
+]
+
+
+@pytest.mark.parametrize("argv", SAME_ERRORS, ids=[" ".join(a[:3]) for a in SAME_ERRORS])
+def test_errors_match_corral(live: LiveCluster, ganeti: GanetiCli, argv: tuple[str, ...]
+                             ) -> None:
+    theirs, ours = ganeti.run(*argv), live.gnt(*argv)
+    assert "Traceback" not in theirs.output
+    assert theirs.code == ours.code == 1, theirs.output
+    assert _STAMP.sub("", theirs.stdout) == _STAMP.sub("", ours.stdout)
+    assert theirs.stderr == ours.stderr
