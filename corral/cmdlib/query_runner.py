@@ -139,8 +139,10 @@ def ganeti_console(console: ConsolePayload, node: Node) -> dict[str, Any]:
         data["kind"] = kind = SSH_CONSOLE
     if kind == SSH_CONSOLE:
         data["host"] = node.name
-    elif kind == "vnc" and data.get("host") in ("", "0.0.0.0", "::"):
-        data["host"] = node.primary_ip
+    elif kind in ("vnc", "spice"):
+        data.pop("user", None)  # a viewer connects to the server, not a user to the node
+        if data.get("host") in ("", "0.0.0.0", "::"):
+            data["host"] = node.primary_ip
     elif kind == "msg":
         data = {"instance": data.get("instance"), "kind": kind, "message": data.get("message")}
     return {key: data[key] for key in CONSOLE_KEYS if data.get(key) not in (None, "", [])}
