@@ -282,10 +282,12 @@ def test_instance_life_cycle(live: LiveCluster, ganeti: GanetiCli, fake_instance
     assert status_of(ganeti, name) == "absent"
 
 
-def test_instance_console(ganeti: GanetiCli, fake_instance: str) -> None:
+def test_instance_console(live: LiveCluster, ganeti: GanetiCli, fake_instance: str) -> None:
     out = ok(ganeti, "gnt-instance", "console", "--show-cmd", fake_instance)
     assert out == "Console not available for fake hypervisor\n"
-    listing = ok(ganeti, "gnt-instance", "list", "--no-headers", "-o", "name,console")
+    assert live.gnt("gnt-instance", "console", "--show-cmd", fake_instance).stdout == out
+    listing = same_as_corral(live, ganeti, "gnt-instance", "list", "--no-headers", "-o",
+                             "name,console")
     row = next(line for line in listing.splitlines() if line.startswith(f"{fake_instance} "))
     assert "'kind': 'msg'" in row
     assert "'message': 'Console not available" in row
