@@ -154,10 +154,10 @@ async def live_consoles(
 ) -> dict[str, dict[str, Any]]:
     """Console descriptions of the running instances among ``names`` (all when None)."""
     cfg = ctx.config.data
-    if names is None:
+    found = [cfg.uuid_by_name(Kind.INSTANCE, str(name)) for name in names or []]
+    if names is None or None in found:  # all, or a short name the query will expand
         candidates: list[Instance] = list(cfg.instances.values())
     else:
-        found = (cfg.uuid_by_name(Kind.INSTANCE, str(name)) for name in names)
         candidates = [cfg.instances[uuid] for uuid in found if uuid in cfg.instances]
     running = [
         inst for inst in candidates
