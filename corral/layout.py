@@ -6,10 +6,18 @@ its own root so that several nodes share one machine.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 SSCONF_PREFIX = "ssconf_"
+ROOT_ENV = "CORRAL_ROOT"
+"""The variable naming this node's root prefix (``corral vcluster env`` exports it)."""
+
+
+def default_root() -> str:
+    """``$CORRAL_ROOT`` when set and not empty, else ``/``: the default of every ``--root``."""
+    return os.environ.get(ROOT_ENV) or "/"
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,8 @@ packages=(
   socat iputils-ping                 # serial consoles, network checks
   ganeti-os-noop ganeti-instance-debootstrap   # Debian's OS definitions, run unchanged
   python3-ganeti-rapi                # Ganeti's RAPI client (for /usr/bin/python3), tests
+  ganeti-3.0                         # Ganeti's own gnt-* commands, run against Corral (tests);
+                                     # no Ganeti daemon is started (brings lvm2, openssh-server)
   systemd                            # systemctl; systemd-analyze verifies packaging/ (tests)
 )
 missing=()

@@ -125,6 +125,71 @@ def verify(ctx: Context, args: list[str]) -> int:
     return 0 if bad_jobs == 0 and bad_results == 0 else 1
 
 
+def verify_disks(ctx: Context, args: list[str]) -> int:
+    """Find instances whose disks are not active, activate them, report missing volumes."""
+    op = opcode("OP_CLUSTER_VERIFY_DISKS", group_name=ctx.opts.nodegroup,
+                is_strict=bool(ctx.opts.strict))
+    jobs = submitted_jobs(submit_opcode(ctx, op)) or []
+    code = 0
+    for ok, result in wait_for_jobs(ctx, jobs):
+        if not ok:
+            ctx.out(f"Job failed: {result}")
+            continue
+        code |= _disk_report(ctx, result[0])
+    return code
+
+
+def _disk_report(ctx: Context, result: Any) -> int:
+    """One group's (bad nodes, instances to activate, missing volumes); the exit code."""
+    bad_nodes, instances, missing = result
+    code = 0
+    for node, text in bad_nodes.items():
+        ctx.out(f"Error gathering data on node {node}: {str(text)[-400:]}")
+        ctx.out("You need to fix these nodes first before fixing instances")
+        code = 1
+    for name in instances:
+        if name in missing:
+            continue
+        ctx.out(f"Activating disks for instance '{name}'")
+        try:
+            submit_opcode(ctx, opcode("OP_INSTANCE_ACTIVATE_DISKS", instance_name=name))
+        except CliError as err:
+            ctx.err(f"Error activating disks for instance {name}: {err}")
+            code |= 1
+    for name, volumes in missing.items():
+        if all(node in bad_nodes for node, _ in volumes):
+            ctx.out(f"Instance {name} cannot be verified as it lives on broken nodes")
+            continue
+        ctx.out(f"Instance {name} has missing logical volumes:")
+        for node, volume in sorted(volumes):
+            prefix = f"broken node {node}" if node in bad_nodes else node
+            ctx.out(f"\t{prefix} /dev/{volume}")
+    if missing:
+        ctx.out("You need to replace or recreate disks for all the above instances if this"
+                " message persists after fixing broken nodes.")
+        code = 1
+    elif not instances:
+        ctx.out("No disks need to be activated.")
+    return code
+
+
+def activate_master_ip(ctx: Context, args: list[str]) -> int:
+    submit_opcode(ctx, opcode("OP_CLUSTER_ACTIVATE_MASTER_IP"))
+    return 0
+
+
+def deactivate_master_ip(ctx: Context, args: list[str]) -> int:
+    if not ctx.opts.confirm:
+        from corral.cli.commands import ask_user
+
+        if not ask_user("This will disable the master IP. All the open connections to the"
+                        " master IP will be closed. To reach the master you will need to use"
+                        " its node IP. Continue?"):
+            return 1
+    submit_opcode(ctx, opcode("OP_CLUSTER_DEACTIVATE_MASTER_IP"))
+    return 0
+
+
 def redist_conf(ctx: Context, args: list[str]) -> int:
     op = opcode("OP_CLUSTER_REDIST_CONF")
     if not ctx.opts.yes_do_it:
@@ -189,6 +254,13 @@ def search_tags(ctx: Context, args: list[str]) -> int:
 _VERIFY_OPTS = (o.VERBOSE_OPT, o.DEBUG_SIMERR_OPT, o.ERROR_CODES_OPT, o.NONPLUS1_OPT,
                 o.DRY_RUN_OPT, o.PRIORITY_OPT, o.NODEGROUP_OPT, o.IGNORE_ERRORS_OPT,
                 o.VERIFY_CLUTTER_OPT, o.PRINT_JOBID_OPT)
+_VERIFY_DISKS_OPTS = (
+    o.PRIORITY_OPT, o.NODEGROUP_OPT,
+    o.Opt("--no-strict", action="store_false", dest="strict", default=True,
+          help="Do not consider a disk missing when its node cannot be reached"),
+)
+_CONFIRM_OPT = o.Opt("--yes", action="store_true", dest="confirm", default=False,
+                     help="Do not ask for confirmation")
 _COMMAND_OPTS = (o.NODE_LIST_OPT, o.NODEGROUP_OPT, o.SHOW_MACHINE_OPT, o.FAILURE_ONLY_OPT)
 
 COMMANDS = {
@@ -199,6 +271,11 @@ COMMANDS = {
                            "Forces a push of the configuration file and ssconf files to the"
                            " nodes in the cluster"),
     "verify": Command(verify, [], _VERIFY_OPTS, "", "Does a check on the cluster configuration"),
+    "verify-disks": Command(verify_disks, [], _VERIFY_DISKS_OPTS, "",
+                            "Does a check on the cluster disk status"),
+    "activate-master-ip": Command(activate_master_ip, [], (), "", "Activates the master IP"),
+    "deactivate-master-ip": Command(deactivate_master_ip, [], (_CONFIRM_OPT,), "",
+                                    "Deactivates the master IP"),
     "getmaster": Command(show_master, [], (), "", "Displays the current master"),
     "version": Command(show_version, [], (), "", "Shows the cluster version"),
     "info": Command(show_info, [], (), "", "Show cluster configuration",

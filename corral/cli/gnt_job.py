@@ -13,6 +13,7 @@ from corral.cli.output import format_query_result, format_timestamp, format_valu
 from corral.cli.params import ParamError, parse_timespec
 from corral.cli.query import build_filter, generic_list, generic_list_fields, name_filter
 from corral.job_wire import JOB_FINALIZED, JOB_PENDING, JobStatus
+from corral.luxi.client import LuxiRemoteError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ def _follow(ctx: Context, job_id: int, quiet: bool) -> int:
         poll_job(ctx.client, job_id, Reporter(quiet=quiet))
     except JobFailed as err:
         ctx.err(f"Job {job_id} failed: {err.message}")
+        return 1
+    except LuxiRemoteError as err:  # e.g. JobLost: the job does not exist
+        ctx.err(f"Job {job_id} failed: {describe_error(err.error_class, err.error_args)}")
         return 1
     return 0
 

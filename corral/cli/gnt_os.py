@@ -23,7 +23,7 @@ OS_API_V15 = 15
 OS_API_V20 = 20
 LIST_FIELDS = ["name", "valid", "variants"]
 INFO_FIELDS = ["name", "valid", "variants", "parameters", "api_versions", "blacklisted",
-               "hidden"]
+               "hidden", "os_hvp", "osparams", "trusted"]
 DIAGNOSE_FIELDS = ["name", "valid", "variants", "node_status", "hidden", "blacklisted"]
 
 
@@ -65,7 +65,13 @@ def show_os_info(ctx: Context, args: list[str]) -> int:
     if not result:
         raise CliError("Can't get the OS list")
     wanted = list(args)
-    for name, valid, variants, parameters, apis, blacklisted, hidden in result:
+    os_hvp: dict[str, Any] = {}
+    osparams: dict[str, Any] = {}
+    for row in result:
+        name, valid, variants, parameters, apis, blacklisted, hidden = row[:7]
+        hvp, params, trusted = [*row[7:], {}, {}, True][:3]
+        os_hvp.update(hvp or {})
+        osparams.update(params or {})
         if args:
             if name not in wanted:
                 continue
@@ -76,10 +82,18 @@ def show_os_info(ctx: Context, args: list[str]) -> int:
         ctx.out(f"  - blacklisted: {blacklisted}")
         if valid:
             _os_details(ctx, variants, parameters, apis)
+        ctx.out(f"  - trusted: {trusted}")
         ctx.out("")
     for name in wanted:
-        ctx.out(f"{name}: ")
-        ctx.out("")
+        if name not in os_hvp and name not in osparams:
+            ctx.out(f"{name}: ")
+            continue
+        from corral.cli.info import format_generic_info
+
+        ctx.out(format_generic_info([(name, [
+            ("OS-specific hypervisor parameters", os_hvp.get(name, {})),
+            ("OS parameters", osparams.get(name, {})),
+        ])]))
     return 0
 
 
@@ -89,7 +103,7 @@ def _status_text(valid: Any, message: Any) -> str:
 
 def node_os_message(entry: list[Any]) -> str:
     """One node's first (effective) definition of an OS, as ``diagnose`` shows it."""
-    path, valid, message, variants, params, apis = (list(entry) + [None] * 6)[:6]
+    path, valid, message, variants, params, apis, trusted = (list(entry) + [True] * 7)[:7]
     text = f"{_status_text(valid, message)} (path: {path})"
     max_api = max(apis) if apis else 0
     if apis:
@@ -101,6 +115,7 @@ def node_os_message(entry: list[Any]) -> str:
     if max_api >= OS_API_V20:
         names = ", ".join(str(p[0]) for p in params or [])
         text += f" [parameters: {names}]" if names else " [no parameters]"
+    text += " [trusted]" if trusted else " [untrusted]"
     return text
 
 

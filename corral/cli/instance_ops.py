@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from corral.cli import instance_opts as io
 from corral.cli.commands import ask_user
-from corral.cli.errors import JobFailed, UsageError
+from corral.cli.errors import CliError, JobFailed, UsageError, describe_error
 from corral.cli.jobs import Reporter, poll_job, set_generic_options
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
@@ -45,15 +45,20 @@ def _node_instances(ctx: Context, mode: str, nodes: list[str]) -> list[str]:
     return primary + secondary
 
 
+def _invalid(message: str) -> CliError:
+    """Ganeti's OpPrereqError (wrong_input) text, as its client prints it."""
+    return CliError(describe_error("OpPrereqError", [message, "wrong_input"]))
+
+
 def expand_names(ctx: Context, mode: str, args: list[str]) -> list[str]:
     """The instances a selection mode and its arguments name."""
     if mode == io.EXPAND_CLUSTER:
         if args:
-            raise UsageError("Error: Cluster filter mode takes no arguments")
+            raise _invalid("Cluster filter mode takes no arguments")
         return query_instance_names(ctx, [])
     if mode == io.EXPAND_INSTANCES:
         if not args:
-            raise UsageError("Error: No instance names passed")
+            raise _invalid("No instance names passed")
         return query_instance_names(ctx, args)
     return _node_instances(ctx, mode, args)
 

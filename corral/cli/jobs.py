@@ -179,9 +179,14 @@ def wait_for_jobs(ctx: Context, submitted: list[Any]) -> list[tuple[bool, Any]]:
     Returns ``(success, results or failure text)`` per job, in order.
     """
     outcomes: list[tuple[bool, Any]] = []
+    accepted = [str(job) for ok, job in submitted if ok]
+    if accepted:
+        ctx.out(f"Submitted jobs {', '.join(accepted)}")
     for ok, job in submitted:
         if not ok:
             ctx.err(f"Failed to submit job: {job}")
+    for ok, job in submitted:
+        if not ok:
             outcomes.append((False, job))
             continue
         ctx.out(f"Waiting for job {job} ...")

@@ -49,8 +49,9 @@ async def validate_os(
 
 # --- diagnose ---------------------------------------------------------------------------
 
-NodeEntry = tuple[str, bool, str, list[str], list[list[str]], list[int]]
-"""(path, valid, diagnose message, variants, parameters, API versions) on one node."""
+NodeEntry = tuple[str, bool, str, list[str], list[list[str]], list[int], bool]
+"""(path, valid, diagnose message, variants, parameters, API versions, trusted) on one node:
+Ganeti 3.0's seven-element per-node entry, which its ``gnt-os diagnose`` unpacks."""
 
 
 @dataclass
@@ -102,7 +103,7 @@ def summarize(answers: dict[str, list[OsDiagnosis]]) -> dict[str, OsSummary]:
 
 def _entry(os_def: OsDiagnosis) -> NodeEntry:
     return (os_def.path, os_def.valid, os_def.error or "", list(os_def.variants),
-            [list(p) for p in os_def.parameters], list(os_def.api_versions))
+            [list(p) for p in os_def.parameters], list(os_def.api_versions), os_def.trusted)
 
 
 def os_row(summary: OsSummary, cluster: Cluster, fields: list[str]) -> list[Any]:

@@ -9,9 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from corral import serde
+from corral.cmdlib.common.instances.bundle import build_bundle
 from corral.cmdlib.context import MasterContext
 from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.config_data import ConfigData, Kind
+from corral.objects.instance import Instance
 from corral.objects.node import Node
 from corral.query import (
     QueryContext,
@@ -21,8 +23,8 @@ from corral.query import (
     query_prereq,
     query_values,
 )
-from corral.query.filter import filter_size
-from corral.rpc.payloads import RunningInstance
+from corral.query.filter import filter_size, requested_names
+from corral.rpc.payloads import ConsolePayload, RunningInstance
 
 LIVE_TIMEOUT = 10.0
 MAX_QUERY_NAMES = 250_000
@@ -118,6 +120,63 @@ def _record_live(
         live.setdefault(inst.uuid, {**serde.to_builtins(info), "node": node_uuid})
 
 
+CONSOLE_FIELD = "console"
+CONSOLE_KEYS = ("instance", "kind", "message", "host", "port", "user", "command", "display")
+"""Ganeti's InstanceConsole slots: its clients build the object from exactly these keys."""
+SOCKET_CONSOLE = "socket"
+SSH_CONSOLE = "ssh"
+
+
+def ganeti_console(console: ConsolePayload, node: Node) -> dict[str, Any]:
+    """A node's console answer in Ganeti's InstanceConsole shape, as Ganeti's drivers build
+    it: a serial socket becomes an ``ssh`` console running its command on the node (Ganeti's
+    KVM), an ``ssh`` console names the node (its host name, as Ganeti's), VNC listens on its
+    bind address (the node's primary IP when that is a wildcard), a message carries nothing
+    else; keys without a value are left out (Ganeti's ``ToDict``)."""
+    data = serde.to_builtins(console)
+    kind = data.get("kind")
+    if kind == SOCKET_CONSOLE:
+        data["kind"] = kind = SSH_CONSOLE
+    if kind == SSH_CONSOLE:
+        data["host"] = node.name
+    elif kind in ("vnc", "spice"):
+        data.pop("user", None)  # a viewer connects to the server, not a user to the node
+        if data.get("host") in ("", "0.0.0.0", "::"):
+            data["host"] = node.primary_ip
+    elif kind == "msg":
+        data = {"instance": data.get("instance"), "kind": kind, "message": data.get("message")}
+    return {key: data[key] for key in CONSOLE_KEYS if data.get(key) not in (None, "", [])}
+
+
+async def live_consoles(
+    ctx: MasterContext, live: dict[str, dict[str, Any]], failed: set[str],
+    names: list[Any] | None,
+) -> dict[str, dict[str, Any]]:
+    """Console descriptions of the running instances among ``names`` (all when None)."""
+    cfg = ctx.config.data
+    found = [cfg.uuid_by_name(Kind.INSTANCE, str(name)) for name in names or []]
+    if names is None or None in found:  # all, or a short name the query will expand
+        candidates: list[Instance] = list(cfg.instances.values())
+    else:
+        candidates = [cfg.instances[uuid] for uuid in found if uuid in cfg.instances]
+    running = [
+        inst for inst in candidates
+        if inst.primary_node not in failed and inst.primary_node in cfg.nodes
+        and (data := live.get(inst.uuid)) and "node" not in data
+        and data.get("state") != "shutdown"
+    ]
+
+    async def one(inst: Instance) -> tuple[str, dict[str, Any] | None]:
+        node = cfg.nodes[inst.primary_node]
+        result = await ctx.rpc.instance_console_info(
+            node, build_bundle(cfg, inst), rpc_timeout=LIVE_TIMEOUT)
+        payload = result.payload
+        return inst.uuid, None if payload is None else ganeti_console(payload, node)
+
+    answers = await asyncio.gather(*(one(inst) for inst in running))
+    return {uuid: console for uuid, console in answers if console is not None}
+
+
 async def build_context(
     ctx: MasterContext,
     what: str,
@@ -133,6 +192,10 @@ async def build_context(
         live, failed = await live_node_data(ctx, list(cfg.nodes.values()))
     elif what == "instance" and needs_live_data(what, fields, qfilter):
         instance_live, failed = await live_instance_data(ctx, list(cfg.nodes.values()))
+    consoles: dict[str, dict[str, Any]] = {}
+    if what == "instance" and CONSOLE_FIELD in fields:
+        names = requested_names(qfilter, "name")
+        consoles = await live_consoles(ctx, instance_live, failed, names)
     lock_info: list[dict[str, Any]] = []
     if what == "lock":
         lock_info = [_lock_dict(info) for info in ctx.locks.info()]
@@ -144,6 +207,7 @@ async def build_context(
         now=ctx.clock.now(),
         lock_info=lock_info,
         instance_live=instance_live,
+        instance_consoles=consoles,
     )
 
 

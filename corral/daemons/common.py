@@ -36,10 +36,15 @@ def write_pid_file(path: Path) -> None:
     path.write_text(f"{os.getpid()}\n")
 
 
-def own_command_line(module: str, argv: Sequence[str] | None) -> CommandLine:
+def own_command_line(module: str, argv: Sequence[str] | None, root: str | None = None
+                     ) -> CommandLine:
     """How to start this daemon again: the interpreter's own command line (flags such as
-    ``-X`` included) when ``main`` parses ``sys.argv``, else ``python -m module argv``."""
+    ``-X`` included) when ``main`` parses ``sys.argv``, else ``python -m module argv``.
+    A ``root`` the command line does not name (it came from ``$CORRAL_ROOT``) is added as
+    ``--root``, so that a restart from another environment finds the same files."""
     args = sys.orig_argv[1:] if argv is None else ["-m", module, *argv]
+    if root is not None and not any(a == "--root" or a.startswith("--root=") for a in args):
+        args = [*args, "--root", root]
     return CommandLine((sys.executable, *args), os.getcwd())
 
 

@@ -49,7 +49,7 @@ from corral.errors import ConfigurationError, RpcError
 from corral.jobs.persist import JobSaver
 from corral.jobs.queue import JobQueue
 from corral.jobs.store import JobStore
-from corral.layout import NodeLayout
+from corral.layout import NodeLayout, default_root
 from corral.locking.levels import Level
 from corral.locking.manager import LockManager
 from corral.luxi.server import LuxiServer
@@ -209,7 +209,8 @@ async def serve(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="corral-masterd", description="Corral master daemon")
-    parser.add_argument("--root", default="/", help="root prefix of this node's files")
+    parser.add_argument("--root", default=default_root(),
+                        help="root prefix of this node's files (default $CORRAL_ROOT or /)")
     parser.add_argument("-f", "--foreground", action="store_true", help="log to stderr")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
     parser.add_argument("--no-rapi", action="store_true", help="do not serve the remote API")
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     layout = NodeLayout(Path(args.root))
     log_file = None if args.foreground else layout.log_file("corral-masterd")
     rapi = RapiOptions(not args.no_rapi, args.rapi_no_auth, args.rapi_cert, args.rapi_key)
-    command = own_command_line("corral.daemons.masterd", argv)
+    command = own_command_line("corral.daemons.masterd", argv, args.root)
     return run_daemon("corral-masterd", serve(layout, command, rapi), log_file, args.debug)
 
 

@@ -36,7 +36,7 @@ from corral.daemons.common import (
     run_daemon,
     stop_event,
 )
-from corral.layout import NodeLayout
+from corral.layout import NodeLayout, default_root
 from corral.rpc import tls
 
 log = logging.getLogger("corral.noded")
@@ -44,7 +44,8 @@ log = logging.getLogger("corral.noded")
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="corral-noded", description="Corral node daemon")
-    parser.add_argument("--root", default="/", help="root prefix of this node's files")
+    parser.add_argument("--root", default=default_root(),
+                        help="root prefix of this node's files (default $CORRAL_ROOT or /)")
     parser.add_argument("-b", "--bind", default="0.0.0.0", help="address to listen on")
     parser.add_argument("-p", "--port", type=int, default=1811, help="port (default 1811)")
     parser.add_argument("--node-name", default=None, help="this node's name (default: FQDN)")
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     layout = NodeLayout(Path(args.root))
     log_file = None if args.foreground else layout.log_file("corral-noded")
-    command = own_command_line("corral.daemons.noded", argv)
+    command = own_command_line("corral.daemons.noded", argv, args.root)
     return run_daemon("corral-noded", serve(args, command), log_file, args.debug)
 
 

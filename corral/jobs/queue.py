@@ -126,16 +126,31 @@ class JobQueue:
         return Job(id=job_id, ops=queued, received_timestamp=split_time(self.clock.now()))
 
     async def submit_many(
-        self, op_lists: list[list[dict[str, Any]]], to_drained: bool = False
+        self, op_lists: list[list[dict[str, Any]]], to_drained: bool = False,
+        whole_call: bool = False,
     ) -> list[tuple[bool, Any]]:
-        """Submit jobs; one ``(True, job id)`` or ``(False, error message)`` per job."""
+        """Submit jobs; one ``(True, job id)`` or ``(False, error message)`` per job.
+
+        With ``whole_call`` (LUXI's SubmitManyJobs, as Ganeti 3.0 decodes the whole request
+        first), a job whose opcodes do not decode refuses the whole call: its error is
+        raised and no job is submitted. A relative dependency that cannot be resolved
+        still fails that job alone.
+        """
         if self.drained and not to_drained:
             raise JobQueueDrainError("Job queue is drained, refusing job")
         results: list[tuple[bool, Any]] = []
         new_jobs: list[Job] = []
+        first_serial = self.saver.serial
         for index, ops in enumerate(op_lists):
             try:
                 job = self._build_job(self.saver.serial + 1, ops)
+            except CorralError as err:
+                if whole_call:
+                    self.saver.serial = first_serial
+                    raise
+                results.append((False, str(err)))
+                continue
+            try:
                 _resolve_relative_deps(job, [j.id for j in new_jobs], index)
             except CorralError as err:
                 results.append((False, str(err)))

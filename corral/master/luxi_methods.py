@@ -81,7 +81,7 @@ class LuxiMethods:
     async def submit_many_jobs(self, jobs: list[list[dict[str, Any]]]) -> list[list[Any]]:
         if not isinstance(jobs, list):
             raise LuxiError("SubmitManyJobs expects a list of jobs")
-        return [list(r) for r in await self.queue.submit_many(jobs)]
+        return [list(r) for r in await self.queue.submit_many(jobs, whole_call=True)]
 
     async def wait_for_job_change(
         self,

@@ -107,6 +107,15 @@ class OpClusterSetParams(OpCode, kw_only=True, frozen=True):
     drbd_helper: str | None = None
     default_iallocator_params: ParamDict | None = None
     enabled_user_shutdown: bool | None = None
+    # Ganeti 3.0's remaining parameters: accepted on the wire (Ganeti's own client sends
+    # them with every modify), refused when they ask for a change Corral cannot make yet.
+    gluster_storage_dir: str | None = None
+    install_image: str | None = None
+    instance_communication_network: str | None = None
+    zeroing_image: str | None = None
+    compression_tools: list[str] | None = None
+    enabled_data_collectors: dict[str, bool] | None = None
+    data_collector_interval: dict[str, float] | None = None
 
 
 class OpClusterRedistConf(OpCode, kw_only=True, frozen=True):

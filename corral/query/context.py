@@ -23,6 +23,9 @@ class QueryContext:
     ``{"state": "running"|"shutdown", "memory": MiB, "vcpus": int}`` and,
     optionally, ``"node"``: the UUID of the node where it was found (when it is
     not the primary, the status is ``ERROR_wrongnode``).
+    ``instance_consoles`` maps UUIDs of running instances to Ganeti's console
+    description (``{"instance", "kind", "host", "user", "command", ...}``, only the keys
+    that apply), gathered only when the ``console`` field is asked for.
     ``jobs`` are job records in Ganeti's job-file shape plus ``status`` and
     ``archived``; ``lock_info`` are ``{"name", "mode", "owners", "pending"}``.
     """
@@ -34,6 +37,7 @@ class QueryContext:
     now: float = 0.0
     lock_info: list[dict[str, Any]] = field(default_factory=list)
     instance_live: dict[str, dict[str, Any]] = field(default_factory=dict)
+    instance_consoles: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 Selector = Callable[[QueryContext, "list[Any] | None"], list[Any]]

@@ -41,6 +41,7 @@ class InstanceShared:
         self.groups = cfg.nodegroups
         self.networks = cfg.networks
         self.live = ctx.instance_live
+        self.consoles = ctx.instance_consoles
         self.failed = ctx.offline_or_failed
         self.offline = frozenset(uuid for uuid, node in cfg.nodes.items() if node.offline)
         self.unreachable = self.offline | self.failed
@@ -245,3 +246,14 @@ def live_value(key: str) -> Any:
         return NODATA if value is None else value
 
     return get
+
+
+def console_info(sh: InstanceShared, inst: Instance) -> Any:
+    """The ``console`` field: how to reach a running instance's console (unavailable
+    when it does not run)."""
+    if inst.primary_node in sh.offline:
+        return OFFLINE
+    if inst.primary_node in sh.failed:
+        return NODATA
+    console = sh.consoles.get(inst.uuid)
+    return UNAVAIL if console is None else console

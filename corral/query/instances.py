@@ -17,7 +17,13 @@ from corral.query.fields import (
     field_table,
     maybe_attr,
 )
-from corral.query.instance_data import InstanceShared, instance_status, live_value, oper_state
+from corral.query.instance_data import (
+    InstanceShared,
+    console_info,
+    instance_status,
+    live_value,
+    oper_state,
+)
 from corral.query.instance_devices import (
     CUSTOM_NICPARAMS,
     DEVICE_ALIASES,
@@ -135,6 +141,8 @@ _LIVE_FIELDS = [
              live_value("memory"), live=True),
     FieldDef("oper_vcpus", "VCPUs", K.NUMBER, "Actual number of VCPUs as seen by hypervisor",
              live_value("vcpus"), live=True),
+    FieldDef("console", "Console", K.OTHER, "Instance console information", console_info,
+             live=True),
 ]
 
 INSTANCE_FIELDS = field_table(

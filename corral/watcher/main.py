@@ -17,7 +17,7 @@ from pathlib import Path
 from corral.cli.params import ParamError, parse_timespec
 from corral.clock import Clock, FakeClock, SystemClock
 from corral.errors import CorralError, GenericError
-from corral.layout import NodeLayout
+from corral.layout import NodeLayout, default_root
 from corral.luxi.client import Client, LuxiClientError, LuxiRemoteError
 from corral.watcher import daemons, liveness, nodemaint, repair
 from corral.watcher.actions import ClusterOps
@@ -83,8 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rapi-ip", default=None, metavar="IP",
                         help="address of the RAPI server to probe (default: the cluster's "
                         "master IP, or this node's primary IP when there is none)")
-    parser.add_argument("--root", default="/", metavar="DIR",
-                        help="root prefix of this node's files (default /)")
+    parser.add_argument("--root", default=default_root(), metavar="DIR",
+                        help="root prefix of this node's files (default $CORRAL_ROOT or /)")
     return parser.parse_args(argv)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -15,6 +16,7 @@ import pytest
 from corral.luxi.client import Client
 from corral.vcluster import cluster
 from corral.vcluster.cluster import VCluster
+from tests.integration.ganeti_cli import GanetiCli, build_root, ganeti_installed
 
 VENV_BIN = Path(sys.executable).parent
 SHARED_PORT = 18110
@@ -81,3 +83,15 @@ def live() -> Iterator[LiveCluster]:
     finally:
         cluster.down(directory, feedback=lambda _msg: None)
         directory.parent.rmdir()
+
+
+@pytest.fixture(scope="session")
+def ganeti(live: LiveCluster) -> Iterator[GanetiCli]:
+    """Debian's ganeti-3.0 ``gnt-*`` commands pointed at the live cluster's master."""
+    if not ganeti_installed():
+        pytest.skip("Debian's ganeti-3.0 package is not installed")
+    directory = Path(tempfile.mkdtemp(prefix="corral-ganeti-root-"))
+    try:
+        yield build_root(directory, live.vc.master.name, live.master_root, live.vc.luxi_socket)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

@@ -48,6 +48,39 @@ def test_own_command_line_with_explicit_arguments() -> None:
     assert command.cwd == os.getcwd()
 
 
+def test_root_from_the_environment_is_recorded() -> None:
+    command = own_command_line("corral.daemons.noded", ["--debug"], "/srv/n1")
+    assert command.argv[-3:] == ("--debug", "--root", "/srv/n1")
+    named = own_command_line("corral.daemons.noded", ["--root=/a"], "/a")
+    assert named.argv[-1] == "--root=/a"
+    assert "--root" not in own_command_line("corral.daemons.noded", ["--debug"]).argv
+
+
+def test_daemons_and_watcher_default_to_corral_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from corral.daemons import noded
+    from corral.layout import default_root
+    from corral.watcher import main as watcher_main
+
+    monkeypatch.delenv("CORRAL_ROOT", raising=False)
+    assert default_root() == "/"
+    assert noded.parse_args([]).root == "/"
+    monkeypatch.setenv("CORRAL_ROOT", "/tmp/vc/node1")
+    assert default_root() == "/tmp/vc/node1"
+    assert noded.parse_args([]).root == "/tmp/vc/node1"
+    assert watcher_main.parse_args([]).root == "/tmp/vc/node1"
+    assert noded.parse_args(["--root", "/x"]).root == "/x"
+    monkeypatch.setenv("CORRAL_ROOT", "")
+    assert default_root() == "/"
+
+
+def test_masterd_help_names_corral_root(capsys: pytest.CaptureFixture[str]) -> None:
+    from corral.daemons import masterd
+
+    with pytest.raises(SystemExit):
+        masterd.main(["--help"])
+    assert "$CORRAL_ROOT" in capsys.readouterr().out
+
+
 def test_own_command_line_of_the_interpreter() -> None:
     assert own_command_line("m", None).argv == (sys.executable, *sys.orig_argv[1:])
 

@@ -204,6 +204,7 @@ def test_verify_success(run: Runner, luxi: FakeLuxi) -> None:
     stamp = time.ctime(CTIME)
     assert out.splitlines() == [
         f"{stamp} * Verifying group of job 1",
+        "Submitted jobs 2, 3",  # Ganeti's JobExecutor announces the follow-up jobs
         "Waiting for job 2 ...",
         f"{stamp} * Verifying group of job 2",
         "Waiting for job 3 ...",
@@ -381,3 +382,62 @@ def test_init_unresolvable_master(run: Runner, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(socket, "gethostbyname", fail)
     code, _, err = run(gnt_cluster.main, "init", "--master-node", "ghost", "c1")
     assert (code, err) == (1, "Failure: can't resolve hostname 'ghost'\n")
+
+
+def _verify_disks_jobs(luxi: FakeLuxi, group_result: list[Any]) -> None:
+    """Job 1 (OP_CLUSTER_VERIFY_DISKS) submits job 2 (the group), whose result is given;
+    any later job (an activation) succeeds."""
+    luxi.on("WaitForJobChange", lambda args: [["success"], []])
+
+    def query(args: list[Any]) -> Any:
+        job_id = args[0][0]
+        if job_id == 1:
+            return [["success", ["success"], [{"jobs": [[True, 2]]}]]]
+        if job_id == 2:
+            return [["success", ["success"], [group_result]]]
+        return [["success", ["success"], [[]]]]
+
+    luxi.on("QueryJobs", query)
+    luxi.sequence("SubmitJob", 1, 3, 4)
+
+
+def test_verify_disks_nothing_to_do(run: Runner, luxi: FakeLuxi) -> None:
+    _verify_disks_jobs(luxi, [{}, [], {}])
+    code, out, _ = run(gnt_cluster.main, "verify-disks", "-g", "default")
+    assert (code, out) == (0, "Submitted jobs 2\nWaiting for job 2 ...\n"
+                              "No disks need to be activated.\n")
+    assert _strip_generic(luxi.submitted()[0]) == {
+        "OP_ID": "OP_CLUSTER_VERIFY_DISKS", "group_name": "default", "is_strict": True}
+
+
+def test_verify_disks_activates_and_reports_missing(run: Runner, luxi: FakeLuxi) -> None:
+    _verify_disks_jobs(luxi, [{"node3": "timeout"}, ["inst1", "inst2"],
+                              {"inst2": [["node2", "xenvg/d1"], ["node3", "xenvg/d0"]],
+                               "inst9": [["node3", "xenvg/x"]]}])
+    code, out, _ = run(gnt_cluster.main, "verify-disks", "--no-strict")
+    assert code == 1
+    assert out.splitlines()[2:] == [
+        "Error gathering data on node node3: timeout",
+        "You need to fix these nodes first before fixing instances",
+        "Activating disks for instance 'inst1'",
+        "Instance inst2 has missing logical volumes:",
+        "\tnode2 /dev/xenvg/d1",
+        "\tbroken node node3 /dev/xenvg/d0",
+        "Instance inst9 cannot be verified as it lives on broken nodes",
+        "You need to replace or recreate disks for all the above instances if this message"
+        " persists after fixing broken nodes.",
+    ]
+    ops = [_strip_generic(op) for op in luxi.submitted()]
+    assert ops[0]["is_strict"] is False
+    assert ops[1] == {"OP_ID": "OP_INSTANCE_ACTIVATE_DISKS", "instance_name": "inst1"}
+
+
+def test_master_ip_commands(run: Runner, luxi: FakeLuxi) -> None:
+    luxi.job(5, [None])
+    assert run(gnt_cluster.main, "activate-master-ip") == (0, "", "")
+    assert run(gnt_cluster.main, "deactivate-master-ip", "--yes") == (0, "", "")
+    code, _, err = run(gnt_cluster.main, "deactivate-master-ip")  # no terminal: no
+    assert code == 1
+    assert "This will disable the master IP" in err
+    assert [op["OP_ID"] for op in luxi.submitted()] == [
+        "OP_CLUSTER_ACTIVATE_MASTER_IP", "OP_CLUSTER_DEACTIVATE_MASTER_IP"]

@@ -125,9 +125,11 @@ def test_empty_cluster(run: Runner, luxi: FakeLuxi) -> None:
 
 
 def test_selection_needs_names(run: Runner, luxi: FakeLuxi) -> None:
-    assert run(gnt_instance.main, "startup") == (1, "", "Error: No instance names passed\n")
+    prereq = ("Failure: prerequisites not met for this operation:\n"
+              "error type: wrong_input, error details:\n")
+    assert run(gnt_instance.main, "startup") == (1, "", prereq + "No instance names passed\n")
     assert run(gnt_instance.main, "startup", "--all", "x") == (
-        1, "", "Error: Cluster filter mode takes no arguments\n")
+        1, "", prereq + "Cluster filter mode takes no arguments\n")
     assert luxi.calls == []
 
 

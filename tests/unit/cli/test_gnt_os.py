@@ -42,16 +42,16 @@ NODE_STATUS = {
     "node2": [["/srv/ganeti/os/debootstrap", True, "", ["bookworm"], [["dhcp", "use DHCP"]],
                [20]],
               ["/usr/share/ganeti/os/debootstrap", False, "missing create script", [], [],
-               [20]]],
+               [20], True]],
     "node10": [["/srv/ganeti/os/debootstrap", True, "", ["bookworm"],
-                [["dhcp", "use DHCP"]], [15, 20]]],
+                [["dhcp", "use DHCP"]], [15, 20], False]],
     "node1": [],
 }
 
 
 def test_diagnose(run: Runner, luxi: FakeLuxi) -> None:
     luxi.job(1, [[
-        ["busybox", True, [], {"node1": [["/srv/ganeti/os/busybox", True, "", [], [], [10]]]},
+        ["busybox", True, [], {"node1": [["/srv/ganeti/os/busybox", True, "", [], [], [10], True]]},
          False, False],
         ["debootstrap", False, ["bookworm"], NODE_STATUS, True, False],
     ]])
@@ -59,16 +59,17 @@ def test_diagnose(run: Runner, luxi: FakeLuxi) -> None:
     assert code == 1
     assert out.splitlines() == [
         "OS: busybox [global status: valid]",
-        "  Node: node1, status: valid (path: /srv/ganeti/os/busybox) [API versions: 10]",
+        "  Node: node1, status: valid (path: /srv/ganeti/os/busybox) [API versions: 10]"
+        " [trusted]",
         "",
         "OS: debootstrap [global status: partial valid] [hidden]",
         "  Variants: [bookworm]",
         "  Node: node2, status: valid (path: /srv/ganeti/os/debootstrap) [API versions: 20]"
-        " [variants: bookworm] [parameters: dhcp]",
+        " [variants: bookworm] [parameters: dhcp] [trusted]",
         "    [hidden] path: /usr/share/ganeti/os/debootstrap, status: invalid - missing create"
         " script",
         "  Node: node10, status: valid (path: /srv/ganeti/os/debootstrap) [API versions: 15,"
-        " 20] [variants: bookworm] [parameters: dhcp]",
+        " 20] [variants: bookworm] [parameters: dhcp] [untrusted]",
         "  Node: node1, status: OS not found",
         "",
     ]
@@ -82,7 +83,7 @@ def test_diagnose_all_valid_exits_zero(run: Runner, luxi: FakeLuxi) -> None:
     assert code == 0
     assert out.splitlines()[:2] == [
         "OS: noop [global status: valid] [blacklisted]",
-        "  Node: n1, status: valid (path: /os/noop) [no API versions declared]"]
+        "  Node: n1, status: valid (path: /os/noop) [no API versions declared] [trusted]"]
 
 
 def test_info(run: Runner, luxi: FakeLuxi) -> None:
@@ -95,7 +96,7 @@ def test_info(run: Runner, luxi: FakeLuxi) -> None:
     assert out.splitlines() == [
         "busybox:", "  - valid: True", "  - hidden: False", "  - blacklisted: False",
         "  - API versions:", "    - 15", "    - 20", "  - variants:", "    - tiny",
-        "  - parameters:", "    - size: root size", "", "nothere: ", "",
+        "  - parameters:", "    - size: root size", "  - trusted: True", "", "nothere: ",
     ]
     assert _sent(luxi)["output_fields"] == gnt_os.INFO_FIELDS
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from corral.clock import SystemClock
-from corral.errors import JobQueueDrainError, OpExecError, ParameterError
+from corral.errors import CorralError, JobQueueDrainError, OpExecError, ParameterError
 from corral.job_wire import JobStatus, OpStatus
 from corral.jobs import model
 from corral.jobs import queue as queue_module
@@ -111,6 +111,20 @@ def test_invalid_opcodes_are_refused(tmp_path: Path) -> None:
         assert results[0][0] is True
         assert results[1][0] is False
         assert "OP_NOPE" in results[1][1]
+
+    run(scenario())
+
+
+def test_whole_call_refuses_every_job_for_one_undecodable(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        queue, _ = make_queue(tmp_path)
+        with pytest.raises(CorralError, match="OP_NOPE"):
+            await queue.submit_many([[dummy()], [{"OP_ID": "OP_NOPE"}]], whole_call=True)
+        assert queue.jobs == {}
+        results = await queue.submit_many([[dummy()], [dummy(depends=[[-5, []]])]],
+                                          whole_call=True)
+        assert results[0] == (True, 1)  # no id was spent on the refused call
+        assert results[1][0] is False  # a bad relative dependency fails its job alone
 
     run(scenario())
 

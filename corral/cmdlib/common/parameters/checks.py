@@ -156,9 +156,11 @@ def unsupported(name: str) -> OpPrereqError:
 
 
 def refuse_unsupported(values: Mapping[str, Any]) -> None:
-    """Raise :func:`unsupported` for the first name whose value is not ``None``."""
+    """Raise :func:`unsupported` for the first name whose value is not ``None`` nor an empty
+    dict or list: Ganeti's own clients send ``{}`` (``hv_state``, ``disk_state``) for "no
+    change"."""
     for name, value in values.items():
-        if value is not None:
+        if value is not None and not (isinstance(value, dict | list) and not value):
             raise unsupported(name)
 
 

@@ -28,7 +28,11 @@ from corral.opcodes.cluster import OpClusterSetParams
 HYPERVISORS = ("fake", "chroot", "kvm", "xen-pvm", "xen-hvm", "lxc")
 UNSUPPORTED = ("uid_pool", "add_uids", "remove_uids", "reserved_lvs", "hv_state", "disk_state",
                "osparams_private_cluster", "drbd_helper", "vg_name", "ipolicy",
-               "default_iallocator_params")
+               "default_iallocator_params", "gluster_storage_dir", "instance_communication_network",
+               "enabled_data_collectors", "data_collector_interval")
+IMAGES = ("install_image", "zeroing_image")
+"""Ganeti's client sends ``""`` for these when not given: only another value is a change."""
+DEFAULT_COMPRESSION_TOOLS = ["gzip", "gzip-fast", "gzip-slow"]
 SCALARS = ("candidate_pool_size", "max_running_jobs", "max_tracked_jobs", "master_netdev",
            "master_netmask", "default_iallocator", "file_storage_dir", "shared_file_storage_dir",
            "use_external_mip_script", "modify_etc_hosts", "maintain_node_health",
@@ -77,6 +81,9 @@ def check_syntax(op: OpClusterSetParams) -> None:
         OpPrereqError: (INVAL) a bad value, or a parameter Corral cannot change yet.
     """
     refuse_unsupported({name: getattr(op, name) for name in UNSUPPORTED})
+    refuse_unsupported({name: getattr(op, name) or None for name in IMAGES})
+    if op.compression_tools is not None and op.compression_tools != DEFAULT_COMPRESSION_TOOLS:
+        refuse_unsupported({"compression_tools": op.compression_tools})
     _check_counts(op)
     if op.enabled_hypervisors is not None:
         _check_names(op.enabled_hypervisors, HYPERVISORS, "hypervisor")
