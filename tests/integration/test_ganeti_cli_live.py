@@ -15,7 +15,6 @@ import pytest
 from tests.integration.conftest import LiveCluster
 from tests.integration.ganeti_cli import DATA_DIR, SOCKET_DIR, SOCKET_NAMES, GanetiCli
 
-FILTER_OPERATORS = "filter operators land separately"
 IPOLICY = "Ganeti's instance policy shape lands separately"
 
 
@@ -332,13 +331,11 @@ def test_instance_errors(live: LiveCluster, ganeti: GanetiCli, fake_instance: st
     assert "is not a valid size" in out
 
 
-@pytest.mark.xfail(strict=False, reason=FILTER_OPERATORS)
 def test_instance_list_by_name(ganeti: GanetiCli, fake_instance: str) -> None:
     assert ok(ganeti, "gnt-instance", "list", "--no-headers", "-o", "status",
               fake_instance) == "running\n"
 
 
-@pytest.mark.xfail(strict=False, reason=FILTER_OPERATORS)
 def test_instance_list_filter(ganeti: GanetiCli, fake_instance: str) -> None:
     out = ok(ganeti, "gnt-instance", "list", "--no-headers", "-o", "name", "-F",
              'status == "running"')
@@ -370,7 +367,6 @@ def test_jobs(live: LiveCluster, ganeti: GanetiCli) -> None:
             1, "Job 999999 not found\n")
 
 
-@pytest.mark.xfail(strict=False, reason=FILTER_OPERATORS)
 def test_job_info(ganeti: GanetiCli) -> None:
     assert "Job ID: 1" in ok(ganeti, "gnt-job", "info", "1")
 
