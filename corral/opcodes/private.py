@@ -3,8 +3,9 @@
 * private (``osparams_private``, ``osparams_private_cluster``): stored in the job and the
   configuration, given to the OS scripts, served to nobody: every job or instance read
   shows ``<redacted>`` in place of each value.
-* secret (``osparams_secret``): given to the OS scripts of the running job only; the stored
-  job keeps the names with ``<redacted>`` values, and the configuration never sees them.
+* secret (``osparams_secret``, and ``gnt-node add``'s ``join_token``): given to the running
+  job only; the stored job keeps the names with ``<redacted>`` values, and the configuration
+  never sees them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ REDACTED = "<redacted>"
 """What a private or secret value reads as (Ganeti's ``show`` of ``Private``/``Secret``)."""
 
 PRIVATE_FIELDS = frozenset({"osparams_private", "osparams_private_cluster"})
-SECRET_FIELDS = frozenset({"osparams_secret"})
+SECRET_FIELDS = frozenset({"osparams_secret", "join_token"})
 _HIDDEN_FIELDS = PRIVATE_FIELDS | SECRET_FIELDS
 
 SECRETS_LOST = ("secret parameters were lost when the master daemon restarted;"

@@ -174,3 +174,12 @@ def test_daemon_state_files_are_private(live: LiveCluster) -> None:
                     exposed.append(f"{path} {oct(path.stat().st_mode & 0o777)}")
     assert checked > 0
     assert not exposed, exposed
+
+
+def test_join_tokens_are_not_kept_in_jobs(live: LiveCluster) -> None:
+    """The nodes were added with their join tokens; the stored jobs show ``<redacted>``."""
+    with live.client() as client:
+        jobs = client.QueryJobs(None, ["ops"])
+    adds = [op for (ops,) in jobs for op in ops if op.get("OP_ID") == "OP_NODE_ADD"]
+    assert adds, "the virtual cluster adds its nodes with OP_NODE_ADD jobs"
+    assert {op["join_token"] for op in adds} == {"<redacted>"}

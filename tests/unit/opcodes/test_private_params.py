@@ -51,3 +51,12 @@ def test_scrub_replaces_values_in_free_text() -> None:
     assert scrub(message, hidden) == ["OpExecError", [f"script said {REDACTED} and {REDACTED}"]]
     assert hidden_values({"osparams_secret": {"k": "ab"}}, SECRET_FIELDS) == frozenset()
     assert scrub(message, frozenset()) is message
+
+
+def test_join_token_is_a_secret() -> None:
+    op = {"OP_ID": "OP_NODE_ADD", "node_name": "node4", "join_token": "tok-abcdef"}
+    stored = without_secrets(op)
+    assert stored["join_token"] == REDACTED
+    assert stored["node_name"] == "node4"
+    assert has_secrets(op)
+    assert served_input(op)["join_token"] == REDACTED
