@@ -10,6 +10,7 @@ from corral.cmdlib.base import HookObjectType, LogicalUnit, implements, master_o
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.plan import LockPlan
 from corral.objects.config_data import ConfigData
+from corral.objects.ipolicy import upgrade_cluster_ipolicy
 from corral.opcodes.cluster import (
     OpClusterActivateMasterIp,
     OpClusterConfigQuery,
@@ -50,7 +51,7 @@ def _settings(cfg: ConfigData) -> dict[str, Any]:
         "os_hvp": c.os_hvp,
         "beparams": c.beparams,
         "osparams": c.osparams,
-        "ipolicy": c.ipolicy,
+        "ipolicy": upgrade_cluster_ipolicy(c.ipolicy),
         "nicparams": c.nicparams,
         "ndparams": c.ndparams,
         "diskparams": c.diskparams,

@@ -44,11 +44,13 @@ from corral.cmdlib.common.instances.new_instance import (
     check_disk_args,
     check_hypervisor_enabled,
 )
+from corral.cmdlib.common.parameters import ipolicy
 from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.levels import ALL_SET, Level
 from corral.locking.plan import LockPlan, exclusive, shared
+from corral.objects import ipolicy as policy
 from corral.objects.config_data import Kind
 from corral.objects.instance import AdminState, Instance
 from corral.objects.names import InvalidName, check_name
@@ -121,11 +123,25 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         disks = [d for d, adopted in zip(spec.disks, spec.adopted, strict=True) if not adopted]
         await check_free_disk(self, [pnode], disk_space_needs(self.cfg.cluster, disks))
         await self._adopted_sizes(spec, pnode)
+        self._check_policy(spec, pnode)
+        await ipolicy.check_vcpu_ratio(self, pnode, int(spec.be_full["vcpus"]), hypervisor,
+                                       op.ignore_ipolicy)
         await validate_os(self, [pnode], spec.instance.os, spec.os_full, op.force_variant)
         if self.start:
             await check_free_memory(self, pnode, f"creating instance {op.instance_name}",
                                     int(spec.be_full["maxmem"]), hypervisor)
         self.pnode, self.spec = pnode, spec
+
+    def _check_policy(self, spec: NewInstance, pnode: Node) -> None:
+        """The new instance's specs against its group's policy (Ganeti's ispec check)."""
+        be, template = spec.be_full, spec.instance.disk_template.value
+        group = self.cfg.nodegroups.get(pnode.group)
+        violations = policy.spec_violations(
+            ipolicy.group_policy(self.cfg, group), memory=int(be["maxmem"]),
+            vcpus=int(be["vcpus"]), disk_sizes=[d.size for d in spec.disks],
+            nic_count=len(spec.instance.nics), spindle_use=int(be.get("spindle_use", 1)),
+            disk_templates=[template] * len(spec.disks))
+        ipolicy.check_instance_spec(self, group, violations, self.op.ignore_ipolicy)
 
     async def _primary_node(self, hypervisor: str) -> Node:
         if self.pnode is not None:
