@@ -23,12 +23,11 @@ from typing import Any
 import msgspec
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
-from corral.cmdlib.common import hooks_env
+from corral.cmdlib.common import hooks_env, iallocation
 from corral.cmdlib.common.allocation import (
     check_free_disk,
     check_free_memory,
     disk_space_needs,
-    pick_node,
 )
 from corral.cmdlib.common.instances.bundle import build_bundle, instance_node_names
 from corral.cmdlib.common.instances.disks import (
@@ -43,11 +42,14 @@ from corral.cmdlib.common.instances.new_instance import (
     build_new_instance,
     check_disk_args,
     check_hypervisor_enabled,
+    create_template,
+    full_beparams,
 )
 from corral.cmdlib.common.parameters import ipolicy
 from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
+from corral.iallocator import protocol
 from corral.locking.levels import ALL_SET, Level
 from corral.locking.plan import LockPlan, exclusive, shared
 from corral.objects import ipolicy as policy
@@ -147,9 +149,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         if self.pnode is not None:
             node = self.expand_node(self.pnode.uuid)
         else:
-            node = await pick_node(self, hypervisor)
-            self.log_info(f"Selected node {node.name} for instance {self.op.instance_name}"
-                          " (Corral has no allocator: the node with the most free memory)")
+            node = await self._allocate(hypervisor)
         problems = [(node.offline, "offline"), (node.drained, "drained"),
                     (not node.vm_capable, "non-vm_capable")]
         for bad, what in problems:
@@ -157,6 +157,23 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
                 raise OpPrereqError(f"Cannot use {what} primary node '{node.name}'",
                                     ErrorCode.STATE)
         return node
+
+    async def _allocate(self, hypervisor: str) -> Node:
+        """The primary node an allocator (``-I``, else the cluster default, else Corral's
+        own) chooses for the new instance."""
+        op, cluster = self.op, self.cfg.cluster
+        _, be = full_beparams(cluster, op.beparams)
+        template = create_template(cluster, op).value
+        request = protocol.allocate_request(
+            name=op.instance_name, disk_template=template, memory=int(be["maxmem"]),
+            vcpus=int(be["vcpus"]), spindle_use=int(be.get("spindle_use", 1)),
+            disks=[{"size": int(d.get("size") or 0), "mode": d.get("mode", "rw")}
+                   for d in op.disks],
+            nics=[dict(n) for n in op.nics], os=op.os_type or "", hypervisor=hypervisor,
+            tags=op.tags or (), group_name=op.group_name)
+        name = iallocation.allocator_name(self, op.iallocator)
+        nodes = await iallocation.allocate_instance(self, name, request)
+        return nodes[0]
 
     async def _adopted_sizes(self, spec: NewInstance, pnode: Node) -> None:
         """Sizes of adopted block devices without one, from the node."""
