@@ -121,3 +121,16 @@ def test_vcpu_ratio() -> None:
     assert pol.vcpu_ratio_violation(policy, "node1", 2, 6, 2) is None
     assert pol.vcpu_ratio_violation(policy, "node1", 2, 6, 3) == (
         "vcpu-ratio on node node1: 9 virtual CPUs for 2 physical exceed the ratio 4")
+
+
+def test_init_completes_split_specs_and_refuses_bad_ones() -> None:
+    from corral.bootstrap.config import initial_ipolicy
+    from corral.errors import OpPrereqError
+
+    policy = initial_ipolicy({"minmax": [{"min": {"memory-size": 64}, "max": {}}],
+                              "std": {"memory-size": 64}})
+    assert policy["minmax"] == [{"min": {**pol.DEFAULT_MIN, "memory-size": 64},
+                                 "max": pol.DEFAULT_MAX}]
+    assert policy["std"]["memory-size"] == 64
+    with pytest.raises(OpPrereqError, match="Invalid instance policy: Invalid std"):
+        initial_ipolicy({"std": {"memory-size": 64}})
