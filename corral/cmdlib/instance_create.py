@@ -11,8 +11,9 @@ if one fails), wipes them when the cluster asks for it, commits instance and
 disks in one commit, installs the OS (on failure taking disks and instance away
 again) and starts the instance.
 
-Corral has no instance allocator: without ``pnode`` (or with an ``iallocator``
-name) the online, undrained, vm_capable node with the most free memory is used.
+Without ``pnode`` an allocator chooses the node: ``iallocator`` if given, else the
+cluster's ``default_iallocator``, else Corral's own (:mod:`corral.iallocator`). The new
+instance must fit its group's instance policy unless ``ignore_ipolicy``.
 ``name_check``/``ip_check`` are accepted but Corral neither resolves nor pings.
 """
 
