@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.corral-installed
 DEMO_DIR ?= /tmp/corral-demo
 
-.PHONY: venv test lint demo demo-down bench clean bytecode
+.PHONY: venv test lint demo demo-down bench clean bytecode install-iallocator
 
 venv: $(STAMP)
 
@@ -38,6 +38,12 @@ demo-down: venv
 # `make bench` runs every benchmark; `make bench BENCH="rapi instances"` only those.
 bench: bytecode
 	$(PY) -m bench.run_all $(BENCH)
+
+# Install Corral's allocator where Ganeti (and Corral) look for iallocators, as `corral`.
+IALLOCATOR_DIR ?= /usr/lib/ganeti/iallocators
+install-iallocator: venv
+	mkdir -p $(IALLOCATOR_DIR)
+	ln -sf $(abspath $(VENV))/bin/corral-iallocator $(IALLOCATOR_DIR)/corral
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import (
+    bench_allocator,
     bench_cli,
     bench_config,
     bench_connections,
@@ -72,6 +73,7 @@ BENCHMARKS = [
     Benchmark("rapi", bench_rapi.run, 300),
     Benchmark("connections", bench_connections.run, 120),
     Benchmark("wide_filter", bench_wide_filter.run, 300),
+    Benchmark("allocator", bench_allocator.run, 300),
 ]
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from corral.errors import ErrorCode, OpPrereqError
 from corral.objects import Cluster, ConfigData, Node, NodeGroup, new_uuid
+from corral.objects import ipolicy as pol
 from corral.objects.cluster import DEFAULT_BEPARAMS, DEFAULT_NDPARAMS, DEFAULT_NICPARAMS
 from corral.objects.node import DEFAULT_GROUP_NAME
 
@@ -34,6 +36,26 @@ class InitParams:
     candidate_pool_size: int = 10
     noded_port: int = 1811
     rapi_port: int = 5080
+    ipolicy: dict[str, Any] = field(default_factory=dict)
+    """Changes to Ganeti's default instance policy (checked by the caller)."""
+
+
+def initial_ipolicy(given: dict[str, Any]) -> dict[str, Any]:
+    """Ganeti's default policy with what init was given (``--specs-*`` may give partial
+    bounds, completed from the defaults).
+
+    Raises:
+        OpPrereqError: (INVAL) the resulting policy is not well formed.
+    """
+    changes = dict(given)
+    if pol.MINMAX in changes:
+        changes[pol.MINMAX] = [{pol.MIN: {**pol.DEFAULT_MIN, **pair.get(pol.MIN, {})},
+                                pol.MAX: {**pol.DEFAULT_MAX, **pair.get(pol.MAX, {})}}
+                               for pair in changes[pol.MINMAX]]
+    try:
+        return pol.updated_ipolicy(pol.default_ipolicy(), changes, group_policy=False)
+    except pol.PolicyError as err:
+        raise OpPrereqError(f"Invalid instance policy: {err}", ErrorCode.INVAL) from None
 
 
 def initial_config(params: InitParams, now: float) -> ConfigData:
@@ -70,6 +92,7 @@ def initial_config(params: InitParams, now: float) -> ConfigData:
         candidate_pool_size=params.candidate_pool_size,
         noded_port=params.noded_port,
         rapi_port=params.rapi_port,
+        ipolicy=initial_ipolicy(params.ipolicy),
         ctime=now,
         mtime=now,
     )

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from corral.bootstrap.config import InitParams, initial_config
+from corral.bootstrap.config import InitParams, initial_config, initial_ipolicy
 from corral.config.store import ConfigStore
 from corral.daemon_control import masterd_argv, spawn_daemon, systemctl, systemd_unit
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
@@ -65,6 +65,7 @@ def init_cluster(
 
 
 def _check(layout: NodeLayout, params: InitParams) -> None:
+    initial_ipolicy(params.ipolicy)
     if layout.config_db.exists():
         raise OpPrereqError("Cluster is already initialised", ErrorCode.STATE)
     if tls.is_joined(layout):

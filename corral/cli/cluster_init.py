@@ -11,6 +11,7 @@ import socket
 from pathlib import Path
 
 from corral.cli.errors import CliError, UsageError
+from corral.cli.ipolicy_opts import ipolicy_from_opts
 from corral.cli.params import (
     BEPARAM_TYPES,
     NDPARAM_TYPES,
@@ -96,6 +97,9 @@ def init_arguments(opts: Any) -> dict[str, Any]:
                 "shared_file_storage_dir", "vg_name", "mac_prefix", "candidate_pool_size",
                 "noded_port")
     kwargs.update((key, getattr(opts, key)) for key in optional if getattr(opts, key) is not None)
+    policy = ipolicy_from_opts(opts)
+    if policy is not None:
+        kwargs["ipolicy"] = policy
     return kwargs
 
 

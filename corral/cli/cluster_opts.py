@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from corral.cli import ipolicy_opts
 from corral.cli import options as o
 from corral.cli.errors import UsageError
 from corral.cli.params import (
@@ -33,6 +34,7 @@ INIT_OPTS = (
           help="Primary IP address of this node (default: resolve the master node's name)"),
     o.Opt("--master-ip", dest="master_ip", metavar="ADDRESS",
           help="The cluster's master IP address (default: resolve the cluster name)"),
+    *ipolicy_opts.INIT_OPTS,
     o.Opt("--noded-port", dest="noded_port", type=o.int_type, metavar="PORT",
           help="Port of the node daemons (default: 1811)"),
 )
@@ -51,7 +53,7 @@ MODIFY_OPTS = (
     o.ENABLED_HV_OPT, o.HVLIST_OPT, o.MAC_PREFIX_OPT, o.MASTER_NETDEV_OPT,
     o.MASTER_NETMASK_OPT, o.NIC_PARAMS_OPT, o.VG_NAME_OPT, o.DEFAULT_IALLOCATOR_OPT,
     o.NODE_PARAMS_OPT, o.DISK_PARAMS_OPT, o.ENABLED_DISK_TEMPLATES_OPT, o.FILESTORE_DIR_OPT,
-    o.SHARED_FILESTORE_DIR_OPT, o.DRY_RUN_OPT, *o.SUBMIT_OPTS,
+    o.SHARED_FILESTORE_DIR_OPT, o.DRY_RUN_OPT, *o.SUBMIT_OPTS, *ipolicy_opts.CLUSTER_OPTS,
     o.Opt("--reserved-lvs", dest="reserved_lvs", metavar="LV,...",
           help="Comma-separated list of reserved logical volumes"),
     o.Opt("--drbd-usermode-helper", dest="drbd_helper", metavar="HELPER",
@@ -94,4 +96,7 @@ def modify_changes(opts: Any) -> dict[str, Any]:
         changes["enabled_disk_templates"] = parse_list(opts.enabled_disk_templates)
     if opts.reserved_lvs is not None:
         changes["reserved_lvs"] = parse_list(opts.reserved_lvs)
+    policy = ipolicy_opts.ipolicy_from_opts(opts)
+    if policy is not None:
+        changes["ipolicy"] = policy
     return changes

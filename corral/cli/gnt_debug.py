@@ -1,4 +1,4 @@
-"""``gnt-debug``: ``delay``, ``locks``, ``submit-job`` and ``test-jobqueue``."""
+"""``gnt-debug``: ``delay``, ``iallocator``, ``locks``, ``submit-job`` and ``test-jobqueue``."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import json
 import sys
 import time
 
+from corral.cli import instance_opts as io
 from corral.cli import options as o
 from corral.cli.commands import Arg, Command, Tool
 from corral.cli.errors import CliError, JobFailed, UsageError
 from corral.cli.jobs import Reporter, opcode, poll_job, set_generic_options, submit_or_send
 from corral.cli.output import parse_fields
+from corral.cli.params import ParamError, parse_unit
 from corral.cli.query import generic_list
 from corral.luxi.client import LuxiRemoteError
 
@@ -304,6 +306,66 @@ _SUBMIT_JOB_OPTS = (
           help="Submit each job separately"),
 )
 
+
+def _allocator_disks(text: str) -> list[dict[str, object]]:
+    try:
+        return [{"size": parse_unit(val), "mode": "rw"} for val in text.split(",") if val]
+    except ParamError as err:
+        raise UsageError(f"Invalid disks parameter '{text}': {err}") from None
+
+
+def _allocator_nics(text: str) -> list[dict[str, object]]:
+    nics: list[dict[str, object]] = []
+    for val in (v for v in text.split(",") if v):
+        row: list[str | None] = [part or None for part in val.split("/")]
+        row += [None] * (3 - len(row))
+        nics.append({"mac": row[0], "ip": row[1], "bridge": row[2]})
+    return nics
+
+
+def test_allocator(ctx: Context, args: list[str]) -> int:
+    """OP_TEST_ALLOCATOR: the request (``--dir in``) or an allocator's answer (``out``)."""
+    opts = ctx.opts
+    op = opcode(
+        "OP_TEST_ALLOCATOR", mode=opts.mode, name=args[0], instances=args,
+        memory=opts.memory, disks=_allocator_disks(opts.disks),
+        disk_template=opts.disk_template, nics=_allocator_nics(opts.nics), os=opts.os,
+        vcpus=opts.vcpus, tags=opts.tags.split(",") if opts.tags else [],
+        direction=opts.direction, iallocator=opts.iallocator, evac_mode=opts.evac_mode,
+        target_groups=opts.target_groups or [], spindle_use=opts.spindle_use,
+        count=opts.count)
+    ctx.out(str(submit_or_send(ctx, op)))
+    return 0
+
+
+_MODES = ("allocate", "relocate", "change-group", "node-evacuate", "multi-allocate",
+          "allocate-secondary")
+_ALLOCATOR_OPTS = (
+    o.Opt("--dir", dest="direction", default="in", choices=["in", "out"],
+          help="Show allocator input (in) or allocator results (out)"),
+    io.IALLOCATOR_OPT,
+    o.Opt("-m", "--mode", default="relocate", choices=list(_MODES),
+          help=f"Request mode (one of {', '.join(_MODES)})"),
+    o.Opt("--memory", "--mem", dest="memory", default=128, type=o.unit_type,
+          help="Memory size for the instance (MiB)"),
+    o.Opt("--disks", default="4096,4096", help="Comma separated list of disk sizes (MiB)"),
+    io.DISK_TEMPLATE_OPT,
+    o.Opt("--nics", default="00:11:22:33:44:55",
+          help="Comma separated list of nics, each nic definition is of form mac/ip/bridge,"
+               " if missing values are replace by None"),
+    io.OS_OPT,
+    o.Opt("-p", "--vcpus", default=1, type=o.int_type,
+          help="Select number of VCPUs for the instance"),
+    o.Opt("--tags", default=None, help="Comma separated list of tags"),
+    o.Opt("--evac-mode", default="all", choices=["primary-only", "secondary-only", "all"],
+          help="Node evacuation mode"),
+    o.Opt("--target-groups", default=[], action="append", help="Target groups for relocation"),
+    o.Opt("--spindle-use", default=1, type=o.int_type, help="How many spindles to use"),
+    o.Opt("--count", default=1, type=o.int_type, help="How many copies of the instance"),
+    o.DRY_RUN_OPT,
+    o.PRIORITY_OPT,
+)
+
 COMMANDS = {
     "delay": Command(delay, [Arg("duration", 1, 1)], _DELAY_OPTS, "[opts...] <duration>",
                      "Executes a TestDelay OpCode"),
@@ -314,6 +376,9 @@ COMMANDS = {
                           " a list of serialized opcodes"),
     "test-jobqueue": Command(test_jobqueue, [], (o.PRIORITY_OPT,), "",
                              "Test a few aspects of the job queue"),
+    "iallocator": Command(test_allocator, [Arg("name", 1, None)], _ALLOCATOR_OPTS,
+                          "[opts...] <instance>...", "Executes a TestAllocator OpCode",
+                          aliases=("allocator",)),
 }
 
 main = Tool(BINARY, COMMANDS)

@@ -10,6 +10,7 @@ from corral.cli.commands import Arg, Command, Tool
 from corral.cli.errors import CliError, UsageError
 from corral.cli.gnt_node import ndparams_option, print_modifications
 from corral.cli.info import format_generic_info, format_params_info, format_policy_info
+from corral.cli.ipolicy_opts import GROUP_OPTS, ipolicy_from_opts
 from corral.cli.jobs import opcode, submit_or_send
 from corral.cli.output import format_value, parse_fields
 from corral.cli.params import ParamError, group_params
@@ -44,7 +45,8 @@ def diskparams_option(ctx: Context) -> dict[str, Any] | None:
 
 def add_group(ctx: Context, args: list[str]) -> int:
     op = opcode("OP_GROUP_ADD", group_name=args[0], alloc_policy=ctx.opts.alloc_policy,
-                ndparams=ndparams_option(ctx), diskparams=diskparams_option(ctx))
+                ndparams=ndparams_option(ctx), diskparams=diskparams_option(ctx),
+                ipolicy=ipolicy_from_opts(ctx.opts, group=True))
     submit_or_send(ctx, op)
     return 0
 
@@ -67,7 +69,8 @@ def list_fields(ctx: Context, args: list[str]) -> int:
 
 def modify_group(ctx: Context, args: list[str]) -> int:
     changes = {"alloc_policy": ctx.opts.alloc_policy, "ndparams": ndparams_option(ctx),
-               "diskparams": diskparams_option(ctx)}
+               "diskparams": diskparams_option(ctx),
+               "ipolicy": ipolicy_from_opts(ctx.opts, group=True)}
     if all(value is None for value in changes.values()):
         raise CliError("Please give at least one of the parameters.")
     result = submit_or_send(ctx, opcode("OP_GROUP_SET_PARAMS", group_name=args[0], **changes))
@@ -106,7 +109,8 @@ _JOB_OPTS = (o.DRY_RUN_OPT, *o.SUBMIT_OPTS)
 
 COMMANDS = {
     "add": Command(add_group, _GROUP,
-                   (o.ALLOC_POLICY_OPT, o.NODE_PARAMS_OPT, o.DISK_PARAMS_OPT, *_JOB_OPTS),
+                   (o.ALLOC_POLICY_OPT, o.NODE_PARAMS_OPT, o.DISK_PARAMS_OPT, *GROUP_OPTS,
+                    *_JOB_OPTS),
                    "<group_name>", "Add a new node group to the cluster"),
     "assign-nodes": Command(assign_nodes, [Arg("group", 1, 1), Arg("node")],
                             (o.FORCE_OPT, *_JOB_OPTS), "<group_name> <node>...",
@@ -120,7 +124,8 @@ COMMANDS = {
     "list-fields": Command(list_fields, [Arg("field")], (o.NOHDR_OPT, o.SEP_OPT), "[fields...]",
                            "Lists all available fields for node groups"),
     "modify": Command(modify_group, _GROUP,
-                      (o.ALLOC_POLICY_OPT, o.NODE_PARAMS_OPT, o.DISK_PARAMS_OPT, *_JOB_OPTS),
+                      (o.ALLOC_POLICY_OPT, o.NODE_PARAMS_OPT, o.DISK_PARAMS_OPT, *GROUP_OPTS,
+                    *_JOB_OPTS),
                       "<group_name>", "Alters the parameters of a node group"),
     "remove": Command(remove_group, _GROUP, _JOB_OPTS, "[--dry-run] <group-name>",
                       "Remove an (empty) node group from the cluster"),

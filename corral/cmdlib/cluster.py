@@ -10,6 +10,7 @@ from corral.cmdlib.base import HookObjectType, LogicalUnit, implements, master_o
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.plan import LockPlan
 from corral.objects.config_data import ConfigData
+from corral.objects.ipolicy import upgrade_cluster_ipolicy
 from corral.opcodes.cluster import (
     OpClusterActivateMasterIp,
     OpClusterConfigQuery,
@@ -19,6 +20,11 @@ from corral.opcodes.cluster import (
     OpClusterQuery,
 )
 from corral.version import CONFIG_VERSION, EXPORT_VERSION, OS_API_VERSION, PROTOCOL_VERSION
+
+DATA_COLLECTORS = ("cpu-avg-load", "diskstats", "drbd", "inst-status-xen", "lv",
+                   "xen-cpu-avg-load")
+"""Ganeti's data collector names (shown by ``gnt-cluster info``)."""
+DATA_COLLECTOR_INTERVAL_US = 5_000_000
 
 
 def version_info() -> dict[str, Any]:
@@ -50,7 +56,7 @@ def _settings(cfg: ConfigData) -> dict[str, Any]:
         "os_hvp": c.os_hvp,
         "beparams": c.beparams,
         "osparams": c.osparams,
-        "ipolicy": c.ipolicy,
+        "ipolicy": upgrade_cluster_ipolicy(c.ipolicy),
         "nicparams": c.nicparams,
         "ndparams": c.ndparams,
         "diskparams": c.diskparams,
@@ -85,6 +91,9 @@ def _settings(cfg: ConfigData) -> dict[str, Any]:
         "compression_tools": ["gzip", "gzip-fast", "gzip-slow"],
         "enabled_user_shutdown": c.enabled_user_shutdown,
         "data_collectors": {},
+        # Ganeti's monitoring collectors: Corral runs no monitoring daemon, so none is active.
+        "enabled_data_collectors": dict.fromkeys(DATA_COLLECTORS, False),
+        "data_collector_interval": dict.fromkeys(DATA_COLLECTORS, DATA_COLLECTOR_INTERVAL_US),
         "modify_etc_hosts": c.modify_etc_hosts,
         "modify_ssh_setup": False,
         "ssh_key_type": "",

@@ -14,7 +14,10 @@ from corral.cmdlib.cluster import master_params
 from corral.cmdlib.common.files import upload_ancillary_files
 from corral.cmdlib.common.nodes import candidates, roles
 from corral.cmdlib.common.parameters import cluster as cluster_params
+from corral.cmdlib.common.parameters import ipolicy
 from corral.errors import OpExecError
+from corral.objects.instance import Instance
+from corral.objects.ipolicy import group_ipolicy
 from corral.objects.node import Node
 from corral.opcodes.cluster import OpClusterRedistConf, OpClusterSetParams
 
@@ -34,6 +37,23 @@ class LUClusterSetParams(LogicalUnit[OpClusterSetParams]):
 
     async def check_prereq(self) -> None:
         self.changes = cluster_params.compute_changes(self.cfg, self.op, self.log_info)
+        if "ipolicy" in self.changes:
+            self._warn_new_violations(self.changes["ipolicy"])
+
+    def _warn_new_violations(self, new_policy: dict[str, Any]) -> None:
+        cfg = self.cfg
+
+        def own(inst: Instance) -> dict[str, Any]:
+            group = ipolicy.instance_group(cfg, inst)
+            return group.ipolicy if group is not None else {}
+
+        instances = list(cfg.instances.values())
+        names = (ipolicy.violating_instances(
+                     cfg, instances, lambda i: group_ipolicy(new_policy, own(i)))
+                 - ipolicy.violating_instances(
+                     cfg, instances, lambda i: group_ipolicy(cfg.cluster.ipolicy, own(i))))
+        if names:
+            self.log_warning(ipolicy.new_violations_message(names))
 
     def hooks_env(self) -> dict[str, Any]:
         return {"OP_TARGET": self.cfg.cluster.cluster_name, "NEW_VG_NAME": self.op.vg_name}

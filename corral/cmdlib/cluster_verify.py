@@ -11,9 +11,11 @@ from typing import Any
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
 from corral.cmdlib.common.files import cluster_files, relative_name
+from corral.cmdlib.common.parameters import ipolicy
 from corral.cmdlib.common.verification import config as verify_config
 from corral.cmdlib.common.verification import nodes as verify_nodes
 from corral.cmdlib.common.verification import replication as verify_replication
+from corral.cmdlib.common.verification import report
 from corral.cmdlib.common.verification import space as verify_space
 from corral.cmdlib.common.verification.report import Finding, Reporter
 from corral.locking.levels import Level
@@ -198,10 +200,26 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
         self.log_info("* Verifying node status")
         for node in self.nodes:
             self._verify_node(reporter, node, results.get(node.name), window)
+        reporter.report(self._policy_findings())
         if self.op.verbose:
             await self._report_resources(online)
         self._other_notes()
         return not reporter.bad
+
+    def _policy_findings(self) -> list[Finding]:
+        """Instances of the group that violate its instance policy (warnings, as in Ganeti)."""
+        cfg = self.cfg
+        policy = ipolicy.group_policy(cfg, self.group)
+        members = {n.uuid for n in self.nodes}
+        found = []
+        for inst in sorted(cfg.instances.values(), key=lambda i: i.name):
+            if inst.primary_node not in members:
+                continue
+            problems = ipolicy.instance_violations(cfg, inst, policy)
+            if problems:
+                found.append(report.warning(report.EINSTANCEPOLICY, inst.name,
+                                            ", ".join(problems)))
+        return found
 
     def _verify_node(self, reporter: Reporter, node: Node,
                      result: NodeResult[NodeVerifyResult] | None,

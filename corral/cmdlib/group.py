@@ -12,6 +12,7 @@ from typing import Any
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
 from corral.cmdlib.common import hooks_env
 from corral.cmdlib.common.parameters import checks as params
+from corral.cmdlib.common.parameters import ipolicy
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, exclusive
@@ -51,8 +52,7 @@ def check_group_name(name: str) -> None:
 
 def check_group_options(op: OpGroupAdd | OpGroupSetParams) -> None:
     """Syntax checks shared by group add and group modify."""
-    params.refuse_unsupported({"hv_state": op.hv_state, "disk_state": op.disk_state,
-                               "ipolicy": op.ipolicy or None})
+    params.refuse_unsupported({"hv_state": op.hv_state, "disk_state": op.disk_state})
     if op.alloc_policy is not None:
         alloc_policy(op.alloc_policy)
     if op.ndparams:
@@ -123,6 +123,7 @@ class LUGroupAdd(_MasterHooks):
             alloc_policy=alloc_policy(op.alloc_policy or AllocPolicy.PREFERRED.value),
             ndparams=params.merge_params({}, op.ndparams or {}),
             diskparams=params.merge_nested({}, op.diskparams or {}, _TEMPLATES, "disk template"),
+            ipolicy=ipolicy.updated_policy({}, op.ipolicy or {}, group=True),
         )
         await self.commit(group)
         return None
@@ -229,6 +230,7 @@ class LUGroupSetParams(_MasterHooks):
     HPATH = "group-modify"
     REQ_BGL = False
     op: OpGroupSetParams
+    new_ipolicy: dict[str, Any] | None = None
 
     def check_arguments(self) -> None:
         op = self.op
@@ -245,6 +247,21 @@ class LUGroupSetParams(_MasterHooks):
 
     async def check_prereq(self) -> None:
         self.group = self.expand_group(self.group.uuid)
+        self.new_ipolicy = self._new_policy(self.op.ipolicy) if self.op.ipolicy else None
+
+    def _new_policy(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """The group's new own policy; warns about instances it makes violate the policy."""
+        cfg, group = self.cfg, self.group
+        own = ipolicy.updated_policy(group.ipolicy, changes, group=True)
+        members = {n.uuid for n in cfg.group_nodes(group.uuid)}
+        instances = [i for i in cfg.instances.values() if i.primary_node in members]
+        new = ipolicy.group_policy(cfg, group, own)
+        old = ipolicy.group_policy(cfg, group)
+        names = (ipolicy.violating_instances(cfg, instances, lambda _i: new)
+                 - ipolicy.violating_instances(cfg, instances, lambda _i: old))
+        if names:
+            self.log_warning(ipolicy.new_violations_message(names))
+        return own
 
     def hooks_env(self) -> dict[str, Any]:
         return {**super().hooks_env(), "NEW_ALLOC_POLICY": self.op.alloc_policy}
@@ -260,6 +277,8 @@ class LUGroupSetParams(_MasterHooks):
             )
         if op.alloc_policy is not None:
             changes["alloc_policy"] = alloc_policy(op.alloc_policy)
+        if self.new_ipolicy is not None:
+            changes["ipolicy"] = self.new_ipolicy
         if changes:
             await self.commit(group.evolve(self.now(), **changes))
         return [[key, str(value)] for key, value in changes.items()]

@@ -11,8 +11,9 @@ if one fails), wipes them when the cluster asks for it, commits instance and
 disks in one commit, installs the OS (on failure taking disks and instance away
 again) and starts the instance.
 
-Corral has no instance allocator: without ``pnode`` (or with an ``iallocator``
-name) the online, undrained, vm_capable node with the most free memory is used.
+Without ``pnode`` an allocator chooses the node: ``iallocator`` if given, else the
+cluster's ``default_iallocator``, else Corral's own (:mod:`corral.iallocator`). The new
+instance must fit its group's instance policy unless ``ignore_ipolicy``.
 ``name_check``/``ip_check`` are accepted but Corral neither resolves nor pings.
 """
 
@@ -23,12 +24,11 @@ from typing import Any
 import msgspec
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
-from corral.cmdlib.common import hooks_env
+from corral.cmdlib.common import hooks_env, iallocation
 from corral.cmdlib.common.allocation import (
     check_free_disk,
     check_free_memory,
     disk_space_needs,
-    pick_node,
 )
 from corral.cmdlib.common.instances.bundle import build_bundle, instance_node_names
 from corral.cmdlib.common.instances.disks import (
@@ -43,12 +43,17 @@ from corral.cmdlib.common.instances.new_instance import (
     build_new_instance,
     check_disk_args,
     check_hypervisor_enabled,
+    create_template,
+    full_beparams,
 )
+from corral.cmdlib.common.parameters import ipolicy
 from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
+from corral.iallocator import protocol
 from corral.locking.levels import ALL_SET, Level
 from corral.locking.plan import LockPlan, exclusive, shared
+from corral.objects import ipolicy as policy
 from corral.objects.config_data import Kind
 from corral.objects.instance import AdminState, Instance
 from corral.objects.names import InvalidName, check_name
@@ -121,19 +126,31 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         disks = [d for d, adopted in zip(spec.disks, spec.adopted, strict=True) if not adopted]
         await check_free_disk(self, [pnode], disk_space_needs(self.cfg.cluster, disks))
         await self._adopted_sizes(spec, pnode)
+        self._check_policy(spec, pnode)
+        await ipolicy.check_vcpu_ratio(self, pnode, int(spec.be_full["vcpus"]), hypervisor,
+                                       op.ignore_ipolicy)
         await validate_os(self, [pnode], spec.instance.os, spec.os_full, op.force_variant)
         if self.start:
             await check_free_memory(self, pnode, f"creating instance {op.instance_name}",
                                     int(spec.be_full["maxmem"]), hypervisor)
         self.pnode, self.spec = pnode, spec
 
+    def _check_policy(self, spec: NewInstance, pnode: Node) -> None:
+        """The new instance's specs against its group's policy (Ganeti's ispec check)."""
+        be, template = spec.be_full, spec.instance.disk_template.value
+        group = self.cfg.nodegroups.get(pnode.group)
+        violations = policy.spec_violations(
+            ipolicy.group_policy(self.cfg, group), memory=int(be["maxmem"]),
+            vcpus=int(be["vcpus"]), disk_sizes=[d.size for d in spec.disks],
+            nic_count=len(spec.instance.nics), spindle_use=int(be.get("spindle_use", 1)),
+            disk_templates=[template] * len(spec.disks))
+        ipolicy.check_instance_spec(self, group, violations, self.op.ignore_ipolicy)
+
     async def _primary_node(self, hypervisor: str) -> Node:
         if self.pnode is not None:
             node = self.expand_node(self.pnode.uuid)
         else:
-            node = await pick_node(self, hypervisor)
-            self.log_info(f"Selected node {node.name} for instance {self.op.instance_name}"
-                          " (Corral has no allocator: the node with the most free memory)")
+            node = await self._allocate(hypervisor)
         problems = [(node.offline, "offline"), (node.drained, "drained"),
                     (not node.vm_capable, "non-vm_capable")]
         for bad, what in problems:
@@ -141,6 +158,23 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
                 raise OpPrereqError(f"Cannot use {what} primary node '{node.name}'",
                                     ErrorCode.STATE)
         return node
+
+    async def _allocate(self, hypervisor: str) -> Node:
+        """The primary node an allocator (``-I``, else the cluster default, else Corral's
+        own) chooses for the new instance."""
+        op, cluster = self.op, self.cfg.cluster
+        _, be = full_beparams(cluster, op.beparams)
+        template = create_template(cluster, op).value
+        request = protocol.allocate_request(
+            name=op.instance_name, disk_template=template, memory=int(be["maxmem"]),
+            vcpus=int(be["vcpus"]), spindle_use=int(be.get("spindle_use", 1)),
+            disks=[{"size": int(d.get("size") or 0), "mode": d.get("mode", "rw")}
+                   for d in op.disks],
+            nics=[dict(n) for n in op.nics], os=op.os_type or "", hypervisor=hypervisor,
+            tags=op.tags or (), group_name=op.group_name)
+        name = iallocation.allocator_name(self, op.iallocator)
+        nodes = await iallocation.allocate_instance(self, name, request)
+        return nodes[0]
 
     async def _adopted_sizes(self, spec: NewInstance, pnode: Node) -> None:
         """Sizes of adopted block devices without one, from the node."""

@@ -26,8 +26,10 @@ from corral.cmdlib.common.instances.status import (
     check_node_online,
     check_state,
 )
+from corral.cmdlib.common.parameters import ipolicy
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.instance import Disk, DiskMode, DiskTemplate
+from corral.objects.ipolicy import spec_violations
 from corral.opcodes.instance import (
     OpInstanceActivateDisks,
     OpInstanceDeactivateDisks,
@@ -175,10 +177,25 @@ class LUInstanceGrowDisk(InstanceLU[OpInstanceGrowDisk]):
             raise OpPrereqError(f"Instance's disk layout '{disk.dev_type.value}' does not"
                                 " support growing", ErrorCode.INVAL)
         self.delta, self.target = _growth(disk.size, op.amount, op.absolute)
+        self._check_policy(disks, op.disk)
         grown = msgspec.structs.replace(disk, size=self.delta)
         nodes = [self.cfg.nodes[u] for u in disk.nodes]
         await check_free_disk(self, nodes, disk_space_needs(self.cfg.cluster, [grown]))
         self.disk = disk
+
+    def _check_policy(self, disks: list[Disk], index: int) -> None:
+        """Ganeti's disk-size check of the grown disk against the group's policy."""
+        group = ipolicy.instance_group(self.cfg, self.inst)
+        sizes = [self.target if i == index else d.size for i, d in enumerate(disks)]
+        found = spec_violations(ipolicy.group_policy(self.cfg, group), memory=None, vcpus=None,
+                                disk_sizes=sizes, nic_count=None, spindle_use=None,
+                                disk_templates=[d.dev_type.value for d in disks])
+        if not found:
+            return
+        msg = f"Growing disk {index} violates policy: {', '.join(found)}"
+        if not self.op.ignore_ipolicy:
+            raise OpPrereqError(msg, ErrorCode.INVAL)
+        self.log_warning(msg)
 
     def hooks_env(self) -> dict[str, Any]:
         return {**super().hooks_env(), "DISK": self.op.disk, "AMOUNT": self.op.amount,

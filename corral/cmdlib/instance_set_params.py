@@ -35,10 +35,12 @@ from corral.cmdlib.common.instances.status import (
     check_state,
 )
 from corral.cmdlib.common.parameters import checks as params
+from corral.cmdlib.common.parameters import ipolicy
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.config_data import Kind
 from corral.objects.instance import AdminState, DiskTemplate, Nic
+from corral.objects.ipolicy import spec_violations
 from corral.opcodes.instance import OpInstanceSetParams
 
 _UNSUPPORTED = ("disk_template", "pnode", "pnode_uuid", "remote_node", "remote_node_uuid",
@@ -109,6 +111,33 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             be_full = filled_beparams(cluster, self.new_be or inst.beparams)
             await check_runtime_mem(self, inst, op.runtime_mem, be_full, op.force)
         await self._plan_devices()
+        await self._check_policy()
+
+    async def _check_policy(self) -> None:
+        """The instance as modified against its group's policy, at both ends of its memory."""
+        inst, cfg = self.inst, self.cfg
+        if not (self.be_changes or self.disk_plan is not None or self.new_nics is not None):
+            return
+        be = filled_beparams(cfg.cluster, self.new_be or inst.beparams)
+        disks = self.disk_plan.disks if self.disk_plan is not None else self.disks()
+        group = cfg.nodegroups.get(self.primary().group)
+        policy = ipolicy.group_policy(cfg, group)
+        nics = self.new_nics if self.new_nics is not None else inst.nics
+        found: list[str] = []
+        for memory in (int(be["maxmem"]), int(be["minmem"])):
+            for problem in spec_violations(
+                    policy, memory=memory, vcpus=int(be["vcpus"]),
+                    disk_sizes=[d.size for d in disks], nic_count=len(nics),
+                    spindle_use=int(be.get("spindle_use", 1)),
+                    disk_templates=[d.dev_type.value for d in disks]):
+                if problem not in found:
+                    found.append(problem)
+        if not self.op.ignore_ipolicy:
+            ipolicy.check_instance_spec(self, group, found, False)
+        if "vcpus" in self.be_changes:
+            await ipolicy.check_vcpu_ratio(self, self.primary(), int(be["vcpus"]),
+                                           inst.hypervisor, self.op.ignore_ipolicy,
+                                           exclude=inst.uuid)
 
     async def _check_os_and_state(self) -> None:
         inst, op = self.inst, self.op

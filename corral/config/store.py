@@ -19,6 +19,7 @@ from corral.errors import ConfigurationError
 from corral.objects.base import ConfigObject
 from corral.objects.cluster import Cluster
 from corral.objects.config_data import KIND_TYPES, ConfigData, Kind
+from corral.objects.ipolicy import upgrade_cluster_ipolicy
 from corral.sqlite import SqliteFile, WriteFault
 
 Change = tuple[Kind, str, ConfigObject | None]
@@ -42,6 +43,11 @@ def encode_object(obj: ConfigObject) -> bytes:
 
 def decode_object(kind: Kind, data: bytes | str) -> ConfigObject:
     obj: ConfigObject = _decoders[kind].decode(data)
+    if isinstance(obj, Cluster):
+        # Configurations written before instance policies had their shape: upgrade on load.
+        policy = upgrade_cluster_ipolicy(obj.ipolicy)
+        if policy != obj.ipolicy:
+            obj = msgspec.structs.replace(obj, ipolicy=policy)
     return obj
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from corral.objects.base import ConfigObject
+from corral.objects.ipolicy import default_ipolicy
 
 ParamDict = dict[str, Any]
 
@@ -64,7 +65,7 @@ class Cluster(ConfigObject, kw_only=True, frozen=True):
     ndparams: ParamDict = _default(DEFAULT_NDPARAMS)
     diskparams: dict[str, ParamDict] = msgspec.field(default_factory=dict)
     osparams: dict[str, ParamDict] = msgspec.field(default_factory=dict)
-    ipolicy: ParamDict = msgspec.field(default_factory=dict)
+    ipolicy: ParamDict = msgspec.field(default_factory=default_ipolicy)
     enabled_disk_templates: tuple[str, ...] = ("diskless", "file")
     file_storage_dir: str = ""
     shared_file_storage_dir: str = ""

@@ -206,7 +206,7 @@ class OpInstanceCreate(OpCode, kw_only=True, frozen=True):
         if self.ip_check and not self.name_check:
             raise ValueError("ip_check: cannot do IP address check without a name check")
         if self.iallocator is not None and self.pnode is not None:
-            raise ValueError("iallocator: only one of 'iallocator' and 'pnode' may be given")
+            raise ValueError("iallocator: Do not specify both, iallocator and node")
         if self.mode == "remote-import":
             self._check_remote_import()
         self._check_disks()

@@ -39,3 +39,28 @@ class OpTestDummy(OpCode, kw_only=True, frozen=True):
     messages: list[str] = []
     fail: bool = False
     submit_jobs: list[Any] = []
+
+
+class OpTestAllocator(OpCode, kw_only=True, frozen=True):
+    """Build an iallocator request (``direction`` ``in``) or run an allocator on it
+    (``out``) (``gnt-debug iallocator``)."""
+
+    OP_DSC_FIELD: ClassVar[str | None] = "iallocator"
+    direction: str
+    mode: str
+    name: str
+    nics: list[dict[str, Any]] | None = None
+    disks: list[Any] | None = None
+    hypervisor: str | None = None
+    iallocator: str | None = None
+    tags: list[str] = []
+    memory: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    vcpus: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    os: str | None = None
+    disk_template: str | None = None
+    instances: list[str] | None = None
+    evac_mode: str | None = None
+    target_groups: list[str] | None = None
+    spindle_use: Annotated[int, msgspec.Meta(ge=0)] = 1
+    count: Annotated[int, msgspec.Meta(ge=0)] = 1
+    group_name: str | None = None

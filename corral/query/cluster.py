@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.objects import Cluster, ConfigData
+from corral.objects.ipolicy import upgrade_cluster_ipolicy
 from corral.query.context import QueryContext, Resource
 from corral.query.fields import (
     NODATA,
@@ -77,7 +78,8 @@ CLUSTER_FIELDS = field_table(
                  _copy("ndparams")),
         FieldDef("diskparams", "DiskParams", K.OTHER, "Disk parameters by disk template",
                  _copy("diskparams")),
-        FieldDef("ipolicy", "IPolicy", K.OTHER, "Instance policy", _copy("ipolicy")),
+        FieldDef("ipolicy", "IPolicy", K.OTHER, "Instance policy",
+                 lambda _cfg, cl: upgrade_cluster_ipolicy(cl.ipolicy)),
         FieldDef("config_version", "ConfigVersion", K.NUMBER, "Configuration format version",
                  lambda cfg, _cl: cfg.version),
         *common_fields("Cluster"),

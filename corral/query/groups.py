@@ -6,6 +6,7 @@ from functools import cached_property
 from typing import Any
 
 from corral.objects import NodeGroup
+from corral.objects.ipolicy import group_ipolicy
 from corral.query.context import QueryContext, Resource
 from corral.query.fields import (
     NODATA,
@@ -47,10 +48,7 @@ class GroupShared:
         return fill(self.cluster.ndparams, group.ndparams)
 
     def ipolicy(self, group: NodeGroup) -> dict[str, Any]:
-        merged = fill(self.cluster.ipolicy, group.ipolicy)
-        if "std" in self.cluster.ipolicy or "std" in group.ipolicy:
-            merged["std"] = fill(self.cluster.ipolicy.get("std"), group.ipolicy.get("std"))
-        return merged
+        return group_ipolicy(self.cluster.ipolicy, group.ipolicy)
 
     def diskparams(self, group: NodeGroup) -> dict[str, Any]:
         templates = set(self.cluster.diskparams) | set(group.diskparams)

@@ -33,6 +33,7 @@ from corral.errors import OpExecError, OpPrereqError
 from corral.hypervisor.registry import get_driver
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, wait_for_job
+from corral.objects.ipolicy import small_instance_ipolicy
 from corral.process import SubprocessRunner
 from corral.rapi.auth import ha1
 from corral.serde import atomic_write
@@ -210,6 +211,8 @@ def up(
         "enabled_hypervisors": ["fake", "chroot", "kvm"],
         "hvparams": {"kvm": guest.kvm_hvparams()},
         "nicparams": {"mode": "bridged", "link": bridge_name(vc)},
+        # Like Ganeti test clusters: instances of a few MiB must fit the policy.
+        "ipolicy": small_instance_ipolicy(),
     }
     rapi_port = rapi_port_for(port)
     options["rapi_port"] = rapi_port

@@ -36,6 +36,7 @@ LAYER = {
     "jobs": 4,
     "cmdlib": 4,
     "query": 4,
+    "iallocator": 4,
     "master": 4,
     "bootstrap": 4,
     "luxi": 5,
@@ -50,7 +51,8 @@ use it: node logic (``backend``, with the node's RPC server) and master logic. T
 share a layer number but never import each other (:func:`test_node_and_master_logic_apart`)."""
 
 NODE_SIDE = {"backend"}
-MASTER_SIDE = {"config", "locking", "jobs", "cmdlib", "query", "master", "bootstrap"}
+MASTER_SIDE = {"config", "locking", "jobs", "cmdlib", "query", "master", "bootstrap",
+               "iallocator"}
 
 ALLOWED = {
     # a candidate keeps its configuration replica in the master's store format

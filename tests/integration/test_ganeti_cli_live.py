@@ -15,7 +15,6 @@ import pytest
 from tests.integration.conftest import LiveCluster
 from tests.integration.ganeti_cli import DATA_DIR, SOCKET_DIR, SOCKET_NAMES, GanetiCli
 
-IPOLICY = "Ganeti's instance policy shape lands separately"
 
 
 def ok(ganeti: GanetiCli, tool: str, *args: str) -> str:
@@ -87,7 +86,6 @@ def test_cluster_reads(live: LiveCluster, ganeti: GanetiCli) -> None:
     ok(ganeti, "gnt-cluster", "master-ping")
 
 
-@pytest.mark.xfail(strict=False, reason=IPOLICY)
 def test_cluster_info(live: LiveCluster, ganeti: GanetiCli) -> None:
     out = ok(ganeti, "gnt-cluster", "info")
     assert "Cluster name: cluster.vcluster" in out
@@ -217,7 +215,6 @@ def test_group_life_cycle(live: LiveCluster, ganeti: GanetiCli) -> None:
     assert "Node group 'no-such-group' not found" in out
 
 
-@pytest.mark.xfail(strict=False, reason=IPOLICY)
 def test_group_info(ganeti: GanetiCli) -> None:
     out = ok(ganeti, "gnt-group", "info", "default")
     assert "default" in out

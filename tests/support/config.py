@@ -16,6 +16,7 @@ from corral.objects import (
     Node,
     NodeGroup,
 )
+from corral.objects.ipolicy import small_instance_ipolicy
 
 
 class ConfigBuilder:
@@ -24,6 +25,8 @@ class ConfigBuilder:
     def __init__(self, cluster_name: str = "cluster.example.com", *,
                  default_group: str = "default", **cluster: Any) -> None:
         cluster.setdefault("enabled_hypervisors", ("fake",))
+        # Test instances are tiny: the policy a test cluster gets (as the vcluster's).
+        cluster.setdefault("ipolicy", small_instance_ipolicy())
         self.data = ConfigData(cluster=Cluster(
             uuid="cluster-uuid", cluster_name=cluster_name, master_node="", **cluster
         ))

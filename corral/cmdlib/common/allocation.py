@@ -1,5 +1,5 @@
-"""Resource checks from ``node_info``: free memory for starting instances, free space per
-storage unit for new disks, and Corral's stand-in for an allocator (most free memory)."""
+"""Resource checks from ``node_info``: free memory for starting instances and free space per
+storage unit for new disks. (Choosing nodes is the allocators' job: ``iallocation``.)"""
 
 from __future__ import annotations
 
@@ -131,30 +131,3 @@ def _check_unit(
             f"Not enough disk space on target node {node.name} {what}:"
             f" required {need} MiB, available {free} MiB", ErrorCode.NORES,
         )
-
-
-def allocatable_nodes(nodes: Sequence[Node]) -> list[Node]:
-    """Nodes a new instance may go to: online, not drained, vm_capable; by name."""
-    return sorted((n for n in nodes if not n.offline and not n.drained and n.vm_capable),
-                  key=lambda n: n.name)
-
-
-async def pick_node(lu: LogicalUnit[Any], hypervisor: str) -> Node:
-    """The allocatable node with the most free memory (ties: the first by name).
-
-    Raises:
-        OpPrereqError: (NORES) no allocatable node answered with a memory figure.
-    """
-    candidates = allocatable_nodes(list(lu.cfg.nodes.values()))
-    hvparams = lu.cfg.cluster.hvparams.get(hypervisor, {})
-    results = await lu.ctx.rpc.node_info(candidates, [], [[hypervisor, hvparams]])
-    best: tuple[int, Node] | None = None
-    for node in candidates:
-        result = results.get(node.name)
-        free = _free_memory(result.payload, hypervisor) if result else None
-        if free is not None and (best is None or free > best[0]):
-            best = (free, node)
-    if best is None:
-        raise OpPrereqError("No node available for the new instance (online, not drained,"
-                            " vm_capable and answering)", ErrorCode.NORES)
-    return best[1]

@@ -154,13 +154,14 @@ def test_kvm_instances_get_a_network_port(make_harness: MakeHarness) -> None:
     assert inst.hvparams == {"acpi": False}
 
 
-def test_node_with_most_free_memory_is_picked(make_harness: MakeHarness) -> None:
+def test_builtin_allocator_picks_the_node_with_most_free_memory(
+        make_harness: MakeHarness) -> None:
     h = make_harness(instance_cluster(nodes=3))
     free = {"node1": 1024, "node2": 4096, "node3": 2048}
     h.rpc.script("node_info", fn=lambda node, args: {"memory_free": free[node.name],
                                                        "hv": {}, "storage": []})
     assert h.run_sync(create(pnode=None)) == ["node2"]
-    assert any(line.startswith("Selected node node2") for line in h.feedback)
+    assert f"Selected nodes for instance {NAME} via iallocator corral: node2" in h.feedback
 
 
 def test_generated_macs_avoid_those_in_use(make_harness: MakeHarness) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from corral.errors import QueryFilterError
 from corral.objects import AllocPolicy
+from corral.objects.ipolicy import default_ipolicy
 from corral.query import RS_NORMAL, RS_UNAVAIL, query, query_values
 
 
@@ -35,14 +36,18 @@ def test_group_default_list(builder):
 
 def test_group_params_and_networks(builder):
     net = builder.network("net1", "10.0.0.0/24")
-    builder.set_cluster(ipolicy={"std": {"cpu-count": 1, "memory-size": 128}, "vcpu-ratio": 4.0},
+    builder.set_cluster(ipolicy={"std": {"cpu-count": 1, "memory-size": 128}, "vcpu-ratio": 4.5},
                         diskparams={"drbd": {"resync-rate": 1024}})
     builder.group("g", ipolicy={"std": {"cpu-count": 2}}, diskparams={"drbd": {"metavg": "x"}},
                   networks={net.uuid: {"mode": "bridged", "link": "br1"}})
     rows = query_values("group", ["ipolicy", "diskparams", "networks"], ["=", "name", "g"],
                         builder.context())
+    # A stored partial cluster policy is completed from Ganeti's defaults; the group's
+    # std overrides merge key by key.
+    policy = {**default_ipolicy(), "vcpu-ratio": 4.5}
+    policy["std"] = {**policy["std"], "cpu-count": 2, "memory-size": 128}
     assert rows == [[
-        {"std": {"cpu-count": 2, "memory-size": 128}, "vcpu-ratio": 4.0},
+        policy,
         {"drbd": {"resync-rate": 1024, "metavg": "x"}},
         ["net1"],
     ]]

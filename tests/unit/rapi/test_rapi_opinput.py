@@ -157,3 +157,13 @@ def test_every_opcode_route_builds_a_decodable_opcode_from_an_empty_request() ->
             continue
         op = build_op(route.op, RapiRequest(route.method, route.path), route.resource)
         assert op["OP_ID"] == route.op.op_id
+
+
+def test_instance_policy_reaches_cluster_and_group_modify() -> None:
+    policy = {"vcpu-ratio": 2.0, "disk-templates": ["plain"]}
+    cluster = _op("PUT", "/2/modify", {"ipolicy": policy})
+    assert cluster["ipolicy"] == policy
+    group = _op("PUT", "/2/groups/default/modify", {"ipolicy": policy})
+    assert (group["group_name"], group["ipolicy"]) == ("default", policy)
+    for op in (cluster, group):
+        decode_opcode(op)

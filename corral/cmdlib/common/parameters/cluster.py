@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from corral.cmdlib.common.nodes.addresses import family_version
+from corral.cmdlib.common.parameters import ipolicy
 from corral.cmdlib.common.parameters.checks import (
     BE_TYPES,
     ND_TYPES,
@@ -27,7 +28,7 @@ from corral.opcodes.cluster import OpClusterSetParams
 
 HYPERVISORS = ("fake", "chroot", "kvm", "xen-pvm", "xen-hvm", "lxc")
 UNSUPPORTED = ("uid_pool", "add_uids", "remove_uids", "reserved_lvs", "hv_state", "disk_state",
-               "osparams_private_cluster", "drbd_helper", "vg_name", "ipolicy",
+               "osparams_private_cluster", "drbd_helper", "vg_name",
                "default_iallocator_params", "gluster_storage_dir", "instance_communication_network",
                "enabled_data_collectors", "data_collector_interval")
 IMAGES = ("install_image", "zeroing_image")
@@ -211,5 +212,8 @@ def compute_changes(cfg: ConfigData, op: OpClusterSetParams, log: Log) -> dict[s
     if op.blacklisted_os:
         changes["blacklisted_os"] = _os_list(cfg.cluster.blacklisted_os, op.blacklisted_os,
                                              "blacklisted OS list", log)
+    if op.ipolicy:
+        changes["ipolicy"] = ipolicy.updated_policy(ipolicy.cluster_policy(cfg), op.ipolicy,
+                                                    group=False)
     _check_templates_in_use(cfg, changes)
     return changes
