@@ -16,7 +16,6 @@ from tests.integration.conftest import LiveCluster
 from tests.integration.ganeti_cli import DATA_DIR, SOCKET_DIR, SOCKET_NAMES, GanetiCli
 
 
-
 def ok(ganeti: GanetiCli, tool: str, *args: str) -> str:
     result = ganeti.run(tool, *args)
     assert "Traceback" not in result.output, result.output
