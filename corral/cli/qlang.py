@@ -44,24 +44,26 @@ import json
 import re
 
 from corral.cli.errors import CliError, UsageError, describe_error
+from corral.filter_ops import (
+    OP_AND,
+    OP_CONTAINS,
+    OP_EQUAL,
+    OP_GE,
+    OP_GT,
+    OP_LE,
+    OP_LT,
+    OP_NOT,
+    OP_NOT_EQUAL,
+    OP_OR,
+    OP_REGEXP,
+    OP_TRUE,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-OP_OR = "|"
-OP_AND = "&"
-OP_NOT = "!"
-OP_TRUE = "?"
-OP_EQUAL = "=="
-OP_NOT_EQUAL = "!="
-OP_LT = "<"
-OP_LE = "<="
-OP_GT = ">"
-OP_GE = ">="
-OP_REGEXP = "=~"
-OP_CONTAINS = "=[]"
 
 FILTER_DETECTION_CHARS = frozenset(" \t\n\v\f\r!\"'()/<=>\\~")
 """A single argument holding one of these is a filter, not a name (Ganeti's set)."""

@@ -10,6 +10,7 @@ from corral.cli.output import (
     unknown_fields,
 )
 from corral.cli.qlang import make_filter, name_filter
+from corral.filter_ops import OP_AND
 
 __all__ = ["build_filter", "generic_list", "generic_list_fields", "name_filter"]
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from corral.cli.commands import Context
     from corral.cli.output import Formatter
 
-OP_AND = "&"
 
 FIELD_KIND_NAMES = {
     "unknown": "Unknown", "text": "Text", "bool": "Boolean", "number": "Number",

@@ -5,6 +5,20 @@ and RAPI ``/2/query/<resource>``. Inputs are plain data in a
 :class:`QueryContext`; nothing here talks to daemons.
 """
 
+from corral.filter_ops import (
+    OP_AND,
+    OP_CONTAINS,
+    OP_EQUAL,
+    OP_GE,
+    OP_GT,
+    OP_LE,
+    OP_LT,
+    OP_NOT,
+    OP_NOT_EQUAL,
+    OP_OR,
+    OP_REGEXP,
+    OP_TRUE,
+)
 from corral.query.context import QueryContext, Resource
 from corral.query.engine import (
     RESOURCES,
@@ -28,18 +42,6 @@ from corral.query.fields import (
     FieldKind,
 )
 from corral.query.filter import (
-    OP_AND,
-    OP_CONTAINS,
-    OP_EQUAL,
-    OP_GE,
-    OP_GT,
-    OP_LE,
-    OP_LT,
-    OP_NOT,
-    OP_NOT_EQUAL,
-    OP_OR,
-    OP_REGEXP,
-    OP_TRUE,
     compile_filter,
     make_simple_filter,
     requested_names,

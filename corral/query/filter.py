@@ -25,22 +25,23 @@ from itertools import islice
 from typing import Any
 
 from corral.errors import QueryFilterError
+from corral.filter_ops import (
+    OP_AND,
+    OP_CONTAINS,
+    OP_EQUAL,
+    OP_EQUAL_LEGACY,
+    OP_GE,
+    OP_GT,
+    OP_LE,
+    OP_LT,
+    OP_NOT,
+    OP_NOT_EQUAL,
+    OP_OR,
+    OP_REGEXP,
+    OP_TRUE,
+)
 from corral.query.fields import Abnormal, FieldDef, FieldFlag, FieldKind
 from corral.query.names import hostname_matches
-
-OP_OR = "|"
-OP_AND = "&"
-OP_NOT = "!"
-OP_TRUE = "?"
-OP_EQUAL = "=="
-OP_EQUAL_LEGACY = "="
-OP_NOT_EQUAL = "!="
-OP_LT = "<"
-OP_LE = "<="
-OP_GT = ">"
-OP_GE = ">="
-OP_REGEXP = "=~"
-OP_CONTAINS = "=[]"
 
 MAX_LEVELS = 10
 """How deep filters may nest (Ganeti's limit)."""
