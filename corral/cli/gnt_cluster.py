@@ -14,6 +14,7 @@ from corral.cli import tags
 from corral.cli.cluster_opts import INIT_OPTS, MODIFY_OPTS, modify_changes
 from corral.cli.commands import Arg, Command, Tool
 from corral.cli.errors import CliError, UsageError, describe_error
+from corral.cli.ipolicy_opts import policy_options_text
 from corral.cli.jobs import opcode, submit_opcode, submit_or_send, submitted_jobs, wait_for_jobs
 from corral.cli.params import ParamError, parse_timespec
 from corral.luxi.client import LuxiClientError
@@ -263,6 +264,14 @@ _CONFIRM_OPT = o.Opt("--yes", action="store_true", dest="confirm", default=False
                      help="Do not ask for confirmation")
 _COMMAND_OPTS = (o.NODE_LIST_OPT, o.NODEGROUP_OPT, o.SHOW_MACHINE_OPT, o.FAILURE_ONLY_OPT)
 
+def show_ispecs_cmd(ctx: Context, args: list[str]) -> int:
+    """The ``gnt-cluster init`` command line that recreates the instance policy's specs."""
+    info = ctx.client.QueryClusterInfo()
+    options = policy_options_text(info.get("ipolicy") or {}, is_group=False)
+    ctx.out(f"gnt-cluster init{options} {info['name']}")
+    return 0
+
+
 COMMANDS = {
     "init": Command(init, [Arg("cluster_name", 1, 1)], INIT_OPTS, "[opts...] <cluster_name>",
                     "Initialises a new cluster configuration"),
@@ -276,6 +285,8 @@ COMMANDS = {
     "activate-master-ip": Command(activate_master_ip, [], (), "", "Activates the master IP"),
     "deactivate-master-ip": Command(deactivate_master_ip, [], (_CONFIRM_OPT,), "",
                                     "Deactivates the master IP"),
+    "show-ispecs-cmd": Command(show_ispecs_cmd, [], (), "",
+                               "Show the command line to re-create the cluster"),
     "getmaster": Command(show_master, [], (), "", "Displays the current master"),
     "version": Command(show_version, [], (), "", "Shows the cluster version"),
     "info": Command(show_info, [], (), "", "Show cluster configuration",

@@ -10,7 +10,7 @@ from corral.cli.commands import Arg, Command, Tool
 from corral.cli.errors import CliError, UsageError
 from corral.cli.gnt_node import ndparams_option, print_modifications
 from corral.cli.info import format_generic_info, format_params_info, format_policy_info
-from corral.cli.ipolicy_opts import GROUP_OPTS, ipolicy_from_opts
+from corral.cli.ipolicy_opts import GROUP_OPTS, ipolicy_from_opts, policy_options_text
 from corral.cli.jobs import opcode, submit_or_send
 from corral.cli.output import format_value, parse_fields
 from corral.cli.params import ParamError, group_params
@@ -104,6 +104,17 @@ def group_info(ctx: Context, args: list[str]) -> int:
     return 0
 
 
+def show_ispecs_cmd(ctx: Context, args: list[str]) -> int:
+    """For each group, the ``gnt-group add`` command line that recreates its policy's specs
+    (its own overrides, or the effective policy with ``--include-defaults``)."""
+    field = "ipolicy" if ctx.opts.include_defaults else "custom_ipolicy"
+    for name, ipolicy in ctx.client.QueryGroups(args, ["name", field], False):
+        ctx.out(f"gnt-group add{policy_options_text(ipolicy or {}, is_group=True)} {name}")
+    return 0
+
+
+_INCLUDE_DEFAULTS_OPT = o.Opt("--include-defaults", action="store_true", dest="include_defaults",
+                              default=False, help="Include default values")
 _GROUP = [Arg("group", 1, 1)]
 _JOB_OPTS = (o.DRY_RUN_OPT, *o.SUBMIT_OPTS)
 
@@ -133,6 +144,9 @@ COMMANDS = {
                       "[--dry-run] <group-name> <new-name>", "Rename a node group"),
     "info": Command(group_info, [Arg("group")], (), "[<group_name>...]",
                     "Show group information", aliases=("show",)),
+    "show-ispecs-cmd": Command(show_ispecs_cmd, [Arg("group")], (_INCLUDE_DEFAULTS_OPT,),
+                               "[--include-defaults] [<group>...]",
+                               "Show the command line to re-create a group"),
     **tags.make_tag_commands(tags.NODEGROUP, "group_name"),
 }
 

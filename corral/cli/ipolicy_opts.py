@@ -154,3 +154,21 @@ def ipolicy_from_opts(opts: Any, *, group: bool = False) -> dict[str, Any] | Non
             policy[key] = value
     return policy or None
 
+
+
+def _specs_text(specs: dict[str, Any]) -> str:
+    return ",".join(f"{name}={value}" for name, value in sorted(specs.items()))
+
+
+def policy_options_text(ipolicy: dict[str, Any], is_group: bool) -> str:
+    """The ``--ipolicy-std-specs``/``--ipolicy-bounds-specs`` options that recreate the
+    specs of ``ipolicy`` (``show-ispecs-cmd``; groups have no std specs)."""
+    text = ""
+    std = ipolicy.get("std")
+    if not is_group and std:
+        text += f" --ipolicy-std-specs {_specs_text(std)}"
+    bounds = [f"min:{_specs_text(pair['min'])}/max:{_specs_text(pair['max'])}"
+              for pair in ipolicy.get("minmax", []) if pair.get("min") and pair.get("max")]
+    if bounds:
+        text += " --ipolicy-bounds-specs " + "//".join(bounds)
+    return text

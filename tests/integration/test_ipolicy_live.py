@@ -81,3 +81,18 @@ def test_policy_is_set_shown_and_enforced(live: LiveCluster) -> None:
     assert cluster.code == 0, cluster.stderr
     shown = live.gnt("gnt-cluster", "info")
     assert "Instance policy - limits for instances:" in shown.stdout
+
+
+def test_show_ispecs_cmd_recreates_the_policy(live: LiveCluster) -> None:
+    """The printed command lines carry the specs the cluster and its groups have."""
+    shown = live.gnt("gnt-cluster", "show-ispecs-cmd")
+    assert shown.code == 0, shown.stderr
+    line = shown.stdout.strip()
+    assert line.startswith("gnt-cluster init --ipolicy-std-specs ")
+    assert " --ipolicy-bounds-specs min:" in line
+    with live.client() as client:
+        assert line.split()[-1] == client.QueryClusterInfo()["name"]
+    groups = live.gnt("gnt-group", "show-ispecs-cmd", "--include-defaults", "default")
+    assert groups.code == 0, groups.stderr
+    assert groups.stdout.startswith("gnt-group add --ipolicy-bounds-specs min:")
+    assert groups.stdout.strip().endswith(" default")
