@@ -127,8 +127,6 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         await check_free_disk(self, [pnode], disk_space_needs(self.cfg.cluster, disks))
         await self._adopted_sizes(spec, pnode)
         self._check_policy(spec, pnode)
-        await ipolicy.check_vcpu_ratio(self, pnode, int(spec.be_full["vcpus"]), hypervisor,
-                                       op.ignore_ipolicy)
         await validate_os(self, [pnode], spec.instance.os, spec.os_full, op.force_variant)
         if self.start:
             await check_free_memory(self, pnode, f"creating instance {op.instance_name}",

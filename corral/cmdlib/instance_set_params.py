@@ -134,10 +134,6 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
                     found.append(problem)
         if not self.op.ignore_ipolicy:
             ipolicy.check_instance_spec(self, group, found, False)
-        if "vcpus" in self.be_changes:
-            await ipolicy.check_vcpu_ratio(self, self.primary(), int(be["vcpus"]),
-                                           inst.hypervisor, self.op.ignore_ipolicy,
-                                           exclude=inst.uuid)
 
     async def _check_os_and_state(self) -> None:
         inst, op = self.inst, self.op

@@ -9,14 +9,13 @@ from typing import Any
 from corral.cmdlib.base import LU_REGISTRY, LogicalUnit
 from corral.cmdlib.context import MasterContext
 from corral.errors import HooksAbort, HooksFailure, OpCodeUnknown
-from corral.hooks.env import build_env
-from corral.hooks.runner import HookStatus
+from corral.hooks.env import build_env, hooks_subdir
+from corral.hooks.runner import HookStatus, scan_dir
 from corral.jobs.model import Job
 from corral.objects.node import Node
 from corral.opcodes.base import OpCode
 
 log = logging.getLogger(__name__)
-
 
 
 class Processor:
@@ -148,7 +147,20 @@ class HookRunner:
         for failure in await self._run(hpath, "post", nodes, env):
             self.lu.log_warning(f"post hook failed: {failure}")
 
+    def _master_has_scripts(self, hpath: str, phase: str) -> bool:
+        """Whether the master node's own ``<hpath>-<phase>.d`` holds a script it would run.
+
+        masterd runs on the master node, so this is the directory the hooks RPC to the
+        master would read; without a runnable entry that call would run nothing.
+        """
+        directory = self.ctx.layout.hooks_dir / hooks_subdir(hpath, phase)
+        return any(runnable for _, runnable in scan_dir(directory))
+
     async def run_config_update(self) -> None:
+        """The ``config-update`` post hook, on the master node alone (skipped, without an
+        RPC, when the master has no script for it)."""
+        if not self._master_has_scripts("config-update", "post"):
+            return
         cfg = self.ctx.config.data
         env = self._env("config-update", "post", None)
         for failure in await self._run("config-update", "post", [cfg.master_node], env):

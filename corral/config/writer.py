@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from corral.objects.instance import Instance
 log = logging.getLogger(__name__)
 
 _SSCONF_KINDS = frozenset({Kind.CLUSTER, Kind.NODE, Kind.NODEGROUP, Kind.NETWORK})
+
+SSCONF_DELAY = 0.1
+"""Seconds a background ssconf push waits, so that the commits of a burst share one push."""
 
 
 class Replicator(Protocol):
@@ -65,8 +69,10 @@ class ConfigWriter:
         data: ConfigData,
         clock: Clock,
         replicator: Replicator | None = None,
+        ssconf_delay: float = SSCONF_DELAY,
     ) -> None:
         self.store = store
+        self.ssconf_delay = ssconf_delay
         self.data = data
         self.clock = clock
         self.replicator = replicator
@@ -74,6 +80,7 @@ class ConfigWriter:
         self._last_ssconf: dict[str, str] | None = None
         self._ssconf_dirty = False
         self._ssconf_task: asyncio.Task[None] | None = None
+        self._ssconf_flush = asyncio.Event()
         self.on_commit: list[Callable[[list[Change]], Awaitable[None] | None]] = []
         self._pending: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
@@ -173,13 +180,20 @@ class ConfigWriter:
         return False
 
     def _schedule_ssconf(self) -> None:
-        """Push ssconf in the background; a push already under way is followed by one more."""
+        """Push ssconf in the background, ``ssconf_delay`` seconds from now.
+
+        One push is in flight at a time: commits made meanwhile (or during the delay)
+        are folded into the next push, which sends the values current when it starts.
+        """
         self._ssconf_dirty = True
         if self._ssconf_task is None or self._ssconf_task.done():
             self._ssconf_task = asyncio.create_task(self._ssconf_loop())
 
     async def _ssconf_loop(self) -> None:
         while self._ssconf_dirty:
+            if not self._ssconf_flush.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._ssconf_flush.wait(), self.ssconf_delay)
             self._ssconf_dirty = False
             try:
                 await self.distribute_ssconf()
@@ -187,9 +201,14 @@ class ConfigWriter:
                 log.exception("ssconf distribution failed")
 
     async def settle(self) -> None:
-        """Wait for background ssconf distribution (tests, shutdown)."""
-        while self._ssconf_task is not None and not self._ssconf_task.done():
-            await self._ssconf_task
+        """Push pending ssconf changes now, without the delay, and wait for them (tests,
+        shutdown)."""
+        self._ssconf_flush.set()
+        try:
+            while self._ssconf_task is not None and not self._ssconf_task.done():
+                await self._ssconf_task
+        finally:
+            self._ssconf_flush.clear()
 
     async def distribute_ssconf(self, force: bool = False) -> None:
         """Push ssconf to all online nodes when it changed (or always, with ``force``)."""

@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 REPLICATION_DELAY = 0.02
 """Seconds a job update may wait to share a replication run with later updates."""
 
+LAZY_DELAY = 0.01
+"""Seconds a lazy local write (a state whose loss on a crash is harmless, e.g. ``waiting``)
+may wait to share a transaction with the next durable one."""
+
 
 class NotReplicated(JobQueueError):
     """Too few master candidates acknowledged a queue write (the message names them)."""
@@ -204,8 +208,10 @@ class JobSaver:
         self.store = store
         self.replicator = replicator
         self.serial = store.last_id()
-        self._local = _Batcher(self._write_local, retry=retry)
+        self._local = _Batcher(self._write_local, delay=LAZY_DELAY, retry=retry)
         self._remote = _Batcher(self._write_remote, delay=REPLICATION_DELAY)
+        self._sent_ahead: dict[int, bytes] = {}
+        """Submitted documents sent to the candidates alongside their local write."""
 
     @property
     def failing(self) -> bool:
@@ -222,27 +228,57 @@ class JobSaver:
         the next replicated save, whichever comes first. A replicated save that a
         majority of the candidates does not acknowledge raises NotReplicated.
         """
-        await self._local.mark(_documents(jobs), fail_fast=replicated)
-        if replicated and self.replicator is not None:
-            # runs are sequential: a run started now includes every state written so far
-            run = self._remote.mark({}, urgent=True)
-            await asyncio.wait([run])
-            error = None if run.cancelled() else run.exception()
-            if isinstance(error, NotReplicated):
-                raise error
+        docs = _documents(jobs)
+        local = self._local.mark(docs, fail_fast=replicated)
+        if not replicated or self.replicator is None:
+            await local
+            return
+        # the candidates get the documents while the local transaction runs; runs are
+        # sequential, so this one also carries every state written before it
+        self._sent_ahead.update(docs)
+        run = self._remote.mark(docs, urgent=True)
+        try:
+            await local
+        except BaseException:
+            for job_id in docs:
+                self._sent_ahead.pop(job_id, None)
+            raise
+        await asyncio.wait([run])
+        error = None if run.cancelled() else run.exception()
+        if isinstance(error, NotReplicated):
+            raise error
 
-    def mark(self, *jobs: Job) -> asyncio.Future[None]:
+    def replicate_only(self, *jobs: Job) -> asyncio.Future[None]:
+        """Send the state ``jobs`` have now to the candidates alone, not to the local store.
+
+        For submissions whose local write failed: their copies, sent to the candidates
+        alongside that write, are replaced by this state (the job in error).
+        """
+        if self.replicator is None:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            future.set_result(None)
+            return future
+        return self._remote.mark(_documents(jobs), urgent=True)
+
+    def mark(self, *jobs: Job, lazy: bool = False) -> asyncio.Future[None]:
         """Queue the state ``jobs`` have now for the next write; the future ends with it.
 
         The state is serialised at once, so later changes to the objects do not
         leak into this write, and the last state marked for a job is the one written.
+        A ``lazy`` write waits up to LAZY_DELAY for a later write to share its
+        transaction (a durable save made meanwhile writes it at once, superseded by
+        that save's newer state of the same job).
         """
-        return self._local.mark(_documents(jobs))
+        return self._local.mark(_documents(jobs), urgent=not lazy)
 
     async def _write_local(self, batch: dict[int, bytes]) -> None:
         await asyncio.to_thread(self.store.save, list(batch.items()), self.serial)
-        if self.replicator is not None:
-            self._remote.mark(batch, urgent=False).add_done_callback(_quiet)
+        if self.replicator is None:
+            return
+        # documents a submission already sent to the candidates are not sent again
+        rest = {i: d for i, d in batch.items() if self._sent_ahead.pop(i, None) is not d}
+        if rest:
+            self._remote.mark(rest, urgent=False).add_done_callback(_quiet)
 
     async def _write_remote(self, batch: dict[int, bytes]) -> None:
         assert self.replicator is not None

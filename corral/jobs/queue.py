@@ -14,6 +14,7 @@ from corral.errors import (
     CorralError,
     JobLost,
     JobQueueDrainError,
+    JobQueueError,
     OpExecError,
     OpPrereqError,
     ParameterError,
@@ -179,13 +180,20 @@ class JobQueue:
 
     async def _acknowledge(self, jobs: list[Job]) -> None:
         """Save new jobs on disk and on a majority of the candidates. Without that majority
-        they end in error here (so that they never run) and NotReplicated is raised."""
+        they end in error here (so that they never run) and NotReplicated is raised; if
+        the local write fails, its error is raised and the candidates get them in error."""
         try:
             await self.saver.save(*jobs, replicated=True)
         except NotReplicated as err:
             for job in jobs:
                 self._fail_unfinished(job, f"Job not acknowledged: {err}")
             await self.saver.mark(*jobs)
+            raise
+        except JobQueueError as err:
+            # not on our disk: the copies sent to the candidates alongside must not run
+            for job in jobs:
+                self._fail_unfinished(job, f"Job not acknowledged: {err}")
+            self.saver.replicate_only(*jobs).add_done_callback(_ignore_outcome)
             raise
 
     # --- running ------------------------------------------------------
@@ -315,10 +323,20 @@ class JobQueue:
         self.notify(job.id)
 
     def _save_later(self, job: Job) -> None:
-        """Save an intermediate state in the background (its loss on a crash is harmless)."""
-        self.notify(job.id)
-        if job.id not in self._committing:
-            self.saver.mark(job).add_done_callback(_ignore_outcome)
+        """Save an intermediate state in the background (its loss on a crash is harmless).
+
+        Waiters are woken once it is written: when a durable change follows at once (a
+        job that gets its locks at once goes on to ``running``), they see both together.
+        """
+        if job.id in self._committing:
+            self.notify(job.id)
+            return
+
+        def written(future: asyncio.Future[None]) -> None:
+            _ignore_outcome(future)
+            self.notify(job.id)
+
+        self.saver.mark(job, lazy=True).add_done_callback(written)
 
     async def _wait_dependencies(self, job: Job, index: int, opcode: OpCode) -> bool:
         for dep_id, statuses in opcode.depends or []:

@@ -273,16 +273,3 @@ def spec_violations(policy: Mapping[str, Any], *, memory: int | None, vcpus: int
         if fewest is None or len(errors) < len(fewest):
             fewest = errors
     return result + (fewest or [])
-
-
-def vcpu_ratio_violation(policy: Mapping[str, Any], node_name: str, node_cpus: int,
-                         used_vcpus: int, new_vcpus: int) -> str | None:
-    """The node's virtual CPUs over its physical ones would exceed ``vcpu-ratio``."""
-    ratio = float(policy.get(VCPU_RATIO, DEFAULT_IPOLICY[VCPU_RATIO]))
-    if node_cpus <= 0:
-        return None
-    total = used_vcpus + new_vcpus
-    if total <= ratio * node_cpus:
-        return None
-    return (f"vcpu-ratio on node {node_name}: {total} virtual CPUs for {node_cpus} physical"
-            f" exceed the ratio {ratio:g}")

@@ -80,3 +80,29 @@ def test_group_hooks_run_on_the_master(make_harness: MakeHarness) -> None:
     assert [(n, e["GANETI_GROUP_NAME"]) for n, e in hook_calls(h, "group-add", "pre")] == [
         ("node1", "rack")]
     assert [n for n, _ in hook_calls(h, "group-add", "post")] == ["node1"]
+
+
+def _config_update_calls(h: LuHarness) -> list[tuple[str, dict[str, str]]]:
+    return hook_calls(h, "config-update", "post")
+
+
+def test_config_update_hook_needs_no_rpc_without_scripts(make_harness: MakeHarness) -> None:
+    h = make_harness(standard_cluster(nodes=3))
+    (h.layout.hooks_dir / "config-update-post.d").mkdir(parents=True)
+    (h.layout.hooks_dir / "config-update-post.d" / "README").write_text("not a script\n")
+    h.run_sync(OpGroupAdd(group_name="rack"))
+    assert _config_update_calls(h) == []
+
+
+def test_config_update_hook_runs_on_the_master_when_it_has_a_script(
+    make_harness: MakeHarness,
+) -> None:
+    h = make_harness(standard_cluster(nodes=3))
+    directory = h.layout.hooks_dir / "config-update-post.d"
+    directory.mkdir(parents=True)
+    (directory / "10-log").write_text("#!/bin/sh\n")
+    (directory / "10-log").chmod(0o755)
+    h.run_sync(OpGroupAdd(group_name="rack"))
+    calls = _config_update_calls(h)
+    assert [node for node, _ in calls] == ["node1"]
+    assert calls[0][1]["GANETI_HOOKS_PATH"] == "config-update"

@@ -122,3 +122,32 @@ def test_on_commit_sees_each_commit(tmp_path: Path) -> None:
     asyncio.run(scenario())
     assert sorted(seen) == [("n2",), ("n3",)]
     store.close()
+
+
+class SsconfRecorder(RecordingReplicator):
+    """Also records the ``node_list`` of each ssconf push."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushes: list[str] = []
+
+    async def push_ssconf(self, values: dict[str, str], data: ConfigData) -> None:
+        self.pushes.append(values["node_list"])
+
+
+def test_commits_in_a_row_share_one_ssconf_push(tmp_path: Path) -> None:
+    """Commits that change ssconf one after the other, inside the push delay, are folded
+    into one background push of the latest values; none of them waits for it."""
+    store = CountingStore(tmp_path / "config.db")
+    store.replace_all(_data())
+    replicator = SsconfRecorder()
+    writer = ConfigWriter(store, _data(), FakeClock(), replicator, ssconf_delay=3600)
+
+    async def scenario() -> None:
+        for index in range(2, 6):
+            await writer.commit(_node(index))
+        assert replicator.pushes == []
+        await writer.settle()
+
+    asyncio.run(scenario())
+    assert replicator.pushes == ["\n".join(f"node{i}" for i in range(2, 6))]

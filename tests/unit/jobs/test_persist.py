@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -95,5 +96,64 @@ def test_last_marked_state_wins(tmp_path: Path) -> None:
         loaded = store.load(7)
         assert loaded is not None
         assert loaded[0]["ops"][0]["status"] == "waiting"
+
+    asyncio.run(scenario())
+
+
+def test_submission_reaches_candidates_alongside_local_write(tmp_path: Path) -> None:
+    """The candidates get a submission while its local transaction runs, and only once:
+    the write after the transaction does not send the same document again."""
+    async def scenario() -> None:
+        replicator = RecordingReplicator()
+        store = JobStore(tmp_path / "q.db")
+        local_started = asyncio.Event()
+        release_local = threading.Event()
+        original = store.save
+        loop = asyncio.get_running_loop()
+
+        def held(docs: Iterable[tuple[int, bytes]], serial: int) -> None:
+            loop.call_soon_threadsafe(local_started.set)
+            release_local.wait(10)
+            original(docs, serial)
+
+        store.save = held  # type: ignore[method-assign,assignment]
+        saver = JobSaver(store, replicator)
+        submitted = asyncio.create_task(saver.save(_job(1), replicated=True))
+        await local_started.wait()
+        while not replicator.batches:
+            await asyncio.sleep(0.001)
+        assert not submitted.done(), "acknowledged only once on the local disk too"
+        assert [name for name, _ in replicator.batches[0]] == ["job-1"]
+        release_local.set()
+        await submitted
+        assert store.load(1) is not None
+        await asyncio.sleep(REPLICATION_DELAY * 3)
+        assert len(replicator.batches) == 1
+
+    asyncio.run(scenario())
+
+
+def test_lazy_mark_shares_the_next_durable_write(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = JobStore(tmp_path / "q.db")
+        calls = 0
+        original = store.save
+
+        def counting(docs: Iterable[tuple[int, bytes]], serial: int) -> None:
+            nonlocal calls
+            calls += 1
+            original(docs, serial)
+
+        store.save = counting  # type: ignore[method-assign,assignment]
+        saver = JobSaver(store)
+        job = _job(3)
+        job.move_op(0, OpStatus.WAITING)
+        lazy = saver.mark(job, lazy=True)
+        job.move_op(0, OpStatus.RUNNING)
+        await asyncio.gather(lazy, saver.save(job))
+        assert calls == 1
+        loaded = store.load(3)
+        assert loaded is not None
+        assert loaded[0]["ops"][0]["status"] == "running"
 
     asyncio.run(scenario())

@@ -7,6 +7,7 @@ a real full tmpfs (root only; skipped otherwise)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -242,5 +243,45 @@ def test_full_tmpfs(tmp_path: Path, small_disk: Path) -> None:
         assert master.status_on_disk(job_id) == "success"
         assert await master.queue.submit([DUMMY]) == job_id + 2
         await master.close()
+
+    run(scenario)
+
+
+class _Candidates:
+    """A queue replicator that keeps the last content of each job file it was sent."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, str] = {}
+        self.updated = asyncio.Event()
+
+    async def update(self, files: list[tuple[str, str]]) -> None:
+        self.files.update(files)
+        self.updated.set()
+
+    async def rename(self, renames: list[tuple[str, str]]) -> None:
+        pass
+
+    async def set_drain_flag(self, flag: bool) -> None:
+        pass
+
+
+def test_refused_submission_is_in_error_on_the_candidates(tmp_path: Path) -> None:
+    """The candidates get a submission alongside its local write; if that write fails,
+    their copy is replaced by the job in error, so that it can never run there."""
+    faults = WriteFaults()
+
+    async def scenario() -> None:
+        candidates = _Candidates()
+        store = JobStore(tmp_path / "queue.db", node="node1", fault=faults)
+        queue = JobQueue(JobSaver(store, candidates, retry=FAST), HeldRunner(), SystemClock())
+        faults.fail_from(1)
+        with pytest.raises(JobQueueError, match=DISK_FULL):
+            await queue.submit([DUMMY])
+        while Job.from_dict(json.loads(candidates.files["job-1"])).status != JobStatus.ERROR:
+            candidates.updated.clear()
+            await candidates.updated.wait()
+        assert queue.jobs == {}
+        await queue.shutdown()
+        store.close()
 
     run(scenario)

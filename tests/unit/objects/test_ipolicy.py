@@ -116,13 +116,6 @@ def test_with_several_bounds_the_closest_pair_is_reported() -> None:
         "memory-size value 2048 is not in range [128, 1024]"]
 
 
-def test_vcpu_ratio() -> None:
-    policy = pol.default_ipolicy()
-    assert pol.vcpu_ratio_violation(policy, "node1", 2, 6, 2) is None
-    assert pol.vcpu_ratio_violation(policy, "node1", 2, 6, 3) == (
-        "vcpu-ratio on node node1: 9 virtual CPUs for 2 physical exceed the ratio 4")
-
-
 def test_init_completes_split_specs_and_refuses_bad_ones() -> None:
     from corral.bootstrap.config import initial_ipolicy
     from corral.errors import OpPrereqError

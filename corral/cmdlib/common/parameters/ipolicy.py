@@ -14,7 +14,7 @@ from corral.errors import ErrorCode, OpPrereqError
 from corral.objects import ipolicy as pol
 from corral.objects.config_data import ConfigData
 from corral.objects.instance import Instance
-from corral.objects.node import Node, NodeGroup
+from corral.objects.node import NodeGroup
 
 
 def updated_policy(old: Mapping[str, Any], changes: Mapping[str, Any],
@@ -94,37 +94,3 @@ def check_instance_spec(lu: LogicalUnit[Any], group: NodeGroup | None,
     if not ignore:
         raise err
     lu.log_warning(err.message)
-
-
-def node_vcpus(cfg: ConfigData, node_uuid: str, exclude: str | None = None) -> int:
-    """Virtual CPUs of the instances whose primary node is ``node_uuid``."""
-    total = 0
-    for inst in cfg.instances.values():
-        if inst.primary_node == node_uuid and inst.uuid != exclude:
-            total += int(filled_beparams(cfg.cluster, inst.beparams).get("vcpus", 1))
-    return total
-
-
-async def check_vcpu_ratio(lu: LogicalUnit[Any], node: Node, new_vcpus: int, hypervisor: str,
-                           ignore: bool, exclude: str | None = None) -> None:
-    """The node's virtual CPUs with ``new_vcpus`` must stay within the group's vcpu-ratio.
-
-    Nodes that do not report their CPUs are not checked.
-
-    Raises:
-        OpPrereqError: (INVAL) the ratio would be exceeded and ``ignore`` is false.
-    """
-    cfg = lu.cfg
-    group = cfg.nodegroups.get(node.group)
-    policy = group_policy(cfg, group)
-    hvparams = cfg.cluster.hvparams.get(hypervisor, {})
-    result = (await lu.ctx.rpc.node_info([node], [], [[hypervisor, hvparams]]))[node.name]
-    if not result.ok or result.payload is None:
-        return
-    hv_info = result.payload.hv.get(hypervisor)
-    cpus = (hv_info.cpu_total if hv_info is not None and hv_info.cpu_total else
-            result.payload.cpu_total)
-    problem = pol.vcpu_ratio_violation(policy, node.name, int(cpus or 0),
-                                       node_vcpus(cfg, node.uuid, exclude), new_vcpus)
-    if problem is not None:
-        check_instance_spec(lu, group, [problem], ignore)
