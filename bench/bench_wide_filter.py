@@ -27,6 +27,7 @@ from bench.common import (
     report,
     run_jobs,
     sample,
+    sole_candidate,
     temp_dir,
     wait_masterd,
 )
@@ -97,7 +98,7 @@ def ping_during(socket_path: str, big: Any) -> float:
 
 def measure(layout_root: Path, output: Path) -> list[Figure]:
     layout = generated_master_root(
-        layout_root, generate_config(NODES, INSTANCES, master_ip=MASTER_IP)
+        layout_root, sole_candidate(generate_config(NODES, INSTANCES, master_ip=MASTER_IP))
     )
     socket_path = str(layout.luxi_socket)
     jobs_f, inst_f = job_filter(), instance_filter()

@@ -23,6 +23,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Literal
 
+import msgspec
+
 from corral.config.store import ConfigStore
 from corral.errors import OpPrereqError
 from corral.layout import NodeLayout
@@ -441,6 +443,16 @@ def write_master_certificates(layout: NodeLayout, node_name: str, address: str) 
     pki.save_cert(layout.ca_cert, ca_cert)
     pki.save_key(layout.node_key, key)
     pki.save_cert(layout.node_cert, cert)
+
+
+def sole_candidate(data: ConfigData) -> ConfigData:
+    """``data`` with the master as the only master candidate: for masterd alone, whose jobs
+    must not wait for a majority of candidates no daemon answers for."""
+    for node in list(data.nodes.values()):
+        if node.uuid != data.cluster.master_node and node.master_candidate:
+            data.put(msgspec.structs.replace(node, master_candidate=False))
+    data.cluster = msgspec.structs.replace(data.cluster, candidate_pool_size=1)
+    return data
 
 
 def generated_master_root(root: Path, data: ConfigData) -> NodeLayout:
