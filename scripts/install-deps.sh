@@ -11,6 +11,7 @@ packages=(
   python3-ganeti-rapi                # Ganeti's RAPI client (for /usr/bin/python3), tests
   ganeti-3.0                         # Ganeti's own gnt-* commands, run against Corral (tests);
                                      # no Ganeti daemon is started (brings lvm2, openssh-server)
+  ganeti-htools-3.0                  # Ganeti's hail allocator, run unchanged as -I hail (tests)
   systemd                            # systemctl; systemd-analyze verifies packaging/ (tests)
 )
 missing=()
