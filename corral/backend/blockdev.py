@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 from pathlib import Path
+from typing import Any, TypeVar
 
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
@@ -24,13 +25,19 @@ def disk_index(disk: Disk) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def device_state(info: DeviceInfo) -> DeviceState:
-    return DeviceState(
+StateT = TypeVar("StateT", bound=DeviceState)
+
+
+def device_state(info: DeviceInfo, kind: type[StateT], **extra: Any) -> StateT:
+    """The wire view of a located device as ``kind`` (a ``DeviceState`` or a payload that
+    extends it with ``extra`` fields)."""
+    return kind(
         logical_id=list(info.logical_id),
         path=info.path,
         size=info.size_mib,
         active=info.active,
         uri=info.uri,
+        **extra,
     )
 
 
@@ -56,7 +63,7 @@ async def blockdev_create(
         mode=bdev.mode,
         fmt=DiskFormat(bdev.params.get("format", DiskFormat.RAW)),
     )
-    return device_state(await driver.create(spec))
+    return device_state(await driver.create(spec), DeviceState)
 
 
 @handles("blockdev_remove")
@@ -72,14 +79,7 @@ async def blockdev_assemble(
     driver, ref = disk_driver(ctx, disk)
     info = await driver.assemble(ref)
     link = str(link_instance_disk(ctx.layout, owner, idx, info.path)) if info.path else UNSET
-    return AssembledDevice(
-        logical_id=list(info.logical_id),
-        path=info.path,
-        size=info.size_mib,
-        active=info.active,
-        uri=info.uri,
-        link=link,
-    )
+    return device_state(info, AssembledDevice, link=link)
 
 
 @handles("blockdev_shutdown")
@@ -119,12 +119,9 @@ async def blockdev_find(ctx: NodeContext, disk: Disk) -> DeviceStatus | None:
     if info is None:
         return None
     status = await driver.sync_status(ref)
-    return DeviceStatus(
-        logical_id=list(info.logical_id),
-        path=info.path,
-        size=info.size_mib,
-        active=info.active,
-        uri=info.uri,
+    return device_state(
+        info,
+        DeviceStatus,
         is_degraded=status.is_degraded,
         sync_percent=status.sync_percent,
         estimated_time=status.estimated_time,

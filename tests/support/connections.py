@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import ssl
 from pathlib import Path
+from typing import Any
 
+from corral.layout import NodeLayout
 from corral.rpc import pki, tls
 
 WAIT = 20.0
@@ -68,3 +70,15 @@ async def https_get(port: int, path: str, client: ssl.SSLContext) -> tuple[int, 
         writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
     return int(head.split()[1]), body
+
+
+def joined_layout(root: Path, name: str, ca_key: pki.PrivateKey, ca_cert: Any) -> NodeLayout:
+    """A node root holding the cluster CA and a node certificate it signed for ``name``."""
+    layout = NodeLayout(root)
+    layout.ensure_dirs()
+    key = pki.generate_key()
+    cert = pki.sign_csr(pki.create_csr(key, name), ca_key, ca_cert, name, "127.0.0.1")
+    pki.save_cert(layout.ca_cert, ca_cert)
+    pki.save_key(layout.node_key, key)
+    pki.save_cert(layout.node_cert, cert)
+    return layout

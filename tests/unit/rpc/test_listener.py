@@ -19,7 +19,6 @@ import pytest
 import corral.backend.basics  # noqa: F401  (registers the handlers under test)
 from corral.backend.context import NodeContext
 from corral.backend.server import RpcServer
-from corral.layout import NodeLayout
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.listener import (
@@ -32,7 +31,7 @@ from corral.rpc.listener import (
     rapi_limits,
 )
 from corral.version import PROTOCOL_VERSION
-from tests.support.connections import close_all, closed_by_peer, open_idle
+from tests.support.connections import close_all, closed_by_peer, joined_layout, open_idle
 
 CAP = 4
 
@@ -150,17 +149,6 @@ def test_real_emfile_is_logged_once_with_a_count() -> None:
 
 
 # --- the node daemon ------------------------------------------------------------
-
-
-def joined_layout(root: Path, name: str, ca_key: pki.PrivateKey, ca_cert: Any) -> NodeLayout:
-    layout = NodeLayout(root)
-    layout.ensure_dirs()
-    key = pki.generate_key()
-    cert = pki.sign_csr(pki.create_csr(key, name), ca_key, ca_cert, name, "127.0.0.1")
-    pki.save_cert(layout.ca_cert, ca_cert)
-    pki.save_key(layout.node_key, key)
-    pki.save_cert(layout.node_cert, cert)
-    return layout
 
 
 def test_node_daemon_serves_rpc_through_an_idle_flood(tmp_path: Path) -> None:

@@ -26,17 +26,7 @@ from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.payloads import NodeVerifyResult
 from corral.version import PROTOCOL_VERSION
-
-
-def joined_layout(root: Path, name: str, ca_key: pki.PrivateKey, ca_cert: Any) -> NodeLayout:
-    layout = NodeLayout(root)
-    layout.ensure_dirs()
-    key = pki.generate_key()
-    cert = pki.sign_csr(pki.create_csr(key, name), ca_key, ca_cert, name, "127.0.0.1")
-    pki.save_cert(layout.ca_cert, ca_cert)
-    pki.save_key(layout.node_key, key)
-    pki.save_cert(layout.node_cert, cert)
-    return layout
+from tests.support.connections import joined_layout
 
 
 class Cluster:
