@@ -19,6 +19,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     jobqueue_files,
     join,
     master_ip,
+    migration,
     node_info,
     os_defs,
     restricted,

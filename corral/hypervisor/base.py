@@ -37,8 +37,10 @@ from corral.hypervisor.values import (
     HvState,
     InstanceInfo,
     InstanceSpec,
+    MigrationPhase,
     MigrationState,
     MigrationStatus,
+    MigrationTarget,
     NicSpec,
 )
 from corral.layout import NodeLayout
@@ -46,7 +48,8 @@ from corral.process import CommandResult, CommandRunner
 
 __all__ = [
     "ConsoleInfo", "ConsoleKind", "DiskSpec", "HvNodeInfo", "HvState", "Hypervisor",
-    "InstanceInfo", "InstanceSpec", "MigrationState", "MigrationStatus", "NicSpec",
+    "InstanceInfo", "InstanceSpec", "MigrationPhase", "MigrationState", "MigrationStatus",
+    "MigrationTarget", "NicSpec",
 ]
 
 
@@ -158,31 +161,59 @@ class Hypervisor(abc.ABC):
         """How to reach the instance's console (computed, no I/O)."""
 
     # --- migration -------------------------------------------------------------------
+    #
+    # The phases, in the order the master runs them (Ganeti's):
+    #   source  migration_info          -> opaque info for the target
+    #   target  accept_instance         -> MigrationTarget (start the receiving side)
+    #   source  migrate_instance        (starts the transfer; returns at once)
+    #   source  migration_status        (polled until not active)
+    #   source  finalize_migration_src  (success: stop the local copy; else resume it)
+    #   target  finalize_migration_dst  (success: run the instance; else discard it)
+    # At no time does the instance run on both nodes: the target keeps its vCPUs
+    # stopped until finalize_migration_dst(success=True).
 
     def _no_migration(self) -> HypervisorError:
-        return HypervisorError(f"{self.KIND} does not support migration")
+        return HypervisorError(f"the {self.KIND} hypervisor does not support migration;"
+                               " use failover or move instead")
+
+    async def check_migratable(self, instance: InstanceSpec) -> None:
+        """Source side: raise unless ``instance`` runs here and can be migrated."""
+        if not self.CAN_MIGRATE:
+            raise self._no_migration()
+        if await self.instance_info(instance.name) is None:
+            raise HypervisorError(f"instance {instance.name} is not running")
 
     async def migration_info(self, instance: InstanceSpec) -> str:
         """Source side: opaque data the target needs to accept the instance."""
         raise self._no_migration()
 
-    async def accept_instance(self, instance: InstanceSpec, info: str, target: str) -> None:
-        """Target side: prepare to receive ``instance`` (``target`` is this node's address)."""
+    async def accept_instance(self, instance: InstanceSpec, info: str, address: str,
+                              *, copy_disks: bool = False) -> MigrationTarget:
+        """Target side: prepare to receive ``instance`` on this node's ``address``.
+
+        With ``copy_disks`` the target also exports the instance's (fresh, empty)
+        disks so the source can mirror them while the guest runs.
+
+        Raises:
+            HypervisorError: the instance already runs here, no port is free, or the
+                receiving side could not be started (nothing is left behind).
+        """
         raise self._no_migration()
 
     async def finalize_migration_dst(self, instance: InstanceSpec, info: str,
                                      success: bool) -> None:
-        """Target side: adopt the instance, or clean up if ``success`` is False."""
+        """Target side: run the received instance, or discard it if ``success`` is False."""
         raise self._no_migration()
 
-    async def migrate_instance(self, cluster_name: str, instance: InstanceSpec, target: str,
-                               live: bool) -> None:
-        """Source side: send the instance to ``target`` (returns once started)."""
+    async def migrate_instance(self, cluster_name: str, instance: InstanceSpec,
+                               target: MigrationTarget, live: bool) -> None:
+        """Source side: start sending the instance to ``target`` (returns once started)."""
         raise self._no_migration()
 
     async def finalize_migration_src(self, instance: InstanceSpec, success: bool,
                                      live: bool) -> None:
-        """Source side: stop the local copy after success, or resume it after failure."""
+        """Source side: after success stop the local copy; after failure cancel what
+        is still running (memory transfer, disk mirrors) and resume the guest."""
         raise self._no_migration()
 
     async def migration_status(self, instance: InstanceSpec) -> MigrationStatus:

@@ -28,6 +28,7 @@ from corral.hypervisor.base import (
     InstanceSpec,
     MigrationState,
     MigrationStatus,
+    MigrationTarget,
 )
 from corral.hypervisor.params import FAKE, HvKind
 
@@ -169,8 +170,10 @@ class FakeHypervisor(Hypervisor):
     async def migration_info(self, instance: InstanceSpec) -> str:
         return ""
 
-    async def accept_instance(self, instance: InstanceSpec, info: str, target: str) -> None:
+    async def accept_instance(self, instance: InstanceSpec, info: str, address: str,
+                              *, copy_disks: bool = False) -> MigrationTarget:
         self._mark_up(instance, HvState.PAUSED)
+        return MigrationTarget(address=address, port=0)
 
     async def finalize_migration_dst(self, instance: InstanceSpec, info: str,
                                      success: bool) -> None:
@@ -181,8 +184,8 @@ class FakeHypervisor(Hypervisor):
         record["state"] = str(HvState.RUNNING)
         self._write(instance.name, record, exclusive=False)
 
-    async def migrate_instance(self, cluster_name: str, instance: InstanceSpec, target: str,
-                               live: bool) -> None:
+    async def migrate_instance(self, cluster_name: str, instance: InstanceSpec,
+                               target: MigrationTarget, live: bool) -> None:
         self._require(instance.name)
 
     async def finalize_migration_src(self, instance: InstanceSpec, success: bool,

@@ -204,11 +204,50 @@ class MigrationState(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class MigrationPhase(enum.StrEnum):
+    """What an outgoing migration is copying now."""
+
+    DISKS = "disks"
+    """Live storage migration: the disks are mirrored to the target (before memory)."""
+    MEMORY = "memory"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MigrationTarget:
+    """Where the source sends an instance, as the target prepared it.
+
+    ``address``/``port``: the target's endpoint for the memory stream.
+    ``disk_exports``: for a live storage migration, one URI per disk
+    (``nbd://host:port/export``) that the source mirrors the disk to; empty otherwise.
+    """
+
+    address: str
+    port: int
+    disk_exports: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MigrationStatus:
-    """Progress of an outgoing migration. RAM figures in MiB."""
+    """Progress of an outgoing migration. Sizes in MiB, rates in MiB/s, times in ms.
+
+    ``state`` is Ganeti's status; ``phase`` says whether disks or memory are being
+    copied. ``error`` explains a FAILED state.
+    """
 
     state: MigrationState
+    phase: MigrationPhase = MigrationPhase.MEMORY
     transferred_ram_mib: int = 0
     total_ram_mib: int = 0
-    info: Mapping[str, Any] = field(default_factory=dict)
+    remaining_ram_mib: int = 0
+    rate_mib_s: float = 0.0
+    expected_downtime_ms: int = 0
+    downtime_ms: int = 0
+    total_time_ms: int = 0
+    disk_transferred_mib: int = 0
+    disk_total_mib: int = 0
+    error: str = ""
+
+    @property
+    def active(self) -> bool:
+        """True while the migration is still going (neither finished nor failed)."""
+        return self.state in (MigrationState.SETUP, MigrationState.ACTIVE)

@@ -8,7 +8,17 @@ from typing import Any, Union
 import msgspec
 
 from corral.errors import OpCodeUnknown, ParameterError
-from corral.opcodes import cluster, group, instance, node, os, query, tags, test  # noqa: F401  (registration)
+from corral.opcodes import (  # noqa: F401  (registration)
+    cluster,
+    group,
+    instance,
+    mobility,
+    node,
+    os,
+    query,
+    tags,
+    test,
+)
 from corral.opcodes.base import REGISTRY, OpCode
 
 

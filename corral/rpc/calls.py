@@ -25,6 +25,8 @@ from corral.rpc.payloads import (
     HookScriptResult,
     InstanceRuntime,
     JoinCsr,
+    MigrationEndpoint,
+    MigrationProgress,
     NodeInfo,
     NodeVerifyResult,
     OsDiagnosis,
@@ -305,6 +307,45 @@ _TABLE: tuple[RpcCall, ...] = (
     _call(
         "instance_console_info",
         ConsolePayload, S, T.URGENT, "how to reach the instance's console",
+        Arg("instance", InstanceBundle),
+    ),
+    # --- migration (phases in the order the master runs them) -----------------
+    _call(
+        "instance_migratable",
+        None, S, T.NORMAL, "fail unless the instance runs here and can be migrated",
+        Arg("instance", InstanceBundle),
+    ),
+    _call(
+        "migration_info",
+        str, S, T.NORMAL, "source: what the target needs to accept the instance",
+        Arg("instance", InstanceBundle),
+    ),
+    _call(
+        "accept_instance",
+        MigrationEndpoint, S, T.NORMAL,
+        "target: start receiving the instance (vCPUs stopped until finalized)",
+        Arg("instance", InstanceBundle), Arg("info", str), Arg("target", str),
+        Arg("copy_disks", bool, "export fresh disks for a live storage migration"),
+    ),
+    _call(
+        "instance_finalize_migration_dst",
+        None, S, T.NORMAL, "target: run the received instance, or discard it",
+        Arg("instance", InstanceBundle), Arg("info", str), Arg("success", bool),
+    ),
+    _call(
+        "instance_migrate",
+        None, S, T.SLOW, "source: start sending the instance to the target",
+        Arg("cluster_name", str), Arg("instance", InstanceBundle),
+        Arg("target", MigrationEndpoint), Arg("live", bool),
+    ),
+    _call(
+        "instance_finalize_migration_src",
+        None, S, T.SLOW, "source: stop the sent instance, or resume it after a failure",
+        Arg("instance", InstanceBundle), Arg("success", bool), Arg("live", bool),
+    ),
+    _call(
+        "instance_get_migration_status",
+        MigrationProgress, S, T.SLOW, "source: progress of the outgoing migration",
         Arg("instance", InstanceBundle),
     ),
     # --- block devices --------------------------------------------------------

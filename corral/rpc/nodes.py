@@ -18,6 +18,7 @@ from corral.rpc.client import RpcClient
 from corral.rpc.methods.base import NodeRef, target_of
 from corral.rpc.methods.instance_calls import InstanceCalls
 from corral.rpc.methods.join_calls import JoinCalls
+from corral.rpc.methods.migration_calls import MigrationCalls
 from corral.rpc.methods.node_calls import NodeCalls
 from corral.rpc.methods.replication_calls import ReplicationCalls
 from corral.rpc.methods.storage_calls import StorageCalls
@@ -26,7 +27,9 @@ from corral.rpc.results import NodeResult
 __all__ = ["NodeRef", "NodeRpc", "target_of"]
 
 
-class NodeRpc(NodeCalls, ReplicationCalls, InstanceCalls, StorageCalls, JoinCalls):
+class NodeRpc(
+    NodeCalls, ReplicationCalls, InstanceCalls, MigrationCalls, StorageCalls, JoinCalls
+):
     """The master's RPC entry point: typed calls by node, results keyed by node name."""
 
     def __init__(self, client: RpcClient) -> None:

@@ -102,6 +102,36 @@ class RunningInstance(InstanceRuntime, frozen=True):
     hypervisor: str = ""
 
 
+class MigrationEndpoint(Payload, frozen=True):
+    """``accept_instance``: where the target receives the instance's memory and, for a
+    live storage migration, one ``nbd://`` export per disk."""
+
+    address: str
+    port: int
+    disk_exports: list[str] = []
+
+
+class MigrationProgress(Payload, frozen=True):
+    """``instance_get_migration_status``: Ganeti's status string and the progress.
+
+    Sizes in MiB, ``rate`` in MiB/s, times in ms; ``phase`` is ``disks`` while disks
+    are mirrored, ``memory`` afterwards; ``error`` explains a ``failed`` status.
+    """
+
+    status: str
+    phase: str = "memory"
+    transferred_ram: int = 0
+    total_ram: int = 0
+    remaining_ram: int = 0
+    rate: float = 0.0
+    expected_downtime: int = 0
+    downtime: int = 0
+    total_time: int = 0
+    disk_transferred: int = 0
+    disk_total: int = 0
+    error: str = ""
+
+
 class ConsolePayload(Payload, frozen=True):
     """``instance_console_info``: Ganeti's InstanceConsole."""
 

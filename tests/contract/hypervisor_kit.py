@@ -32,6 +32,7 @@ from corral.hypervisor.base import (
     Hypervisor,
     InstanceInfo,
     InstanceSpec,
+    MigrationTarget,
 )
 from corral.hypervisor.paramspec import ParamSpec
 
@@ -271,10 +272,11 @@ async def check_migration_declared(driver: Hypervisor, spec: InstanceSpec) -> No
     if driver.CAN_MIGRATE:
         return
     steps: list[Coroutine[Any, Any, Any]] = [
+        driver.check_migratable(spec),
         driver.migration_info(spec),
         driver.accept_instance(spec, "", "node2"),
         driver.finalize_migration_dst(spec, "", True),
-        driver.migrate_instance("cluster", spec, "node2", True),
+        driver.migrate_instance("cluster", spec, MigrationTarget(address="node2", port=1), True),
         driver.finalize_migration_src(spec, True, True),
         driver.migration_status(spec),
     ]

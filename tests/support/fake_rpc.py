@@ -24,6 +24,8 @@ from corral.rpc.payloads import (
     CommandOutput,
     ConsolePayload,
     DeviceState,
+    MigrationEndpoint,
+    MigrationProgress,
     NodeInfo,
 )
 from corral.rpc.results import NodeResult, typed
@@ -158,6 +160,9 @@ DEFAULTS: dict[str, Any] = {
     "storage_list": [],
     "os_diagnose": [],
     "os_validate": True,
+    "migration_info": "",
+    "accept_instance": MigrationEndpoint(address="", port=0),
+    "instance_get_migration_status": MigrationProgress(status="completed"),
 }
 """Answers of a healthy node to calls whose payload is not ``None``."""
 

@@ -92,8 +92,8 @@ def test_migration_moves_the_instance_between_nodes(tmp_path: Path) -> None:
     async def migrate() -> None:
         await src.start(spec)
         info = await src.migration_info(spec)
-        await dst.accept_instance(spec, info, "n2")
-        await src.migrate_instance("cluster", spec, "n2", True)
+        target = await dst.accept_instance(spec, info, "n2")
+        await src.migrate_instance("cluster", spec, target, True)
         assert (await src.migration_status(spec)).state == "completed"
         await src.finalize_migration_src(spec, True, True)
         await dst.finalize_migration_dst(spec, info, True)
