@@ -25,6 +25,8 @@ from bench import (
     bench_locking,
     bench_masterd_jobs,
     bench_masterd_rss,
+    bench_migration,
+    bench_node_migrate,
     bench_rapi,
     bench_wide_filter,
 )
@@ -70,10 +72,12 @@ BENCHMARKS = [
     Benchmark("masterd_jobs", bench_masterd_jobs.run, 600),
     Benchmark("instances", bench_instances.run, 360),
     Benchmark("guests", bench_guests.run, 360),
+    Benchmark("migration", bench_migration.run, 300),
     Benchmark("rapi", bench_rapi.run, 300),
     Benchmark("connections", bench_connections.run, 120),
     Benchmark("wide_filter", bench_wide_filter.run, 300),
     Benchmark("allocator", bench_allocator.run, 300),
+    Benchmark("node_migrate", bench_node_migrate.run, 300),
 ]
 
 

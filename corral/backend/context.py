@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corral.backend.impexp_transfer import Transfer
 from corral.clock import Clock, SystemClock
 from corral.hypervisor.base import Hypervisor
 from corral.layout import NodeLayout
@@ -40,6 +41,8 @@ class NodeServices:
     """Overrides the per-script hook timeout, in seconds."""
     announce_master_ip: bool = True
     """Send the gratuitous ARP after turning the master IP up."""
+    transfers: dict[str, Transfer] = field(default_factory=dict)
+    """Imports and exports of disks (``import_start``/``export_start``), by name."""
 
 
 @dataclass

@@ -10,8 +10,10 @@ from corral.cli.commands import Arg, Command, Tool
 from corral.cli.errors import CliError, UsageError
 from corral.cli.gnt_node import ndparams_option, print_modifications
 from corral.cli.info import format_generic_info, format_params_info, format_policy_info
+from corral.cli.instance_opts import IALLOCATOR_OPT
 from corral.cli.ipolicy_opts import GROUP_OPTS, ipolicy_from_opts, policy_options_text
 from corral.cli.jobs import opcode, submit_or_send
+from corral.cli.mobility_jobs import follow_result
 from corral.cli.output import format_value, parse_fields
 from corral.cli.params import ParamError, group_params
 from corral.cli.query import build_filter, generic_list, generic_list_fields
@@ -88,6 +90,20 @@ def rename_group(ctx: Context, args: list[str]) -> int:
     return 0
 
 
+def evacuate_group(ctx: Context, args: list[str]) -> int:
+    """Move every instance out of the group (one job per instance, followed)."""
+    opts = ctx.opts
+    op = opcode("OP_GROUP_EVACUATE", group_name=args[0], iallocator=opts.iallocator,
+                target_groups=opts.to, early_release=bool(opts.early_release),
+                sequential=bool(opts.sequential), force_failover=bool(opts.force_failover))
+    failed = follow_result(ctx, submit_or_send(ctx, op))
+    if failed:
+        ctx.out(f"There were {failed} errors during the evacuation.")
+        return 1
+    ctx.out("All instances evacuated successfully.")
+    return 0
+
+
 def group_info_entry(row: list[Any]) -> list[Any]:
     name, ndparams, custom_nd, diskparams, custom_disk, ipolicy, custom_ipolicy = row
     return [
@@ -142,6 +158,11 @@ COMMANDS = {
                       "Remove an (empty) node group from the cluster"),
     "rename": Command(rename_group, [Arg("group", 2, 2)], _JOB_OPTS,
                       "[--dry-run] <group-name> <new-name>", "Rename a node group"),
+    "evacuate": Command(evacuate_group, _GROUP,
+                        (o.TO_GROUP_OPT, IALLOCATOR_OPT, o.EARLY_RELEASE_OPT, o.SEQUENTIAL_OPT,
+                         o.FORCE_FAILOVER_OPT, *o.SUBMIT_OPTS),
+                        "[-I <iallocator>] [--to <group>] <source-group>",
+                        "Evacuate all instances within a group"),
     "info": Command(group_info, [Arg("group")], (), "[<group_name>...]",
                     "Show group information", aliases=("show",)),
     "show-ispecs-cmd": Command(show_ispecs_cmd, [Arg("group")], (_INCLUDE_DEFAULTS_OPT,),

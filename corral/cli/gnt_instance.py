@@ -2,17 +2,18 @@
 
 The option parsing lives in ``instance_opts``/``instance_args``, ``add`` and
 ``modify`` in ``instance_setup``, the multi-instance commands' job handling in
-``instance_ops``, ``info``'s layout in ``instance_info`` and ``console`` in
-``instance_console``.
+``instance_ops``, ``info``'s layout in ``instance_info``, ``console`` in
+``instance_console`` and ``migrate``/``failover``/``move``/``change-group`` in
+``instance_mobility``.
 """
 
 from __future__ import annotations
 
 import sys
 
+from corral.cli import instance_mobility, tags
 from corral.cli import instance_opts as io
 from corral.cli import options as o
-from corral.cli import tags
 from corral.cli.commands import Arg, Command, Tool, ask_user
 from corral.cli.errors import CliError, UsageError
 from corral.cli.info import format_generic_info
@@ -272,6 +273,7 @@ COMMANDS = {
         grow_disk, [Arg("instance", 1, 1), Arg("disk", 1, 1), Arg("size", 1, 1)],
         (io.NWSYNC_OPT, io.ABSOLUTE_OPT, io.IGNORE_IPOLICY_OPT, *_CHANGE),
         "<instance> <disk> <size>", "Grow an instance's disk"),
+    **instance_mobility.COMMANDS,
     **tags.make_tag_commands("instance", "instance_name"),
 }
 

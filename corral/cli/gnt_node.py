@@ -1,10 +1,10 @@
-"""``gnt-node``: add, list, inspect, modify and remove nodes."""
+"""``gnt-node``: add, list, inspect, modify and remove nodes; empty them (``node_mobility``)."""
 
 from __future__ import annotations
 
 import sys
 
-from corral.cli import node_storage, tags
+from corral.cli import node_mobility, node_storage, tags
 from corral.cli import options as o
 from corral.cli.commands import Arg, Command, Tool, ask_user
 from corral.cli.errors import CliError, UsageError
@@ -172,6 +172,7 @@ COMMANDS = {
     "remove": Command(remove_node, _NODE, (o.DRY_RUN_OPT, o.PRIORITY_OPT), "<node_name>",
                       "Removes a node from the cluster"),
     **node_storage.COMMANDS,
+    **node_mobility.COMMANDS,
     **tags.make_tag_commands(tags.NODE, "node_name"),
 }
 

@@ -203,3 +203,57 @@ SHOW_MACHINE_OPT = Opt("-M", "--show-machine-names", action="store_true",
 FAILURE_ONLY_OPT = Opt("--failure-only", action="store_true", dest="failure_only",
                        help="Hide successful results and show failures only (determined by"
                             " the exit code)")
+
+# --- instance mobility (migrate, failover, move, evacuate) --------------------
+MIGRATION_MODES = ("live", "non-live")
+NONLIVE_OPT = Opt("--non-live", action="store_false", dest="live", default=True,
+                  help="Do a non-live migration: the instance is paused, its state saved and"
+                       " sent, and it resumes on the target node only then")
+MIGRATION_MODE_OPT = Opt("--migration-mode", dest="migration_mode", choices=MIGRATION_MODES,
+                         default=None, metavar="live|non-live",
+                         help="Override the hypervisor's default migration mode")
+CLEANUP_OPT = Opt("--cleanup", action="store_true", dest="cleanup",
+                  help="Instead of migrating or failing over, recover from a failed migration"
+                       " (safe on a healthy instance)")
+DST_NODE_OPT = Opt("-n", "--target-node", dest="dst_node", metavar="NODE", default=None,
+                   help="The node to move the instance to")
+ALLOW_FAILOVER_OPT = Opt("--allow-failover", action="store_true", dest="allow_failover",
+                         help="If migration is not possible, fall back to a failover")
+IGNORE_HVVERSIONS_OPT = Opt("--ignore-hvversions", action="store_true",
+                            dest="ignore_hvversions",
+                            help="Ignore incompatible hypervisor versions between source and"
+                                 " target")
+NORUNTIME_CHGS_OPT = Opt("--no-runtime-changes", action="store_false",
+                         dest="allow_runtime_chgs", default=True,
+                         help="Don't allow runtime changes (such as lowering the memory to fit"
+                              " on the target node)")
+IGNORE_CONSIST_OPT = Opt("--ignore-consistency", action="store_true", dest="ignore_consistency",
+                         help="Ignore the consistency of the disks on the secondary; the source"
+                              " node must be marked offline first")
+COMPRESS_OPT = Opt("--compress", dest="compress", default="none", metavar="TOOL",
+                   help="Compression of the disk data copied between nodes (none, gzip,"
+                        " gzip-fast, gzip-slow, lzop)")
+MOVE_NODE_OPT = Opt("-n", "--node", dest="node", metavar="<node>", default=None,
+                    help="Target node")
+TO_GROUP_OPT = Opt("--to", dest="to", action="append", default=None, metavar="<group>",
+                   help="Destination node group (name or uuid; may be repeated)")
+EARLY_RELEASE_OPT = Opt("--early-release", action="store_true", dest="early_release",
+                        help="Release the locks on the secondary node(s) early")
+SEQUENTIAL_OPT = Opt("--sequential", action="store_true", dest="sequential",
+                     help="Execute all resulting jobs sequentially")
+FORCE_FAILOVER_OPT = Opt("--force-failover", action="store_true", dest="force_failover",
+                         help="Do not use migration, always use failover")
+IGNORE_SOFT_ERRORS_OPT = Opt("--ignore-soft-errors", action="store_true",
+                             dest="ignore_soft_errors",
+                             help="Tell the allocator to ignore soft errors such as N+1"
+                                  " violations")
+NEW_SECONDARY_OPT = Opt("-n", "--new-secondary", dest="dst_node", metavar="NODE", default=None,
+                        help="The new secondary node (evacuates secondary instances only)")
+PRIMARY_ONLY_OPT = Opt("-p", "--primary-only", action="store_true", dest="primary_only",
+                       help="Evacuate primary instances only")
+SECONDARY_ONLY_OPT = Opt("-s", "--secondary-only", action="store_true", dest="secondary_only",
+                         help="Evacuate secondary instances only (internally mirrored disks)")
+DRAIN_OPT = Opt("--drain", action="store_true", dest="drain",
+                help="Corral: first mark the node drained, so that nothing new is placed on"
+                     " it, then empty it (for maintenance; undo with 'gnt-node modify"
+                     " --drained=no')")

@@ -15,6 +15,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     config_replica,
     files,
     hooks,
+    impexp,
     instances,
     jobqueue_files,
     join,

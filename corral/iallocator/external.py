@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"Cannot read the request {args[0]}: {err}", file=sys.stderr)
         return 1
-    print(json.dumps(builtin.allocate(document)))
+    print(json.dumps(builtin.allocate(document, "--ignore-soft-errors" in args[1:])))
     return 0
 
 

@@ -175,6 +175,84 @@ def allocate_request(*, name: str, disk_template: str, memory: int, vcpus: int,
     return request
 
 
+def node_evacuate_request(instances: Sequence[str], evac_mode: str) -> dict[str, Any]:
+    """A ``node-evacuate`` request: move ``instances`` off the node they are on.
+
+    ``evac_mode``: ``primary-only``, ``secondary-only`` or ``all``.
+    """
+    return {"type": NODE_EVACUATE, "instances": list(instances), "evac_mode": evac_mode}
+
+
+def change_group_request(instances: Sequence[str],
+                         target_groups: Sequence[str]) -> dict[str, Any]:
+    """A ``change-group`` request (``target_groups``: UUIDs; empty: any other group)."""
+    return {"type": CHANGE_GROUP, "instances": list(instances),
+            "target_groups": list(target_groups)}
+
+
+EVACUATION_OPS = ("OP_INSTANCE_MIGRATE", "OP_INSTANCE_FAILOVER", "OP_INSTANCE_MOVE",
+                  "OP_INSTANCE_REPLACE_DISKS")
+"""Opcodes an evacuation answer may hold: Ganeti's three and Corral's move."""
+
+
+@dataclass(frozen=True)
+class Moved:
+    """One instance an evacuation answer places: its new group (name) and nodes."""
+
+    instance: str
+    group: str
+    nodes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Evacuation:
+    """A ``node-evacuate`` or ``change-group`` result: ``[moved, failed, jobs]``."""
+
+    moved: tuple[Moved, ...]
+    failed: tuple[tuple[str, str], ...]
+    """(instance, reason) pairs."""
+    jobs: tuple[tuple[dict[str, Any], ...], ...]
+    """One job per entry, each a list of serialised opcodes (``OP_ID`` in EVACUATION_OPS)."""
+
+
+def _shape(ok: bool, what: str, value: Any) -> None:
+    if not ok:
+        raise ProtocolError(f"Invalid iallocator evacuation result: {what}: {value!r}")
+
+
+def _moved(entry: Any) -> Moved:
+    _shape(isinstance(entry, list) and len(entry) == 3 and isinstance(entry[0], str)
+           and isinstance(entry[1], str) and isinstance(entry[2], list)
+           and all(isinstance(n, str) for n in entry[2]), "moved entry", entry)
+    return Moved(entry[0], entry[1], tuple(entry[2]))
+
+
+def _failed(entry: Any) -> tuple[str, str]:
+    _shape(isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+           and (entry[1] is None or isinstance(entry[1], str)), "failed entry", entry)
+    return entry[0], entry[1] or ""
+
+
+def _job(entry: Any) -> tuple[dict[str, Any], ...]:
+    _shape(isinstance(entry, list) and all(isinstance(op, dict) for op in entry), "job", entry)
+    for op in entry:
+        _shape(op.get("OP_ID") in EVACUATION_OPS, "opcode", op.get("OP_ID"))
+    return tuple(entry)
+
+
+def parse_evacuation(result: Any) -> Evacuation:
+    """The ``result`` of a successful ``node-evacuate``/``change-group`` answer.
+
+    Raises:
+        ProtocolError: not ``[moved, failed, jobs]`` of the documented shapes.
+    """
+    _shape(isinstance(result, list) and len(result) == 3
+           and all(isinstance(part, list) for part in result), "result", result)
+    moved, failed, jobs = result
+    return Evacuation(tuple(_moved(e) for e in moved), tuple(_failed(e) for e in failed),
+                      tuple(_job(e) for e in jobs))
+
+
 def check_answer(mode: str, answer: Any, required_nodes: int | None = None) -> dict[str, Any]:
     """The allocator's answer, checked against the protocol (Ganeti's _ValidateResult).
 
@@ -202,7 +280,6 @@ def check_answer(mode: str, answer: Any, required_nodes: int | None = None) -> d
     elif mode == MULTI_ALLOCATE:
         if not (isinstance(result, list) and len(result) == 2):
             raise ProtocolError(f"Invalid iallocator result for {mode}: {result!r}")
-    elif mode in (NODE_EVACUATE, CHANGE_GROUP) and not (
-            isinstance(result, list) and len(result) == 3):
-        raise ProtocolError(f"Invalid iallocator result for {mode}: {result!r}")
+    elif mode in (NODE_EVACUATE, CHANGE_GROUP):
+        parse_evacuation(result)
     return checked

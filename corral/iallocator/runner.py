@@ -3,7 +3,8 @@
 An external allocator is an executable found by name in the search path (Ganeti's
 iallocator directories; ``CORRAL_IALLOCATOR_PATH`` — colon-separated — goes first). It gets
 the request in a temporary file named as its first argument, then the cluster's
-``default_iallocator_params`` as ``--key=value`` options; exit 0 with the JSON answer on
+``default_iallocator_params`` as ``--key=value`` options (``--key`` alone for a value of
+``None``, as ``--ignore-soft-errors``); exit 0 with the JSON answer on
 stdout is success, anything else a failure showing its output.
 """
 
@@ -52,8 +53,14 @@ def find(name: str) -> Path | None:
     return None
 
 
+IGNORE_SOFT_ERRORS = "ignore-soft-errors"
+"""The option (a bare flag) a node evacuation passes when soft errors are to be ignored."""
+
+
 def _options(params: Mapping[str, Any]) -> list[str]:
-    return [f"--{key}={value}" for key, value in sorted(params.items())]
+    """``--key=value`` per parameter, ``--key`` for a parameter whose value is ``None``."""
+    return [f"--{key}" if value is None else f"--{key}={value}"
+            for key, value in sorted(params.items())]
 
 
 async def run_external(path: Path, document: Mapping[str, Any],
@@ -97,7 +104,8 @@ async def run(name: str, document: Mapping[str, Any],
     """
     request = document.get("request") or {}
     if name == BUILTIN and find(name) is None:
-        answer: Any = await asyncio.to_thread(builtin.allocate, document)
+        soft = IGNORE_SOFT_ERRORS in (params or {})
+        answer: Any = await asyncio.to_thread(builtin.allocate, document, soft)
     else:
         path = find(name)
         if path is None:

@@ -23,6 +23,10 @@ from corral.rpc.payloads import (
     DeviceStatus,
     DiskDimensions,
     HookScriptResult,
+    ImpExpHandle,
+    ImpExpIo,
+    ImpExpOptions,
+    ImpExpStatus,
     InstanceRuntime,
     JoinCsr,
     MigrationEndpoint,
@@ -441,6 +445,31 @@ _TABLE: tuple[RpcCall, ...] = (
         Arg("nonce", str),
         Arg("mac", str),
         needs_certificate=False,
+    ),
+    # --- import/export (disk copies between nodes over TLS) -------------------
+    _call(
+        "import_start",
+        ImpExpHandle, S, T.NORMAL,
+        "assemble the destination and listen (cluster certificates only) for its exporter",
+        Arg("opts", ImpExpOptions), Arg("instance", InstanceBundle), Arg("component", str),
+        Arg("dest", ImpExpIo),
+    ),
+    _call(
+        "export_start",
+        str, S, T.NORMAL, "connect to an import at host:port and stream the source to it",
+        Arg("opts", ImpExpOptions), Arg("host", str), Arg("port", int),
+        Arg("instance", InstanceBundle), Arg("component", str), Arg("source", ImpExpIo),
+    ),
+    _call(
+        "impexp_status",
+        list[ImpExpStatus | None], S, T.FAST, "progress of imports/exports; null if unknown",
+        Arg("names", list[str]),
+    ),
+    _call("impexp_abort", None, S, T.NORMAL, "stop an import or export", Arg("name", str)),
+    _call(
+        "impexp_cleanup",
+        None, S, T.NORMAL, "forget a finished import or export (aborting it if it runs)",
+        Arg("name", str),
     ),
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from corral.rpc.client import RpcClient
 from corral.rpc.methods.base import NodeRef, target_of
+from corral.rpc.methods.impexp_calls import ImpExpCalls
 from corral.rpc.methods.instance_calls import InstanceCalls
 from corral.rpc.methods.join_calls import JoinCalls
 from corral.rpc.methods.migration_calls import MigrationCalls
@@ -28,7 +29,8 @@ __all__ = ["NodeRef", "NodeRpc", "target_of"]
 
 
 class NodeRpc(
-    NodeCalls, ReplicationCalls, InstanceCalls, MigrationCalls, StorageCalls, JoinCalls
+    NodeCalls, ReplicationCalls, InstanceCalls, MigrationCalls, StorageCalls, JoinCalls,
+    ImpExpCalls,
 ):
     """The master's RPC entry point: typed calls by node, results keyed by node name."""
 

@@ -8,11 +8,13 @@ always sent (no ``omit_defaults``) only let a partial answer from an older node 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import UNSET as UNSET
 from msgspec import UnsetType as UnsetType
+
+from corral.objects.instance import Disk
 
 
 class Payload(msgspec.Struct, frozen=True):
@@ -225,6 +227,63 @@ class JoinCsr(Payload, frozen=True):
 
     csr: str
     mac: str
+
+
+# --- import/export --------------------------------------------------------------
+
+ImpExpMode = Literal["import", "export"]
+ImpExpIoKind = Literal["raw-disk"]
+"""What an import writes or an export reads (Ganeti's ``IEIO_*``): ``raw-disk`` is the
+bytes of one disk, as its node assembles it."""
+
+
+class ImpExpOptions(Payload, frozen=True):
+    """Options of one import or export (Ganeti's ImportExportOptions).
+
+    ``compress``: the stream's compression (``none``, ``gzip``, ``gzip-fast``,
+    ``gzip-slow``); ``magic``: a token the exporter must present, so that it can only
+    fill the import it was started for; ``connect_timeout``: seconds an import waits
+    for its exporter (and an exporter for the connection).
+    """
+
+    compress: str = "none"
+    magic: str = ""
+    connect_timeout: float = 60.0
+
+
+class ImpExpIo(Payload, frozen=True):
+    """The destination of an import or the source of an export."""
+
+    kind: ImpExpIoKind
+    disk: Disk
+
+
+class ImpExpHandle(Payload, frozen=True):
+    """``import_start``: the import's name and where its listener waits (an unspecified
+    ``address``, such as ``0.0.0.0``, means every address of the node)."""
+
+    name: str
+    port: int
+    address: str = ""
+
+
+class ImpExpStatus(Payload, frozen=True):
+    """One entry of ``impexp_status``: where an import or export stands.
+
+    Bytes are of the disk (uncompressed); ``rate`` is MiB/s since the connection;
+    ``success`` is meaningful once ``done``, ``error`` says why it failed.
+    """
+
+    name: str
+    mode: ImpExpMode
+    listen_port: int | None = None
+    connected: bool = False
+    done: bool = False
+    success: bool = False
+    bytes_done: int = 0
+    bytes_total: int = 0
+    rate: float = 0.0
+    error: str = ""
 
 
 def to_payload(value: Any, kind: Any) -> Any:

@@ -6,6 +6,8 @@ Nothing here performs I/O or reads a clock. The rules are Ganeti's watcher's:
   times; the attempt after the last one is recorded with a single ERROR note and the
   instance is left alone until its record expires, :data:`RETRY_EXPIRATION` seconds
   after the last attempt;
+- an ``ERROR_down`` instance some job holds a lock on (a migration, failover or move
+  under way: the instance is between nodes) is not restarted, and no attempt is counted;
 - ``ERROR_nodedown`` / ``ERROR_nodeoffline`` instances are never acted on;
 - any status other than ``ERROR_down`` drops the instance's record (a later run that
   sees the instance running clears its counter);
@@ -163,13 +165,17 @@ def plan_instances(
 ) -> Plan:
     """The instance pass; restart attempts are already recorded in the returned state.
 
-    ``locked`` names instances some job holds a lock on (only user-down cleanups wait).
+    ``locked`` names instances some job holds a lock on: neither restarts nor user-down
+    cleanups touch them.
     """
     actions: list[Action] = []
     notes: list[Note] = []
     for inst in instances:
         if inst.status == InstanceStatus.USER_DOWN and inst.admin_state != AdminState.DOWN:
             actions += _cleanup(inst, state, locked, notes)
+        elif inst.status in BAD_STATES and inst.name in locked:
+            notes.append(Note(logging.INFO, f"Not restarting instance {inst.name}: it is"
+                              " locked (a job such as a migration is acting on it)"))
         elif inst.status in BAD_STATES:
             action, state = _restart(inst, state, now, notes)
             actions += action

@@ -24,3 +24,17 @@ def kvm() -> Iterator[KvmHypervisor]:
             yield driver
         finally:
             asyncio.run(stop_everything(driver))
+
+
+@pytest.fixture
+def kvm_pair() -> Iterator[tuple[KvmHypervisor, KvmHypervisor]]:
+    """Two KVM drivers on two node roots of this host: a migration's source and target."""
+    require_qemu()
+    with short_root() as source_root, short_root() as target_root:
+        drivers = tuple(KvmHypervisor(NodeLayout(root), SubprocessRunner(), SystemClock())
+                        for root in (source_root, target_root))
+        try:
+            yield drivers[0], drivers[1]
+        finally:
+            for driver in drivers:
+                asyncio.run(stop_everything(driver))

@@ -130,3 +130,18 @@ async def ask(console: SerialConsole, *, attempts: int = 5) -> str:
             if attempt == attempts - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def qemu_pids_of(uuid_text: str) -> list[int]:
+    """Live QEMU processes started for the instance with this UUID (``-uuid``)."""
+    wanted = f"\0-uuid\0{uuid_text}\0".encode()
+    return [int(entry.name) for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and wanted in _cmdline(int(entry.name))
+            and not _zombie(entry)]
+
+
+def _zombie(proc: Path) -> bool:
+    try:
+        return (proc / "stat").read_text().rpartition(")")[2].split()[:1] == ["Z"]
+    except OSError:
+        return True

@@ -338,6 +338,69 @@ def test_instance_list_filter(ganeti: GanetiCli, fake_instance: str) -> None:
     assert fake_instance in out.split()
 
 
+# --- instance mobility ---------------------------------------------------------------------
+
+def primary_of(ganeti: GanetiCli, name: str) -> str:
+    out = ok(ganeti, "gnt-instance", "list", "--no-headers", "-o", "pnode,status", name)
+    pnode, status = out.split()
+    assert status == "running"
+    return pnode
+
+
+def test_instance_migrate_and_failover(ganeti: GanetiCli, fake_instance: str) -> None:
+    name = fake_instance
+    out = ok(ganeti, "gnt-instance", "migrate", "-f", "-n", "node2", name)
+    assert re.search(r"^\w{3} .* \* done$", out, re.M), out  # the job's log, as it ran
+    assert primary_of(ganeti, name) == "node2"
+    ok(ganeti, "gnt-instance", "migrate", "-f", "--non-live", name)  # the allocator chooses
+    assert primary_of(ganeti, name) != "node2"
+    ok(ganeti, "gnt-instance", "failover", "-f", "-n", "node3", name)
+    assert primary_of(ganeti, name) == "node3"
+    ok(ganeti, "gnt-instance", "failover", "-f", name)
+    assert primary_of(ganeti, name) != "node3"
+    out = failed(ganeti, "gnt-instance", "migrate", "-f", "-n", primary_of(ganeti, name), name)
+    assert "error type: wrong_state" in out
+
+
+def test_node_migrate_failover_evacuate(ganeti: GanetiCli, fake_instance: str) -> None:
+    name = fake_instance
+    out = ok(ganeti, "gnt-node", "migrate", "-f", "node1")
+    assert re.search(r"^Submitted jobs \d+$", out, re.M), out
+    assert out.splitlines()[-1] == "All instances migrated successfully."
+    source = primary_of(ganeti, name)
+    assert source != "node1"
+    assert ok(ganeti, "gnt-node", "migrate", "-f", "node1") == (
+        "No primary instances on node node1, exiting.\n")
+    out = ok(ganeti, "gnt-node", "failover", "-f", source)
+    assert out.splitlines()[-1] == "All 1 instance(s) failed over successfully."
+    source = primary_of(ganeti, name)
+    out = ok(ganeti, "gnt-node", "evacuate", "-f", "-I", "hail", "--primary-only", source)
+    assert out.splitlines()[-1] == "All instances evacuated successfully."
+    assert primary_of(ganeti, name) != source
+
+
+def test_instance_move_change_group_and_group_evacuate(ganeti: GanetiCli) -> None:
+    name = "gcompat-file"
+    ok(ganeti, "gnt-instance", "add", "-t", "file", "--disk", "0:size=16M", "-o",
+       "busybox+default", "-H", "fake", "-n", "node1", "--no-ip-check", "--no-name-check",
+       name)
+    ok(ganeti, "gnt-group", "add", "gcompat-mob")
+    try:
+        ok(ganeti, "gnt-instance", "move", "-f", "-n", "node2", name)
+        assert primary_of(ganeti, name) == "node2"
+        ok(ganeti, "gnt-group", "assign-nodes", "gcompat-mob", "node3")
+        out = ok(ganeti, "gnt-instance", "change-group", "--to", "gcompat-mob", name)
+        assert out.splitlines()[-1] == f"Instance '{name}' changed group successfully."
+        assert primary_of(ganeti, name) == "node3"
+        out = ok(ganeti, "gnt-group", "evacuate", "--to", "default", "gcompat-mob")
+        assert out.splitlines()[-1] == "All instances evacuated successfully."
+        assert primary_of(ganeti, name) in ("node1", "node2")
+    finally:
+        ganeti.run("gnt-instance", "remove", "-f", name)
+        ganeti.run("gnt-group", "assign-nodes", "default", "node3")
+        ganeti.run("gnt-group", "remove", "gcompat-mob")
+
+
 # --- gnt-job and gnt-debug ---------------------------------------------------------------
 
 def test_jobs(live: LiveCluster, ganeti: GanetiCli) -> None:
@@ -397,6 +460,11 @@ SAME_ERRORS = [
     ("gnt-job", "wait", "999999"),
     ("gnt-job", "watch", "999999"),
     ("gnt-job", "archive", "999999"),
+    ("gnt-instance", "migrate", "-f", "no-such-instance"),
+    ("gnt-instance", "migrate", "-f", "--non-live", "--migration-mode=live", "gcompat-x"),
+    ("gnt-instance", "failover", "-f", "-n", "node2", "-I", "hail", "gcompat-x"),
+    ("gnt-node", "migrate", "-f", "no-such-node"),
+    ("gnt-node", "evacuate", "-f", "-p", "-s", "node2"),
 ]
 
 

@@ -162,6 +162,22 @@ def test_groups(report: dict[str, Any]) -> None:
     assert report["groups_after_delete"] == ["default"]
 
 
+def test_mobility(report: dict[str, Any]) -> None:
+    for step in ("mobile_create", "migrate", "failover", "node_migrate_dry_run", "node_migrate",
+                 "node_evacuate", "mobile_delete"):
+        assert _succeeded(report[step]), (step, report[step])
+    assert report["pnode_after_migrate"] == "node2"
+    assert report["pnode_after_failover"] == "node1"
+    assert report["pnode_after_dry_run"] == "node1"
+    (job,) = report["node_migrate"]["jobs"]
+    assert _succeeded(job), job
+    assert report["pnode_after_node_migrate"] == "node2"
+    (job,) = report["node_evacuate"]["jobs"]
+    assert _succeeded(job), job
+    assert report["pnode_after_evacuate"] == "node1"
+    assert report["status_after_mobility"] == "running"
+
+
 def test_jobs(report: dict[str, Any]) -> None:
     assert report["jobs"] is True
     assert report["jobs_bulk_keys"] == ["end_ts", "id", "ops", "opstatus", "received_ts",

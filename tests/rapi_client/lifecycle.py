@@ -23,6 +23,7 @@ from ganeti.rapi import client as rapi  # type: ignore[import-not-found]
 INSTANCE = "rapi-inst1.example.com"
 RENAMED = "rapi-inst2.example.com"
 GROUP = "rapi-group"
+MOBILE = "rapi-mobile.example.com"
 WAIT_PERIOD = 0.1
 WAIT_RETRIES = 600
 
@@ -121,6 +122,38 @@ def group_steps(c: Any, r: dict[str, Any]) -> None:
     run_step(r, "groups_after_delete", c.GetGroups)
 
 
+def wait_all(c: Any, job_id: Any) -> dict[str, Any]:
+    """Wait for a job whose result names more jobs (node migrate/evacuate), then for those."""
+    first = wait(c, job_id)
+    if first["status"] != "success":
+        return first
+    return {**first, "jobs": [wait(c, sub) if ok else {"error": sub}
+                              for ok, sub in first["opresult"][0]["jobs"]]}
+
+
+def mobility_steps(c: Any, r: dict[str, Any]) -> None:
+    def pnode() -> str:
+        return str(c.GetInstance(MOBILE)["pnode"])
+
+    run_step(r, "mobile_create", lambda: wait(c, c.CreateInstance(
+        "create", MOBILE, "diskless", [], [], os="noop", pnode="node1", hypervisor="fake",
+        ip_check=False, name_check=False)))
+    run_step(r, "migrate", lambda: wait(c, c.MigrateInstance(MOBILE, mode="live",
+                                                             target_node="node2")))
+    run_step(r, "pnode_after_migrate", pnode)
+    run_step(r, "failover", lambda: wait(c, c.FailoverInstance(MOBILE, target_node="node1")))
+    run_step(r, "pnode_after_failover", pnode)
+    run_step(r, "node_migrate_dry_run", lambda: wait(c, c.MigrateNode("node1", dry_run=True)))
+    run_step(r, "pnode_after_dry_run", pnode)
+    run_step(r, "node_migrate", lambda: wait_all(c, c.MigrateNode("node1", mode="non-live")))
+    run_step(r, "pnode_after_node_migrate", pnode)
+    run_step(r, "node_evacuate", lambda: wait_all(c, c.EvacuateNode(
+        "node2", mode="primary-only", early_release=False)))
+    run_step(r, "pnode_after_evacuate", pnode)
+    run_step(r, "status_after_mobility", lambda: c.GetInstance(MOBILE)["status"])
+    run_step(r, "mobile_delete", lambda: wait(c, c.DeleteInstance(MOBILE)))
+
+
 def job_steps(c: Any, r: dict[str, Any], queued_job: int) -> None:
     run_step(r, "jobs", lambda: queued_job in c.GetJobs())
     run_step(r, "jobs_bulk_keys", lambda: sorted(c.GetJobs(bulk=True)[0]))
@@ -152,6 +185,7 @@ def main() -> None:
     cluster_steps(c, results)
     node_steps(c, results)
     group_steps(c, results)
+    mobility_steps(c, results)
     error_steps(cfg, c, results)
     results["seconds"] = round(time.time() - start, 2)
     json.dump(results, sys.stdout, indent=1, sort_keys=True)

@@ -24,6 +24,8 @@ from corral.rpc.payloads import (
     CommandOutput,
     ConsolePayload,
     DeviceState,
+    ImpExpHandle,
+    ImpExpStatus,
     MigrationEndpoint,
     MigrationProgress,
     NodeInfo,
@@ -163,6 +165,10 @@ DEFAULTS: dict[str, Any] = {
     "migration_info": "",
     "accept_instance": MigrationEndpoint(address="", port=0),
     "instance_get_migration_status": MigrationProgress(status="completed"),
+    "import_start": ImpExpHandle(name="import-1", port=40000),
+    "export_start": "export-1",
+    "impexp_status": [ImpExpStatus(name="", mode="import", connected=True, done=True,
+                                   success=True)],
 }
 """Answers of a healthy node to calls whose payload is not ``None``."""
 

@@ -51,6 +51,8 @@ class LaunchContext:
     disk_backends: tuple[DiskBackend, ...] = ()
     vhost_net: bool = False
     paused: bool = False
+    incoming: bool = False
+    """Receive a migration: ``-incoming defer`` (the driver sets the URI over QMP)."""
 
 
 def hv_value(hvparams: Mapping[str, Any], name: str) -> Any:
@@ -113,6 +115,8 @@ def _machine_args(spec: InstanceSpec, hv: Mapping[str, Any], ctx: LaunchContext)
     if hv_value(hv, "mem_path"):
         args += ["-mem-path", str(hv_value(hv, "mem_path"))]
     args += ["-pidfile", str(ctx.paths.pidfile), "-daemonize"]
+    if ctx.incoming:
+        args += ["-incoming", "defer"]
     return [*args, "-S"] if ctx.paused else args
 
 
@@ -278,10 +282,22 @@ def _misc_args(hv: Mapping[str, Any]) -> list[str]:
     return args
 
 
-def taps_for(spec: InstanceSpec) -> tuple[str, ...]:
-    """Tap names for the instance's NICs: ``corral-<5 hex of the uuid>-<index>`` (≤ 15)."""
+def taps_for(spec: InstanceSpec, variant: int = 0) -> tuple[str, ...]:
+    """Tap names for the instance's NICs: ``corral-<5 hex of the uuid>-<index>`` (≤ 15).
+
+    ``variant`` > 0 gives alternative names (``corral<variant>-…``, or ``<tap>.<variant>``
+    for a NIC with its own tap name), for a node that receives a migrating instance
+    while the default names are still taken (several nodes on one host).
+    """
     short = spec.uuid.replace("-", "")[:5] or "0"
-    return tuple(nic.tap or f"corral-{short}-{index}" for index, nic in enumerate(spec.nics))
+    return tuple(_tap_name(nic.tap, short, index, variant)
+                 for index, nic in enumerate(spec.nics))
+
+
+def _tap_name(own: str, short: str, index: int, variant: int) -> str:
+    if own:
+        return own if not variant else f"{own[:12]}.{variant}"
+    return f"corral{variant or ''}-{short}-{index}"[:15]
 
 
 def shell_line(argv: Sequence[str]) -> str:

@@ -30,9 +30,11 @@ from corral.hypervisor.base import (
     Hypervisor,
     InstanceInfo,
     InstanceSpec,
+    MigrationStatus,
+    MigrationTarget,
 )
 from corral.hypervisor.kvm import accel as accel_mod
-from corral.hypervisor.kvm import network
+from corral.hypervisor.kvm import incoming, network
 from corral.hypervisor.kvm.cmdline import (
     DiskBackend,
     LaunchContext,
@@ -41,6 +43,7 @@ from corral.hypervisor.kvm.cmdline import (
     taps_for,
     unsupported,
 )
+from corral.hypervisor.kvm.migration import SourceMigrations
 from corral.hypervisor.kvm.paths import (
     KvmPaths,
     check_socket_paths,
@@ -66,7 +69,7 @@ QUIT_GRACE = 3.0
 """Seconds a forced stop waits after QMP ``quit`` before SIGKILL."""
 SECTOR_PROBE_TIMEOUT = 2.0
 """Seconds the boot-sector probe gets (a working KVM runs it in a fraction of that)."""
-_POLL = 0.05
+_POLL = 0.01
 _QEMU_STATES = {"running": HvState.RUNNING, "shutdown": HvState.SHUTDOWN,
                 "guest-panicked": HvState.CRASHED, "internal-error": HvState.CRASHED,
                 "io-error": HvState.BLOCKED}
@@ -78,7 +81,7 @@ class KvmHypervisor(Hypervisor):
 
     KIND: ClassVar[HvKind] = HvKind.KVM
     PARAMETERS = KVM
-    CAN_MIGRATE: ClassVar[bool] = False
+    CAN_MIGRATE: ClassVar[bool] = True
     CAN_BALLOON: ClassVar[bool] = True
 
     def __init__(self, layout: NodeLayout, runner: CommandRunner, clock: Clock, *,
@@ -91,23 +94,24 @@ class KvmHypervisor(Hypervisor):
         self.vhost_device = vhost_device
         self.probe_timeout = probe_timeout
         self._accel_lock = asyncio.Lock()
+        self._outgoing = SourceMigrations(self)
 
     # --- records -------------------------------------------------------------------------
 
     def paths(self, name: str) -> KvmPaths:
         return instance_paths(self.layout, name)
 
-    async def _record(self, name: str) -> KvmRuntime | None:
+    async def stored_record(self, name: str) -> KvmRuntime | None:
         return await asyncio.to_thread(read_runtime, self.paths(name).runtime)
 
-    async def _live(self, name: str) -> KvmRuntime | None:
-        record = await self._record(name)
+    async def live_record(self, name: str) -> KvmRuntime | None:
+        record = await self.stored_record(name)
         if record is None or not await asyncio.to_thread(is_alive, record):
             return None
         return record
 
-    async def _require_live(self, name: str) -> KvmRuntime:
-        record = await self._live(name)
+    async def require_live(self, name: str) -> KvmRuntime:
+        record = await self.live_record(name)
         if record is None:
             raise HypervisorError(f"instance {name} is not running")
         return record
@@ -117,31 +121,40 @@ class KvmHypervisor(Hypervisor):
     async def start(self, instance: InstanceSpec, *, paused: bool = False) -> None:
         paths = self.paths(instance.name)
         check_socket_paths(paths)
-        if await self._live(instance.name) is not None:
+        if await self.live_record(instance.name) is not None:
             raise HypervisorError(f"instance {instance.name} is already running")
         await self.cleanup(instance.name)
-        ctx = await self._launch_context(instance, paths, paused)
+        ctx = await self.launch_context(instance, paths, paused=paused)
         argv = build_argv(instance, ctx)
-        await asyncio.to_thread(_make_dirs, paths)
+        await self.prepare_dirs(paths)
         await network.create_taps(self.runner, ctx.taps, instance.nics, instance.hvparams)
         try:
-            record = await self._launch(instance, argv, ctx)
+            record = await self.launch(instance, argv, ctx)
             await asyncio.to_thread(write_runtime, paths.runtime, record)
         except BaseException:
-            await self._discard(paths, ctx.taps, tuple(argv))
+            await self.discard(paths, ctx.taps, tuple(argv))
             raise
 
-    async def _launch_context(self, instance: InstanceSpec, paths: KvmPaths,
-                              paused: bool) -> LaunchContext:
-        accel = await self.resolve_accel(instance.hvparams)
+    async def launch_context(self, instance: InstanceSpec, paths: KvmPaths, *, paused: bool,
+                             accel: str | None = None) -> LaunchContext:
+        """Decisions made on the node: accelerator (unless given), disk backends, vhost."""
+        accel = accel or await self.resolve_accel(instance.hvparams)
         backends = await asyncio.to_thread(disk_backends, instance.disks)
         vhost = bool(hv_value(instance.hvparams, "vhost_net")) and await asyncio.to_thread(
             self.vhost_device.exists)
         return LaunchContext(paths=paths, accel=accel, taps=taps_for(instance),
                              disk_backends=backends, vhost_net=vhost, paused=paused)
 
-    async def _launch(self, instance: InstanceSpec, argv: list[str],
-                      ctx: LaunchContext) -> KvmRuntime:
+    async def prepare_dirs(self, paths: KvmPaths) -> None:
+        await asyncio.to_thread(_make_dirs, paths)
+
+    async def launch(self, instance: InstanceSpec, argv: list[str],
+                     ctx: LaunchContext) -> KvmRuntime:
+        """Run QEMU (it daemonizes); the record of the started process.
+
+        Raises:
+            HypervisorError: QEMU failed to start (its message).
+        """
         result = await self.runner.run(argv, timeout=START_TIMEOUT)
         pid = await asyncio.to_thread(read_pidfile, ctx.paths.pidfile)
         if result.failed or pid is None:
@@ -154,12 +167,12 @@ class KvmHypervisor(Hypervisor):
             start_time=self.clock.now(), accel=ctx.accel, memory_mib=instance.memory_mib,
             vcpus=instance.vcpus, hvparams=dict(instance.hvparams), instance=instance.to_dict())
 
-    async def _discard(self, paths: KvmPaths, taps: Sequence[str],
-                       argv: tuple[str, ...]) -> None:
+    async def discard(self, paths: KvmPaths, taps: Sequence[str],
+                      argv: tuple[str, ...]) -> None:
         """Undo a failed start: the QEMU process (if it got going), taps, files."""
         pid = await asyncio.to_thread(read_pidfile, paths.pidfile)
         if pid is not None:
-            await self._kill(pid, argv)
+            await self.kill(pid, argv)
         await network.remove_taps(self.runner, taps)
         await asyncio.to_thread(_remove_files, paths)
 
@@ -169,7 +182,7 @@ class KvmHypervisor(Hypervisor):
         A guest started with ``acpi=False`` has no button, so (as in Ganeti) a soft
         stop of it is a forced one.
         """
-        record = await self._live(name)
+        record = await self.live_record(name)
         if record is not None and not record.hvparams.get("acpi", True):
             force = True
         if not force:
@@ -179,9 +192,13 @@ class KvmHypervisor(Hypervisor):
                 await qmp.system_powerdown()
             return
         if record is not None:
-            await self._quit(record)
-            await self._kill(record.pid, record.argv)
+            await self.force_off(record)
         await self.cleanup(name)
+
+    async def force_off(self, record: KvmRuntime) -> None:
+        """End the QEMU process of ``record``: QMP quit, then SIGKILL."""
+        await self._quit(record)
+        await self.kill(record.pid, record.argv)
 
     async def _quit(self, record: KvmRuntime) -> None:
         try:
@@ -199,7 +216,8 @@ class KvmHypervisor(Hypervisor):
             await self.clock.sleep(_POLL)
         return True
 
-    async def _kill(self, pid: int, argv: tuple[str, ...]) -> None:
+    async def kill(self, pid: int, argv: tuple[str, ...]) -> None:
+        """SIGKILL ``pid`` if it still runs ``argv``, and wait until it is gone."""
         if not await asyncio.to_thread(_matches, pid, argv):
             return
         try:
@@ -211,30 +229,30 @@ class KvmHypervisor(Hypervisor):
 
     async def reboot(self, name: str) -> None:
         """A hardware reset (a soft ACPI reboot is not reliable with minimal guests)."""
-        record = await self._require_live(name)
+        record = await self.require_live(name)
         async with QmpSession(Path(record.qmp_socket)) as qmp:
             await qmp.system_reset()
 
     async def balloon(self, name: str, memory_mib: int) -> None:
-        record = await self._require_live(name)
+        record = await self.require_live(name)
         async with QmpSession(Path(record.qmp_socket)) as qmp:
             await qmp.balloon(memory_mib)
 
     async def pause(self, name: str) -> None:
         """Stop the vCPUs (QMP ``stop``)."""
-        record = await self._require_live(name)
+        record = await self.require_live(name)
         async with QmpSession(Path(record.qmp_socket)) as qmp:
             await qmp.stop()
 
     async def resume(self, name: str) -> None:
         """Resume the vCPUs (QMP ``cont``)."""
-        record = await self._require_live(name)
+        record = await self.require_live(name)
         async with QmpSession(Path(record.qmp_socket)) as qmp:
             await qmp.cont()
 
     async def cleanup(self, name: str) -> None:
         """Remove taps, sockets, pid and runtime files of a stopped instance."""
-        record = await self._record(name)
+        record = await self.stored_record(name)
         if record is not None and await asyncio.to_thread(is_alive, record):
             raise HypervisorError(f"instance {name} is still running, cannot clean up")
         if record is not None:
@@ -245,11 +263,11 @@ class KvmHypervisor(Hypervisor):
 
     async def list_instances(self) -> list[str]:
         names = await asyncio.to_thread(_recorded_names, kvm_run_dir(self.layout))
-        alive = await asyncio.gather(*(self._live(n) for n in names))
+        alive = await asyncio.gather(*(self.live_record(n) for n in names))
         return [n for n, rec in zip(names, alive, strict=True) if rec is not None]
 
     async def instance_info(self, name: str) -> InstanceInfo | None:
-        record = await self._live(name)
+        record = await self.live_record(name)
         if record is None:
             return None
         state, memory = HvState.RUNNING, record.memory_mib
@@ -266,7 +284,57 @@ class KvmHypervisor(Hypervisor):
 
     async def runtime(self, name: str) -> KvmRuntime | None:
         """The runtime record of a running instance (None when not running)."""
-        return await self._live(name)
+        return await self.live_record(name)
+
+    # --- migration (see incoming.py and migration.py) ---------------------------------------
+
+    async def check_migratable(self, instance: InstanceSpec) -> None:
+        """Running here, no passthrough disk, and QEMU reports no migration blocker."""
+        await self._outgoing.check(instance)
+
+    async def migration_info(self, instance: InstanceSpec) -> str:
+        """JSON: accelerator, resolved machine type, memory, vCPUs, the source's spec,
+        capabilities both sides set, and whether the guest's vCPUs run."""
+        return await self._outgoing.info(instance)
+
+    async def accept_instance(self, instance: InstanceSpec, info: str, address: str,
+                              *, copy_disks: bool = False) -> MigrationTarget:
+        """Start QEMU paused with ``-incoming defer`` and listen on ``address`` at the first
+        free port from ``migration_port`` (16-port window); with ``copy_disks`` an NBD
+        server on the next free port exports every disk writable.
+
+        Raises:
+            HypervisorError: already running here, every port taken, bad info, or QEMU
+                failed (nothing is left behind).
+        """
+        return await incoming.accept(self, instance, info, address, copy_disks)
+
+    async def finalize_migration_dst(self, instance: InstanceSpec, info: str,
+                                     success: bool) -> None:
+        """Success: stop the NBD server, add routes, resume (unless the guest was paused);
+        ``info`` may be empty. Failure: kill the incoming QEMU by pid, remove its taps
+        and files (an instance that runs here for real is left alone)."""
+        await incoming.finalize(self, instance, success)
+
+    async def migrate_instance(self, cluster_name: str, instance: InstanceSpec,
+                               target: MigrationTarget, live: bool) -> None:
+        """Apply bandwidth, downtime and capabilities, ``stop`` unless ``live``, start the
+        disk mirrors (if ``target.disk_exports``) and hand the rest to a background task."""
+        await self._outgoing.migrate(instance, target, live)
+
+    async def migration_status(self, instance: InstanceSpec) -> MigrationStatus:
+        """From ``query-migrate`` and ``query-block-jobs``; works after a daemon restart.
+
+        Raises:
+            HypervisorError: no migration of the instance is known here, or QMP failed.
+        """
+        return await self._outgoing.status(instance)
+
+    async def finalize_migration_src(self, instance: InstanceSpec, success: bool,
+                                     live: bool) -> None:
+        """Success: quit the local QEMU (only once QEMU says completed), remove taps and
+        files. Failure: cancel the transfer and mirrors, resume the guest if it ran."""
+        await self._outgoing.finalize(instance, success, live)
 
     # --- accelerator -----------------------------------------------------------------------
 
@@ -354,7 +422,7 @@ def _make_dirs(paths: KvmPaths) -> None:
 
 
 def _remove_files(paths: KvmPaths) -> None:
-    for path in (paths.qmp_socket, paths.serial_socket, paths.pidfile):
+    for path in (paths.qmp_socket, paths.serial_socket, paths.pidfile, paths.outgoing):
         path.unlink(missing_ok=True)
     remove_runtime(paths.runtime)
 

@@ -21,6 +21,8 @@ class KvmPaths:
     serial_log: Path
     pidfile: Path
     runtime: Path
+    outgoing: Path
+    """The source's record of an outgoing migration (see ``migration_records``)."""
 
 
 def kvm_run_dir(layout: NodeLayout) -> Path:
@@ -42,6 +44,7 @@ def instance_paths(layout: NodeLayout, name: str) -> KvmPaths:
         serial_log=kvm_log_dir(layout) / f"{name}.serial.log",
         pidfile=run / f"{name}.pid",
         runtime=run / f"{name}.runtime",
+        outgoing=run / f"{name}.outgoing",
     )
 
 

@@ -38,6 +38,14 @@ class KvmRuntime(msgspec.Struct, frozen=True, kw_only=True):
     hvparams: dict[str, Any] = msgspec.field(default_factory=dict)
     instance: dict[str, Any] = msgspec.field(default_factory=dict)
     """The :class:`~corral.hypervisor.base.InstanceSpec` it was started with (``to_dict``)."""
+    incoming: bool = False
+    """Started to receive a migration that is not finalized yet (vCPUs stopped)."""
+    migration_port: int = 0
+    nbd_port: int = 0
+    """Ports an incoming migration listens on (0: none)."""
+    resume_after_migration: bool = True
+    """The source's vCPUs ran when the migration was prepared: finalizing an incoming
+    migration resumes the guest (kept here so finalizing needs no migration info)."""
 
 
 def encode_runtime(record: KvmRuntime) -> bytes:

@@ -72,11 +72,15 @@ async def set_role(ctx: RapiContext, req: RapiRequest) -> Any:
     return await ctx.submit([{**op, **flags}])
 
 
-MIGRATE_OP = OpSpec("OP_NODE_MIGRATE", static=(NODE,))
+MIGRATE_OP = OpSpec("OP_NODE_MIGRATE", static=(NODE, DRY_RUN))
 
 
 async def migrate(ctx: RapiContext, req: RapiRequest) -> Any:
-    """Body parameters, or the older ``?live=0|1`` / ``?mode=`` arguments."""
+    """Body parameters, or the older ``?live=0|1`` / ``?mode=`` arguments.
+
+    ``?dry-run=1`` is honoured in both forms (Ganeti's client sends it with a body; Ganeti's
+    server then drops the body and the dry-run flag alike).
+    """
     if req.text("live") is not None and req.text("mode") is not None:
         raise bad_request("Only one of 'live' and 'mode' should be passed")
     if req.text("live") is not None:
@@ -144,7 +148,8 @@ ROUTES = [
     Route("POST", f"{BASE}/migrate", Access.WRITE, "Migrate a node's primary instances",
           handler=migrate, opcodes=("OP_NODE_MIGRATE",), body={"type": "object"},
           query=(QueryDoc("live", "flag", "legacy: live migration"),
-                 QueryDoc("mode", doc="legacy: migration mode"))),
+                 QueryDoc("mode", doc="legacy: migration mode"),
+                 QueryDoc("dry-run", "flag", "only check the operation's prerequisites"))),
     Route("POST", f"{BASE}/modify", Access.WRITE, "Modify a node",
           op=OpSpec("OP_NODE_SET_PARAMS", static=(NODE,))),
     Route("GET", f"{BASE}/storage", Access.WRITE, "Storage units of a node (runs a job)",

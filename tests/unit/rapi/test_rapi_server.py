@@ -200,9 +200,9 @@ def test_rights_and_bodies(tmp_path: Path) -> None:
         status, body, _ = await call("POST", "/2/filters", body={})
         assert status == 501
         assert body["message"] == "Job filters is not implemented by Corral yet"
-        status, body, _ = await call("PUT", "/2/instances/web1/migrate", body={})
+        status, body, _ = await call("PUT", "/2/instances/web1/export", body={})
         assert status == 501
-        assert "OP_INSTANCE_MIGRATE" in body["message"]
+        assert "OP_BACKUP_EXPORT" in body["message"]
         assert master.submitted == []
 
     run(tmp_path, test)

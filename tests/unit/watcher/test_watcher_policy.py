@@ -72,6 +72,10 @@ INSTANCE_CASES = [
     Case("user-down-admin-down-left", inst("a", "USER_down", "down"), count_after=None),
     Case("user-down-locked-waits", inst("a", "USER_down"), locked=frozenset({"a"}),
          count_after=None),
+    Case("error-down-locked-is-not-restarted", inst("a", "ERROR_down"),
+         locked=frozenset({"a"}), count_after=None),
+    Case("error-down-locked-keeps-its-count", inst("a", "ERROR_down"), {"a": tries(2)},
+         locked=frozenset({"a"}), count_after=2),
     Case("user-down-retries-exhausted", inst("a", "USER_down"),
          {"a": InstanceRecord(cleanup_count=MAXTRIES + 1, cleanup_when=NOW)}, count_after=0),
 ]

@@ -111,6 +111,18 @@ def test_locked_user_down_instance_waits(luxi: Any, tmp_path: Path) -> None:
     assert luxi.submitted == []
 
 
+def test_crashed_instance_held_by_a_job_is_not_restarted(luxi: Any, tmp_path: Path) -> None:
+    """A migration holds the instance lock while the instance is between nodes."""
+    luxi.nodes = NODES
+    luxi.instances = [_instance("m", "ERROR_down"), _instance("a", "ERROR_down")]
+    luxi.locks = [["instance/m", "exclusive"], ["instance/[lockset]", None]]
+    _run(luxi, tmp_path / "state")
+    started = [op["instance_name"] for op in luxi.ops_of("OP_INSTANCE_STARTUP")]
+    assert started == ["a"]
+    with StateFile.open(tmp_path / "state") as state_file:
+        assert state_file.read().restarts("m") == 0
+
+
 def test_drained_queue_ends_the_pass_without_counting(luxi: Any, tmp_path: Path) -> None:
     luxi.nodes = NODES
     luxi.instances = [_instance("a", "ERROR_down")]
