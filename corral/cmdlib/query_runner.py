@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -21,6 +22,7 @@ from corral.query import (
     names_filter,
     needs_live_data,
     query_prereq,
+    query_value_blocks,
     query_values,
 )
 from corral.query.filter import filter_size, requested_names
@@ -32,6 +34,8 @@ MAX_QUERY_NAMES = 250_000
 INLINE_WORK = 2_000
 """Items plus filter nodes up to which a query is evaluated on the event loop itself;
 bigger ones run in a query thread over a snapshot, so the loop keeps serving."""
+STREAM_ROWS = 1_000
+"""Rows per block of a streamed query (about 1.2 MB of instance records)."""
 QUERY_THREADS = 2
 """Threads evaluating big queries (the GIL gives no parallelism; two keep one slow
 query from queueing every other big one, and leave the default pool to SQLite)."""
@@ -264,6 +268,68 @@ async def run_legacy_query(
             return query_values(what, fields, qfilter, qc)
 
     return await evaluate(what, qfilter, qctx, values)
+
+
+async def stream_legacy_query(
+    ctx: MasterContext, what: str, fields: list[str]
+) -> AsyncIterator[list[list[Any]]]:
+    """Every item's plain values of ``fields`` (as :func:`run_legacy_query` without
+    names), in blocks: a big query is built in a query thread and each block is handed
+    over as soon as it is ready, so the caller sends it while the next is built.
+
+    Raises:
+        OpPrereqError: as :func:`run_legacy_query`, from the first block.
+    """
+    qfilter = names_filter(what, None)
+    jobs = await jobs_for_query(ctx, None) if what == "job" else None
+    with filter_errors_as_prereq():
+        qctx = await build_context(ctx, what, fields, qfilter, jobs)
+
+    def blocks(qc: QueryContext) -> Iterator[list[list[Any]]]:
+        with filter_errors_as_prereq():
+            yield from query_value_blocks(what, fields, qfilter, qc, STREAM_ROWS)
+
+    if query_work(what, qfilter, qctx) <= INLINE_WORK:
+        for block in blocks(qctx):
+            yield block
+        return
+    snapshot = dataclasses.replace(qctx, config=config_snapshot(qctx.config))
+    async for block in from_thread(lambda: blocks(snapshot)):
+        yield block
+
+
+async def from_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+    """The items of ``make()``, iterated in a query thread and received on the loop as
+    each is ready; an exception of the iterator is raised here. Closing this early
+    stops the thread at its next item."""
+    loop = asyncio.get_running_loop()
+    handover: asyncio.Queue[tuple[bool, Any]] = asyncio.Queue()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in make():
+                if stop.is_set():
+                    return
+                loop.call_soon_threadsafe(handover.put_nowait, (True, item))
+            outcome: tuple[bool, Any] = (False, None)
+        except Exception as err:  # handed to the loop, raised there
+            outcome = (False, err)
+        if not stop.is_set():
+            loop.call_soon_threadsafe(handover.put_nowait, outcome)
+
+    worker = loop.run_in_executor(_query_executor(), produce)
+    try:
+        while True:
+            more, item = await handover.get()
+            if not more:
+                if item is not None:
+                    raise item
+                return
+            yield item
+    finally:
+        stop.set()
+        await asyncio.shield(worker)
 
 
 async def evaluate(

@@ -64,7 +64,6 @@ from corral.master.luxi_methods import LuxiMethods
 from corral.master.queue_replication import RpcQueueReplicator, job_files
 from corral.objects.config_data import ConfigData, Kind
 from corral.rapi.auth import Authenticator, UsersFile
-from corral.rapi.context import Dispatch
 from corral.rapi.server import RapiServer
 from corral.rpc import tls
 from corral.rpc.client import RpcClient
@@ -160,7 +159,7 @@ def rapi_hosts(cfg: ConfigData) -> list[str]:
 
 
 async def start_rapi(
-    layout: NodeLayout, ctx: MasterContext, dispatch: Dispatch, opts: RapiOptions
+    layout: NodeLayout, ctx: MasterContext, methods: LuxiMethods, opts: RapiOptions
 ) -> RapiServer | None:
     """The RAPI server on the cluster's ``rapi_port``; None (logged) when it cannot run."""
     cfg = ctx.config.data
@@ -176,7 +175,8 @@ async def start_rapi(
         log.error("RAPI disabled: %s", err)
         return None
     users = None if opts.no_auth else UsersFile(layout.rapi_users_file)
-    server = RapiServer(dispatch, Authenticator(users), ssl_context)
+    server = RapiServer(methods.dispatch, Authenticator(users), ssl_context,
+                        stream=methods.stream_rows)
     try:
         await server.start(hosts, cfg.cluster.rapi_port)
     except OSError as err:
@@ -203,7 +203,7 @@ async def serve(
         await ctx.config.distribute_ssconf(force=True)
         await activate_master_ip(ctx)
         if rapi_opts.enabled:
-            rapi = await start_rapi(layout, ctx, methods.dispatch, rapi_opts)
+            rapi = await start_rapi(layout, ctx, methods, rapi_opts)
         await stop.wait()
     finally:
         if rapi is not None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from corral.cmdlib.cluster import cluster_info, config_values
 from corral.cmdlib.common.verification.replication import lagging_candidates
 from corral.cmdlib.context import MasterContext
-from corral.cmdlib.query_runner import run_legacy_query, run_query
+from corral.cmdlib.query_runner import run_legacy_query, run_query, stream_legacy_query
 from corral.errors import ErrorCode, JobLost, LuxiError, OpPrereqError
 from corral.job_wire import JOB_FINALIZED, JOB_NOTCHANGED
 from corral.jobs.queue import JobQueue
@@ -70,6 +70,11 @@ class LuxiMethods:
             return await handler(*args)
         except TypeError as err:
             raise LuxiError(f"Invalid arguments for {method}: {err}") from err
+
+    def stream_rows(self, what: str, fields: list[str]) -> AsyncIterator[list[list[Any]]]:
+        """Every item's plain values of ``fields`` in blocks (RAPI's bulk answers; not a
+        LUXI method: a block stream cannot cross the socket)."""
+        return stream_legacy_query(self.ctx, what, fields)
 
     # --- jobs --------------------------------------------------------
     async def submit_job(self, ops: list[dict[str, Any]]) -> int:

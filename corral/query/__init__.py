@@ -28,6 +28,7 @@ from corral.query.engine import (
     query,
     query_fields,
     query_prereq,
+    query_value_blocks,
     query_values,
     resource,
 )
@@ -84,6 +85,7 @@ __all__ = [
     "query",
     "query_fields",
     "query_prereq",
+    "query_value_blocks",
     "query_values",
     "requested_names",
     "resource",

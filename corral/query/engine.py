@@ -149,19 +149,29 @@ def _rows(
     ctx: QueryContext,
     column: Callable[[_Columns, Getter], list[Any]],
 ) -> list[list[Any]]:
-    """One row per item of ``column(columns, getter)`` for each selected field.
+    """One row per item of ``column(columns, getter)`` for each selected field."""
+    rows: list[list[Any]] = []
+    for block in _row_blocks(res, selected, qfilter, ctx, column):
+        rows += block
+    return rows
 
-    Items go :data:`BLOCK_ITEMS` at a time: a block's objects stay in the CPU caches
-    while each of its columns is built (whole-list columns re-read every item from
-    memory once per field). The per-query data dies on return, before the collector
-    resumes.
+
+def _row_blocks(
+    res: Resource,
+    selected: Sequence[FieldDef],
+    qfilter: Any,
+    ctx: QueryContext,
+    column: Callable[[_Columns, Getter], list[Any]],
+) -> Iterator[list[list[Any]]]:
+    """The rows of :func:`_rows`, :data:`BLOCK_ITEMS` items at a time.
+
+    A block's objects stay in the CPU caches while each of its columns is built
+    (whole-list columns re-read every item from memory once per field).
     """
     shared, items = _items(res, qfilter, ctx)
-    rows: list[list[Any]] = []
     for start in range(0, len(items), BLOCK_ITEMS):
         columns = _Columns(shared, items[start : start + BLOCK_ITEMS])
-        rows += _transpose([column(columns, fdef.getter) for fdef in selected], len(columns.items))
-    return rows
+        yield _transpose([column(columns, fdef.getter) for fdef in selected], len(columns.items))
 
 
 def _transpose(columns: list[list[Any]], count: int) -> list[list[Any]]:
@@ -230,14 +240,39 @@ def query_values(
         QueryFilterError: the filter is malformed.
     """
     res = resource(what)
+    selected = _known_fields(res, fields)
+    with _gc_paused():
+        return _rows(res, selected, qfilter, ctx, _Columns.plain)
+
+
+def query_value_blocks(
+    what: str, fields: Sequence[str], qfilter: Any, ctx: QueryContext, block_rows: int
+) -> Iterator[list[list[Any]]]:
+    """The rows of :func:`query_values` in blocks of about ``block_rows`` (the last may
+    be shorter; none when nothing matches), so a caller can send the first while the
+    rest are built. Errors are raised by the first ``next``, as :func:`query_values`'s.
+    """
+    res = resource(what)
+    selected = _known_fields(res, fields)
+    with _gc_paused():
+        pending: list[list[Any]] = []
+        for block in _row_blocks(res, selected, qfilter, ctx, _Columns.plain):
+            pending += block
+            if len(pending) >= block_rows:
+                yield pending
+                pending = []
+        if pending:
+            yield pending
+
+
+def _known_fields(res: Resource, fields: Sequence[str]) -> tuple[FieldDef, ...]:
     selected = _selected(res, fields)
     unknown = [fdef.name for fdef in selected if fdef.kind is FieldKind.UNKNOWN]
     if unknown:
         raise OpPrereqError(
             f"Unknown output fields selected: {', '.join(unknown)}", ErrorCode.INVAL
         )
-    with _gc_paused():
-        return _rows(res, selected, qfilter, ctx, _Columns.plain)
+    return selected
 
 
 def names_filter(what: str, names: Sequence[Any] | None) -> list[Any] | None:

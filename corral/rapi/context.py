@@ -9,7 +9,7 @@ same job ``gnt-*`` would submit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,9 @@ from corral.rapi.records import RecordStream
 
 Dispatch = Callable[[str, list[Any]], Awaitable[Any]]
 """``dispatch(method, args)``: a LUXI method of the master, awaited in process."""
+StreamRows = Callable[[str, list[str]], AsyncIterator[list[list[Any]]]]
+"""``stream(what, fields)``: every item's plain values of ``fields``, in blocks (the
+master's legacy query, handed over block by block as it is built)."""
 
 WAIT_STEP = 10.0
 """Seconds one WaitForJobChange call may block (Ganeti's RAPI uses 10)."""
@@ -48,6 +51,8 @@ class RapiContext:
     """What resources use to reach the master."""
 
     dispatch: Dispatch
+    stream: StreamRows | None = None
+    """The master's streamed legacy queries (None: bulk answers are built whole)."""
 
     async def call(self, method: str, *args: Any) -> Any:
         """One LUXI method. A bare TypeError/ValueError/KeyError/IndexError from the master
@@ -87,8 +92,19 @@ class RapiContext:
         return plain_rows(await self.call("Query", what, fields, None))
 
     async def records(self, what: str, fields: list[str]) -> RecordStream:
-        """Every item as a record of ``fields`` (a JSON object)."""
-        return RecordStream(fields, await self.rows(what, fields))
+        """Every item as a record of ``fields`` (a JSON object); with the master's
+        streamed queries, the first block is ready and the rest follow as they are built
+        (an error of the query is raised here, before anything is sent)."""
+        if self.stream is None or what not in LEGACY_QUERIES:
+            return RecordStream(fields, await self.rows(what, fields))
+        blocks = self.stream(what, fields)
+        try:
+            first = await anext(blocks)
+        except StopAsyncIteration:
+            return RecordStream(fields, [])
+        except OpPrereqError:  # an unknown field: query2 answers it with None, as Ganeti does
+            return RecordStream(fields, plain_rows(await self.call("Query", what, fields, None)))
+        return RecordStream(fields, first, blocks)
 
     async def index(self, what: str, uri: str, key: str) -> list[dict[str, Any]]:
         """Ganeti's answer to a collection GET without ``bulk``: names and URIs."""

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from corral.jsonlimits import JsonTooDeep, check_depth
 from corral.rapi.auth import Authenticator
-from corral.rapi.context import Dispatch, RapiContext
+from corral.rapi.context import Dispatch, RapiContext, StreamRows
 from corral.rapi.httperror import HttpError, bad_request, from_exception
 from corral.rapi.openapi import build_document
 from corral.rapi.records import RecordStream
@@ -87,8 +87,9 @@ class RapiServer:
         ssl_context: ssl.SSLContext | None,
         table: RouteTable | None = None,
         limits: Limits | None = None,
+        stream: StreamRows | None = None,
     ) -> None:
-        self.ctx = RapiContext(dispatch)
+        self.ctx = RapiContext(dispatch, stream)
         self.limits = limits
         """Connection limits of each listening address; None: :func:`rapi_limits` at start."""
         self.auth = authenticator

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from corral.job_wire import JobStatus
@@ -47,10 +48,21 @@ def with_memory(record: dict[str, Any]) -> dict[str, Any]:
 async def list_instances(ctx: RapiContext, req: RapiRequest) -> Any:
     if not req.bulk:
         return await ctx.index("instance", "/2/instances/%s", "id")
-    rows = await ctx.rows("instance", I_FIELDS)
+    records = await ctx.records("instance", I_FIELDS)
+    add_memory_to(records.rows)
+    more = None if records.more is None else _with_memory(records.more)
+    return RecordStream(I_FIELDS, records.rows, more)
+
+
+def add_memory_to(rows: list[list[Any]]) -> None:
     for row in rows:
         add_memory(row[_BEPARAMS])
-    return RecordStream(I_FIELDS, rows)
+
+
+async def _with_memory(blocks: AsyncIterator[list[list[Any]]]) -> AsyncIterator[list[list[Any]]]:
+    async for block in blocks:
+        add_memory_to(block)
+        yield block
 
 
 async def get_instance(ctx: RapiContext, req: RapiRequest) -> Any:

@@ -19,6 +19,7 @@ from corral.jobs.queue import JobQueue
 from corral.jobs.store import JobStore
 from corral.master.luxi_methods import LuxiMethods
 from corral.opcodes.base import OpCode
+from corral.query import engine as query_engine
 from corral.query import filter as qfilter_module
 from corral.query import query_prereq
 from corral.query.filter import make_simple_filter
@@ -169,3 +170,60 @@ def test_small_queries_stay_on_the_loop(make_harness: MakeHarness, tmp_path: Pat
         return seen
 
     assert _run(scenario()) == {threading.main_thread().name}
+
+
+@pytest.mark.parametrize("inline_work", [0, 1_000_000])
+def test_streamed_rows_are_the_legacy_rows_in_blocks(
+    make_harness: MakeHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    inline_work: int,
+) -> None:
+    """Threaded (work above INLINE_WORK) or inline, the blocks join into the legacy answer."""
+    monkeypatch.setattr(query_runner, "INLINE_WORK", inline_work)
+    monkeypatch.setattr(query_runner, "STREAM_ROWS", 7)
+    monkeypatch.setattr(query_engine, "BLOCK_ITEMS", 5)
+    fields = ["id", "status"]
+
+    async def scenario() -> tuple[list[Any], list[list[Any]]]:
+        methods = await _methods(make_harness, tmp_path)
+        whole = await methods.dispatch("QueryJobs", [None, fields])
+        blocks = [block async for block in methods.stream_rows("job", fields)]
+        return whole, blocks
+
+    whole, blocks = _run(scenario())
+    assert [row for block in blocks for row in block] == whole
+    assert len(blocks) > 1
+    assert all(len(block) >= 7 for block in blocks[:-1])
+
+
+def test_a_streamed_query_error_is_raised_by_the_first_block(
+    make_harness: MakeHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(query_runner, "INLINE_WORK", 0)
+
+    async def scenario() -> None:
+        methods = await _methods(make_harness, tmp_path)
+        await anext(methods.stream_rows("job", ["id", "no-such-field"]))
+
+    with pytest.raises(OpPrereqError, match="Unknown output fields selected: no-such-field"):
+        _run(scenario())
+
+
+def test_closing_a_threaded_stream_early_stops_its_thread() -> None:
+    produced: list[int] = []
+    release = threading.Event()
+
+    def items() -> Any:
+        for i in range(1_000):
+            produced.append(i)
+            yield i
+            release.wait(5)
+
+    async def scenario() -> int:
+        stream = query_runner.from_thread(items)
+        first = await anext(stream)
+        release.set()
+        await stream.aclose()  # returns once the thread has stopped
+        return first
+
+    assert _run(scenario()) == 0
+    assert len(produced) < 1_000

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from corral.rapi.records import RecordStream, record_type
+from corral.rapi.records import ArrayEncoder, RecordStream, record_type
 
 FIELDS = ["name", "nic.ips", "beparams", "oper_state"]
 
@@ -27,8 +27,17 @@ def test_pieces_join_into_the_encoding_of_the_dicts(count: int) -> None:
     expected = _as_dicts(rows)
     pieces = list(RecordStream(FIELDS, rows).pieces(size=3))
     assert b"".join(bytes(piece) for piece in pieces) == expected
-    assert len(pieces) == max(1, -(-count // 3))
+    assert len(pieces) == -(-count // 3) + 1  # the records, then the closing bracket
     assert rows == []  # released as they were encoded
+
+
+@pytest.mark.parametrize("blocks", [[], [0], [0, 0], [2], [0, 3, 0, 1], [4, 5, 1]])
+def test_blocks_encoded_one_after_the_other_make_one_array(blocks: list[int]) -> None:
+    rows = [_rows(count) for count in blocks]
+    expected = _as_dicts([row for block in rows for row in block])
+    array = ArrayEncoder(FIELDS)
+    pieces = [piece for block in rows for piece in array.pieces(block, size=2)]
+    assert b"".join(bytes(p) for p in [*pieces, array.close()]) == expected
 
 
 def test_keys_keep_the_field_order_and_dotted_names() -> None:
