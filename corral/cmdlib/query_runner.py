@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -298,7 +298,7 @@ async def stream_legacy_query(
         yield block
 
 
-async def from_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]:
+async def from_thread(make: Callable[[], Iterator[T]]) -> AsyncGenerator[T, None]:
     """The items of ``make()``, iterated in a query thread and received on the loop as
     each is ready; an exception of the iterator is raised here. Closing this early
     stops the thread at its next item."""

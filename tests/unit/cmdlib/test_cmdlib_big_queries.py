@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -212,7 +212,7 @@ def test_closing_a_threaded_stream_early_stops_its_thread() -> None:
     produced: list[int] = []
     release = threading.Event()
 
-    def items() -> Any:
+    def items() -> Iterator[int]:
         for i in range(1_000):
             produced.append(i)
             yield i
