@@ -42,20 +42,37 @@ printf 'echo "hello from the chroot of web1: $(cat /etc/hostname)"; exit\n' | gn
 serial_log="$DIR/node3/var/log/corral/kvm/vm1.serial.log"
 for _ in $(seq 1 60); do grep -q CORRAL-GUEST-READY "$serial_log" 2>/dev/null && break; sleep 1; done
 printf '$ %s   (the guest'"'"'s serial console)\n' "$(gnt-instance console --show-cmd vm1)"
-"$BIN/python" - "$DIR/node3/run/corral/kvm/vm1.serial" <<'PY'
+ask_guest() {  # ask_guest NODE: a command on vm1's serial console on NODE, and its answer
+"$BIN/python" - "$DIR/$1/run/corral/kvm/vm1.serial" <<'PY'
 import socket, sys, time
 sock = socket.socket(socket.AF_UNIX)
 sock.connect(sys.argv[1])
-sock.sendall(b"\necho guest says hello from $(hostname)\n")
+sock.sendall(b"\necho guest says hello from $(hostname), up $(cut -d' ' -f1 /proc/uptime) s\n")
 deadline, seen = time.monotonic() + 10, b""
 sock.settimeout(0.5)
-while time.monotonic() < deadline and b"says hello from vm1" not in seen:
+def answer(lines):  # the guest's answer, once its line is complete (not the echoed command)
+    return next((l for l in lines if "says hello from vm1," in l and "echo" not in l), None)
+while time.monotonic() < deadline and answer(seen.decode(errors="replace").split("\n")[:-1]) is None:
     try:
         seen += sock.recv(4096)
     except TimeoutError:
         pass
-print(next((l for l in seen.decode(errors="replace").splitlines() if "says hello from vm1" in l and "echo" not in l), "(no answer yet: the guest may still be booting)"))
+print((answer(seen.decode(errors="replace").split("\n")[:-1]) or "(no answer yet: the guest may still be booting)").strip())
 PY
+}
+ask_guest "$(gnt-instance list --no-headers -o pnode vm1)"
+
+if [ "$(gnt-instance list --no-headers -o pnode vm1)" = node3 ]; then
+  say "Live migration of vm1 to node2: its disk (node-local file storage) is mirrored over NBD while it runs, then its memory"
+  run gnt-instance migrate -f -n node2 vm1
+  printf '$ (the guest again, now on node2: same uptime clock, no reboot)\n'
+  ask_guest node2
+fi
+if [ "$(gnt-instance list --no-headers -o pnode web1)" = node2 ]; then
+  say "Moving the chroot instance web1 to node3: stopped, its disk copied node to node over TLS, started there"
+  run gnt-instance move -f -n node3 web1
+fi
+run gnt-instance list -o name,hypervisor,pnode,status,oper_ram
 
 cat <<NEXT
 
@@ -65,6 +82,8 @@ The cluster and both instances keep running. Next steps:
   gnt-instance console web1       # a shell inside the chroot instance
   gnt-instance info vm1           # disks, NICs, parameters
   gnt-instance reboot vm1 ; gnt-instance shutdown web1 ; gnt-instance startup web1
+  gnt-instance migrate -n node3 vm1   # live again, back to node3 with its disk
+  gnt-node migrate node2          # empty a node for maintenance (gnt-node evacuate, failover)
   gnt-instance add -t diskless -o noop -H fake --no-nics -n node1 f1   # a fake instance
   gnt-cluster info ; gnt-job list ; gnt-os list
   make demo-down                  # stop every instance and daemon, remove $DIR

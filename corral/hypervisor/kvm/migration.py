@@ -204,7 +204,7 @@ class SourceMigrations:
             self.runs[name] = run
             if verdict.action is not Action.DONE:
                 run.start()
-        run.disks.update(obs.jobs, out.jobs)
+        run.disks.update(obs.jobs, out.jobs, self.driver.clock.monotonic())
         return status_of(verdict, obs, run.disks, run.error)
 
     async def finalize(self, instance: InstanceSpec, success: bool, live: bool) -> None:

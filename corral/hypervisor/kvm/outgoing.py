@@ -110,18 +110,31 @@ def assess(record: OutgoingRecord, obs: Observation) -> Assessment:
     return Assessment(Action.WAIT, state, memory)
 
 
+RATE_WINDOW = 0.25
+"""Seconds of copying observed before a disk copy rate is reported."""
+
+
 @dataclass(slots=True)
 class DiskFigures:
-    """The largest disk copy figures seen (bytes): jobs vanish once they end."""
+    """The largest disk copy figures seen (bytes; jobs vanish once they end) and the
+    copy's average rate (bytes/s) since it was first seen."""
 
     copied: int = 0
     total: int = 0
+    first_seen: tuple[float, int] | None = None
+    """When the copy was first seen, and how much was copied then."""
+    rate: float = 0.0
 
-    def update(self, jobs: dict[str, BlockJob], ids: tuple[str, ...]) -> None:
+    def update(self, jobs: dict[str, BlockJob], ids: tuple[str, ...], now: float) -> None:
         mine = [jobs[j] for j in ids if j in jobs]
-        if mine:
-            self.copied = max(self.copied, sum(j.offset for j in mine))
-            self.total = max(self.total, sum(j.length for j in mine))
+        if not mine:
+            return
+        self.copied = max(self.copied, sum(j.offset for j in mine))
+        self.total = max(self.total, sum(j.length for j in mine))
+        if self.first_seen is None:
+            self.first_seen = (now, self.copied)
+        elif now - self.first_seen[0] >= RATE_WINDOW:
+            self.rate = (self.copied - self.first_seen[1]) / (now - self.first_seen[0])
 
 
 def status_of(verdict: Assessment, obs: Observation, disks: DiskFigures,
@@ -129,10 +142,12 @@ def status_of(verdict: Assessment, obs: Observation, disks: DiskFigures,
     """The status to report: ``error`` (the task's own failure) overrides ``verdict``."""
     mig = obs.migrate
     state = MigrationState.FAILED if error else verdict.state
+    copying_disks = verdict.phase is MigrationPhase.DISKS
+    rate = disks.rate / _MIB if copying_disks else mig.mbps / 8.0 * 1e6 / _MIB
     return MigrationStatus(
         state=state, phase=verdict.phase, transferred_ram_mib=mig.transferred // _MIB,
         total_ram_mib=mig.total // _MIB, remaining_ram_mib=mig.remaining // _MIB,
-        rate_mib_s=mig.mbps / 8.0 * 1e6 / _MIB, expected_downtime_ms=mig.expected_downtime_ms,
+        rate_mib_s=rate, expected_downtime_ms=mig.expected_downtime_ms,
         downtime_ms=mig.downtime_ms, total_time_ms=mig.total_time_ms,
         disk_transferred_mib=disks.copied // _MIB, disk_total_mib=disks.total // _MIB,
         error=error or verdict.error)
@@ -182,7 +197,7 @@ class OutgoingRun:
         """One look and at most one action; False once the migration has ended."""
         async with QmpSession(self.qmp_socket) as qmp:
             obs = await observe(qmp, self.record)
-            self.disks.update(obs.jobs, self.record.jobs)
+            self.disks.update(obs.jobs, self.record.jobs, self.clock.monotonic())
             verdict = assess(self.record, obs)
             if verdict.action is Action.START_MEMORY:
                 await self._save(memory_started=True)

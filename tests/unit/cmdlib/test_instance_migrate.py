@@ -134,8 +134,8 @@ def test_progress_is_logged_at_each_poll(make_harness: MakeHarness) -> None:
     ]
     h.rpc.script("instance_get_migration_status", fn=lambda node, args: answers.pop(0))
     h.run_sync(migrate())
-    assert ("* memory transfer progress: 44.92 % (115/256 MiB, 32.0 MiB/s, remaining 141 MiB,"
-            " expected downtime 30 ms)") in h.feedback
+    assert ("* memory transfer progress: 44.92 % (115 MiB transferred, 141 of 256 MiB"
+            " remaining, 32.0 MiB/s, expected downtime 30 ms)") in h.feedback
     assert sum(line.startswith("* memory transfer progress") for line in h.feedback) == 2
     assert state(h).primary_node == "node-node3"
 

@@ -75,10 +75,11 @@ def progress_line(status: MigrationProgress) -> str:
         percent = 100.0 * done / total if total else 0.0
         return (f"* disk copy progress: {percent:.2f} % ({done}/{total} MiB,"
                 f" {status.rate:.1f} MiB/s)")
-    done, total = status.transferred_ram, status.total_ram
-    percent = 100.0 * done / total if total else 0.0
-    return (f"* memory transfer progress: {percent:.2f} % ({done}/{total} MiB,"
-            f" {status.rate:.1f} MiB/s, remaining {status.remaining_ram} MiB,"
+    total, remaining = status.total_ram, status.remaining_ram
+    # Pages left to send, not bytes sent, measure progress: zero pages cost no bytes.
+    percent = 100.0 * (total - remaining) / total if total else 0.0
+    return (f"* memory transfer progress: {percent:.2f} % ({status.transferred_ram} MiB"
+            f" transferred, {remaining} of {total} MiB remaining, {status.rate:.1f} MiB/s,"
             f" expected downtime {status.expected_downtime} ms)")
 
 

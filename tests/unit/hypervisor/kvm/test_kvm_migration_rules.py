@@ -125,8 +125,10 @@ def test_assess_failures(record: OutgoingRecord, obs: Observation, error: str) -
 def test_status_of_converts_units_and_task_errors_win() -> None:
     obs = Observation(MigrateInfo.from_reply(QUERY_MIGRATE), {})
     figures = DiskFigures()
-    figures.update({"m0": _job("m0", ready=True, offset=64 * MIB)}, ("m0",))
-    figures.update({}, ("m0",))  # the job ended: the figures stay
+    figures.update({"m0": _job("m0", ready=False, offset=16 * MIB)}, ("m0",), 10.0)
+    figures.update({"m0": _job("m0", ready=True, offset=64 * MIB)}, ("m0",), 12.0)
+    figures.update({}, ("m0",), 13.0)  # the job ended: the figures stay
+    assert figures.rate == 24 * MIB  # 48 MiB more copied in the 2 s after it was first seen
     status = status_of(assess(PLAIN, obs), obs, figures)
     assert status.state == MigrationState.ACTIVE
     assert (status.transferred_ram_mib, status.remaining_ram_mib, status.total_ram_mib) == (
