@@ -38,6 +38,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench.bench_migration_cli import cli_samples
 from bench.common import (
     BenchError,
     Figure,
@@ -316,6 +317,21 @@ def outside(samples: Sequence[Sample]) -> list[float]:
     return [s.seconds - s.qemu_ms / 1000.0 for s in samples]
 
 
+def cli_figures(cli: list[float], bare: list[Sample]) -> list[Figure]:
+    """The whole ``gnt-instance migrate`` beside the bare migrations of the same run."""
+    bare_secs = [s.seconds for s in bare]
+    return [
+        report(Figure("gnt-instance migrate, 256 MiB KVM guest on sharedfile (whole command)",
+                      median(cli), "s", detail=f"3-node vcluster, command as a subprocess, "
+                      f"node2 <-> node3; median of {len(cli)}: {fmt_list(cli, 's')}")),
+        report(Figure("gnt-instance migrate overhead over bare QEMU (whole command - bare)",
+                      median(cli) - median(bare_secs), "s", OVERHEAD_TARGET_S, "max",
+                      "difference of the medians: command start, job, locks, hooks, the "
+                      "master's RPCs to both node daemons, status polls, both finalizes, "
+                      "the configuration change and the command following its job")),
+    ]
+
+
 def figures(shared: tuple[list[Sample], list[Sample]], storage: list[Sample]) -> list[Figure]:
     corral, bare = shared
     secs = [s.seconds for s in corral]
@@ -365,7 +381,8 @@ async def measure() -> list[Figure]:
     finally:
         await bench.stop_all()
         shutil.rmtree(base, ignore_errors=True)
-    return figures(shared, storage)
+    cli = await asyncio.to_thread(cli_samples, RUNS, MEMORY_MIB)
+    return figures(shared, storage) + cli_figures(cli, shared[1])
 
 
 def run() -> list[Figure]:

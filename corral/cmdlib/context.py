@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from corral.clock import Clock
+from corral.cmdlib.reservations import MemoryReservations
 from corral.config.writer import ConfigWriter
 from corral.layout import NodeLayout
 from corral.locking.manager import LockManager
@@ -28,3 +29,5 @@ class MasterContext:
     queue: JobQueue | None = None
     joiner: NodeJoiner | None = None
     """Runs the join handshake with a new node; None for the real one over TLS."""
+    reservations: MemoryReservations = field(default_factory=MemoryReservations)
+    """Memory of instances on their way to a node (see :mod:`corral.cmdlib.reservations`)."""

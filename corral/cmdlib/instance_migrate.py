@@ -13,6 +13,7 @@ from typing import Any
 
 from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_disk, check_free_memory, disk_space_needs
+from corral.cmdlib.common.instances.base_lu import node_lock_names
 from corral.cmdlib.common.instances.bundle import filled_beparams, filled_hvparams
 from corral.cmdlib.common.instances.failover import FailoverPlan, fail_over
 from corral.cmdlib.common.instances.live_storage import needs_copy
@@ -21,6 +22,8 @@ from corral.cmdlib.common.instances.migration_cleanup import clean_up
 from corral.cmdlib.common.instances.mobility import SHARED_STORAGE, MobilityLU
 from corral.cmdlib.common.instances.status import live_info
 from corral.errors import ErrorCode, OpPrereqError
+from corral.locking.levels import Level
+from corral.locking.plan import LockPlan, exclusive, shared
 from corral.objects.instance import AdminState, DiskTemplate
 from corral.opcodes.mobility import OpInstanceMigrate
 from corral.opcodes.params import DEFAULT_SHUTDOWN_TIMEOUT
@@ -118,6 +121,15 @@ class LUInstanceMigrate(MobilityLU):
             if self.target.uuid == self.inst.primary_node:
                 raise OpPrereqError(f"Cannot migrate instance {self.inst.name} to its"
                                     f" primary ({self.target.name})", ErrorCode.STATE)
+
+    def declare_locks(self) -> LockPlan:
+        """The instance exclusively, its node and the target(s) shared, no resource lock:
+        Ganeti locks the nodes and their resources exclusively, so the migrations that
+        empty a node run one after the other; here they run side by side, and the
+        target's memory is reserved by the check (``check_free_memory``) instead."""
+        uuids = self.lock_node_uuids()
+        return LockPlan.of({Level.INSTANCE: exclusive(self.inst.name),
+                            Level.NODE: shared(node_lock_names(self.cfg, uuids))})
 
     def hooks_env(self) -> dict[str, Any]:
         return {**super().hooks_env(), "MIGRATE_LIVE": self.live,

@@ -45,6 +45,7 @@ class Processor:
             result = await self._run_locked(lu)
         finally:
             self.ctx.locks.release(owner)
+            self.ctx.reservations.release(owner)
         return await self._submit_follow_up_jobs(result)
 
     async def _submit_follow_up_jobs(self, result: Any) -> Any:

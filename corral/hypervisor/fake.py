@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from corral.clock import Clock
 from corral.errors import HypervisorError
 from corral.hypervisor.base import (
     ConsoleInfo,
@@ -31,6 +32,8 @@ from corral.hypervisor.base import (
     MigrationTarget,
 )
 from corral.hypervisor.params import FAKE, HvKind
+from corral.layout import NodeLayout
+from corral.process import CommandRunner
 
 _SUFFIX = ".json"
 
@@ -42,6 +45,11 @@ class FakeHypervisor(Hypervisor):
     PARAMETERS = FAKE
     CAN_MIGRATE: ClassVar[bool] = True
     CAN_BALLOON: ClassVar[bool] = True
+
+    def __init__(self, layout: NodeLayout, runner: CommandRunner, clock: Clock) -> None:
+        super().__init__(layout, runner, clock)
+        self._memory_seen: dict[str, tuple[tuple[int, int, int], int]] = {}
+        """State file name -> ((inode, size, mtime), memory MiB) as last read."""
 
     @property
     def state_dir(self) -> Path:
@@ -146,11 +154,38 @@ class FakeHypervisor(Hypervisor):
     async def node_info(self) -> HvNodeInfo:
         """Host figures, with the fake instances' memory taken off the free memory."""
         host = await super().node_info()
-        used = sum(i.memory_mib for i in (await self.all_instances_info()).values())
+        used = self._memory_in_use()
         return HvNodeInfo(memory_total=host.memory_total,
                           memory_free=max(host.memory_free - used, 0),
                           memory_dom0=host.memory_dom0, cpu_total=host.cpu_total,
                           cpu_nodes=host.cpu_nodes, cpu_sockets=host.cpu_sockets)
+
+    def _memory_in_use(self) -> int:
+        """MiB of every fake instance here. A state file is read again only when it
+        changed (its inode, size or mtime), so asking stays cheap with many instances."""
+        try:
+            entries = os.scandir(self.state_dir)
+        except FileNotFoundError:
+            return 0
+        known: dict[str, tuple[tuple[int, int, int], int]] = {}
+        with entries:
+            for entry in entries:
+                if not entry.name.endswith(_SUFFIX) or entry.name.startswith("."):
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue  # stopped meanwhile
+                key = (st.st_ino, st.st_size, st.st_mtime_ns)
+                cached = self._memory_seen.get(entry.name)
+                if cached is None or cached[0] != key:
+                    record = self._read(entry.name[: -len(_SUFFIX)])
+                    if record is None:
+                        continue
+                    cached = (key, int(record["memory"]))
+                known[entry.name] = cached
+        self._memory_seen = known
+        return sum(memory for _key, memory in known.values())
 
     async def verify(self, hvparams: Mapping[str, Any] | None = None) -> list[str]:
         try:

@@ -53,17 +53,22 @@ async def node_free_memory(lu: LogicalUnit[Any], node: Node, hypervisor: str) ->
 async def check_free_memory(
     lu: LogicalUnit[Any], node: Node, reason: str, requested: int, hypervisor: str
 ) -> int:
-    """Ganeti's CheckNodeFreeMemory; returns the free memory (MiB).
+    """Ganeti's CheckNodeFreeMemory; returns the free memory (MiB), less what other
+    units reserved on the node. ``requested`` is then reserved for this unit until it
+    ends, so units checking the same node side by side never promise its memory twice
+    (the figure and the reservation are taken with no await between them).
 
     Raises:
         OpPrereqError: (NORES) less than ``requested`` MiB free; (ENVIRON) no figure.
     """
     free = await node_free_memory(lu, node, hypervisor)
+    free -= lu.ctx.reservations.reserved(node.name, besides=lu.lock_owner)
     if requested > free:
         raise OpPrereqError(
             f"Not enough memory on node {node.name} for {reason}:"
             f" needed {requested} MiB, available {free} MiB", ErrorCode.NORES,
         )
+    lu.ctx.reservations.reserve(node.name, lu.lock_owner, requested)
     return free
 
 

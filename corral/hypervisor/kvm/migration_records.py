@@ -61,6 +61,8 @@ class OutgoingRecord(msgspec.Struct, frozen=True, kw_only=True):
     """Capabilities set on the source for this migration (cleared afterwards)."""
     memory_started: bool = False
     postcopy_started: bool = False
+    switchover_started: bool = False
+    """The mirrors are being finished at switch-over: their ending is no failure."""
 
     @property
     def postcopy(self) -> bool:

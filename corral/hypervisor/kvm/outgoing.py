@@ -100,7 +100,7 @@ def assess(record: OutgoingRecord, obs: Observation) -> Assessment:
         return Assessment(Action.DONE, MigrationState.COMPLETED, memory)
     if status == "pre-switchover":
         return Assessment(Action.SWITCHOVER, active, memory)
-    failure = _disk_failure(record, obs)
+    failure = "" if record.switchover_started else _disk_failure(record, obs)
     if failure:
         return Assessment(Action.DONE, MigrationState.FAILED, memory, failure)
     if (status == "active" and record.postcopy and not record.postcopy_started
@@ -207,6 +207,8 @@ class OutgoingRun:
                 with contextlib.suppress(HypervisorError):  # it may have just completed
                     await qmp.migrate_start_postcopy()
             elif verdict.action in (Action.SWITCHOVER, Action.FINISH_MIRRORS):
+                if not self.record.switchover_started:  # before the mirrors go away
+                    await self._save(switchover_started=True)
                 await end_mirrors(qmp, self.record.jobs, self.clock, force=False)
                 if verdict.action is Action.SWITCHOVER:
                     await qmp.migrate_continue()

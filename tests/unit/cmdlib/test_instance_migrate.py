@@ -7,9 +7,14 @@ from typing import Any
 
 import pytest
 
-from corral.cmdlib.common.instances.migration import progress_line
+from corral.cmdlib.common.instances.migration import (
+    LOG_INTERVAL,
+    POLL_INTERVAL,
+    SILENCE_LIMIT,
+    progress_line,
+)
 from corral.cmdlib.instance_migrate import LUInstanceMigrate
-from corral.errors import ConfigurationError, ErrorCode, OpExecError
+from corral.errors import ConfigurationError, ErrorCode, OpExecError, OpPrereqError
 from corral.locking.levels import Level
 from corral.objects import AdminState, Instance, Node
 from corral.objects.instance import DiskTemplate
@@ -123,15 +128,15 @@ def test_hypervisor_migration_mode_decides_when_not_told(make_harness: MakeHarne
     assert h2.rpc.calls_of("instance_migrate")[0].args[3] is True
 
 
-def test_progress_is_logged_at_each_poll(make_harness: MakeHarness) -> None:
+def test_progress_is_logged_every_half_second(make_harness: MakeHarness) -> None:
+    """Polls every 0.1 s (the end is noticed soon), a progress line every 0.5 s."""
     h = harness(make_harness, cluster())
-    answers = [
-        MigrationProgress(status="active", phase="memory", transferred_ram=115,
-                          total_ram=256, remaining_ram=141, rate=32.0, expected_downtime=30),
-        MigrationProgress(status="active", phase="memory", transferred_ram=200,
-                          total_ram=256, remaining_ram=56, rate=32.0, expected_downtime=30),
-        MigrationProgress(status="completed", transferred_ram=256, total_ram=256),
-    ]
+    first = MigrationProgress(status="active", phase="memory", transferred_ram=115,
+                              total_ram=256, remaining_ram=141, rate=32.0, expected_downtime=30)
+    later = MigrationProgress(status="active", phase="memory", transferred_ram=200,
+                              total_ram=256, remaining_ram=56, rate=32.0, expected_downtime=30)
+    answers = [first, *[later] * 6,
+               MigrationProgress(status="completed", transferred_ram=256, total_ram=256)]
     h.rpc.script("instance_get_migration_status", fn=lambda node, args: answers.pop(0))
     h.run_sync(migrate())
     assert ("* memory transfer progress: 44.92 % (115 MiB transferred, 141 of 256 MiB"
@@ -290,14 +295,16 @@ def test_failed_status_aborts(make_harness: MakeHarness) -> None:
     on_source(h)
 
 
-def test_a_source_that_stops_answering_is_given_up_after_three_polls(
+def test_a_source_that_stops_answering_is_given_up_after_three_seconds(
         make_harness: MakeHarness) -> None:
     h = harness(make_harness, cluster())
     h.rpc.script("instance_get_migration_status", fail="Connection refused")
     with pytest.raises(OpExecError, match="the source node2 stopped answering"):
         h.run_sync(migrate())
-    assert len(h.rpc.calls_of("instance_get_migration_status")) == 3
-    assert sum("No migration status from node2" in line for line in h.feedback) == 3
+    polls = len(h.rpc.calls_of("instance_get_migration_status"))
+    assert polls == 1 + round(SILENCE_LIMIT / POLL_INTERVAL)  # a poll every 0.1 s for 3 s
+    warnings = sum("No migration status from node2" in line for line in h.feedback)
+    assert 1 < warnings <= 1 + round(SILENCE_LIMIT / LOG_INTERVAL)  # not one per poll
     assert ("instance_finalize_migration_dst", "node3") in phases(h)
     on_source(h)
 
@@ -422,7 +429,8 @@ def test_lock_plan_with_a_target_and_with_an_allocator(make_harness: MakeHarness
     plan = lu.declare_locks()
     assert requested(plan, Level.INSTANCE).names == frozenset({"vm1"})
     assert requested(plan, Level.NODE).names == frozenset({"node2", "node3"})
-    assert requested(plan, Level.NODE_RES).names == frozenset({"node2", "node3"})
+    assert requested(plan, Level.NODE).shared  # migrations off one node run together
+    assert Level.NODE_RES not in dict(plan.requests)  # memory is reserved by the check
     lu = LUInstanceMigrate(h.ctx, migrate(target_node=None), h.feedback.append)
     lu.expand_names()
     assert requested(lu.declare_locks(), Level.NODE).names == frozenset(
@@ -530,3 +538,33 @@ def test_config_write_failure_after_the_switch_still_resumes_the_guest(
     dst = [(c.node, c.args[2]) for c in h.rpc.calls_of("instance_finalize_migration_dst")]
     assert dst == [("node3", True)]
     assert state(h).primary_node == "node-node2"  # --cleanup makes it follow
+
+
+def test_target_memory_is_reserved_while_the_instance_travels(
+        make_harness: MakeHarness) -> None:
+    """During the transfer the target's memory is reserved, so another migration to it
+    checks memory with this one counted."""
+    h = harness(make_harness, cluster())
+    seen: list[int] = []
+
+    def record(node: Node, args: tuple[Any, ...]) -> Any:
+        seen.append(h.ctx.reservations.reserved("node3"))
+        return None
+
+    h.rpc.script("instance_migrate", fn=record)
+    h.run_sync(migrate())
+    assert len(seen) == 1
+    assert seen[0] > 0  # the instance's memory, reserved on the target
+    assert h.ctx.reservations.reserved("node3") == 0  # released when the unit ends
+
+
+def test_memory_reserved_by_another_unit_counts_as_used(make_harness: MakeHarness) -> None:
+    """Another job's reservation on the target (an instance on its way there) leaves
+    too little of the node's 2048 MiB free."""
+    h = harness(make_harness, cluster(beparams={"minmem": 1024, "maxmem": 1024}))
+    h.ctx.reservations.reserve("node3", "job/other", 1536)
+    expect_failure(h, migrate(), OpPrereqError, ErrorCode.NORES,
+                   "needed 1024 MiB, available 512 MiB")
+    h.ctx.reservations.release("job/other")
+    h.run_sync(migrate())
+    assert state(h).primary_node == "node-node3"

@@ -85,6 +85,25 @@ def test_node_info_subtracts_instance_memory(tmp_path: Path,
     assert asyncio.run(hv.node_info()).memory_free == 0
 
 
+def test_node_info_follows_every_change_of_the_state_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """node_info reads a state file again only when it changed: each change shows."""
+    monkeypatch.setattr(linux, "read_host", lambda: linux.HostFigures(8192, 4096, 4, 1, 1))
+    hv, other = _driver(tmp_path), _driver(tmp_path)  # another driver writes too
+
+    def free() -> int:
+        return asyncio.run(hv.node_info()).memory_free
+
+    asyncio.run(hv.start(_spec("a", 1024)))
+    assert free() == 3072
+    asyncio.run(other.balloon("a", 256))
+    assert free() == 3840
+    asyncio.run(other.start(_spec("b", 512)))
+    assert free() == 3328
+    asyncio.run(hv.stop("a", force=True, timeout=0))
+    assert free() == 3584
+
+
 def test_migration_moves_the_instance_between_nodes(tmp_path: Path) -> None:
     src, dst = _driver(tmp_path / "n1"), _driver(tmp_path / "n2")
     spec = _spec("web1")

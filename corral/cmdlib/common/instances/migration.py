@@ -40,11 +40,13 @@ from corral.objects.instance import Disk, Instance
 from corral.objects.node import Node
 from corral.rpc.payloads import MigrationEndpoint, MigrationProgress
 
-POLL_INTERVAL = 0.5
-"""Seconds between two progress polls of the source (each poll writes a log line)."""
-POLL_FAILURES = 3
-"""Consecutive unanswered polls after which the source is taken for lost and the
-migration aborted."""
+POLL_INTERVAL = 0.1
+"""Seconds between two status polls of the source (the end is noticed this soon)."""
+LOG_INTERVAL = 0.5
+"""Seconds between two progress lines in the job log."""
+SILENCE_LIMIT = 3.0
+"""Seconds without an answer from the source (and at least three polls) after which
+it is taken for lost and the migration aborted."""
 ACTIVE = frozenset({"setup", "active"})
 COMPLETED = "completed"
 
@@ -185,16 +187,21 @@ class Migration:
         plan, lu = self.plan, self.lu
         lu.log_info("* copying the disks, then the memory" if plan.copy_disks
                     else "* starting memory transfer")
-        misses = 0
+        misses, silent_since = 0, 0.0
+        logged_at: float | None = None
         while True:
             result = await lu.ctx.rpc.instance_get_migration_status(
                 plan.source, self.bundle(plan.source))
             status = result.payload
+            now = lu.ctx.clock.monotonic()
             if not result.ok or status is None:
                 misses += 1
-                lu.log_warning(f"No migration status from {plan.source.name}"
-                               f" ({misses}/{POLL_FAILURES}): {result.fail_msg}")
-                if misses >= POLL_FAILURES:
+                silent_since = silent_since if misses > 1 else now
+                if misses == 1 or now - (logged_at or 0.0) >= LOG_INTERVAL:
+                    lu.log_warning(f"No migration status from {plan.source.name}"
+                                   f" ({misses} polls): {result.fail_msg}")
+                    logged_at = now
+                if misses >= 3 and now - silent_since >= SILENCE_LIMIT:
                     raise MigrationAborted(f"the source {plan.source.name} stopped"
                                            f" answering: {result.fail_msg}")
             elif status.status == COMPLETED:
@@ -204,7 +211,9 @@ class Migration:
                 raise MigrationAborted(status.error or "hypervisor returned failure")
             else:
                 misses = 0
-                lu.log_info(progress_line(status))
+                if logged_at is None or now - logged_at >= LOG_INTERVAL:
+                    lu.log_info(progress_line(status))
+                    logged_at = now
             await lu.ctx.clock.sleep(POLL_INTERVAL)
 
     async def abort(self) -> None:

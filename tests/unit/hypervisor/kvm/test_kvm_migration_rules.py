@@ -92,9 +92,13 @@ POSTCOPY = OutgoingRecord(name="web1", uri="tcp:10.0.0.2:8102", memory_started=T
     (OutgoingRecord(name="web1", uri="u", jobs=("m0",), memory_started=True),
      _obs("completed"), Action.DONE, MigrationState.COMPLETED, MigrationPhase.MEMORY),
     (PLAIN, _obs("cancelled"), Action.DONE, MigrationState.CANCELLED, MigrationPhase.MEMORY),
+    (OutgoingRecord(name="web1", uri="u", jobs=("m0",), memory_started=True,
+                    switchover_started=True),
+     _obs("device"), Action.WAIT, MigrationState.ACTIVE, MigrationPhase.MEMORY),
 ], ids=["mirrors-copying-old-failure-ignored", "mirrors-ready", "setup", "active",
         "postcopy-first-pass", "postcopy-switch", "non-live-no-postcopy", "pre-switchover",
-        "completed-mirrors-left", "completed", "cancelled"])
+        "completed-mirrors-left", "completed", "cancelled",
+        "mirrors-finished-at-switchover-are-no-failure"])
 def test_assess_next_step(record: OutgoingRecord, obs: Observation, action: Action,
                           state: MigrationState, phase: MigrationPhase) -> None:
     verdict = assess(record, obs)
