@@ -568,3 +568,15 @@ def test_memory_reserved_by_another_unit_counts_as_used(make_harness: MakeHarnes
     h.ctx.reservations.release("job/other")
     h.run_sync(migrate())
     assert state(h).primary_node == "node-node3"
+
+
+def test_cleanup_keeping_the_source_removes_the_unfinished_disk_copies(
+        make_harness: MakeHarness) -> None:
+    """An interrupted live storage migration left disk copies on the target: incomplete
+    (the mirrors had not finished), so they go when the source keeps the instance."""
+    h = harness(make_harness, cluster(DiskTemplate.FILE))
+    h.rpc.script("instance_list", fn=listing(node2=["vm1"], node3=["vm1"]))
+    h.rpc.script("instance_get_migration_status", payload=MigrationProgress(status="active"))
+    h.run_sync(migrate(cleanup=True))
+    on_source(h)
+    assert {c.node for c in h.rpc.calls_of("blockdev_remove")} == {"node3"}

@@ -5,7 +5,8 @@ interrupted migration and make the nodes and the configuration agree.
   if an interrupted migration left it paused, whichever side of it the node was;
 - on one other node only: the configuration follows, that node resumes the guest;
 - on both: if the source reports a completed migration the other node wins, else
-  the source does (the other node discards its copy);
+  the source does (the other node discards its copy, and the disk copies a live
+  storage migration was making there are removed);
 - nowhere: an error; stop and start the instance to repair.
 """
 
@@ -16,7 +17,12 @@ from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.instances.bundle import build_bundle, instance_disks
-from corral.cmdlib.common.instances.live_storage import needs_copy, placed_on, release_disks
+from corral.cmdlib.common.instances.live_storage import (
+    needs_copy,
+    placed_on,
+    release_disks,
+    remove_disk_copies,
+)
 from corral.cmdlib.common.instances.relocation import moved_to
 from corral.errors import OpExecError
 from corral.objects.bundle import InstanceBundle
@@ -131,8 +137,11 @@ async def _source_wins(lu: LogicalUnit[Any], inst: Instance, source: Node,
     if not result.ok:
         raise OpExecError(f"Instance migration cleanup failed: {result.fail_msg}")
     await _finalize_src(lu, inst, source, success=False)
-    if not needs_copy(instance_disks(lu.cfg, inst)):
-        await release_disks(lu, inst, instance_disks(lu.cfg, inst), target)
+    disks = instance_disks(lu.cfg, inst)
+    if needs_copy(disks):  # the target's copies were still being made: incomplete
+        await remove_disk_copies(lu, inst, placed_on(disks, target), target, what="new")
+    else:
+        await release_disks(lu, inst, disks, target)
     lu.log_info("* done")
 
 
