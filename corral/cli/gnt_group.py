@@ -13,7 +13,7 @@ from corral.cli.info import format_generic_info, format_params_info, format_poli
 from corral.cli.instance_opts import IALLOCATOR_OPT
 from corral.cli.ipolicy_opts import GROUP_OPTS, ipolicy_from_opts, policy_options_text
 from corral.cli.jobs import opcode, submit_or_send
-from corral.cli.mobility_jobs import follow_result
+from corral.cli.mobility_jobs import run_evacuation
 from corral.cli.output import format_value, parse_fields
 from corral.cli.params import ParamError, group_params
 from corral.cli.query import build_filter, generic_list, generic_list_fields
@@ -96,12 +96,7 @@ def evacuate_group(ctx: Context, args: list[str]) -> int:
     op = opcode("OP_GROUP_EVACUATE", group_name=args[0], iallocator=opts.iallocator,
                 target_groups=opts.to, early_release=bool(opts.early_release),
                 sequential=bool(opts.sequential), force_failover=bool(opts.force_failover))
-    failed = follow_result(ctx, submit_or_send(ctx, op))
-    if failed:
-        ctx.out(f"There were {failed} errors during the evacuation.")
-        return 1
-    ctx.out("All instances evacuated successfully.")
-    return 0
+    return run_evacuation(ctx, op, "evacuation", "All instances evacuated successfully.")
 
 
 def group_info_entry(row: list[Any]) -> list[Any]:

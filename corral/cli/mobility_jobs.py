@@ -9,7 +9,14 @@ Following jobs prints what Ganeti's JobExecutor prints: ``Submitted jobs 4, 5``,
 from __future__ import annotations
 
 from corral.cli.errors import CliError, JobFailed, describe_error
-from corral.cli.jobs import Reporter, opcode, poll_job, submit_opcode, submitted_jobs
+from corral.cli.jobs import (
+    Reporter,
+    opcode,
+    poll_job,
+    submit_opcode,
+    submit_or_send,
+    submitted_jobs,
+)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
@@ -102,3 +109,14 @@ def follow_result(ctx: Context, result: Any) -> int:
     if jobs is None:
         raise CliError(f"Unexpected answer from the master (no job list): {result!r}")
     return follow_jobs(ctx, [(None, bool(ok), job) for ok, job in jobs])
+
+
+def run_evacuation(ctx: Context, op: dict[str, Any], what: str, done: str) -> int:
+    """Run ``op`` (its result lists jobs), follow them and report Ganeti's way:
+    "There were N errors during the <what>." (1) or ``done`` (0)."""
+    failed = follow_result(ctx, submit_or_send(ctx, op))
+    if failed:
+        ctx.out(f"There were {failed} errors during the {what}.")
+        return 1
+    ctx.out(done)
+    return 0

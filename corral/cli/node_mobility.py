@@ -14,7 +14,7 @@ from __future__ import annotations
 from corral.cli import instance_opts as io
 from corral.cli import options as o
 from corral.cli.commands import Arg, Command, ask_user
-from corral.cli.jobs import opcode, set_generic_options, submit_or_send
+from corral.cli.jobs import opcode, set_generic_options
 from corral.cli.mobility_jobs import (
     EXIT_CONFIRMATION,
     EXIT_FAILOVER_DECLINED,
@@ -22,10 +22,10 @@ from corral.cli.mobility_jobs import (
     comma_join,
     drain_node,
     follow_jobs,
-    follow_result,
     invalid,
     migration_mode,
     nice_key,
+    run_evacuation,
 )
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
@@ -63,12 +63,7 @@ def migrate_node(ctx: Context, args: list[str]) -> int:
     op = opcode("OP_NODE_MIGRATE", node_name=args[0], mode=mode, iallocator=opts.iallocator,
                 target_node=opts.dst_node, allow_runtime_changes=bool(opts.allow_runtime_chgs),
                 ignore_ipolicy=bool(opts.ignore_ipolicy))
-    failed = follow_result(ctx, submit_or_send(ctx, op))
-    if failed:
-        ctx.out(f"There were {failed} errors during the node migration.")
-        return 1
-    ctx.out("All instances migrated successfully.")
-    return 0
+    return run_evacuation(ctx, op, "node migration", "All instances migrated successfully.")
 
 
 def evacuation_mode(ctx: Context) -> str:
@@ -107,12 +102,7 @@ def evacuate_node(ctx: Context, args: list[str]) -> int:
     op = opcode("OP_NODE_EVACUATE", node_name=args[0], mode=mode, remote_node=opts.dst_node,
                 iallocator=opts.iallocator, early_release=bool(opts.early_release),
                 ignore_soft_errors=bool(opts.ignore_soft_errors))
-    failed = follow_result(ctx, submit_or_send(ctx, op))
-    if failed:
-        ctx.out(f"There were {failed} errors during the evacuation.")
-        return 1
-    ctx.out("All instances evacuated successfully.")
-    return 0
+    return run_evacuation(ctx, op, "evacuation", "All instances evacuated successfully.")
 
 
 def _failover_ops(ctx: Context, pinst: list[str]) -> list[dict[str, Any]]:
