@@ -63,7 +63,10 @@ async def blockdev_create(
         mode=bdev.mode,
         fmt=DiskFormat(bdev.params.get("format", DiskFormat.RAW)),
     )
-    return device_state(await driver.create(spec), DeviceState)
+    created = await driver.create(spec)
+    if on_primary:
+        await driver.open(spec.ref(created.logical_id), force=True)
+    return device_state(created, DeviceState)
 
 
 @handles("blockdev_remove")
@@ -78,6 +81,8 @@ async def blockdev_assemble(
 ) -> AssembledDevice:
     driver, ref = disk_driver(ctx, disk)
     info = await driver.assemble(ref)
+    if on_primary:
+        await driver.open(ref)
     link = str(link_instance_disk(ctx.layout, owner, idx, info.path)) if info.path else UNSET
     return device_state(info, AssembledDevice, link=link)
 
@@ -100,7 +105,7 @@ async def blockdev_grow(
     driver, ref = disk_driver(ctx, cf_bdev)
     if not driver.growable:
         raise BlockDeviceError(f"Disks of template {cf_bdev.dev_type} cannot be grown")
-    await driver.grow(ref, amount, dryrun)
+    await driver.grow_layer(ref, amount, dryrun, backingstore)
 
 
 @handles("blockdev_wipe")

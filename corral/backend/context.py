@@ -29,6 +29,12 @@ class NodeServices:
     """Runs LVM tools instead of the node's runner (a simulator where LVM cannot run)."""
     storage_dev_dir: Path | None = None
     """Where device nodes of simulated storage appear (``/dev`` when unset)."""
+    drbd_runner: CommandRunner | None = None
+    """Runs the DRBD tools instead of the node's runner (a simulator where DRBD cannot run)."""
+    drbd_dev_dir: Path | None = None
+    """Where DRBD devices appear (``/dev`` when unset)."""
+    drbd_proc_reader: Callable[[], str] | None = None
+    """Reads ``/proc/drbd`` (the kernel's file when unset)."""
     config_replica: ConfigStore | None = None
     """The open configuration replica of a master candidate."""
     shutdown: Callable[[], None] | None = None

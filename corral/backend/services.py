@@ -11,6 +11,7 @@ from corral.hypervisor.base import Hypervisor
 from corral.hypervisor.registry import get_driver
 from corral.objects.instance import Disk, DiskTemplate
 from corral.storage.base import BlockDevice, DiskRef
+from corral.storage.drbd.driver import read_proc_drbd
 from corral.storage.registry import StorageSettings, make_driver
 
 
@@ -25,19 +26,24 @@ def hypervisor(ctx: NodeContext, kind: str) -> Hypervisor:
 
 def storage_settings(ctx: NodeContext) -> StorageSettings:
     """Storage paths from the node's ssconf (the cluster settings every node holds)."""
-    dev_dir = ctx.services.storage_dev_dir
+    services = ctx.services
     return StorageSettings(
         file_storage_dir=read_ssconf(ctx.layout, "file_storage_dir") or "",
         shared_file_storage_dir=read_ssconf(ctx.layout, "shared_file_storage_dir") or "",
-        dev_dir=dev_dir or Path("/dev"),
+        dev_dir=services.storage_dev_dir or Path("/dev"),
+        lvm_runner=services.lvm_runner,
+        drbd_dev_dir=services.drbd_dev_dir or Path("/dev"),
+        drbd_proc_reader=services.drbd_proc_reader or read_proc_drbd,
     )
 
 
 def storage(ctx: NodeContext, template: DiskTemplate) -> BlockDevice:
-    """The driver for ``template`` (LVM tools may be routed to a configured runner)."""
+    """The driver for ``template`` (LVM and DRBD tools may be routed to configured runners)."""
     runner = ctx.runner
     if template is DiskTemplate.PLAIN and ctx.services.lvm_runner is not None:
         runner = ctx.services.lvm_runner
+    if template is DiskTemplate.DRBD and ctx.services.drbd_runner is not None:
+        runner = ctx.services.drbd_runner
     return make_driver(template, ctx.layout, runner, storage_settings(ctx))
 
 

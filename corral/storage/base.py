@@ -40,8 +40,20 @@ class LDiskStatus(enum.IntEnum):
     """Local disk health, with Ganeti's wire values (``LDS_*``)."""
 
     OKAY = 1
-    UNKNOWN = 2
-    FAULTY = 3
+    SYNC = 2
+    UNKNOWN = 3
+    FAULTY = 4
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MirrorLink:
+    """This node's side of a network mirror (Ganeti's DRBD dynamic parameters):
+    the addresses of both ends and the minor used on each."""
+
+    local_ip: str
+    remote_ip: str
+    local_minor: int
+    remote_minor: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,7 +61,9 @@ class DiskRef:
     """What a driver needs to find one existing device.
 
     ``logical_id`` is Ganeti's: ``(driver, path)`` for file, sharedfile and
-    blockdev, ``(vg, lv)`` for plain; ``()`` for diskless.
+    blockdev, ``(vg, lv)`` for plain; ``()`` for diskless; for drbd
+    ``(node_a, node_b, port, minor_a, minor_b, secret)``, with the data and
+    metadata volumes as ``children`` and this node's side in ``link``.
     """
 
     uuid: str
@@ -58,6 +72,8 @@ class DiskRef:
     size_mib: int = 0
     fmt: DiskFormat = DiskFormat.RAW
     params: Mapping[str, Any] = field(default_factory=dict)
+    children: tuple[DiskRef, ...] = ()
+    link: MirrorLink | None = None
 
     @classmethod
     def from_disk(cls, disk: Disk) -> DiskRef:
@@ -103,6 +119,9 @@ class DiskCreateSpec:
     fmt: DiskFormat = DiskFormat.RAW
     sparse: bool = True
     """File template: allocate blocks lazily (raw) / no preallocation (qcow2)."""
+    children: tuple[DiskRef, ...] = ()
+    """Devices below this one (drbd: the data and metadata volumes, created with it)."""
+    link: MirrorLink | None = None
 
     def ref(self, logical_id: tuple[str, ...] | None = None) -> DiskRef:
         """The reference to the disk this spec creates."""
@@ -113,6 +132,8 @@ class DiskCreateSpec:
             size_mib=self.size_mib,
             fmt=self.fmt,
             params=self.params,
+            children=self.children,
+            link=self.link,
         )
 
 
@@ -274,6 +295,27 @@ class BlockDevice(abc.ABC):
     async def sync_status(self, dev: DiskRef) -> SyncStatus:
         """Mirror state; templates without mirroring are always in sync."""
         return IN_SYNC
+
+    async def grow_layer(
+        self, dev: DiskRef, amount_mib: int, dryrun: bool, backingstore: bool
+    ) -> None:
+        """Ganeti's two-phase grow: the backing storage (``backingstore``), then the
+        layers above it (a mirror's device). Devices without layers grow in the first."""
+        if backingstore:
+            await self.grow(dev, amount_mib, dryrun)
+
+    async def open(self, dev: DiskRef, force: bool = False) -> None:
+        """Make the device writable on this node (a mirror's primary side); ``force``
+        makes this side's data the good copy (a new mirror). Nothing for the others."""
+        return None
+
+    async def close(self, dev: DiskRef) -> None:
+        """Undo ``open`` (a mirror's secondary side). Nothing for the others."""
+        return None
+
+    async def pause_resume_sync(self, dev: DiskRef, pause: bool) -> bool:
+        """Pause or resume a mirror's resync; whether it worked (always, without one)."""
+        return True
 
     async def snapshot(self, dev: DiskRef, snap_name: str) -> DeviceInfo:
         """Snapshot the device (export). Not supported by any driver yet.

@@ -25,3 +25,12 @@ def file_disk_path(storage_dir: str, instance: str, disk_uuid: str, index: int) 
     return posixpath.join(
         instance_file_dir(storage_dir, instance), f"{disk_uuid}{FILE_DISK_SUFFIX}{index}"
     )
+
+
+DRBD_META_MIB = 128
+"""Size of a DRBD disk's metadata volume (Ganeti's DRBD_META_SIZE)."""
+
+
+def drbd_lv_names(unique: str, index: int) -> tuple[str, str]:
+    """Names of a DRBD disk's data and metadata volumes: ``<unique>.disk<index>_data``/``_meta``."""
+    return f"{unique}.disk{index}_data", f"{unique}.disk{index}_meta"

@@ -13,6 +13,7 @@ from corral.process import CommandRunner
 from corral.storage.base import BlockDevice
 from corral.storage.blockdev import AdoptedBlockDevice
 from corral.storage.diskless import Diskless
+from corral.storage.drbd.driver import DrbdDriver, read_proc_drbd
 from corral.storage.file import FileStorage, SharedFileStorage
 from corral.storage.lvm.driver import DEFAULT_VG, LvmDriver
 
@@ -28,6 +29,12 @@ class StorageSettings:
     """Where active LVs appear (``<dir>/<vg>/<lv>``; a sandbox under the LVM simulator)."""
     adoptable_dir: Path = Path("/dev")
     """Block devices adopted by the ``blockdev`` template must resolve under this."""
+    lvm_runner: CommandRunner | None = None
+    """Runs the LVM tools for the volumes under DRBD (the node's runner when unset)."""
+    drbd_dev_dir: Path = Path("/dev")
+    """Where DRBD devices appear (``<dir>/drbd<minor>``; a sandbox under the simulator)."""
+    drbd_proc_reader: Callable[[], str] = read_proc_drbd
+    """Reads this node's ``/proc/drbd`` (the simulator's rendition in a virtual cluster)."""
 
 
 _Factory = Callable[[NodeLayout, CommandRunner, StorageSettings], BlockDevice]
@@ -45,6 +52,13 @@ def _shared(layout: NodeLayout, runner: CommandRunner, settings: StorageSettings
     return SharedFileStorage(layout, settings.shared_file_storage_dir, runner)
 
 
+def _drbd(layout: NodeLayout, runner: CommandRunner, settings: StorageSettings) -> BlockDevice:
+    lvm = LvmDriver(settings.lvm_runner or runner, default_vg=settings.default_vg,
+                    dev_dir=settings.dev_dir)
+    return DrbdDriver(runner, lvm, dev_dir=settings.drbd_dev_dir,
+                      proc_reader=settings.drbd_proc_reader)
+
+
 _FACTORIES: dict[DiskTemplate, _Factory] = {
     DiskTemplate.DISKLESS: lambda layout, runner, settings: Diskless(),
     DiskTemplate.FILE: _file,
@@ -55,6 +69,7 @@ _FACTORIES: dict[DiskTemplate, _Factory] = {
     DiskTemplate.BLOCKDEV: lambda layout, runner, settings: AdoptedBlockDevice(
         runner, settings.adoptable_dir
     ),
+    DiskTemplate.DRBD: _drbd,
 }
 
 SUPPORTED_TEMPLATES = frozenset(_FACTORIES)

@@ -133,9 +133,8 @@ class DrbdSimulator:
 
     def _new_resource(self, state: DrbdState, p: Parsed, now: float) -> Outcome:
         names = state.resources.setdefault(self.node, [])
-        if p.args[0] in names:
-            return Outcome().fail(EXIT_FAILURE, "Failure: (161) Resource already exists")
-        names.append(p.args[0])
+        if p.args[0] not in names:  # an existing resource is fine (no NLM_F_EXCL)
+            names.append(p.args[0])
         return Outcome()
 
     def _new_minor(self, state: DrbdState, p: Parsed, now: float) -> Outcome:
@@ -143,10 +142,10 @@ class DrbdSimulator:
         if resource not in state.resources.get(self.node, []):
             return Outcome().fail(EXIT_FAILURE, "Failure: (158) Unknown resource")
         minors = state.minors(self.node)
-        if number in minors:
+        if number in minors and minors[number].resource != resource:
             return Outcome().fail(EXIT_FAILURE, "Failure: (161) Minor or volume exists already "
                                   "(delete it first)")
-        minors[number] = Minor(minor=number, resource=resource)
+        minors.setdefault(number, Minor(minor=number, resource=resource))
         return Outcome()
 
     def _minor(self, state: DrbdState, text: str) -> Minor | Outcome:

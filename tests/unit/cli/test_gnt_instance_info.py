@@ -109,7 +109,7 @@ def test_info_static_drbd_with_secondary_and_vnc(run: Runner, luxi: FakeLuxi) ->
                           "secondary_node": "node2", "secondary_minor": 3, "port": 11000,
                           "secret": "s3"},
             "pstatus": ["/dev/drbd0", 147, 0, 45.5, 30, True, 1],
-            "sstatus": ["/dev/drbd3", 147, 3, None, None, False, 3], "mode": "rw",
+            "sstatus": ["/dev/drbd3", 147, 3, None, None, False, 4], "mode": "rw",
             "size": 2048, "name": "root", "uuid": "d-uuid", "spindles": 1,
             "children": [{"dev_type": "plain", "logical_id": ["xenvg", "data"], "size": 2048,
                           "pstatus": None, "sstatus": None, "children": [], "name": None,

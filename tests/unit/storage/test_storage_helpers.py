@@ -25,6 +25,7 @@ from corral.storage.base import (
 )
 from corral.storage.blockdev import AdoptedBlockDevice
 from corral.storage.diskless import Diskless
+from corral.storage.drbd.driver import DrbdDriver
 from corral.storage.file import FileStorage, SharedFileStorage
 from corral.storage.lvm.driver import LvmDriver
 from corral.storage.registry import SUPPORTED_TEMPLATES, StorageSettings, make_driver
@@ -157,9 +158,9 @@ def test_registry(tmp_path: Path) -> None:
     kinds = {t: type(make_driver(t, layout, runner, settings)) for t in SUPPORTED_TEMPLATES}
     assert kinds == {DiskTemplate.DISKLESS: Diskless, DiskTemplate.FILE: FileStorage,
                      DiskTemplate.SHAREDFILE: SharedFileStorage, DiskTemplate.PLAIN: LvmDriver,
-                     DiskTemplate.BLOCKDEV: AdoptedBlockDevice}
+                     DiskTemplate.BLOCKDEV: AdoptedBlockDevice, DiskTemplate.DRBD: DrbdDriver}
     with pytest.raises(BlockDeviceError, match="not supported"):
-        make_driver(DiskTemplate.DRBD, layout, runner, settings)
+        make_driver(DiskTemplate.RBD, layout, runner, settings)
     with pytest.raises(BlockDeviceError, match="no file storage directory"):
         make_driver(DiskTemplate.FILE, layout, runner, StorageSettings())
 
