@@ -10,10 +10,16 @@ from typing import Any, TypeVar
 
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
-from corral.backend.services import disk_driver, storage_settings
+from corral.backend.services import disk_driver, node_disk_driver, storage_settings
 from corral.errors import BlockDeviceError
 from corral.objects.instance import Disk
-from corral.rpc.payloads import UNSET, AssembledDevice, DeviceState, DeviceStatus, DiskDimensions
+from corral.rpc.payloads import (
+    UNSET,
+    AssembledDevice,
+    DeviceState,
+    DeviceStatus,
+    DiskDimensions,
+)
 from corral.storage.base import DeviceInfo, DiskCreateSpec, DiskFormat
 from corral.storage.symlinks import link_instance_disk
 from corral.storage.wipe import wipe_device
@@ -51,7 +57,7 @@ async def blockdev_create(
     info: str,
     excl_stor: bool,
 ) -> DeviceState:
-    driver, _ = disk_driver(ctx, bdev)
+    driver, ref = node_disk_driver(ctx, bdev)
     spec = DiskCreateSpec(
         uuid=bdev.uuid,
         instance=owner,
@@ -62,6 +68,8 @@ async def blockdev_create(
         params=dict(bdev.params),
         mode=bdev.mode,
         fmt=DiskFormat(bdev.params.get("format", DiskFormat.RAW)),
+        children=ref.children,
+        link=ref.link,
     )
     created = await driver.create(spec)
     if on_primary:
@@ -71,7 +79,7 @@ async def blockdev_create(
 
 @handles("blockdev_remove")
 async def blockdev_remove(ctx: NodeContext, bdev: Disk) -> None:
-    driver, ref = disk_driver(ctx, bdev)
+    driver, ref = node_disk_driver(ctx, bdev)
     await driver.remove(ref)
 
 
@@ -79,7 +87,7 @@ async def blockdev_remove(ctx: NodeContext, bdev: Disk) -> None:
 async def blockdev_assemble(
     ctx: NodeContext, disk: Disk, owner: str, on_primary: bool, idx: int
 ) -> AssembledDevice:
-    driver, ref = disk_driver(ctx, disk)
+    driver, ref = node_disk_driver(ctx, disk)
     info = await driver.assemble(ref)
     if on_primary:
         await driver.open(ref)
@@ -89,7 +97,7 @@ async def blockdev_assemble(
 
 @handles("blockdev_shutdown")
 async def blockdev_shutdown(ctx: NodeContext, disk: Disk) -> None:
-    driver, ref = disk_driver(ctx, disk)
+    driver, ref = node_disk_driver(ctx, disk)
     await driver.shutdown(ref)
 
 
@@ -102,7 +110,7 @@ async def blockdev_grow(
     backingstore: bool,
     excl_stor: bool,
 ) -> None:
-    driver, ref = disk_driver(ctx, cf_bdev)
+    driver, ref = node_disk_driver(ctx, cf_bdev)
     if not driver.growable:
         raise BlockDeviceError(f"Disks of template {cf_bdev.dev_type} cannot be grown")
     await driver.grow_layer(ref, amount, dryrun, backingstore)
@@ -110,7 +118,7 @@ async def blockdev_grow(
 
 @handles("blockdev_wipe")
 async def blockdev_wipe(ctx: NodeContext, disk: Disk, offset: int, size: int) -> None:
-    driver, ref = disk_driver(ctx, disk)
+    driver, ref = node_disk_driver(ctx, disk)
     if driver.zero_on_create:
         return
     info = await driver.assemble(ref)
@@ -119,7 +127,7 @@ async def blockdev_wipe(ctx: NodeContext, disk: Disk, offset: int, size: int) ->
 
 @handles("blockdev_find")
 async def blockdev_find(ctx: NodeContext, disk: Disk) -> DeviceStatus | None:
-    driver, ref = disk_driver(ctx, disk)
+    driver, ref = node_disk_driver(ctx, disk)
     info = await driver.find(ref)
     if info is None:
         return None

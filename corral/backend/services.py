@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ from corral.backend.ssconf import read_ssconf
 from corral.hypervisor.base import Hypervisor
 from corral.hypervisor.registry import get_driver
 from corral.objects.instance import Disk, DiskTemplate
-from corral.storage.base import BlockDevice, DiskRef
+from corral.rpc.payloads import NodeDisk
+from corral.storage.base import BlockDevice, DiskRef, MirrorLink
 from corral.storage.drbd.driver import read_proc_drbd
 from corral.storage.registry import StorageSettings, make_driver
 
@@ -49,6 +51,26 @@ def storage(ctx: NodeContext, template: DiskTemplate) -> BlockDevice:
 
 def disk_driver(ctx: NodeContext, disk: Disk) -> tuple[BlockDevice, DiskRef]:
     return storage(ctx, disk.dev_type), DiskRef.from_disk(disk)
+
+
+def node_disk_ref(disk: Disk) -> DiskRef:
+    """The driver's reference to a disk; a ``NodeDisk`` brings its children and DRBD side."""
+    ref = DiskRef.from_disk(disk)
+    if not isinstance(disk, NodeDisk):
+        return ref
+    link = disk.dynamic_params
+    return dataclasses.replace(
+        ref,
+        children=tuple(node_disk_ref(child) for child in disk.child_disks),
+        link=None if link is None else MirrorLink(
+            local_ip=link.local_ip, remote_ip=link.remote_ip,
+            local_minor=link.local_minor, remote_minor=link.remote_minor),
+    )
+
+
+def node_disk_driver(ctx: NodeContext, disk: Disk) -> tuple[BlockDevice, DiskRef]:
+    """The driver and reference of a disk sent to this node (a ``NodeDisk`` or a plain one)."""
+    return storage(ctx, disk.dev_type), node_disk_ref(disk)
 
 
 def known_hypervisors(ctx: NodeContext, names: list[str]) -> list[tuple[str, Hypervisor]]:

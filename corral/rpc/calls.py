@@ -1,5 +1,10 @@
 """The node RPC table. Wire names and argument order are Ganeti's.
 
+Block device calls take a ``NodeDisk``: a ``Disk`` plus what a node cannot look up
+(children, a DRBD disk's side). Their client methods and handlers may be typed with
+any ``Disk``: the extra fields have defaults, so a plain disk is a valid ``NodeDisk``
+on the wire (``tests/architecture/test_rpc_table.py`` allows exactly this).
+
 Each call travels as ``PUT /<name>`` with a JSON list of its arguments in table
 order; the answer is ``[true, payload]`` or ``[false, "error message"]``. ``returns``
 is the payload's type (structs in :mod:`corral.rpc.payloads`): the node's handler
@@ -22,6 +27,7 @@ from corral.rpc.payloads import (
     DeviceState,
     DeviceStatus,
     DiskDimensions,
+    DrbdSyncProgress,
     HookScriptResult,
     ImpExpHandle,
     ImpExpIo,
@@ -31,9 +37,13 @@ from corral.rpc.payloads import (
     JoinCsr,
     MigrationEndpoint,
     MigrationProgress,
+    MirrorStatus,
+    MirrorStatusResult,
+    NodeDisk,
     NodeInfo,
     NodeVerifyResult,
     OsDiagnosis,
+    PauseResult,
     RunningInstance,
     StorageValue,
     Volume,
@@ -65,6 +75,8 @@ class Arg:
     name: str
     type: Any = Any
     doc: str = ""
+    per_node: bool = False
+    """Each node receives its own value: the client passes ``{node name: value}``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,30 +368,33 @@ _TABLE: tuple[RpcCall, ...] = (
     _call(
         "blockdev_create",
         DeviceState, S, T.NORMAL, "create a disk at its logical id",
-        Arg("bdev", Disk), Arg("size", int), Arg("owner", str), Arg("on_primary", bool),
+        Arg("bdev", NodeDisk), Arg("size", int), Arg("owner", str), Arg("on_primary", bool),
         Arg("info", str), Arg("excl_stor", bool),
     ),
-    _call("blockdev_remove", None, S, T.NORMAL, "destroy a disk (idempotent)", Arg("bdev", Disk)),
+    _call(
+        "blockdev_remove", None, S, T.NORMAL, "destroy a disk (idempotent)",
+        Arg("bdev", NodeDisk),
+    ),
     _call(
         "blockdev_assemble",
         AssembledDevice, S, T.NORMAL, "activate a disk; returns its path, uri and link",
-        Arg("disk", Disk), Arg("owner", str), Arg("on_primary", bool), Arg("idx", int),
+        Arg("disk", NodeDisk), Arg("owner", str), Arg("on_primary", bool), Arg("idx", int),
     ),
-    _call("blockdev_shutdown", None, S, T.NORMAL, "deactivate a disk", Arg("disk", Disk)),
+    _call("blockdev_shutdown", None, S, T.NORMAL, "deactivate a disk", Arg("disk", NodeDisk)),
     _call(
         "blockdev_grow",
         None, S, T.NORMAL, "grow a disk by amount MiB",
-        Arg("cf_bdev", Disk), Arg("amount", int), Arg("dryrun", bool),
+        Arg("cf_bdev", NodeDisk), Arg("amount", int), Arg("dryrun", bool),
         Arg("backingstore", bool), Arg("excl_stor", bool),
     ),
     _call(
         "blockdev_wipe",
         None, S, T.SLOW, "zero size MiB of a disk from offset MiB",
-        Arg("disk", Disk), Arg("offset", int), Arg("size", int),
+        Arg("disk", NodeDisk), Arg("offset", int), Arg("size", int),
     ),
     _call(
         "blockdev_find", DeviceStatus | None, S, T.NORMAL, "locate a disk; its state or null",
-        Arg("disk", Disk),
+        Arg("disk", NodeDisk),
     ),
     _call(
         "blockdev_getdimensions",
@@ -395,6 +410,63 @@ _TABLE: tuple[RpcCall, ...] = (
         "file_storage_dir_remove",
         None, S, T.FAST, "remove an empty file storage directory",
         Arg("file_storage_dir", str),
+    ),
+    # --- mirrored disks (DRBD) -------------------------------------------------
+    _call(
+        "blockdev_getmirrorstatus",
+        list[MirrorStatus], S, T.NORMAL, "mirror state of each disk (fails if one is missing)",
+        Arg("disks", list[NodeDisk]),
+    ),
+    _call(
+        "blockdev_getmirrorstatus_multi",
+        list[MirrorStatusResult], M, T.NORMAL,
+        "mirror state of each disk, [ok, status or error] per disk",
+        Arg("node_disks", list[NodeDisk], "this node's disks", per_node=True),
+    ),
+    _call(
+        "blockdev_addchildren",
+        None, S, T.NORMAL, "attach new local volumes to a mirrored disk without them",
+        Arg("bdev", NodeDisk), Arg("ndevs", list[NodeDisk]),
+    ),
+    _call(
+        "blockdev_removechildren",
+        None, S, T.NORMAL, "detach local volumes from a mirrored disk",
+        Arg("bdev", NodeDisk), Arg("ndevs", list[NodeDisk]),
+    ),
+    _call(
+        "blockdev_pause_resume_sync",
+        list[PauseResult], S, T.NORMAL, "pause or resume the resync of each disk",
+        Arg("disks", list[NodeDisk]), Arg("pause", bool),
+    ),
+    _call(
+        "blockdev_close",
+        None, S, T.NORMAL, "make disks secondary; with an instance name, remove its links",
+        Arg("instance_name", str), Arg("disks", list[NodeDisk]),
+    ),
+    _call(
+        "blockdev_open",
+        None, S, T.NORMAL, "make disks primary and link them for the instance",
+        Arg("instance_name", str), Arg("disks", list[NodeDisk]), Arg("exclusive", bool),
+    ),
+    _call(
+        "drbd_disconnect_net", None, M, T.NORMAL, "disconnect DRBD disks (StandAlone)",
+        Arg("disks", list[NodeDisk]),
+    ),
+    _call(
+        "drbd_attach_net",
+        None, M, T.NORMAL, "reconnect DRBD disks and wait until connected",
+        Arg("disks", list[NodeDisk]),
+        Arg("multimaster", bool, "dual-primary (live migration): wait until both UpToDate"),
+    ),
+    _call(
+        "drbd_wait_sync", DrbdSyncProgress, M, T.SLOW,
+        "whether DRBD disks finished resyncing, and the lowest percentage",
+        Arg("disks", list[NodeDisk]),
+    ),
+    _call(
+        "drbd_needs_activation", list[str], S, T.NORMAL,
+        "UUIDs of the DRBD disks that are missing, StandAlone or diskless",
+        Arg("disks", list[NodeDisk]),
     ),
     # --- storage units --------------------------------------------------------
     _call(

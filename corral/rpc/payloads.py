@@ -289,3 +289,58 @@ class ImpExpStatus(Payload, frozen=True):
 def to_payload(value: Any, kind: Any) -> Any:
     """``value`` (plain JSON data) as ``kind``; raises msgspec.ValidationError."""
     return msgspec.convert(value, kind)
+
+
+# --- mirrored disks (DRBD) ------------------------------------------------------------------
+class DrbdLink(Payload, frozen=True):
+    """This node's side of a DRBD disk: Ganeti's ``dynamic_params`` (its address and minor,
+    the peer's), filled by the master for each node it sends the disk to."""
+
+    local_ip: str = msgspec.field(name="local-ip")
+    remote_ip: str = msgspec.field(name="remote-ip")
+    local_minor: int = msgspec.field(name="local-minor")
+    remote_minor: int = msgspec.field(name="remote-minor")
+
+
+class NodeDisk(Disk, kw_only=True, frozen=True):
+    """A disk as a node needs it: the configured disk plus what a node cannot look up —
+    its child disks in ``child_disks`` (drbd: the data volume, then the metadata volume)
+    and, for a drbd disk, this node's side in ``dynamic_params``."""
+
+    child_disks: tuple[NodeDisk, ...] = ()
+    dynamic_params: DrbdLink | None = None
+
+
+class MirrorStatus(Payload, frozen=True):
+    """Ganeti's ``BlockDevStatus`` (``blockdev_getmirrorstatus``): ``sync_percent`` null
+    when in sync, ``estimated_time`` in seconds, ``ldisk_status`` Ganeti's ``LDS_*``."""
+
+    dev_path: str
+    major: int | None
+    minor: int | None
+    sync_percent: float | None
+    estimated_time: int | None
+    is_degraded: bool
+    ldisk_status: int
+
+
+class MirrorStatusResult(Payload, frozen=True, array_like=True):
+    """One disk of ``blockdev_getmirrorstatus_multi``: ``[true, status]`` or
+    ``[false, error message]``."""
+
+    ok: bool
+    status: MirrorStatus | str
+
+
+class DrbdSyncProgress(Payload, frozen=True, array_like=True):
+    """``drbd_wait_sync``: ``[all done, lowest sync percentage]``."""
+
+    all_done: bool
+    min_resync: float
+
+
+class PauseResult(Payload, frozen=True, array_like=True):
+    """One disk of ``blockdev_pause_resume_sync``: ``[success, error message or null]``."""
+
+    ok: bool
+    error: str | None

@@ -317,6 +317,22 @@ class BlockDevice(abc.ABC):
         """Pause or resume a mirror's resync; whether it worked (always, without one)."""
         return True
 
+    async def add_children(self, dev: DiskRef, children: Sequence[DiskRef]) -> None:
+        """Give a mirror new local storage (``children``, already created).
+
+        Raises:
+            BlockDeviceError: the template has no children, or the device has storage.
+        """
+        raise BlockDeviceError(f"Disks of template {self.template} have no children to add")
+
+    async def remove_children(self, dev: DiskRef, children: Sequence[DiskRef]) -> None:
+        """Detach a mirror's local storage (``children``: the attached ones).
+
+        Raises:
+            BlockDeviceError: the template has no children, or they are not attached.
+        """
+        raise BlockDeviceError(f"Disks of template {self.template} have no children to remove")
+
     async def snapshot(self, dev: DiskRef, snap_name: str) -> DeviceInfo:
         """Snapshot the device (export). Not supported by any driver yet.
 

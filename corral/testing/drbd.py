@@ -32,6 +32,7 @@ from corral.process import CommandResult, CommandRunner
 from corral.testing import drbd_cli as cli
 from corral.testing.drbd_cli import EXIT_FAILURE, EXIT_STATE, Outcome, Parsed, UsageError
 from corral.testing.drbd_model import (
+    DISKLESS,
     INCONSISTENT,
     PRIMARY,
     SECONDARY,
@@ -42,6 +43,7 @@ from corral.testing.drbd_model import (
     Meta,
     Minor,
     copy_data,
+    disk_state,
     locked_state,
     mark_lost,
     meta_of,
@@ -179,7 +181,19 @@ class DrbdSimulator:
         meta.size_kib = wanted
         minor.disk_opts = _disk_opts(p.opts)
         self._link(minor)
+        self._resync_attached(state, minor, now)
         return Outcome()
+
+    def _resync_attached(self, state: DrbdState, minor: Minor, now: float) -> None:
+        """A disk attached while connected: the side with good data resyncs the other."""
+        found = peer_of(state, self.node, minor) if cli.connected(minor) else None
+        if found is None or minor.sync is not None:
+            return
+        mine, theirs = disk_state(state, minor), disk_state(state, found[1])
+        if theirs == UP_TO_DATE and mine != UP_TO_DATE:
+            start_sync(state, found[1], minor, now)
+        elif mine == UP_TO_DATE and theirs not in {UP_TO_DATE, DISKLESS}:
+            start_sync(state, minor, found[1], now)
 
     def _link(self, minor: Minor) -> None:
         link = self.device(minor.minor)

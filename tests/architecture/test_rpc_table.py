@@ -33,10 +33,32 @@ def _table_params(call: RpcCall) -> list[tuple[str, Any]]:
     return [(arg.name, arg.type) for arg in call.args]
 
 
+def _accepts(client: Any, table: Any) -> bool:
+    """The client's type is the table's, or a struct base class of it whose subclass only
+    adds fields with defaults (so every client value is a valid table value on the wire)."""
+    if client == table:
+        return True
+    if not (isinstance(client, type) and isinstance(table, type)
+            and issubclass(table, msgspec.Struct) and issubclass(table, client)):
+        return False
+    extra = [f for f in msgspec.structs.fields(table)
+             if f.name not in {g.name for g in msgspec.structs.fields(client)}]
+    return all(f.required is False for f in extra)
+
+
+def _client_params(call: RpcCall) -> list[tuple[str, Any]]:
+    """The client's view: an argument that differs by node is ``{node name: value}``."""
+    return [(arg.name, dict[str, arg.type] if arg.per_node else arg.type)  # type: ignore[name-defined]
+            for arg in call.args]
+
+
 @pytest.mark.parametrize("call", CALLS.values(), ids=lambda c: c.name)
 def test_handler_matches_the_table(call: RpcCall) -> None:
     handler = HANDLERS[call.name]
-    assert _params(handler, skip=1) == _table_params(call)
+    params = _params(handler, skip=1)
+    assert [name for name, _ in params] == [name for name, _ in _table_params(call)]
+    for (name, kind), (_, wire) in zip(params, _table_params(call), strict=True):
+        assert _accepts(kind, wire), (name, kind, wire)
     returns = type(None) if call.returns is None else call.returns
     assert typing.get_type_hints(handler)["return"] == returns
 
@@ -52,7 +74,10 @@ def test_client_method_matches_the_table(call: RpcCall) -> None:
         expected_result = dict[str, expected_result]
     else:
         assert (first, hints[first]) == ("node", NodeRef)
-    assert _params(method, skip=2) == _table_params(call)
+    client = _params(method, skip=2)
+    assert [name for name, _ in client] == [name for name, _ in _client_params(call)]
+    for (name, kind), (_, wire) in zip(client, _client_params(call), strict=True):
+        assert _accepts(kind, wire), (name, kind, wire)
     assert hints["return"] == expected_result
     timeout = inspect.signature(method).parameters["rpc_timeout"]
     assert timeout.kind is inspect.Parameter.KEYWORD_ONLY

@@ -2,7 +2,9 @@
 
 ``DrbdNodes(tmp_path)`` builds node1 and node2 (addresses 192.0.2.1 and .2), a
 settable clock for the simulators, and specs/references of drbd disks as the
-master would send them to either node (``spec(index, size, node)``).
+master would send them to either node (``spec(index, size, node)``);
+``node_disk`` is the same disk as an RPC ``NodeDisk`` and ``node_context`` a node
+daemon's context using the pair's simulators.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corral.backend.context import NodeContext, NodeServices
+from corral.layout import NodeLayout
 from corral.objects import DiskTemplate
+from corral.rpc.payloads import DrbdLink, NodeDisk
 from corral.storage.base import DiskCreateSpec, DiskRef, MirrorLink
 from corral.storage.drbd.driver import DrbdDriver
 from corral.storage.lvm.driver import LvmDriver
@@ -89,3 +94,30 @@ class DrbdNodes:
     def settle(self, seconds: float = 3600.0) -> None:
         """Let simulated time pass (resyncs finish)."""
         self.clock.now += seconds
+
+
+def node_disk(nodes: DrbdNodes, index: int, size_mib: int, node: str) -> NodeDisk:
+    """Disk ``index`` as the master sends it to ``node`` (children and DRBD side)."""
+    spec = nodes.spec(index, size_mib, node)
+    assert spec.link is not None
+    children = tuple(
+        NodeDisk(uuid=child.uuid, dev_type=DiskTemplate.PLAIN, size=child.size_mib,
+                 logical_id=child.logical_id) for child in spec.children)
+    link = spec.link
+    return NodeDisk(
+        uuid=spec.uuid, dev_type=DiskTemplate.DRBD, size=size_mib, logical_id=spec.logical_id,
+        children=tuple(child.uuid for child in children), iv_name=f"disk/{index}",
+        params=dict(spec.params), child_disks=children,
+        dynamic_params=DrbdLink(local_ip=link.local_ip, remote_ip=link.remote_ip,
+                                local_minor=link.local_minor, remote_minor=link.remote_minor),
+    )
+
+
+def node_context(nodes: DrbdNodes, node: str) -> NodeContext:
+    """A node daemon's context whose LVM and DRBD tools are this pair's simulators."""
+    sim = nodes.nodes[node]
+    services = NodeServices(lvm_runner=sim.lvm, storage_dev_dir=sim.lvm.dev_dir,
+                            drbd_runner=sim.drbd, drbd_dev_dir=sim.drbd.dev_dir,
+                            drbd_proc_reader=sim.drbd.proc_text)
+    return NodeContext(layout=NodeLayout(nodes.root / node / "root"), node_name=node,
+                       address=ADDRESSES[node], services=services)

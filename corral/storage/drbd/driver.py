@@ -16,6 +16,7 @@ ports, waiting for a resync, making a side primary after creation (``open``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -275,18 +276,17 @@ class DrbdDriver(BlockDevice):
                                 f"drbd{ids.minor}: resize failed")
 
     async def find(self, dev: DiskRef) -> DeviceInfo | None:
-        """The device when configured; inactive when only its volumes exist."""
+        """The device while its minor is configured (as Ganeti, ``None`` otherwise)."""
         ids = self._check(dev)
-        if await self.minor_status(dev) is not None:
-            return self._info(dev, ids, True)
-        data, _ = self._children(dev)
-        return None if await self._lvm.find(data) is None else self._info(dev, ids, False)
+        if await self.minor_status(dev) is None:
+            return None
+        return self._info(dev, ids, True)
 
     async def get_size(self, dev: DiskRef) -> int:
         found = await self.find(dev)
         if found is None:
-            raise BlockDeviceError(f"drbd disk {dev.uuid} not found")
-        size = await asyncio.to_thread(_size_mib, found.path) if found.active else None
+            raise BlockDeviceError(f"drbd disk {dev.uuid} not found (not assembled)")
+        size = await asyncio.to_thread(_size_mib, found.path)
         return size if size is not None else await self._lvm.get_size(self._children(dev)[0])
 
     async def storage_info(self, unit: str) -> StorageSpace:
@@ -343,17 +343,33 @@ class DrbdDriver(BlockDevice):
             raise BlockDeviceError(f"drbd{ids.minor}: device is not standalone in AttachNet")
         await self._assemble_net(ids, DrbdParams.from_params(dev.params), multimaster)
 
-    async def attach_local(self, dev: DiskRef) -> None:
-        """Attach the (new) data and metadata volumes to a diskless device."""
-        ids, _ = await self._configured(dev)
-        data, meta = self._children(dev)
+    async def add_children(self, dev: DiskRef, children: Sequence[DiskRef]) -> None:
+        """Attach new volumes (data, metadata; created) to a diskless device: their metadata
+        is initialised, so the peer resyncs them completely."""
+        ids, status = await self._configured(dev)
+        if not status.is_diskless:
+            raise BlockDeviceError(f"drbd{ids.minor}: cannot add children to a device that "
+                                   "has local storage")
+        data, meta = self._children(dataclasses.replace(dev, children=tuple(children)))
         paths = [(await self._lvm.assemble(child)).path for child in (data, meta)]
+        await self._checked(cmdgen.init_meta(ids.minor, paths[1]),
+                            f"drbd{ids.minor}: cannot initialise the meta device")
         await self._assemble_local(ids, paths[0], paths[1], dev.size_mib,
                                    DrbdParams.from_params(dev.params))
 
-    async def detach_local(self, dev: DiskRef) -> None:
-        """Detach the local volumes (the device keeps serving from the peer)."""
-        ids, _ = await self._configured(dev)
+    async def remove_children(self, dev: DiskRef, children: Sequence[DiskRef]) -> None:
+        """Detach the local volumes, which must be ``children`` (the device keeps serving
+        from the peer); a diskless device has nothing to detach."""
+        ids, status = await self._configured(dev)
+        if status.is_diskless:
+            return
+        show = parse_show((await self._checked(cmdgen.simple("show", ids.minor),
+                                               f"drbd{ids.minor}: cannot show")).stdout)
+        wanted = {str(self._lvm.device_path(*child.logical_id)) for child in children}
+        if {show.local_dev, show.meta_dev} != wanted:
+            raise BlockDeviceError(f"drbd{ids.minor}: mismatch in local storage "
+                                   f"({show.local_dev}, {show.meta_dev}) and requested "
+                                   f"children ({', '.join(sorted(wanted))})")
         await self._checked(cmdgen.simple("detach", ids.minor),
                             f"drbd{ids.minor}: can't detach local disk")
 

@@ -80,11 +80,16 @@ def test_a_peer_that_is_down_degrades_and_faulty_without_disk(tmp_path: Path) ->
         assert status.is_degraded
         assert status.ldisk_status is LDiskStatus.OKAY
         await nodes.driver("node1").close(ref)
-        await nodes.driver("node1").detach_local(ref)
+        with pytest.raises(BlockDeviceError, match="mismatch in local storage"):
+            await nodes.driver("node1").remove_children(ref, ref.children[:1])
+        await nodes.driver("node1").remove_children(ref, ref.children)
         diskless = await nodes.driver("node1").sync_status(ref)
         assert diskless.ldisk_status is LDiskStatus.FAULTY
-        await nodes.driver("node1").attach_local(ref)
-        assert (await nodes.driver("node1").sync_status(ref)).ldisk_status is LDiskStatus.OKAY
+        await nodes.driver("node1").add_children(ref, ref.children)
+        again = await nodes.driver("node1").sync_status(ref)
+        assert (again.ldisk_status, again.is_degraded) == (LDiskStatus.UNKNOWN, True)
+        with pytest.raises(BlockDeviceError, match="has local storage"):
+            await nodes.driver("node1").add_children(ref, ref.children)
 
     asyncio.run(scenario())
 
