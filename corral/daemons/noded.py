@@ -31,7 +31,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
 from corral.backend.context import NodeContext
 from corral.backend.server import RpcServer
 from corral.daemon_control import CommandLine
-from corral.daemons import lvm_simulation
+from corral.daemons import drbd_simulation, lvm_simulation
 from corral.daemons.common import (
     own_command_line,
     record_start,
@@ -59,6 +59,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="answer LVM commands from a simulated volume group kept in DIR (for machines "
         "without device-mapper; needs the source tree)",
     )
+    parser.add_argument(
+        "--simulate-drbd",
+        metavar="DIR",
+        default=None,
+        help="answer DRBD commands and /proc/drbd from a simulator whose state, shared by "
+        "every node of a virtual cluster, is kept in DIR (for machines without the DRBD "
+        "module; needs the source tree)",
+    )
     parser.add_argument("-f", "--foreground", action="store_true", help="log to stderr")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
     return parser.parse_args(argv)
@@ -71,6 +79,9 @@ async def serve(args: argparse.Namespace, command: CommandLine) -> None:
     ctx = NodeContext(layout=layout, node_name=name, address=args.bind, port=args.port)
     if args.simulate_lvm:
         lvm_simulation.install(ctx, Path(args.simulate_lvm))
+    if args.simulate_drbd:
+        drbd_simulation.install(ctx, Path(args.simulate_drbd),
+                                layout.data_dir / "drbd-simulator" / "dev")
     stop = stop_event()
     ctx.services.shutdown = stop.set
     server = RpcServer(ctx, args.bind, args.port)

@@ -147,9 +147,15 @@ def lvm_simulation_dir(node: VNode) -> Path:
     return NodeLayout(Path(node.root)).data_dir / "lvm-simulator"
 
 
+def drbd_simulation_dir(node: VNode) -> Path:
+    """The DRBD simulator's state, shared by every node of the virtual cluster."""
+    return Path(node.root).parent / "drbd-simulator"
+
+
 def start_noded(node: VNode, debug: bool = False) -> int:
     layout = NodeLayout(Path(node.root))
-    extra = ["--simulate-lvm", str(lvm_simulation_dir(node)), *(["--debug"] if debug else [])]
+    extra = ["--simulate-drbd", str(drbd_simulation_dir(node)),
+             "--simulate-lvm", str(lvm_simulation_dir(node)), *(["--debug"] if debug else [])]
     argv = noded_argv(layout.root, node.address, node.port, node.name, extra)
     return spawn_daemon(argv, layout.pid_file("corral-noded"), layout.log_file("corral-noded"))
 
