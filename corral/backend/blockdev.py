@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
-from corral.backend.services import disk_driver, node_disk_driver, storage_settings
+from corral.backend.services import node_disk_driver, storage_settings
 from corral.errors import BlockDeviceError
 from corral.objects.instance import Disk
 from corral.rpc.payloads import (
@@ -148,7 +148,7 @@ async def blockdev_getdimensions(
 ) -> list[DiskDimensions | None]:
     answers: list[DiskDimensions | None] = []
     for disk in disks:
-        driver, ref = disk_driver(ctx, disk)
+        driver, ref = node_disk_driver(ctx, disk)
         try:
             size = await driver.get_size(ref)
         except BlockDeviceError:

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.objects.bundle import InstanceBundle
-from corral.objects.instance import Disk
 from corral.rpc.payloads import (
     AssembledDevice,
     CommandOutput,
@@ -399,7 +398,7 @@ _TABLE: tuple[RpcCall, ...] = (
     _call(
         "blockdev_getdimensions",
         list[DiskDimensions | None], S, T.NORMAL, "[size in bytes, spindles] per disk, or null",
-        Arg("disks", list[Disk]),
+        Arg("disks", list[NodeDisk]),
     ),
     _call(
         "file_storage_dir_rename",

@@ -213,7 +213,7 @@ def up(
         "file_storage_dir": FILE_STORAGE_DIR,
         "shared_file_storage_dir": SHARED_FILE_STORAGE_DIR,
         "vg_name": VOLUME_GROUP,
-        "enabled_disk_templates": ["diskless", "file", "sharedfile", "plain"],
+        "enabled_disk_templates": ["diskless", "file", "sharedfile", "plain", "drbd"],
         "enabled_hypervisors": ["fake", "chroot", "kvm"],
         "hvparams": {"kvm": guest.kvm_hvparams()},
         "nicparams": {"mode": "bridged", "link": bridge_name(vc)},

@@ -38,6 +38,8 @@ def _accepts(client: Any, table: Any) -> bool:
     adds fields with defaults (so every client value is a valid table value on the wire)."""
     if client == table:
         return True
+    if typing.get_origin(client) is list and typing.get_origin(table) is list:
+        return _accepts(typing.get_args(client)[0], typing.get_args(table)[0])
     if not (isinstance(client, type) and isinstance(table, type)
             and issubclass(table, msgspec.Struct) and issubclass(table, client)):
         return False

@@ -11,14 +11,20 @@ import pytest
 
 from corral import serde
 from corral.backend import mirror_rpc
-from corral.backend.blockdev import blockdev_create, blockdev_find
+from corral.backend.blockdev import blockdev_create, blockdev_find, blockdev_getdimensions
 from corral.backend.context import NodeContext
 from corral.backend.server import decode_args
 from corral.errors import BlockDeviceError, RpcError
 from corral.rpc.calls import CALLS
 from corral.rpc.client import NodeTarget
 from corral.rpc.methods.mirror_calls import MirrorCalls
-from corral.rpc.payloads import DrbdSyncProgress, MirrorStatusResult, NodeDisk, PauseResult
+from corral.rpc.payloads import (
+    DiskDimensions,
+    DrbdSyncProgress,
+    MirrorStatusResult,
+    NodeDisk,
+    PauseResult,
+)
 from corral.rpc.results import NodeResult
 from corral.storage.base import LDiskStatus
 from corral.storage.drbd.parse import MinorStatus, parse_proc
@@ -81,6 +87,9 @@ def test_create_then_mirror_status_follows_the_resync(pair: Pair) -> None:
         found = await blockdev_find(pair.ctx["node1"], pair.disk("node1"))
         assert found is not None
         assert (found.is_degraded, found.ldisk_status) == (False, LDiskStatus.OKAY)
+        sizes = await blockdev_getdimensions(pair.ctx["node2"],
+                                             [pair.disk("node2"), pair.disk("node2", 3)])
+        assert sizes == [DiskDimensions(SIZE << 20, 1), None]
 
     asyncio.run(scenario())
 
