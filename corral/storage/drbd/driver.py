@@ -181,7 +181,9 @@ class DrbdDriver(BlockDevice):
         return spec.logical_id
 
     async def create(self, spec: DiskCreateSpec) -> DeviceInfo:
-        """Create both volumes, initialise the metadata, and assemble (not primary)."""
+        """Create the volumes (unless they exist: Ganeti's master creates them first),
+        initialise the metadata, and assemble (not primary). On failure, the volumes this
+        call created are removed."""
         ref = spec.ref()
         ids = self._check(ref)
         data, meta = self._children(ref)
@@ -191,8 +193,9 @@ class DrbdDriver(BlockDevice):
         made: list[DiskRef] = []
         try:
             for child, size in ((data, spec.size_mib), (meta, DRBD_META_MIB)):
-                await self._lvm.create(_child_spec(spec, child, size))
-                made.append(child)
+                if await self._lvm.find(child) is None:
+                    await self._lvm.create(_child_spec(spec, child, size))
+                    made.append(child)
             meta_info = await self._lvm.assemble(meta)
             await self._checked(cmdgen.init_meta(ids.minor, meta_info.path),
                                 f"drbd{ids.minor}: cannot initialise the meta device")

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from corral.errors import BlockDeviceError
-from corral.storage.base import LDiskStatus
+from corral.storage.base import DiskCreateSpec, LDiskStatus
 from corral.storage.drbd import cmdgen
 from corral.storage.drbd.cmdgen import DrbdParams
 from corral.storage.drbd.driver import parse_id, status_of
 from corral.storage.drbd.parse import parse_proc
+from corral.storage.lvm.driver import LvmDriver
 from tests.support.drbd import DrbdNodes
 
 SIZE = 64
@@ -199,3 +200,24 @@ def test_status_mapping_of_the_recorded_proc() -> None:
     assert (syncing.is_degraded, syncing.ldisk_status) == (True, LDiskStatus.SYNC)
     assert status_of(minors[2]).is_degraded
     assert status_of(minors[5]).ldisk_status is LDiskStatus.FAULTY
+
+
+def test_create_uses_volumes_made_before(tmp_path: Path) -> None:
+    """Ganeti's master creates the LVs with their own blockdev_create calls first."""
+    nodes = DrbdNodes(tmp_path)
+
+    async def scenario() -> None:
+        driver = nodes.driver("node1")
+        spec = nodes.spec(0, SIZE, "node1")
+        sim = nodes.nodes["node1"].lvm
+        lvm = LvmDriver(sim, dev_dir=sim.dev_dir)
+        for child in spec.children:
+            await lvm.create(DiskCreateSpec(uuid=child.uuid, instance="inst1", index=0,
+                                            size_mib=child.size_mib, template=child.template,
+                                            logical_id=child.logical_id))
+        info = await driver.create(spec)
+        assert info.active
+        await driver.remove(spec.ref())
+        assert nodes.nodes["node1"].lvm.state.vgs["xenvg"].lvs == []
+
+    asyncio.run(scenario())
