@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.instances.drbd import disk_tree
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.base import new_uuid
 from corral.objects.cluster import Cluster
@@ -29,11 +30,14 @@ GROWABLE = frozenset({DiskTemplate.PLAIN, DiskTemplate.FILE, DiskTemplate.SHARED
                       DiskTemplate.GLUSTER})
 """Templates whose disks can grow (Ganeti's DTS_GROWABLE)."""
 SUPPORTED = frozenset({DiskTemplate.DISKLESS, DiskTemplate.FILE, DiskTemplate.SHAREDFILE,
-                       DiskTemplate.PLAIN, DiskTemplate.BLOCKDEV})
+                       DiskTemplate.PLAIN, DiskTemplate.DRBD, DiskTemplate.BLOCKDEV})
 """Templates Corral's nodes can serve."""
 MAY_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
 """Templates whose disks may be adopted (Ganeti also adopts plain LVs; Corral does not yet)."""
 MUST_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
+LVM_BASED = frozenset({DiskTemplate.PLAIN, DiskTemplate.DRBD})
+MIRRORED = frozenset({DiskTemplate.DRBD})
+"""Templates whose disks have a secondary node (Ganeti's DTS_INT_MIRROR)."""
 
 
 def iv_name(index: int) -> str:
@@ -51,9 +55,9 @@ def check_template_storage(cluster: Cluster, template: DiskTemplate) -> None:
     """The cluster settings a template needs are there.
 
     Raises:
-        OpPrereqError: (STATE) plain without a volume group, file-based without a directory.
+        OpPrereqError: (STATE) plain or drbd without a volume group, file-based without a directory.
     """
-    if template is DiskTemplate.PLAIN and not cluster.volume_group_name:
+    if template in LVM_BASED and not cluster.volume_group_name:
         raise OpPrereqError("Cluster does not support lvm-based instances", ErrorCode.STATE)
     if template in FILE_BASED and not storage_root(cluster, template):
         raise OpPrereqError(
@@ -119,29 +123,39 @@ def _node(lu: LogicalUnit[Any], uuid: str) -> Node:
 # --- node calls -------------------------------------------------------------------
 
 async def create_disks(
-    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk]
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
+    children: Sequence[Disk] = (),
 ) -> None:
-    """Create every disk on its nodes; on a failure remove what was made, then raise.
+    """Create every disk on its nodes, primary first, each after its children (new ones
+    in ``children``, else the configuration's); on a failure remove what was made, then
+    raise.
 
     Raises:
         OpExecError: naming the disk and node that failed.
     """
     created: list[tuple[Node, Disk]] = []
+    known = {**lu.cfg.disks, **{c.uuid: c for c in children}}
     info = f"originstname+{inst.name}"
     for disk in disks:
-        for uuid in disk.nodes:
+        for uuid in _primary_first(inst, disk):
             node = _node(lu, uuid)
-            result = await lu.ctx.rpc.blockdev_create(node, disk, disk.size, inst.name,
-                uuid == inst.primary_node, info, False,
-            )
-            if not result.ok:
-                lu.log_warning(f"Creating disk {disk.iv_name} for instance '{inst.name}' failed")
-                await _rollback(lu, created)
-                raise OpExecError(
-                    f"Can't create block device {disk.iv_name} on node {node.name} for"
-                    f" instance {inst.name}: {result.fail_msg}"
-                )
-            created.append((node, disk))
+            for device in disk_tree(disk, known):
+                result = await lu.ctx.rpc.blockdev_create(
+                    node, device, device.size, inst.name, uuid == inst.primary_node, info,
+                    False)
+                if not result.ok:
+                    lu.log_warning(f"Creating disk {disk.iv_name} for instance '{inst.name}'"
+                                   " failed")
+                    await _rollback(lu, created)
+                    raise OpExecError(
+                        f"Can't create block device {disk.iv_name} on node {node.name} for"
+                        f" instance {inst.name}: {result.fail_msg}"
+                    )
+                created.append((node, device))
+
+
+def _primary_first(inst: Instance, disk: Disk) -> list[str]:
+    return sorted(disk.nodes, key=lambda uuid: uuid != inst.primary_node)
 
 
 async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> None:
@@ -154,22 +168,25 @@ async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> N
 
 async def remove_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
-    remaining: Sequence[Disk] = (),
+    remaining: Sequence[Disk] = (), children: Sequence[Disk] = (),
 ) -> bool:
-    """Remove ``disks`` from their nodes, then the instance directories no disk of
+    """Remove ``disks`` (each before its children: new ones in ``children``, else the
+    configuration's) from their nodes, then the instance directories no disk of
     ``remaining`` still uses; failures are warnings. Returns whether every disk went
     (an offline secondary node does not count; directories are best effort)."""
     ok = True
+    known = {**lu.cfg.disks, **{c.uuid: c for c in children}}
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
-            result = await lu.ctx.rpc.blockdev_remove(node, disk)
-            if result.ok:
-                continue
-            lu.log_warning(f"Could not remove disk {disk.iv_name} on node {node.name},"
-                           f" continuing anyway: {result.fail_msg}")
-            if not (result.offline and uuid != inst.primary_node):
-                ok = False
+            for device in reversed(disk_tree(disk, known)):
+                result = await lu.ctx.rpc.blockdev_remove(node, device)
+                if result.ok:
+                    continue
+                lu.log_warning(f"Could not remove disk {disk.iv_name} on node {node.name},"
+                               f" continuing anyway: {result.fail_msg}")
+                if not (result.offline and uuid != inst.primary_node):
+                    ok = False
     primary = _node(lu, inst.primary_node)
     for directory in sorted(storage_dirs(disks) - storage_dirs(remaining)):
         result = await lu.ctx.rpc.file_storage_dir_remove(primary, directory)
