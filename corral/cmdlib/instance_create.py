@@ -246,7 +246,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         inst, disks = spec.instance, spec.disks
         if disks:
             self.log_info("* creating instance disks...")
-            await create_disks(self, inst, disks, spec.children)
+            await create_disks(self, inst, disks)
         await self._wipe(inst)
         if self.start and not disks:
             # nothing to assemble before the start: one commit instead of two
@@ -275,7 +275,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             await wipe_disks(self, inst, spec.disks)
         except OpExecError as err:
             self.log_warning(f"Wiping instance disks failed ({err})")
-            await remove_disks(self, inst, spec.disks, children=spec.children)
+            await remove_disks(self, inst, spec.disks)
             raise OpExecError("There are some degraded disks for this instance") from err
 
     async def _install(self, inst: Instance) -> None:

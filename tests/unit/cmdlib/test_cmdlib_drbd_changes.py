@@ -38,8 +38,7 @@ def test_an_added_disk_is_a_drbd_disk_on_both_nodes(make_harness: MakeHarness) -
     assert new.iv_name == "disk/1"
     assert [h.data.disks[u].size for u in new.children] == [256, 128]
     made = [(c.node, c.args[0].dev_type.value) for c in h.rpc.calls_of("blockdev_create")]
-    assert made == [("node1", "plain"), ("node1", "plain"), ("node1", "drbd"),
-                    ("node2", "plain"), ("node2", "plain"), ("node2", "drbd")]
+    assert made == [("node1", "drbd"), ("node2", "drbd")]
     assert h.rpc.nodes_called("node_info") == ["node1", "node2"]
     h.assert_persisted()
 

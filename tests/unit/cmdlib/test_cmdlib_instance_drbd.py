@@ -80,7 +80,8 @@ def the_disk(h: LuHarness, name: str = NAME) -> tuple[Disk, DrbdLogicalId]:
 # --- creation ------------------------------------------------------------------------
 
 
-def test_drbd_disks_are_created_children_first_on_both_nodes(make_harness: MakeHarness) -> None:
+def test_drbd_disks_are_created_on_the_primary_then_the_secondary(
+        make_harness: MakeHarness) -> None:
     h = harness(make_harness)
     assert h.run_sync(create()) == ["node1", "node2"]
     disk, lid = the_disk(h)
@@ -97,14 +98,10 @@ def test_drbd_disks_are_created_children_first_on_both_nodes(make_harness: MakeH
     assert str(meta.logical_id[1]).endswith(".disk0_meta")
     assert (data.size, meta.size) == (1024, DRBD_META_SIZE)
     assert data.nodes == meta.nodes == disk.nodes
-    assert creates(h) == [
-        ("node1", "plain", "disk0_data", 1024, True),
-        ("node1", "plain", "disk0_meta", 128, True),
-        ("node1", "drbd", "drbd", 1024, True),
-        ("node2", "plain", "disk0_data", 1024, False),
-        ("node2", "plain", "disk0_meta", 128, False),
-        ("node2", "drbd", "drbd", 1024, False),
-    ]
+    # one call per node: the node's drbd driver makes the two LVs with the device
+    assert creates(h) == [("node1", "drbd", "drbd", 1024, True),
+                          ("node2", "drbd", "drbd", 1024, False)]
+    assert {c.args[0].uuid for c in h.rpc.calls_of("blockdev_create")} == {disk.uuid}
     inst = h.data.instance_by_name(NAME)
     assert inst is not None
     assert inst.disks == (disk.uuid,)
@@ -269,16 +266,18 @@ def _fail_drbd_on(node_name: str) -> Any:
 
 def test_a_failed_creation_removes_everything_made(make_harness: MakeHarness) -> None:
     h = harness(make_harness)
+    h.run_sync(create(name="db0", node="node1:node3"))
+    h.rpc.reset()
     h.rpc.script("blockdev_create", fn=_fail_drbd_on("node2"))
-    expect_failure(h, create(), error=OpExecError, match="on node node2")
-    removed = [(c.node, _short(c.args[0])) for c in h.rpc.calls_of("blockdev_remove")]
-    assert removed == [("node2", "disk0_meta"), ("node2", "disk0_data"),
-                       ("node1", "drbd"), ("node1", "disk0_meta"), ("node1", "disk0_data")]
+    expect_failure(h, create(disks=[{"size": 256}, {"size": 256}]), error=OpExecError,
+                   match="disk/0 on node node2")
+    removed = [(c.node, c.args[0].iv_name) for c in h.rpc.calls_of("blockdev_remove")]
+    assert removed == [("node1", "disk/0")]
     assert h.ctx.drbd.ports() == set()
     assert h.ctx.drbd.minors("node-node2") == set()
     h.rpc.script("blockdev_create", fn=_fail_drbd_on("none"))
     h.run_sync(create())
-    assert the_disk(h)[1].port == 11000
+    assert (the_disk(h)[1].port, the_disk(h)[1].primary_minor) == (11001, 1)
 
 
 # --- removal and the DRBD map --------------------------------------------------------
@@ -290,8 +289,7 @@ def test_removal_takes_disks_off_both_nodes_and_frees_minors(make_harness: MakeH
     h.rpc.reset()
     h.run_sync(OpInstanceRemove(instance_name=NAME))
     removed = [(c.node, _short(c.args[0])) for c in h.rpc.calls_of("blockdev_remove")]
-    assert removed == [("node1", "drbd"), ("node1", "disk0_meta"), ("node1", "disk0_data"),
-                       ("node2", "drbd"), ("node2", "disk0_meta"), ("node2", "disk0_data")]
+    assert removed == [("node1", "drbd"), ("node2", "drbd")]
     assert h.data.disks == {}
     assert h.data.instances == {}
     assert node_drbd_rows(h.data, "node1") == []

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
-from corral.cmdlib.common.instances.drbd import disk_tree
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.base import new_uuid
 from corral.objects.cluster import Cluster
@@ -123,35 +122,30 @@ def _node(lu: LogicalUnit[Any], uuid: str) -> Node:
 # --- node calls -------------------------------------------------------------------
 
 async def create_disks(
-    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
-    children: Sequence[Disk] = (),
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk]
 ) -> None:
-    """Create every disk on its nodes, primary first, each after its children (new ones
-    in ``children``, else the configuration's); on a failure remove what was made, then
-    raise.
+    """Create every disk on its nodes, primary first; on a failure remove what was made,
+    then raise. A DRBD disk is one call per node: the node's driver makes its LVs with it.
 
     Raises:
         OpExecError: naming the disk and node that failed.
     """
     created: list[tuple[Node, Disk]] = []
-    known = {**lu.cfg.disks, **{c.uuid: c for c in children}}
     info = f"originstname+{inst.name}"
     for disk in disks:
         for uuid in _primary_first(inst, disk):
             node = _node(lu, uuid)
-            for device in disk_tree(disk, known):
-                result = await lu.ctx.rpc.blockdev_create(
-                    node, device, device.size, inst.name, uuid == inst.primary_node, info,
-                    False)
-                if not result.ok:
-                    lu.log_warning(f"Creating disk {disk.iv_name} for instance '{inst.name}'"
-                                   " failed")
-                    await _rollback(lu, created)
-                    raise OpExecError(
-                        f"Can't create block device {disk.iv_name} on node {node.name} for"
-                        f" instance {inst.name}: {result.fail_msg}"
-                    )
-                created.append((node, device))
+            result = await lu.ctx.rpc.blockdev_create(node, disk, disk.size, inst.name,
+                uuid == inst.primary_node, info, False,
+            )
+            if not result.ok:
+                lu.log_warning(f"Creating disk {disk.iv_name} for instance '{inst.name}' failed")
+                await _rollback(lu, created)
+                raise OpExecError(
+                    f"Can't create block device {disk.iv_name} on node {node.name} for"
+                    f" instance {inst.name}: {result.fail_msg}"
+                )
+            created.append((node, disk))
 
 
 def _primary_first(inst: Instance, disk: Disk) -> list[str]:
@@ -168,25 +162,23 @@ async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> N
 
 async def remove_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
-    remaining: Sequence[Disk] = (), children: Sequence[Disk] = (),
+    remaining: Sequence[Disk] = (),
 ) -> bool:
-    """Remove ``disks`` (each before its children: new ones in ``children``, else the
-    configuration's) from their nodes, then the instance directories no disk of
-    ``remaining`` still uses; failures are warnings. Returns whether every disk went
-    (an offline secondary node does not count; directories are best effort)."""
+    """Remove ``disks`` from their nodes (a DRBD disk with its LVs), then the instance
+    directories no disk of ``remaining`` still uses; failures are warnings. Returns
+    whether every disk went (an offline secondary node does not count; directories are
+    best effort)."""
     ok = True
-    known = {**lu.cfg.disks, **{c.uuid: c for c in children}}
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
-            for device in reversed(disk_tree(disk, known)):
-                result = await lu.ctx.rpc.blockdev_remove(node, device)
-                if result.ok:
-                    continue
-                lu.log_warning(f"Could not remove disk {disk.iv_name} on node {node.name},"
-                               f" continuing anyway: {result.fail_msg}")
-                if not (result.offline and uuid != inst.primary_node):
-                    ok = False
+            result = await lu.ctx.rpc.blockdev_remove(node, disk)
+            if result.ok:
+                continue
+            lu.log_warning(f"Could not remove disk {disk.iv_name} on node {node.name},"
+                           f" continuing anyway: {result.fail_msg}")
+            if not (result.offline and uuid != inst.primary_node):
+                ok = False
     primary = _node(lu, inst.primary_node)
     for directory in sorted(storage_dirs(disks) - storage_dirs(remaining)):
         result = await lu.ctx.rpc.file_storage_dir_remove(primary, directory)
