@@ -4,6 +4,8 @@ rollback, minors and ports, removal, and the DRBD map behind ``gnt-node list-drb
 from __future__ import annotations
 
 import asyncio
+import os
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -43,9 +45,9 @@ def create(name: str = NAME, node: str = "node1:node2", **kw: Any) -> OpInstance
 
 def lvm_free(free: int) -> Any:
     def answer(node: Node, args: tuple[Any, ...]) -> dict[str, Any]:
-        return {"memory_free": 4096, "hv": {},
-                "storage": [{"type": "lvm-vg", "name": vg, "storage_free": free}
-                            for vg in ("xenvg", "fastvg", "metavg")]}
+        return {"memory_total": 8192, "memory_free": 4096, "cpu_total": 4, "hv": {},
+                "storage": [{"type": "lvm-vg", "name": vg, "storage_free": free,
+                             "storage_size": 20_000} for vg in ("xenvg", "fastvg", "metavg")]}
     return answer
 
 
@@ -310,3 +312,16 @@ def test_node_drbd_rows(make_harness: MakeHarness) -> None:
                                                 "node2"]]
     with pytest.raises(OpPrereqError, match="nodeX"):
         node_drbd_rows(h.data, "nodeX")
+
+
+HAIL = Path("/usr/lib/ganeti/3.0/usr/lib/ganeti/iallocators/hail")
+
+
+@pytest.mark.skipif(not os.access(HAIL, os.X_OK), reason="Debian's hail is not installed")
+def test_hail_chooses_both_nodes(make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    h.run_sync(create(pnode=None, snode=None, iallocator="hail"))
+    disk, lid = the_disk(h)
+    assert lid.primary != lid.secondary
+    assert disk.nodes == (lid.primary, lid.secondary)
+    assert any("via iallocator hail" in line for line in h.feedback)
