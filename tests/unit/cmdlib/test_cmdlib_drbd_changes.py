@@ -7,6 +7,7 @@ from typing import Any
 
 from corral.cmdlib import generic_query, instance_disks, instance_set_params  # noqa: F401
 from corral.cmdlib.common.instances.drbd import DrbdLogicalId, node_drbd_rows
+from corral.cmdlib.node_storage import lv_owners
 from corral.objects import DiskTemplate
 from corral.opcodes.instance import OpInstanceGrowDisk, OpInstanceSetParams
 from corral.opcodes.query import OpQuery
@@ -76,3 +77,13 @@ def test_queries_show_the_secondary(make_harness: MakeHarness) -> None:
     assert rows["node2"] == [[], [NAME], 0, 1]
     assert rows["node3"] == [[], [], 0, 0]
     assert disks(h)[0].dev_type is DiskTemplate.DRBD
+
+
+def test_both_lvs_on_both_nodes_belong_to_the_instance(make_harness: MakeHarness) -> None:
+    h = created(make_harness)
+    data, meta = (h.data.disks[u] for u in disks(h)[0].children)
+    owners = lv_owners(h.data)
+    for node in ("node-node1", "node-node2"):
+        for lv in (data, meta):
+            assert owners[(node, "xenvg", str(lv.logical_id[1]))] == NAME
+    assert len(owners) == 4
