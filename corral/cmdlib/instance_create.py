@@ -1,8 +1,10 @@
 """Creating an instance (``gnt-instance add``): Ganeti's LUInstanceCreate, create mode.
 
 Locks: the new instance name (a lock the configuration does not know yet), the
-primary node's node and node-res locks exclusively (every node when Corral
-picks the node), the cluster lock shared.
+primary (and, for ``drbd``, secondary) node's node lock shared and node-res lock
+exclusively (every node when an allocator picks them), the cluster lock shared.
+A ``drbd`` instance's minors and port are reserved for the job when its disks
+are built (:mod:`corral.cmdlib.common.instances.drbd`).
 
 ``check_prereq`` builds the complete instance: its Disk objects (logical ids,
 sizes), NICs (MACs generated or checked) and parameters, and checks space,
@@ -53,7 +55,7 @@ from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.iallocator import protocol
-from corral.locking.levels import ALL_SET, Level
+from corral.locking.levels import ALL_SET, AllSet, Level
 from corral.locking.plan import LockPlan, exclusive, shared
 from corral.objects import ipolicy as policy
 from corral.objects.config_data import Kind
@@ -119,7 +121,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         # are exclusive until the instance and its disks are in the configuration; a
         # diskless instance takes no storage, and its memory is only used once it starts,
         # after the resource lock is released, so it shares them with other creations.
-        names: Any = ALL_SET
+        names: list[str] | AllSet = ALL_SET
         if self.pnode is not None:
             names = [n.name for n in (self.pnode, self.snode) if n is not None]
         res = exclusive(names) if self.op.disks else shared(names)

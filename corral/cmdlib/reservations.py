@@ -1,4 +1,6 @@
-"""Memory promised to instances on their way to a node (a migration in flight).
+"""What running jobs hold before the configuration shows it: memory promised to
+instances on their way to a node (a migration in flight), and the DRBD minors and ports
+of disks being created.
 
 A unit that checks a node's free memory under the node's resource lock and then lets
 the lock go before the instance arrives (so that migrations to one node run side by
