@@ -4,6 +4,8 @@ rollback, minors and ports, removal, and the DRBD map behind ``gnt-node list-drb
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from corral.opcodes.instance import OpInstanceCreate, OpInstanceQueryData, OpIns
 from corral.rpc.results import NodeResult
 from tests.support.config import ConfigBuilder, instance_cluster
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure, requested
+from tests.unit.cmdlib.test_cmdlib_private_params import Master
 
 NAME = "db1.example.com"
 TEMPLATES = ("file", "diskless", "plain", "drbd")
@@ -325,3 +328,30 @@ def test_hail_chooses_both_nodes(make_harness: MakeHarness) -> None:
     assert lid.primary != lid.secondary
     assert disk.nodes == (lid.primary, lid.secondary)
     assert any("via iallocator hail" in line for line in h.feedback)
+
+
+def test_through_the_queue_the_secret_stays_in_the_configuration(
+    make_harness: MakeHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    h = harness(make_harness)
+    master = Master(h, tmp_path)
+    op = {"OP_ID": "OP_INSTANCE_CREATE", "instance_name": NAME, "os_type": "busybox",
+          "pnode": "node1", "snode": "node2", "disk_template": "drbd",
+          "disks": [{"size": 1024}], "nics": [], "name_check": False, "ip_check": False}
+
+    async def scenario() -> tuple[list[Any], list[Any], list[Path]]:
+        job = await master.run_job(op)
+        jobs = await master.methods.dispatch("QueryJobs", [[job.id], ["status", "opresult",
+                                                                      "oplog"]])
+        rows = await master.methods.dispatch("QueryNodeDrbd", ["node2"])
+        return jobs, rows, master.files()
+
+    jobs, rows, files = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert jobs[0][0] == "success"
+    assert rows == [["node2", 0, NAME, "disk/0", "secondary", "node1"]]
+    secret = the_disk(h)[1].secret.encode()
+    holding = {p.name for p in files if secret in p.read_bytes()}
+    assert holding
+    assert all(name.startswith(h.store_path.name) for name in holding)
+    assert secret.decode() not in json.dumps(jobs) + caplog.text
