@@ -108,10 +108,14 @@ class LUInstanceRecreateDisks(InstanceLU[OpInstanceRecreateDisks]):
         inst = self.inst
         if inst.disk_template is DiskTemplate.DISKLESS:
             raise OpPrereqError(f"Instance '{inst.name}' has no disks", ErrorCode.INVAL)
+        if self.new_nodes and inst.disk_template in MIRRORED:
+            raise OpPrereqError(f"Recreating the disks of a {inst.disk_template.value}"
+                                " instance on other nodes is not supported yet",
+                                ErrorCode.INVAL)
         if self.new_nodes and len(self.new_nodes) != 1:
             raise OpPrereqError(f"Instance {inst.name} currently has 1 nodes, but new node"
                                 f" list has {len(self.new_nodes)} nodes", ErrorCode.INVAL)
-        for uuid in self.new_nodes or [inst.primary_node]:
+        for uuid in self.new_nodes or self.lock_node_uuids():
             check_node_online(self.cfg.nodes[uuid], "Can't recreate disks on offline node")
         await check_state(self, inst, INSTANCE_NOT_RUNNING, "cannot recreate disks")
         if self.wanted and max(self.wanted) >= len(inst.disks):

@@ -8,10 +8,15 @@ from typing import Any
 from corral.cmdlib import generic_query, instance_disks, instance_set_params  # noqa: F401
 from corral.cmdlib.common.instances.drbd import DrbdLogicalId, node_drbd_rows
 from corral.cmdlib.node_storage import lv_owners
+from corral.errors import ErrorCode
 from corral.objects import DiskTemplate
-from corral.opcodes.instance import OpInstanceGrowDisk, OpInstanceSetParams
+from corral.opcodes.instance import (
+    OpInstanceGrowDisk,
+    OpInstanceRecreateDisks,
+    OpInstanceSetParams,
+)
 from corral.opcodes.query import OpQuery
-from tests.support.lu_harness import LuHarness, MakeHarness
+from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
 from tests.unit.cmdlib.test_cmdlib_instance_drbd import NAME, create, harness
 
 
@@ -87,3 +92,17 @@ def test_both_lvs_on_both_nodes_belong_to_the_instance(make_harness: MakeHarness
         for lv in (data, meta):
             assert owners[(node, "xenvg", str(lv.logical_id[1]))] == NAME
     assert len(owners) == 4
+
+
+def test_disks_are_recreated_on_both_nodes(make_harness: MakeHarness) -> None:
+    h = created(make_harness)
+    h.run_sync(OpInstanceRecreateDisks(instance_name=NAME))
+    made = [(c.node, c.args[0].uuid, c.args[3]) for c in h.rpc.calls_of("blockdev_create")]
+    uuid = disks(h)[0].uuid
+    assert made == [("node1", uuid, True), ("node2", uuid, False)]
+
+
+def test_recreating_on_other_nodes_is_refused(make_harness: MakeHarness) -> None:
+    h = created(make_harness)
+    expect_failure(h, OpInstanceRecreateDisks(instance_name=NAME, nodes=["node3"]),
+                   code=ErrorCode.INVAL, match="not supported yet")
