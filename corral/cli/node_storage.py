@@ -1,5 +1,7 @@
 """``gnt-node volumes`` and ``gnt-node list-storage`` (through ``OP_NODE_QUERYVOLS`` and
-``OP_NODE_QUERY_STORAGE`` jobs), printed as Ganeti's tables."""
+``OP_NODE_QUERY_STORAGE`` jobs), and ``gnt-node list-drbd`` (the ``QueryNodeDrbd`` LUXI
+method, read from the configuration as Ganeti's confd ``node_drbd`` query), printed as
+Ganeti's tables."""
 
 from __future__ import annotations
 
@@ -21,6 +23,9 @@ STORAGE_FIELDS = ["node", "type", "name", "size", "used", "free", "allocatable"]
 STORAGE_TITLES = {"node": "Node", "type": "Type", "name": "Name", "size": "Size", "used": "Used",
                   "free": "Free", "allocatable": "Allocatable", "vg": "VG"}
 STORAGE_SIZES = ["size", "used", "free"]
+DRBD_FIELDS = ["node", "minor", "instance", "disk", "role", "peer"]
+DRBD_TITLES = {"node": "Node", "minor": "Minor", "instance": "Instance", "disk": "Disk",
+               "role": "Role", "peer": "PeerNode"}
 
 
 def _print_table(ctx: Context, titles: dict[str, str], fields: list[str], rows: list[Any],
@@ -52,6 +57,16 @@ def list_storage(ctx: Context, args: list[str]) -> int:
     return 0
 
 
+def list_drbd(ctx: Context, args: list[str]) -> int:
+    """The DRBD minors of one node as the configuration assigns them."""
+    rows = sorted(ctx.client.QueryNodeDrbd(args[0]) or [])
+    headers = None if ctx.opts.no_headers else DRBD_TITLES
+    for line in generate_table(headers, DRBD_FIELDS, ctx.opts.separator, rows,
+                               numfields=["minor"]):
+        ctx.out(line)
+    return 0
+
+
 STORAGE_TYPE_OPT = o.Opt("-t", "--storage-type", dest="user_storage_type", default=None,
                          metavar="STORAGE_TYPE",
                          help="Storage type (file, lvm-vg or lvm-pv; default: the first one of"
@@ -67,4 +82,7 @@ COMMANDS = {
         list_storage, [Arg("node")], (*_LIST_OPTS, STORAGE_TYPE_OPT), "[<node_name>...]",
         "List physical volumes on node(s). The default field list is (in order): "
         + ", ".join(STORAGE_FIELDS)),
+    "list-drbd": Command(
+        list_drbd, [Arg("node", 1, 1)], (o.NOHDR_OPT, o.SEP_OPT), "<node_name>",
+        "Query the list of used DRBD minors on the given node"),
 }

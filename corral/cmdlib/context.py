@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from corral.clock import Clock
-from corral.cmdlib.reservations import MemoryReservations
+from corral.cmdlib.reservations import DrbdReservations, MemoryReservations
 from corral.config.writer import ConfigWriter
 from corral.layout import NodeLayout
 from corral.locking.manager import LockManager
@@ -31,3 +31,5 @@ class MasterContext:
     """Runs the join handshake with a new node; None for the real one over TLS."""
     reservations: MemoryReservations = field(default_factory=MemoryReservations)
     """Memory of instances on their way to a node (see :mod:`corral.cmdlib.reservations`)."""
+    drbd: DrbdReservations = field(default_factory=DrbdReservations)
+    """DRBD minors and ports of disks not yet committed."""

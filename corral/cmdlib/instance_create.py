@@ -1,8 +1,10 @@
 """Creating an instance (``gnt-instance add``): Ganeti's LUInstanceCreate, create mode.
 
 Locks: the new instance name (a lock the configuration does not know yet), the
-primary node's node and node-res locks exclusively (every node when Corral
-picks the node), the cluster lock shared.
+primary (and, for ``drbd``, secondary) node's node lock shared and node-res lock
+exclusively (every node when an allocator picks them), the cluster lock shared.
+A ``drbd`` instance's minors and port are reserved for the job when its disks
+are built (:mod:`corral.cmdlib.common.instances.drbd`).
 
 ``check_prereq`` builds the complete instance: its Disk objects (logical ids,
 sizes), NICs (MACs generated or checked) and parameters, and checks space,
@@ -32,12 +34,14 @@ from corral.cmdlib.common.allocation import (
 )
 from corral.cmdlib.common.instances.bundle import build_bundle, instance_node_names
 from corral.cmdlib.common.instances.disks import (
+    MIRRORED,
     assemble_disks,
     create_disks,
     remove_disks,
     shutdown_disks,
     wipe_disks,
 )
+from corral.cmdlib.common.instances.drbd import DrbdAllocator
 from corral.cmdlib.common.instances.new_instance import (
     NewInstance,
     build_new_instance,
@@ -51,7 +55,7 @@ from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.iallocator import protocol
-from corral.locking.levels import ALL_SET, Level
+from corral.locking.levels import ALL_SET, AllSet, Level
 from corral.locking.plan import LockPlan, exclusive, shared
 from corral.objects import ipolicy as policy
 from corral.objects.config_data import Kind
@@ -73,6 +77,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
 
     start = True
     pnode: Node | None = None
+    snode: Node | None = None
     spec: NewInstance | None = None
 
     def check_arguments(self) -> None:
@@ -90,9 +95,13 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         if op.no_install and op.start:
             self.log_info("No-installation mode selected, disabling startup")
             self.start = False
-        check_disk_args(self.cfg.cluster, op)
+        template = check_disk_args(self.cfg.cluster, op)
         added_tags((), op.tags)
-        if op.snode or op.snode_uuid:
+        if template in MIRRORED:
+            if (op.pnode or op.pnode_uuid) and not (op.snode or op.snode_uuid):
+                raise OpPrereqError("The networked disk templates need a mirror node",
+                                    ErrorCode.INVAL)
+        elif op.snode or op.snode_uuid:
             self.log_warning("Secondary node will be ignored on non-mirrored disk template")
 
     def expand_names(self) -> None:
@@ -103,13 +112,18 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         wanted = op.pnode or op.pnode_uuid
         if wanted and not op.iallocator:
             self.pnode = self.expand_node(wanted)
+            second = op.snode or op.snode_uuid
+            if second and create_template(self.cfg.cluster, op) in MIRRORED:
+                self.snode = self.expand_node(second)
 
     def declare_locks(self) -> LockPlan:
         # The node lock is shared: creations on one node run side by side. Its resources
         # are exclusive until the instance and its disks are in the configuration; a
         # diskless instance takes no storage, and its memory is only used once it starts,
         # after the resource lock is released, so it shares them with other creations.
-        names = self.pnode.name if self.pnode else ALL_SET
+        names: list[str] | AllSet = ALL_SET
+        if self.pnode is not None:
+            names = [n.name for n in (self.pnode, self.snode) if n is not None]
         res = exclusive(names) if self.op.disks else shared(names)
         return LockPlan.of({Level.INSTANCE: exclusive(self.op.instance_name),
                             Level.NODE: shared(names), Level.NODE_RES: res})
@@ -121,10 +135,13 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
                                 ErrorCode.EXISTS)
         hypervisor = op.hypervisor or self.cfg.cluster.default_hypervisor
         check_hypervisor_enabled(self.cfg.cluster, hypervisor)
-        pnode = await self._primary_node(hypervisor)
-        spec = build_new_instance(self.cfg, op, pnode, hypervisor, self.now())
+        nodes = await self._nodes(hypervisor)
+        pnode = nodes[0]
+        alloc = DrbdAllocator(self.cfg, self.ctx.drbd, self.lock_owner or f"lu/{id(self)}")
+        spec = build_new_instance(self.cfg, op, nodes, hypervisor, self.now(), alloc)
         disks = [d for d, adopted in zip(spec.disks, spec.adopted, strict=True) if not adopted]
-        await check_free_disk(self, [pnode], disk_space_needs(self.cfg.cluster, disks))
+        await check_free_disk(self, nodes,
+                              disk_space_needs(self.cfg.cluster, spec.children or disks))
         await self._adopted_sizes(spec, pnode)
         self._check_policy(spec, pnode)
         await validate_os(self, [pnode], spec.instance.os, spec.os_full, op.force_variant)
@@ -132,6 +149,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             await check_free_memory(self, pnode, f"creating instance {op.instance_name}",
                                     int(spec.be_full["maxmem"]), hypervisor)
         self.pnode, self.spec = pnode, spec
+        self.snode = nodes[1] if len(nodes) > 1 else None
 
     def _check_policy(self, spec: NewInstance, pnode: Node) -> None:
         """The new instance's specs against its group's policy (Ganeti's ispec check)."""
@@ -144,22 +162,38 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             disk_templates=[template] * len(spec.disks))
         ipolicy.check_instance_spec(self, group, violations, self.op.ignore_ipolicy)
 
-    async def _primary_node(self, hypervisor: str) -> Node:
+    async def _nodes(self, hypervisor: str) -> tuple[Node, ...]:
+        """The primary node and, for a mirrored template, the secondary; checked."""
+        mirrored = create_template(self.cfg.cluster, self.op) in MIRRORED
         if self.pnode is not None:
-            node = self.expand_node(self.pnode.uuid)
+            nodes = [self.expand_node(self.pnode.uuid)]
+            if self.snode is not None:
+                nodes.append(self.expand_node(self.snode.uuid))
         else:
-            node = await self._allocate(hypervisor)
-        problems = [(node.offline, "offline"), (node.drained, "drained"),
-                    (not node.vm_capable, "non-vm_capable")]
-        for bad, what in problems:
-            if bad:
-                raise OpPrereqError(f"Cannot use {what} primary node '{node.name}'",
-                                    ErrorCode.STATE)
-        return node
+            nodes = await self._allocate(hypervisor)
+        nodes = nodes[:2] if mirrored else nodes[:1]
+        if mirrored and len(nodes) < 2:
+            raise OpPrereqError("The networked disk templates need a mirror node",
+                                ErrorCode.INVAL)
+        if mirrored and nodes[1].uuid == nodes[0].uuid:
+            raise OpPrereqError("The secondary node cannot be the primary node",
+                                ErrorCode.INVAL)
+        for node, role in zip(nodes, ("primary", "secondary"), strict=False):
+            problems = [(node.offline, "offline"), (node.drained, "drained"),
+                        (not node.vm_capable, "non-vm_capable")]
+            for bad, what in problems:
+                if bad:
+                    raise OpPrereqError(f"Cannot use {what} {role} node '{node.name}'",
+                                        ErrorCode.STATE)
+        if len(nodes) > 1 and nodes[0].group != nodes[1].group:
+            self.log_warning("The primary and secondary nodes are in two different node"
+                             " groups; the disk parameters from the first disk's node"
+                             " group will be used")
+        return tuple(nodes)
 
-    async def _allocate(self, hypervisor: str) -> Node:
-        """The primary node an allocator (``-I``, else the cluster default, else Corral's
-        own) chooses for the new instance."""
+    async def _allocate(self, hypervisor: str) -> list[Node]:
+        """The nodes an allocator (``-I``, else the cluster default, else Corral's own)
+        chooses for the new instance (primary first)."""
         op, cluster = self.op, self.cfg.cluster
         _, be = full_beparams(cluster, op.beparams)
         template = create_template(cluster, op).value
@@ -171,8 +205,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             nics=[dict(n) for n in op.nics], os=op.os_type or "", hypervisor=hypervisor,
             tags=op.tags or (), group_name=op.group_name)
         name = iallocation.allocator_name(self, op.iallocator)
-        nodes = await iallocation.allocate_instance(self, name, request)
-        return nodes[0]
+        return await iallocation.allocate_instance(self, name, request)
 
     async def _adopted_sizes(self, spec: NewInstance, pnode: Node) -> None:
         """Sizes of adopted block devices without one, from the node."""
@@ -202,11 +235,11 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         return env
 
     def hooks_nodes(self) -> tuple[list[Node], list[Node]]:
-        nodes = hooks_env.master_and(self.cfg, *([self.pnode] if self.pnode else []))
+        nodes = hooks_env.master_and(self.cfg, *(n for n in (self.pnode, self.snode) if n))
         return nodes, nodes
 
     def dry_run_result(self) -> Any:
-        return [self.pnode.name] if self.pnode else []
+        return [n.name for n in (self.pnode, self.snode) if n is not None]
 
     # --- exec ---------------------------------------------------------------------
     async def exec(self) -> Any:
@@ -221,7 +254,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             # nothing to assemble before the start: one commit instead of two
             inst = inst.evolve(self.now(), admin_state=AdminState.UP, disks_active=True)
         self.log_info(f"adding instance {inst.name} to cluster config")
-        await self.commit(inst, *disks)
+        await self.commit(inst, *disks, *spec.children)
         self.release_level(Level.NODE_RES)
         if self._installs():
             await self._install(inst)
@@ -263,7 +296,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         await shutdown_disks(self, inst, disks)
         await remove_disks(self, inst, disks)
         await self.commit(removed=[(Kind.INSTANCE, inst.uuid),
-                                   *((Kind.DISK, d.uuid) for d in disks)])
+                                   *((Kind.DISK, d.uuid) for d in (*disks, *spec.children))])
         raise OpExecError(f"Could not add os for instance {inst.name} on node {node.name}:"
                           f" {result.fail_msg}")
 

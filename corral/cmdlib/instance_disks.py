@@ -15,6 +15,7 @@ from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
 from corral.cmdlib.common.instances.base_lu import InstanceLU
 from corral.cmdlib.common.instances.disks import (
     GROWABLE,
+    MIRRORED,
     assemble_disks,
     create_disks,
     shutdown_disks,
@@ -107,10 +108,14 @@ class LUInstanceRecreateDisks(InstanceLU[OpInstanceRecreateDisks]):
         inst = self.inst
         if inst.disk_template is DiskTemplate.DISKLESS:
             raise OpPrereqError(f"Instance '{inst.name}' has no disks", ErrorCode.INVAL)
+        if self.new_nodes and inst.disk_template in MIRRORED:
+            raise OpPrereqError(f"Recreating the disks of a {inst.disk_template.value}"
+                                " instance on other nodes is not supported yet",
+                                ErrorCode.INVAL)
         if self.new_nodes and len(self.new_nodes) != 1:
             raise OpPrereqError(f"Instance {inst.name} currently has 1 nodes, but new node"
                                 f" list has {len(self.new_nodes)} nodes", ErrorCode.INVAL)
-        for uuid in self.new_nodes or [inst.primary_node]:
+        for uuid in self.new_nodes or self.lock_node_uuids():
             check_node_online(self.cfg.nodes[uuid], "Can't recreate disks on offline node")
         await check_state(self, inst, INSTANCE_NOT_RUNNING, "cannot recreate disks")
         if self.wanted and max(self.wanted) >= len(inst.disks):
@@ -216,13 +221,31 @@ class LUInstanceGrowDisk(InstanceLU[OpInstanceGrowDisk]):
                     what = "Dry-run grow" if dryrun else "Grow"
                     raise OpExecError(f"{what} request failed to node {node.name}:"
                                       f" {result.fail_msg}")
+        if disk.dev_type in MIRRORED:
+            await self._grow_mirror(disk)
         grown = disk.evolve(self.now(), size=self.target)
-        await self.commit(grown)
+        await self.commit(grown, *self._grown_data_lv(disk))
         if self.cfg.cluster.prealloc_wipe_disks:
             await wipe_disks(self, inst, [grown], offset=disk.size)
         if not inst.disks_active:
             await shutdown_disks(self, inst, [grown])
         return None
+
+
+    async def _grow_mirror(self, disk: Disk) -> None:
+        """The DRBD device itself grows on the primary once its LVs have (Ganeti's
+        third pass, ``backingstore`` false)."""
+        node = self.cfg.nodes[self.inst.primary_node]
+        result = await self.ctx.rpc.blockdev_grow(node, disk, self.delta, False, False, False)
+        if not result.ok:
+            raise OpExecError(f"Grow request failed to node {node.name}: {result.fail_msg}")
+
+    def _grown_data_lv(self, disk: Disk) -> list[Disk]:
+        """A DRBD disk's data LV with its new size (Ganeti's RecordGrow)."""
+        if disk.dev_type not in MIRRORED or not disk.children:
+            return []
+        data = self.cfg.disks.get(disk.children[0])
+        return [] if data is None else [data.evolve(self.now(), size=data.size + self.delta)]
 
 
 def _growth(size: int, amount: int, absolute: bool) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from corral.cmdlib.common.instances.bundle import (
     secondary_node_uuids,
     without_globals,
 )
+from corral.cmdlib.common.instances.drbd import drbd_info, shown_logical_id
 from corral.cmdlib.common.instances.nics import nic_tuple
 from corral.cmdlib.common.instances.status import (
     check_node_online,
@@ -106,17 +107,22 @@ class LUInstanceQueryData(LogicalUnit[OpInstanceQueryData]):
         return blockdev_status(result.raise_for_failure())
 
     async def _disk(self, inst: Instance, disk: Disk) -> dict[str, Any]:
+        """One disk as Ganeti's instance data shows it, children (DRBD's LVs) included."""
         pnode = self.cfg.nodes.get(inst.primary_node)
         others = [self.cfg.nodes[n] for n in disk.nodes if n != inst.primary_node
                   and n in self.cfg.nodes]
-        return {
+        children = [self.cfg.disks[u] for u in disk.children if u in self.cfg.disks]
+        data = {
             "iv_name": disk.iv_name, "dev_type": disk.dev_type.value,
-            "logical_id": list(disk.logical_id),
+            "logical_id": shown_logical_id(disk),
             "pstatus": await self._disk_status(pnode, disk),
             "sstatus": await self._disk_status(others[0] if others else None, disk),
-            "children": [], "mode": disk.mode.value, "size": disk.size,
+            "children": [await self._disk(inst, c) for c in children],
+            "mode": disk.mode.value, "size": disk.size,
             "spindles": disk.spindles, "name": disk.name or None, "uuid": disk.uuid,
         }
+        info = drbd_info(self.cfg, disk)
+        return data if info is None else {**data, "drbd_info": info}
 
     async def _details(self, inst: Instance) -> dict[str, Any]:
         cfg = self.cfg

@@ -2,8 +2,9 @@
 
 Locks: the instance and its nodes (node and node-res levels) exclusively, the
 cluster lock shared. The instance is shut down, its disks (and file storage
-directory) removed from the nodes, then instance and disks leave the
-configuration in one commit.
+directory) removed from the nodes (a DRBD disk before its LVs, on both nodes), then
+instance and disks (LVs under DRBD disks included, which frees their minors and port)
+leave the configuration in one commit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from corral.cmdlib.base import implements
 from corral.cmdlib.common import hooks_env
 from corral.cmdlib.common.instances.base_lu import InstanceLU, instance_node_uuids
 from corral.cmdlib.common.instances.disks import remove_disks
+from corral.cmdlib.common.instances.drbd import disk_tree
 from corral.errors import OpExecError
 from corral.objects.config_data import Kind
 from corral.objects.node import Node
@@ -54,6 +56,7 @@ class LUInstanceRemove(InstanceLU[OpInstanceRemove]):
             if not self.op.ignore_failures:
                 raise OpExecError("Can't remove instance's disks")
             self.log_warning("can't remove instance's disks")
+        gone = [d for disk in disks for d in disk_tree(disk, self.cfg.disks)]
         await self.commit(removed=[(Kind.INSTANCE, inst.uuid),
-                                   *((Kind.DISK, d.uuid) for d in disks)])
+                                   *((Kind.DISK, d.uuid) for d in gone)])
         return None

@@ -19,6 +19,7 @@ from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
 from corral.cmdlib.common.instances.base_lu import InstanceLU
 from corral.cmdlib.common.instances.bundle import filled_beparams, filled_osparams
 from corral.cmdlib.common.instances.disks import create_disks, remove_disks
+from corral.cmdlib.common.instances.drbd import DrbdAllocator, disk_tree
 from corral.cmdlib.common.instances.macs import MacPool
 from corral.cmdlib.common.instances.memory import check_maxmem_growth, check_runtime_mem
 from corral.cmdlib.common.instances.modifications import (
@@ -156,11 +157,14 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             if inst.disk_template is DiskTemplate.DISKLESS:
                 raise OpPrereqError("Disk operations not supported for diskless instances",
                                     ErrorCode.INVAL)
-            plan = plan_disks(self.cfg, inst, self.disks(), self.disk_mods, self.now())
+            alloc = DrbdAllocator(self.cfg, self.ctx.drbd, self.lock_owner or f"lu/{id(self)}")
+            plan = plan_disks(self.cfg, inst, self.disks(), self.disk_mods, self.now(), alloc)
             if plan.removed:
                 await check_state(self, inst, INSTANCE_NOT_RUNNING, "cannot remove disks")
-            await check_free_disk(self, [self.primary()],
-                                  disk_space_needs(self.cfg.cluster, plan.added))
+            nodes = [self.cfg.nodes[u] for u in self.lock_node_uuids() if u in self.cfg.nodes]
+            await check_free_disk(self, nodes if plan.children else nodes[:1],
+                                  disk_space_needs(self.cfg.cluster,
+                                                   plan.children or plan.added))
             self.disk_plan = plan
         if self.nic_mods:
             pool = MacPool.of(self.cfg)
@@ -215,6 +219,7 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         if not changes:
             return
         self.instance = inst.evolve(self.now(), **changes)
-        disks = [*plan.added, *plan.changed] if plan else []
-        removed = [(Kind.DISK, d.uuid) for d in plan.removed] if plan else []
+        disks = [*plan.added, *plan.children, *plan.changed] if plan else []
+        removed = [(Kind.DISK, d.uuid) for disk in (plan.removed if plan else [])
+                   for d in disk_tree(disk, self.cfg.disks)]
         await self.commit(self.instance, *disks, removed=removed)

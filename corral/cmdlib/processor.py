@@ -46,6 +46,7 @@ class Processor:
         finally:
             self.ctx.locks.release(owner)
             self.ctx.reservations.release(owner)
+            self.ctx.drbd.release(owner)
         return await self._submit_follow_up_jobs(result)
 
     async def _submit_follow_up_jobs(self, result: Any) -> Any:

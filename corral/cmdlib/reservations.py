@@ -1,4 +1,6 @@
-"""Memory promised to instances on their way to a node (a migration in flight).
+"""What running jobs hold before the configuration shows it: memory promised to
+instances on their way to a node (a migration in flight), and the DRBD minors and ports
+of disks being created.
 
 A unit that checks a node's free memory under the node's resource lock and then lets
 the lock go before the instance arrives (so that migrations to one node run side by
@@ -32,3 +34,32 @@ class MemoryReservations:
         """MiB reserved on ``node`` by owners other than ``besides``."""
         return sum(mib for owner, mib in self._by_node.get(node, {}).items()
                    if owner != besides)
+
+
+@dataclass
+class DrbdReservations:
+    """DRBD minors (per node uuid) and ports handed to units whose disks are not yet in
+    the configuration, by owner; released when the owner's job ends (committed disks
+    then hold them in the configuration)."""
+
+    _minors: dict[str, set[tuple[str, int]]] = field(default_factory=dict)
+    _ports: dict[str, set[int]] = field(default_factory=dict)
+
+    def reserve_minor(self, owner: str, node: str, minor: int) -> None:
+        self._minors.setdefault(owner, set()).add((node, minor))
+
+    def reserve_port(self, owner: str, port: int) -> None:
+        self._ports.setdefault(owner, set()).add(port)
+
+    def release(self, owner: str) -> None:
+        """Drop every reservation of ``owner`` (idempotent)."""
+        self._minors.pop(owner, None)
+        self._ports.pop(owner, None)
+
+    def minors(self, node: str) -> set[int]:
+        """Minors reserved on ``node`` by any owner."""
+        return {m for held in self._minors.values() for n, m in held if n == node}
+
+    def ports(self) -> set[int]:
+        """Ports reserved by any owner."""
+        return {p for held in self._ports.values() for p in held}

@@ -207,6 +207,10 @@ class Client:
     def QueryTags(self, kind: str, name: str) -> list[str]:
         return list(self.call("QueryTags", kind, name))
 
+    def QueryNodeDrbd(self, node: str) -> list[list[Any]]:
+        """``[node, minor, instance, disk, role, peer]`` per DRBD minor of ``node``."""
+        return [list(row) for row in self.call("QueryNodeDrbd", node)]
+
 
 def wait_for_job(
     client: Client,

@@ -43,6 +43,7 @@ METHODS = frozenset(
         "QueryClusterInfo",
         "QueryConfigValues",
         "QueryTags",
+        "QueryNodeDrbd",
         "QueryFilters",
         "ReplaceFilter",
         "DeleteFilter",

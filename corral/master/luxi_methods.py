@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from corral.cmdlib.cluster import cluster_info, config_values
+from corral.cmdlib.common.instances.drbd import node_drbd_rows
 from corral.cmdlib.common.verification.replication import lagging_candidates
 from corral.cmdlib.context import MasterContext
 from corral.cmdlib.query_runner import run_legacy_query, run_query, stream_legacy_query
@@ -55,6 +56,7 @@ class LuxiMethods:
             "QueryClusterInfo": self.query_cluster_info,
             "QueryConfigValues": self.query_config_values,
             "QueryTags": self.query_tags,
+            "QueryNodeDrbd": self.query_node_drbd,
             "QueryFilters": self.query_filters,
             "ReplaceFilter": self.unsupported,
             "DeleteFilter": self.unsupported,
@@ -187,6 +189,10 @@ class LuxiMethods:
             "lagging_candidates": lagging_candidates(self.ctx),
         }
         return config_values(self.ctx.config.data, list(fields), extra)
+
+    async def query_node_drbd(self, node: str) -> list[list[Any]]:
+        """Corral's form of confd's ``node_drbd`` query (``gnt-node list-drbd``)."""
+        return node_drbd_rows(self.ctx.config.data, node)
 
     async def query_tags(self, kind: str, name: str | None) -> list[str]:
         table_kind = _TAG_KINDS.get(kind)

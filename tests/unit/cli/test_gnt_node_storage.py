@@ -93,3 +93,32 @@ def test_list_storage_error_from_master(run: Runner, luxi: FakeLuxi) -> None:
     assert err == ("Failure: prerequisites not met for this operation:\n"
                    "error type: wrong_input, error details:\n"
                    "Unknown output fields selected: bogus\n")
+
+
+DRBD_ROWS = [["node2", 2, "db2", "disk/0", "primary", "node3"],
+             ["node2", 0, "db1", "disk/0", "secondary", "node1"]]
+
+
+def test_list_drbd_table(run: Runner, luxi: FakeLuxi) -> None:
+    luxi.on("QueryNodeDrbd", DRBD_ROWS)
+    code, out, err = run(gnt_node.main, "list-drbd", "node2")
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        "Node  Minor Instance Disk   Role      PeerNode",
+        "node2     0 db1      disk/0 secondary node1",
+        "node2     2 db2      disk/0 primary   node3",
+    ]
+    assert luxi.args_of("QueryNodeDrbd") == [["node2"]]
+    code, out, _ = run(gnt_node.main, "list-drbd", "--no-headers", "--separator=|", "node2")
+    assert out.splitlines()[0] == "node2|0|db1|disk/0|secondary|node1"
+
+
+def test_list_drbd_wants_one_node(run: Runner, luxi: FakeLuxi) -> None:
+    code, _, err = run(gnt_node.main, "list-drbd")
+    assert code != 0
+    assert err
+    assert luxi.args_of("QueryNodeDrbd") == []
+    luxi.fail("QueryNodeDrbd", "OpPrereqError", "Node 'nodeX' not known", "unknown_entity")
+    code, _, err = run(gnt_node.main, "list-drbd", "nodeX")
+    assert code != 0
+    assert "nodeX" in err

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from corral.clock import split_time
-from corral.objects import Node
+from corral.objects import Disk, DiskTemplate, Instance, Node
 from corral.opcodes.cluster import OpClusterVerify, OpClusterVerifyConfig, OpClusterVerifyGroup
 from corral.opcodes.codec import decode_opcode
 from tests.support.config import ConfigBuilder, standard_cluster
@@ -187,3 +187,23 @@ def test_empty_group(make_harness: MakeHarness) -> None:
     h = make_harness(b)
     assert h.run_sync(OpClusterVerifyGroup(group_name="empty")) is True
     assert "* Empty node group, skipping verification" in h.feedback
+
+
+def test_verify_config_finds_drbd_ports_and_minors_used_twice(make_harness: MakeHarness) -> None:
+    b = standard_cluster(nodes=3)
+    for name, minors, port in (("a", (0, 0), 11000), ("b", (0, 1), 11000), ("c", (1, 2), 11001)):
+        disk = Disk(uuid=f"disk-{name}", dev_type=DiskTemplate.DRBD, size=64,
+                    logical_id=("node-node1", "node-node2", port, *minors, "s"),
+                    nodes=("node-node1", "node-node2"))
+        b.data.put(disk)
+        b.data.put(Instance(uuid=f"inst-{name}", name=name, primary_node="node-node1",
+                            hypervisor="fake", disk_template=DiskTemplate.DRBD,
+                            disks=(disk.uuid,), network_port=11001 if name == "a" else None))
+    h = make_harness(b)
+    assert h.run_sync(OpClusterVerifyConfig()) is False
+    found = [line for line in problems(h) if "port" in line or "minor" in line]
+    assert found == [
+        "  - ERROR: cluster: tcp/udp port 11000 has duplicates: a/drbd disk 0, b/drbd disk 0",
+        "  - ERROR: cluster: tcp/udp port 11001 has duplicates: a/network port, c/drbd disk 0",
+        "  - ERROR: cluster: DRBD minor 0 on node node1 is assigned twice to instances a and b",
+    ]

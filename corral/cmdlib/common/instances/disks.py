@@ -29,11 +29,14 @@ GROWABLE = frozenset({DiskTemplate.PLAIN, DiskTemplate.FILE, DiskTemplate.SHARED
                       DiskTemplate.GLUSTER})
 """Templates whose disks can grow (Ganeti's DTS_GROWABLE)."""
 SUPPORTED = frozenset({DiskTemplate.DISKLESS, DiskTemplate.FILE, DiskTemplate.SHAREDFILE,
-                       DiskTemplate.PLAIN, DiskTemplate.BLOCKDEV})
+                       DiskTemplate.PLAIN, DiskTemplate.DRBD, DiskTemplate.BLOCKDEV})
 """Templates Corral's nodes can serve."""
 MAY_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
 """Templates whose disks may be adopted (Ganeti also adopts plain LVs; Corral does not yet)."""
 MUST_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
+LVM_BASED = frozenset({DiskTemplate.PLAIN, DiskTemplate.DRBD})
+MIRRORED = frozenset({DiskTemplate.DRBD})
+"""Templates whose disks have a secondary node (Ganeti's DTS_INT_MIRROR)."""
 
 
 def iv_name(index: int) -> str:
@@ -51,9 +54,9 @@ def check_template_storage(cluster: Cluster, template: DiskTemplate) -> None:
     """The cluster settings a template needs are there.
 
     Raises:
-        OpPrereqError: (STATE) plain without a volume group, file-based without a directory.
+        OpPrereqError: (STATE) plain or drbd without a volume group, file-based without a directory.
     """
-    if template is DiskTemplate.PLAIN and not cluster.volume_group_name:
+    if template in LVM_BASED and not cluster.volume_group_name:
         raise OpPrereqError("Cluster does not support lvm-based instances", ErrorCode.STATE)
     if template in FILE_BASED and not storage_root(cluster, template):
         raise OpPrereqError(
@@ -121,7 +124,8 @@ def _node(lu: LogicalUnit[Any], uuid: str) -> Node:
 async def create_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk]
 ) -> None:
-    """Create every disk on its nodes; on a failure remove what was made, then raise.
+    """Create every disk on its nodes, primary first; on a failure remove what was made,
+    then raise. A DRBD disk is one call per node: the node's driver makes its LVs with it.
 
     Raises:
         OpExecError: naming the disk and node that failed.
@@ -129,7 +133,7 @@ async def create_disks(
     created: list[tuple[Node, Disk]] = []
     info = f"originstname+{inst.name}"
     for disk in disks:
-        for uuid in disk.nodes:
+        for uuid in _primary_first(inst, disk):
             node = _node(lu, uuid)
             result = await lu.ctx.rpc.blockdev_create(node, disk, disk.size, inst.name,
                 uuid == inst.primary_node, info, False,
@@ -144,6 +148,10 @@ async def create_disks(
             created.append((node, disk))
 
 
+def _primary_first(inst: Instance, disk: Disk) -> list[str]:
+    return sorted(disk.nodes, key=lambda uuid: uuid != inst.primary_node)
+
+
 async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> None:
     for node, disk in reversed(created):
         result = await lu.ctx.rpc.blockdev_remove(node, disk)
@@ -156,9 +164,10 @@ async def remove_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
     remaining: Sequence[Disk] = (),
 ) -> bool:
-    """Remove ``disks`` from their nodes, then the instance directories no disk of
-    ``remaining`` still uses; failures are warnings. Returns whether every disk went
-    (an offline secondary node does not count; directories are best effort)."""
+    """Remove ``disks`` from their nodes (a DRBD disk with its LVs), then the instance
+    directories no disk of ``remaining`` still uses; failures are warnings. Returns
+    whether every disk went (an offline secondary node does not count; directories are
+    best effort)."""
     ok = True
     for disk in disks:
         for uuid in disk.nodes:

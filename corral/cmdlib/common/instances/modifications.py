@@ -15,7 +15,8 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from corral.cmdlib.common.instances.bundle import filled_nicparams
-from corral.cmdlib.common.instances.disks import iv_name, new_disk
+from corral.cmdlib.common.instances.disks import MIRRORED, iv_name, new_disk
+from corral.cmdlib.common.instances.drbd import DrbdAllocator, new_drbd_disk
 from corral.cmdlib.common.instances.macs import MacPool
 from corral.cmdlib.common.instances.nics import MAX_NICS, build_nic
 from corral.errors import ErrorCode, OpPrereqError
@@ -99,15 +100,18 @@ class DiskPlan:
     removed: list[Disk] = field(default_factory=list)
     changed: list[Disk] = field(default_factory=list)
     changes: list[list[Any]] = field(default_factory=list)
+    children: list[Disk] = field(default_factory=list)
+    """The LVs under added mirrored disks."""
 
 
 def plan_disks(cfg: ConfigData, inst: Instance, current: list[Disk], mods: list[Mod],
-               now: float) -> DiskPlan:
-    """Apply disk ``mods`` to a copy of ``current`` (iv_names renumbered at the end)."""
+               now: float, alloc: DrbdAllocator | None = None) -> DiskPlan:
+    """Apply disk ``mods`` to a copy of ``current`` (iv_names renumbered at the end);
+    a DRBD disk added gets its minors and port from ``alloc``."""
     plan = DiskPlan(disks=list(current))
     for mod in mods:
         if mod.action == DDM_ADD:
-            _add_disk(cfg, inst, plan, mod, now)
+            _add_disk(cfg, inst, plan, mod, now, alloc)
         elif mod.action == DDM_REMOVE:
             index = find_item("disk", mod.ident, plan.disks)
             plan.disks.pop(index)
@@ -124,7 +128,8 @@ def plan_disks(cfg: ConfigData, inst: Instance, current: list[Disk], mods: list[
     return plan
 
 
-def _add_disk(cfg: ConfigData, inst: Instance, plan: DiskPlan, mod: Mod, now: float) -> None:
+def _add_disk(cfg: ConfigData, inst: Instance, plan: DiskPlan, mod: Mod, now: float,
+              alloc: DrbdAllocator | None) -> None:
     index = add_position("disk", mod.ident, len(plan.disks))
     if len(plan.disks) >= MAX_DISKS:
         raise OpPrereqError(f"Instance has too many disks ({MAX_DISKS}), cannot add more",
@@ -135,10 +140,26 @@ def _add_disk(cfg: ConfigData, inst: Instance, plan: DiskPlan, mod: Mod, now: fl
     if "adopt" in mod.params:
         raise OpPrereqError("Disk adoption is not allowed when modifying an instance",
                             ErrorCode.INVAL)
-    disk = new_disk(inst.disk_template, cfg.cluster, inst.name, index, mod.params,
-                    [inst.primary_node], now)
+    if inst.disk_template in MIRRORED:
+        disk = _add_mirrored(cfg, inst, plan, mod, now, alloc, index)
+    else:
+        disk = new_disk(inst.disk_template, cfg.cluster, inst.name, index, mod.params,
+                        [inst.primary_node], now)
     plan.disks.insert(index, disk)
     plan.changes.append([f"disk/{index}", f"add:size={disk.size},mode={disk.mode.value}"])
+
+
+def _add_mirrored(cfg: ConfigData, inst: Instance, plan: DiskPlan, mod: Mod, now: float,
+                  alloc: DrbdAllocator | None, index: int) -> Disk:
+    """A new DRBD disk between the instance's primary and secondary nodes."""
+    secondaries = cfg.instance_secondary_nodes(inst)
+    if alloc is None or len(secondaries) != 1:
+        raise OpPrereqError(f"Cannot add a {inst.disk_template.value} disk to instance"
+                            f" {inst.name}: it has no single secondary node", ErrorCode.STATE)
+    branch = new_drbd_disk(alloc, cfg.cluster, index, mod.params,
+                           (inst.primary_node, secondaries[0]), now)
+    plan.children.extend(branch.children)
+    return branch.disk
 
 
 def _modify_disk(plan: DiskPlan, mod: Mod, now: float) -> None:

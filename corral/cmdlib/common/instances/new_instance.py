@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -18,11 +18,13 @@ from corral.cmdlib.common.instances.bundle import (
 )
 from corral.cmdlib.common.instances.disks import (
     MAY_ADOPT,
+    MIRRORED,
     MUST_ADOPT,
     SUPPORTED,
     check_template_storage,
     new_disk,
 )
+from corral.cmdlib.common.instances.drbd import DrbdAllocator, new_drbd_disk, used_ports
 from corral.cmdlib.common.instances.macs import MacPool
 from corral.cmdlib.common.instances.nics import MAX_NICS, build_nic
 from corral.cmdlib.common.parameters import checks as params
@@ -51,6 +53,9 @@ class NewInstance:
     hv_full: dict[str, Any]
     be_full: dict[str, Any]
     os_full: dict[str, Any]
+    children: list[Disk] = field(default_factory=list)
+    """The LVs under mirrored disks (in the configuration's disk table, not the
+    instance's list)."""
 
 
 def create_template(cluster: Cluster, op: OpInstanceCreate) -> DiskTemplate:
@@ -155,8 +160,9 @@ def full_beparams(
     return own, full
 
 
-def allocate_port(cfg: ConfigData) -> int:
-    used = {i.network_port for i in cfg.instances.values() if i.network_port}
+def allocate_port(cfg: ConfigData, reserved: set[int] | None = None) -> int:
+    """The lowest port from 11000 no instance, DRBD disk or reservation holds."""
+    used = used_ports(cfg) | (reserved or set())
     port = FIRST_NETWORK_PORT
     while port in used:
         port += 1
@@ -190,10 +196,34 @@ def _nics(cfg: ConfigData, op: OpInstanceCreate, pnode: Node, now: float) -> lis
     return [build_nic(cfg, spec, pool, pnode.group, now=now) for spec in op.nics]
 
 
+def _disks(
+    cfg: ConfigData, op: OpInstanceCreate, template: DiskTemplate,
+    nodes: tuple[str, ...], alloc: DrbdAllocator | None, now: float,
+) -> tuple[list[Disk], list[Disk]]:
+    """The new disks on ``nodes`` (primary first), and the LVs under mirrored ones."""
+    if template not in MIRRORED:
+        return [new_disk(template, cfg.cluster, op.instance_name, index, dict(spec),
+                         nodes[:1], now, subdir=op.file_storage_dir or "")
+                for index, spec in enumerate(op.disks)], []
+    if alloc is None or len(nodes) != 2:
+        raise OpPrereqError(f"Disk template '{template.value}' needs a secondary node",
+                            ErrorCode.INVAL)
+    disks: list[Disk] = []
+    children: list[Disk] = []
+    for index, spec in enumerate(op.disks):
+        branch = new_drbd_disk(alloc, cfg.cluster, index, spec, (nodes[0], nodes[1]), now)
+        disks.append(branch.disk)
+        children.extend(branch.children)
+    return disks, children
+
+
 def build_new_instance(
-    cfg: ConfigData, op: OpInstanceCreate, pnode: Node, hypervisor: str, now: float
+    cfg: ConfigData, op: OpInstanceCreate, nodes: tuple[Node, ...], hypervisor: str,
+    now: float, alloc: DrbdAllocator | None = None,
 ) -> NewInstance:
-    """Everything the new instance is, checked against the configuration.
+    """Everything the new instance is, checked against the configuration; ``nodes`` are
+    the primary and, for a mirrored template, the secondary (minors and ports of DRBD
+    disks come from ``alloc``).
 
     Raises:
         OpPrereqError: a parameter, OS, NIC or storage problem (Ganeti's codes).
@@ -207,17 +237,16 @@ def build_new_instance(
     be_own, be_full = full_beparams(cluster, op.beparams)
     template = create_template(cluster, op)
     check_template_storage(cluster, template)
+    pnode = nodes[0]
     nics = _nics(cfg, op, pnode, now)
-    disks = [new_disk(template, cluster, op.instance_name, index, dict(spec), [pnode.uuid],
-                      now, subdir=op.file_storage_dir or "")
-             for index, spec in enumerate(op.disks)]
+    disks, children = _disks(cfg, op, template, tuple(n.uuid for n in nodes), alloc, now)
     inst = Instance(
         uuid=new_uuid(), name=op.instance_name, ctime=now, mtime=now,
         primary_node=pnode.uuid, os=os_name, hypervisor=hypervisor, hvparams=hv_own,
         beparams=be_own, osparams=dict(op.osparams),
         osparams_private=dict(op.osparams_private or {}), admin_state=AdminState.DOWN,
         disk_template=template, disks=tuple(d.uuid for d in disks), nics=tuple(nics),
-        network_port=allocate_port(cfg) if hypervisor in PORT_HYPERVISORS else None,
+        network_port=_network_port(cfg, hypervisor, alloc),
         tags=tuple(sorted(set(op.tags))),
     )
     if op.identify_defaults:
@@ -226,4 +255,15 @@ def build_new_instance(
     return NewInstance(
         instance=inst, disks=disks, adopted=["adopt" in spec for spec in op.disks],
         hv_full=hv_full, be_full=be_full, os_full=filled_osparams(cluster, os_name, secret),
+        children=children,
     )
+
+
+def _network_port(cfg: ConfigData, hypervisor: str, alloc: DrbdAllocator | None) -> int | None:
+    if hypervisor not in PORT_HYPERVISORS:
+        return None
+    if alloc is None:
+        return allocate_port(cfg)
+    port = allocate_port(cfg, alloc.reservations.ports())
+    alloc.reservations.reserve_port(alloc.owner, port)
+    return port

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+from corral.cmdlib.common.instances.drbd import DrbdLogicalId, minor_uses
 from corral.cmdlib.common.nodes.candidates import candidate_stats
 from corral.cmdlib.common.verification.report import (
     ECLUSTERCERT,
@@ -93,9 +94,39 @@ def reference_findings(cfg: ConfigData) -> list[Finding]:
     return [finding for inst in instances for finding in _instance_refs(cfg, inst)]
 
 
+def _port_users(cfg: ConfigData) -> Iterable[tuple[int, str]]:
+    for inst in sorted(cfg.instances.values(), key=lambda i: i.name):
+        for index, uuid in enumerate(inst.disks):
+            lid = DrbdLogicalId.of(cfg.disks[uuid]) if uuid in cfg.disks else None
+            if lid is not None:
+                yield lid.port, f"{inst.name}/drbd disk {index}"
+        if inst.network_port is not None:
+            yield inst.network_port, f"{inst.name}/network port"
+
+
+def drbd_findings(cfg: ConfigData) -> list[Finding]:
+    """No tcp/udp port (DRBD disks, network ports) and no DRBD minor of a node is used
+    twice (Ganeti's wording)."""
+    ports: dict[int, list[str]] = defaultdict(list)
+    for port, user in _port_users(cfg):
+        ports[port].append(user)
+    found = [_cfg_error(f"tcp/udp port {port} has duplicates: {', '.join(users)}")
+             for port, users in sorted(ports.items()) if len(users) > 1]
+    minors: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for use in minor_uses(cfg):
+        minors[(use.node, use.minor)].append(use.instance or "(no instance)")
+    for (node, minor), users in sorted(minors.items()):
+        if len(users) > 1:
+            name = cfg.nodes[node].name if node in cfg.nodes else node
+            found.append(_cfg_error(f"DRBD minor {minor} on node {name} is assigned twice to"
+                                    f" instances {' and '.join(sorted(users))}"))
+    return found
+
+
 def check_config(cfg: ConfigData) -> list[Finding]:
     """Every configuration consistency finding (Ganeti's ``VerifyConfig``)."""
-    return master_findings(cfg) + uniqueness_findings(cfg) + reference_findings(cfg)
+    return (master_findings(cfg) + uniqueness_findings(cfg) + reference_findings(cfg)
+            + drbd_findings(cfg))
 
 
 def dangling_findings(cfg: ConfigData) -> list[Finding]:
