@@ -15,6 +15,7 @@ from corral.storage.blockdev import AdoptedBlockDevice
 from corral.storage.diskless import Diskless
 from corral.storage.file import FileStorage, SharedFileStorage
 from corral.storage.lvm.driver import DEFAULT_VG, LvmDriver
+from corral.storage.mirror.local import MirrorStorage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,6 +46,12 @@ def _shared(layout: NodeLayout, runner: CommandRunner, settings: StorageSettings
     return SharedFileStorage(layout, settings.shared_file_storage_dir, runner)
 
 
+def _mirror(layout: NodeLayout, runner: CommandRunner, settings: StorageSettings) -> BlockDevice:
+    if not settings.file_storage_dir:
+        raise BlockDeviceError("The cluster has no file storage directory (mirror disks)")
+    return MirrorStorage(layout, settings.file_storage_dir, runner)
+
+
 _FACTORIES: dict[DiskTemplate, _Factory] = {
     DiskTemplate.DISKLESS: lambda layout, runner, settings: Diskless(),
     DiskTemplate.FILE: _file,
@@ -52,6 +59,7 @@ _FACTORIES: dict[DiskTemplate, _Factory] = {
     DiskTemplate.PLAIN: lambda layout, runner, settings: LvmDriver(
         runner, default_vg=settings.default_vg, dev_dir=settings.dev_dir
     ),
+    DiskTemplate.MIRROR: _mirror,
     DiskTemplate.BLOCKDEV: lambda layout, runner, settings: AdoptedBlockDevice(
         runner, settings.adoptable_dir
     ),

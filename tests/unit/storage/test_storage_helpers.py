@@ -27,6 +27,7 @@ from corral.storage.blockdev import AdoptedBlockDevice
 from corral.storage.diskless import Diskless
 from corral.storage.file import FileStorage, SharedFileStorage
 from corral.storage.lvm.driver import LvmDriver
+from corral.storage.mirror import MirrorStorage
 from corral.storage.registry import SUPPORTED_TEMPLATES, StorageSettings, make_driver
 from corral.storage.rollback import create_disks_with_rollback
 from corral.storage.symlinks import (
@@ -157,7 +158,8 @@ def test_registry(tmp_path: Path) -> None:
     kinds = {t: type(make_driver(t, layout, runner, settings)) for t in SUPPORTED_TEMPLATES}
     assert kinds == {DiskTemplate.DISKLESS: Diskless, DiskTemplate.FILE: FileStorage,
                      DiskTemplate.SHAREDFILE: SharedFileStorage, DiskTemplate.PLAIN: LvmDriver,
-                     DiskTemplate.BLOCKDEV: AdoptedBlockDevice}
+                     DiskTemplate.BLOCKDEV: AdoptedBlockDevice,
+                     DiskTemplate.MIRROR: MirrorStorage}
     with pytest.raises(BlockDeviceError, match="not supported"):
         make_driver(DiskTemplate.DRBD, layout, runner, settings)
     with pytest.raises(BlockDeviceError, match="no file storage directory"):
