@@ -31,6 +31,8 @@ from corral.rpc.payloads import (
     JoinCsr,
     MigrationEndpoint,
     MigrationProgress,
+    MirrorDiskSync,
+    MirrorExport,
     NodeInfo,
     NodeVerifyResult,
     OsDiagnosis,
@@ -395,6 +397,33 @@ _TABLE: tuple[RpcCall, ...] = (
         "file_storage_dir_remove",
         None, S, T.FAST, "remove an empty file storage directory",
         Arg("file_storage_dir", str),
+    ),
+    # --- mirror disks (Corral's own network RAID1; Ganeti has no such template) ----
+    _call(
+        "mirror_export_start",
+        MirrorExport, S, T.NORMAL,
+        "secondary: serve a mirror disk's local half over NBD with TLS (kept if running)",
+        Arg("disk", Disk), Arg("address", str, "the secondary's own address"),
+        Arg("port", int),
+    ),
+    _call(
+        "mirror_export_stop", None, S, T.NORMAL,
+        "secondary: stop serving a mirror disk (idempotent)", Arg("disk", Disk),
+    ),
+    _call(
+        "mirror_export_status", MirrorExport, S, T.FAST,
+        "secondary: whether a mirror disk's export runs, and its URI", Arg("disk", Disk),
+    ),
+    _call(
+        "instance_mirror_status",
+        list[MirrorDiskSync], S, T.FAST, "primary: per mirror disk, in sync/degraded/resyncing",
+        Arg("instance", InstanceBundle),
+    ),
+    _call(
+        "instance_mirror_resync",
+        None, S, T.NORMAL, "primary: reattach the secondaries and resync (whole disk if full)",
+        Arg("instance", InstanceBundle), Arg("disks", list[int], "disk indices; [] for all"),
+        Arg("full", bool),
     ),
     # --- storage units --------------------------------------------------------
     _call(

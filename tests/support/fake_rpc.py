@@ -28,6 +28,7 @@ from corral.rpc.payloads import (
     ImpExpStatus,
     MigrationEndpoint,
     MigrationProgress,
+    MirrorExport,
     NodeInfo,
 )
 from corral.rpc.results import NodeResult, typed
@@ -167,6 +168,9 @@ DEFAULTS: dict[str, Any] = {
     "instance_get_migration_status": MigrationProgress(status="completed"),
     "import_start": ImpExpHandle(name="import-1", port=40000),
     "export_start": "export-1",
+    "mirror_export_start": MirrorExport(name="", running=True),
+    "mirror_export_status": MirrorExport(name="", running=False),
+    "instance_mirror_status": [],
     "impexp_status": [ImpExpStatus(name="", mode="import", connected=True, done=True,
                                    success=True)],
 }
