@@ -20,16 +20,23 @@ from typing import Any
 
 import pytest
 
+from corral.backend.blockdev import blockdev_create
+from corral.backend.context import NodeContext
+from corral.backend.mirror_export import (
+    mirror_export_start,
+    mirror_export_status,
+    mirror_export_stop,
+)
 from corral.clock import SystemClock
 from corral.guestkit import READY_MARKER
-from corral.hypervisor.base import DiskSpec, InstanceSpec, MirrorSync
+from corral.hypervisor.base import DiskSpec, InstanceSpec, MirrorDiskStatus, MirrorSync
 from corral.hypervisor.kvm.console import SerialConsole
 from corral.hypervisor.kvm.driver import KvmHypervisor
 from corral.layout import NodeLayout
-from corral.objects.instance import DiskTemplate
+from corral.objects.instance import Disk, DiskTemplate
 from corral.process import SubprocessRunner
 from corral.rpc import pki
-from corral.storage.mirror import ExportState, export_status, start_export, stop_export
+from corral.storage.mirror import ExportState, export_status, export_uri, parse_export_uri
 from tests.guest.kit import (
     BOOT_TIMEOUT,
     guest_hvparams,
@@ -42,19 +49,27 @@ from tests.support.connections import joined_layout
 
 SECONDARY_ADDRESS = "127.0.0.1"
 DISK_MIB = 32
-EXPORT = "disk0-mirror"
+EXPORT = "3b7e-mirror-disk"
+STORAGE_DIR = "/srv/disks"
 SYNC_TIMEOUT = 60.0
+MIB = 1024 * 1024
 
 
 @dataclass
 class MirrorPair:
-    """The primary's driver and disk file, the secondary's layout and disk file."""
+    """The primary's driver and node context, the secondary's context, the mirror disk
+    (both halves created through ``blockdev_create``) and their files."""
 
     primary: KvmHypervisor
-    secondary: NodeLayout
+    primary_ctx: NodeContext
+    secondary_ctx: NodeContext
+    disk: Disk
     local: Path
     remote: Path
-    port: int
+
+    @property
+    def secondary(self) -> NodeLayout:
+        return self.secondary_ctx.layout
 
 
 def _free_port() -> int:
@@ -63,36 +78,51 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _blank(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as handle:
-        handle.truncate(DISK_MIB * 1024 * 1024)
-    return path
+def _node(root: Path, name: str, ca_key: pki.PrivateKey, ca_cert: Any) -> NodeContext:
+    layout = joined_layout(root, name, ca_key, ca_cert)
+    layout.ssconf_file("file_storage_dir").write_text(STORAGE_DIR + "\n")
+    (root / STORAGE_DIR.lstrip("/")).mkdir(parents=True)
+    return NodeContext(layout=layout, node_name=name, address=SECONDARY_ADDRESS)
+
+
+async def _create_halves(pair: MirrorPair) -> None:
+    for ctx in (pair.primary_ctx, pair.secondary_ctx):
+        await blockdev_create(ctx, pair.disk, DISK_MIB, "inst", ctx is pair.primary_ctx, "",
+                              False)
 
 
 @pytest.fixture
 def mirror_pair() -> Iterator[MirrorPair]:
-    """Two joined node roots (one CA); the export is stopped and guests killed at the end."""
+    """Two joined node roots (one CA) holding both halves of one mirror disk; the export
+    is stopped and guests killed at the end."""
     require_qemu()
     ca_key, ca_cert = pki.create_ca("mirror.example")
     with short_root() as first, short_root() as second:
-        joined_layout(first, "node1", ca_key, ca_cert)
-        secondary = joined_layout(second, "node2", ca_key, ca_cert)
-        driver = KvmHypervisor(NodeLayout(first), SubprocessRunner(), SystemClock())
-        pair = MirrorPair(primary=driver, secondary=secondary,
-                          local=_blank(first / "disks" / "local.img"),
-                          remote=_blank(second / "disks" / "remote.img"), port=_free_port())
+        primary, secondary = _node(first, "node1", ca_key, ca_cert), _node(
+            second, "node2", ca_key, ca_cert)
+        uri = export_uri(SECONDARY_ADDRESS, _free_port(), EXPORT)
+        disk = Disk(uuid=EXPORT, dev_type=DiskTemplate.MIRROR, size=DISK_MIB, iv_name="disk/0",
+                    logical_id=("loop", f"{STORAGE_DIR}/inst/{EXPORT}.mirror", uri))
+        driver = KvmHypervisor(primary.layout, SubprocessRunner(), SystemClock())
+        pair = MirrorPair(primary=driver, primary_ctx=primary, secondary_ctx=secondary,
+                          disk=disk, local=first / f"srv/disks/inst/{EXPORT}.mirror",
+                          remote=second / f"srv/disks/inst/{EXPORT}.mirror")
+        asyncio.run(_create_halves(pair))
         try:
             yield pair
         finally:
             asyncio.run(stop_everything(driver))
-            stop_export(secondary, EXPORT)
+            asyncio.run(mirror_export_stop(secondary, disk))
 
 
 async def _export(pair: MirrorPair) -> str:
-    record = await start_export(pair.secondary, SubprocessRunner(), EXPORT, str(pair.remote),
-                                SECONDARY_ADDRESS, pair.port)
-    return record.uri
+    """Start the secondary's export as the master would (``mirror_export_start``)."""
+    _, port, _ = parse_export_uri(pair.disk.logical_id[2])
+    started = await mirror_export_start(pair.secondary_ctx, pair.disk, SECONDARY_ADDRESS, port)
+    assert started.uri == pair.disk.logical_id[2]
+    status = await mirror_export_status(pair.secondary_ctx, pair.disk)
+    assert status.running
+    return started.uri
 
 
 def _spec(name: str, pair: MirrorPair, uri: str, hvparams: dict[str, Any], *,
@@ -215,19 +245,60 @@ def test_guest_runs_on_without_secondary_and_resyncs(mirror_pair: MirrorPair) ->
         try:
             await _wait_sync(driver, "deg", MirrorSync.IN_SYNC)
             await _timed(console, _record_write(10, "BEFORE"), "W1")
-            assert stop_export(mirror_pair.secondary, EXPORT)
+            await mirror_export_stop(mirror_pair.secondary_ctx, mirror_pair.disk)
+            assert not (await mirror_export_status(mirror_pair.secondary_ctx,
+                                                   mirror_pair.disk)).running
             for sector in range(20, 30):
                 await _timed(console, _record_write(sector, f"WHILE-{sector}"), f"W{sector}")
             await _wait_sync(driver, "deg", MirrorSync.DEGRADED)
             assert mirror_pair.remote.read_bytes()[20 * 512:20 * 512 + 8] != b"WHILE-20"
+            before = (await driver.mirror_status("deg"))[0]
             await _export(mirror_pair)
-            async with asyncio.timeout(SYNC_TIMEOUT):
-                while (await driver.mirror_status("deg"))[0].state != MirrorSync.IN_SYNC:
-                    await driver.mirror_resync("deg")
-                    await asyncio.sleep(0.2)
+            after = await _resync(driver, "deg", full=False)
+            assert before.total <= after.total < before.total + DISK_MIB * MIB // 4
             await _timed(console, _record_write(40, "AFTER"), "W2")
         finally:
             await console.close()
+        assert mirror_pair.local.read_bytes() == mirror_pair.remote.read_bytes()
+
+    asyncio.run(scenario())
+
+
+async def _resync(driver: KvmHypervisor, name: str, *, full: bool) -> MirrorDiskStatus:
+    """Ask for a resync until the disk is in sync (the NBD client reconnects in the
+    background, so a resumed job may fail once more first); the final status."""
+    if full:
+        await driver.mirror_resync(name, [0], full=True)
+    async with asyncio.timeout(SYNC_TIMEOUT):
+        while True:
+            status = (await driver.mirror_status(name))[0]
+            if status.state == MirrorSync.IN_SYNC:
+                return status
+            if status.state == MirrorSync.DEGRADED:
+                await driver.mirror_resync(name, [0])
+            await asyncio.sleep(0.2)
+
+
+def test_lost_secondary_copy_gets_a_full_resync(mirror_pair: MirrorPair) -> None:
+    """The secondary's file is replaced by a blank one while degraded: a full resync makes
+    it equal to the primary's again."""
+    hvparams = guest_hvparams()
+
+    async def scenario() -> None:
+        uri = await _export(mirror_pair)
+        driver = mirror_pair.primary
+        console = await _boot(driver, _spec("full", mirror_pair, uri, hvparams))
+        try:
+            await _wait_sync(driver, "full", MirrorSync.IN_SYNC)
+            await _timed(console, _record_write(3, "KEPT"), "W1")
+            await mirror_export_stop(mirror_pair.secondary_ctx, mirror_pair.disk)
+            mirror_pair.remote.write_bytes(bytes(DISK_MIB * MIB))
+            await _export(mirror_pair)
+            status = await _resync(driver, "full", full=True)
+            assert status.total >= DISK_MIB * MIB
+        finally:
+            await console.close()
+        assert mirror_pair.remote.read_bytes()[3 * 512:3 * 512 + 4] == b"KEPT"
         assert mirror_pair.local.read_bytes() == mirror_pair.remote.read_bytes()
 
     asyncio.run(scenario())
