@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from corral.backend.blockdev import blockdev_create
@@ -302,3 +303,58 @@ def test_lost_secondary_copy_gets_a_full_resync(mirror_pair: MirrorPair) -> None
         assert mirror_pair.local.read_bytes() == mirror_pair.remote.read_bytes()
 
     asyncio.run(scenario())
+
+
+def test_live_migration_swaps_the_roles(mirror_pair: MirrorPair) -> None:
+    """Live migration with no disk copy: the secondary's QEMU opens its own half while its
+    export still receives the mirrored writes; after the switch-over the old primary's file
+    is exported and the moved guest mirrors to it from its first write."""
+    hvparams = guest_hvparams(migration_port=_free_port(), migration_bandwidth=0)
+    target = KvmHypervisor(mirror_pair.secondary, SubprocessRunner(), SystemClock())
+    old_primary_uri = export_uri(SECONDARY_ADDRESS, _free_port(), EXPORT)
+    swapped = msgspec.structs.replace(
+        mirror_pair.disk, logical_id=(*mirror_pair.disk.logical_id[:2], old_primary_uri))
+
+    async def scenario() -> None:
+        spec = _spec("mig", mirror_pair, await _export(mirror_pair), hvparams)
+        console = await _boot(mirror_pair.primary, spec)
+        try:
+            await _wait_sync(mirror_pair.primary, "mig", MirrorSync.IN_SYNC)
+            await _timed(console, _record_write(5, "BEFORE-MOVE"), "W1")
+        finally:
+            await console.close()
+        moved = replace(spec, disks=(replace(spec.disks[0], path=str(mirror_pair.remote),
+                                             uri=old_primary_uri),))
+        info = await mirror_pair.primary.migration_info(spec)
+        endpoint = await target.accept_instance(moved, info, SECONDARY_ADDRESS)
+        await mirror_pair.primary.migrate_instance("cluster", spec, endpoint, True)
+        async with asyncio.timeout(SYNC_TIMEOUT):
+            while (await mirror_pair.primary.migration_status(spec)).active:
+                await asyncio.sleep(0.1)
+        assert (await mirror_pair.primary.migration_status(spec)).state == "completed"
+        await mirror_pair.primary.finalize_migration_src(spec, True, True)
+        # the master's part: stop the new primary's export, export the old primary's file
+        await mirror_export_stop(mirror_pair.secondary_ctx, mirror_pair.disk)
+        started = await mirror_export_start(mirror_pair.primary_ctx, swapped,
+                                            SECONDARY_ADDRESS, parse_export_uri(
+                                                old_primary_uri)[1])
+        assert started.uri == old_primary_uri
+        await target.finalize_migration_dst(moved, "", True)
+        assert [s.state for s in await target.mirror_status("mig")] == [MirrorSync.IN_SYNC]
+        console = SerialConsole(target.paths("mig").serial_socket)
+        await console.open()
+        try:
+            await _timed(console, _record_write(6, "AFTER-MOVE"), "W2")
+        finally:
+            await console.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        asyncio.run(stop_everything(target))
+        asyncio.run(mirror_export_stop(mirror_pair.primary_ctx, swapped))
+    for path in (mirror_pair.local, mirror_pair.remote):
+        data = path.read_bytes()
+        assert data[5 * 512:5 * 512 + 11] == b"BEFORE-MOVE"
+        assert data[6 * 512:6 * 512 + 10] == b"AFTER-MOVE"
+    assert mirror_pair.local.read_bytes() == mirror_pair.remote.read_bytes()

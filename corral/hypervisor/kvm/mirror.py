@@ -39,6 +39,7 @@ them. The export must be running before the instance starts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +66,17 @@ def mirror_disks(spec: InstanceSpec) -> list[tuple[int, DiskSpec]]:
             raise HypervisorError(f"instance {spec.name}: mirror disk {index} has no "
                                   "secondary export URI")
     return found
+
+
+def with_uris(spec: InstanceSpec, given: InstanceSpec) -> InstanceSpec:
+    """``spec`` with the export URIs of ``given``'s mirror disks (the roles swapped: the
+    master names the new secondary's export when it finalizes a migration)."""
+    if len(given.disks) != len(spec.disks):
+        return spec
+    disks = tuple(dataclasses.replace(mine, uri=theirs.uri or mine.uri)
+                  if mine.dev_type == DiskTemplate.MIRROR else mine
+                  for mine, theirs in zip(spec.disks, given.disks, strict=True))
+    return dataclasses.replace(spec, disks=disks)
 
 
 def job_id(index: int) -> str:
