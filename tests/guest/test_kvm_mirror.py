@@ -358,3 +358,26 @@ def test_live_migration_swaps_the_roles(mirror_pair: MirrorPair) -> None:
         assert data[5 * 512:5 * 512 + 11] == b"BEFORE-MOVE"
         assert data[6 * 512:6 * 512 + 10] == b"AFTER-MOVE"
     assert mirror_pair.local.read_bytes() == mirror_pair.remote.read_bytes()
+
+
+def test_start_without_secondary_runs_degraded(mirror_pair: MirrorPair) -> None:
+    """A failover starts the guest on its own half while the other node is down: the disk
+    is degraded until the export is back and a resync copied the whole disk."""
+    hvparams = guest_hvparams()
+
+    async def scenario() -> None:
+        driver = mirror_pair.primary
+        console = await _boot(driver, _spec("solo", mirror_pair,
+                                            mirror_pair.disk.logical_id[2], hvparams))
+        try:
+            [status] = await driver.mirror_status("solo")
+            assert status.state == MirrorSync.DEGRADED
+            assert "not attached" in status.error
+            await _timed(console, _record_write(8, "ALONE"), "W1")
+            await _export(mirror_pair)
+            await _resync(driver, "solo", full=False)
+        finally:
+            await console.close()
+        assert mirror_pair.remote.read_bytes()[8 * 512:8 * 512 + 5] == b"ALONE"
+
+    asyncio.run(scenario())

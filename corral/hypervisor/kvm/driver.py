@@ -143,7 +143,8 @@ class KvmHypervisor(Hypervisor):
 
     async def _start_mirrors(self, instance: InstanceSpec, record: KvmRuntime, *,
                              run: bool) -> None:
-        """Attach the secondaries of the mirror disks (whole-disk copy), then run."""
+        """Attach the secondaries of the mirror disks (whole-disk copy; one that cannot be
+        reached stays degraded), then run."""
         creds = await asyncio.to_thread(write_creds_dir, self.layout,
                                         self.paths(instance.name).mirror_creds)
         async with QmpSession(Path(record.qmp_socket)) as qmp:

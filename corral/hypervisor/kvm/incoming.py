@@ -178,10 +178,7 @@ async def _attach_mirrors(driver: KvmHypervisor, qmp: QmpSession, spec: Instance
         return
     creds = await asyncio.to_thread(write_creds_dir, driver.layout,
                                     driver.paths(spec.name).mirror_creds)
-    await mirror.add_tls_object(qmp, str(creds))
-    for index, disk in mirror.mirror_disks(spec):
-        with contextlib.suppress(HypervisorError):
-            await mirror.attach(qmp, index, disk.uri, full=False)
+    await mirror.attach_all(qmp, spec, str(creds), full=False)
 
 
 async def discard(driver: KvmHypervisor, name: str) -> None:

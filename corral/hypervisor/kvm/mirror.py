@@ -33,13 +33,16 @@ resync); a secondary that lost its copy gets a whole-disk copy instead.
 
 Start-up copies the whole disk (``sync: full``): after a crash the two copies
 may differ in the writes that were in flight, and raw files keep no record of
-them. The export must be running before the instance starts.
+them. The export should be running before the instance starts; a secondary that
+cannot be reached leaves the disk degraded (the guest starts anyway, which is
+what a failover to the surviving node needs) and the status says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +55,7 @@ from corral.storage.mirror.export import parse_export_uri
 
 TLS_OBJECT = "mirror-tls"
 PAUSED_STATES = frozenset({"paused", "standby"})
+_log = logging.getLogger(__name__)
 
 
 def mirror_disks(spec: InstanceSpec) -> list[tuple[int, DiskSpec]]:
@@ -140,14 +144,22 @@ async def attach(qmp: QmpSession, index: int, uri: str, *, full: bool) -> None:
 
 
 async def attach_all(qmp: QmpSession, spec: InstanceSpec, creds_dir: str, *,
-                     full: bool = True) -> None:
-    """Attach every mirror disk of ``spec`` (see :func:`attach`)."""
+                     full: bool = True) -> dict[int, str]:
+    """Attach every mirror disk of ``spec`` (see :func:`attach`); the ones that could not
+    be attached stay degraded (no job: :func:`statuses` says so, a resync attaches them
+    with a whole-disk copy). Returns why, by disk index (empty: all attached)."""
     disks = mirror_disks(spec)
     if not disks:
-        return
+        return {}
     await add_tls_object(qmp, creds_dir)
+    failed = {}
     for index, disk in disks:
-        await attach(qmp, index, disk.uri, full=full)
+        try:
+            await attach(qmp, index, disk.uri, full=full)
+        except HypervisorError as err:
+            failed[index] = str(err)
+            _log.warning("instance %s: mirror disk %d runs degraded: %s", spec.name, index, err)
+    return failed
 
 
 def sync_of(index: int, job: JobView | None) -> MirrorDiskStatus:
