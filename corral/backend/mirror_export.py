@@ -34,12 +34,13 @@ async def _local_half(ctx: NodeContext, disk: Disk) -> str:
 
 
 @handles("mirror_export_start")
-async def mirror_export_start(ctx: NodeContext, disk: Disk, address: str,
-                              port: int) -> MirrorExport:
+async def mirror_export_start(ctx: NodeContext, disk: Disk, address: str, port: int,
+                              client: str) -> MirrorExport:
     path = await _local_half(ctx, disk)
-    record = await start_export(ctx.layout, ctx.runner, disk.uuid, path, address, port)
+    record = await start_export(ctx.layout, ctx.runner, disk.uuid, path, address, port,
+                                client)
     return MirrorExport(name=record.name, running=True, uri=record.uri, path=record.path,
-                        pid=record.pid)
+                        client=record.client, pid=record.pid)
 
 
 @handles("mirror_export_stop")
@@ -53,7 +54,7 @@ async def mirror_export_status(ctx: NodeContext, disk: Disk) -> MirrorExport:
     if record is None or state != ExportState.RUNNING:
         return MirrorExport(name=disk.uuid, running=False)
     return MirrorExport(name=record.name, running=True, uri=record.uri, path=record.path,
-                        pid=record.pid)
+                        client=record.client, pid=record.pid)
 
 
 def _kvm(ctx: NodeContext, bundle: InstanceBundle) -> KvmHypervisor:

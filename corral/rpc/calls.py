@@ -405,6 +405,7 @@ _TABLE: tuple[RpcCall, ...] = (
         "secondary: serve a mirror disk's local half over NBD with TLS (kept if running)",
         Arg("disk", Disk), Arg("address", str, "the secondary's own address"),
         Arg("port", int),
+        Arg("client", str, "the primary node's name: the only certificate let in"),
     ),
     _call(
         "mirror_export_stop", None, S, T.NORMAL,

@@ -300,6 +300,8 @@ class MirrorExport(Payload, frozen=True):
     running: bool
     uri: str = ""
     path: str = ""
+    client: str = ""
+    """The node allowed to connect (the primary)."""
     pid: int = 0
 
 

@@ -116,10 +116,12 @@ def mirror_pair() -> Iterator[MirrorPair]:
             asyncio.run(mirror_export_stop(secondary, disk))
 
 
-async def _export(pair: MirrorPair) -> str:
-    """Start the secondary's export as the master would (``mirror_export_start``)."""
+async def _export(pair: MirrorPair, client: str = "node1") -> str:
+    """Start the secondary's export as the master would (``mirror_export_start``), for the
+    primary ``client``."""
     _, port, _ = parse_export_uri(pair.disk.logical_id[2])
-    started = await mirror_export_start(pair.secondary_ctx, pair.disk, SECONDARY_ADDRESS, port)
+    started = await mirror_export_start(pair.secondary_ctx, pair.disk, SECONDARY_ADDRESS, port,
+                                        client)
     assert started.uri == pair.disk.logical_id[2]
     status = await mirror_export_status(pair.secondary_ctx, pair.disk)
     assert status.running
@@ -337,7 +339,7 @@ def test_live_migration_swaps_the_roles(mirror_pair: MirrorPair) -> None:
         await mirror_export_stop(mirror_pair.secondary_ctx, mirror_pair.disk)
         started = await mirror_export_start(mirror_pair.primary_ctx, swapped,
                                             SECONDARY_ADDRESS, parse_export_uri(
-                                                old_primary_uri)[1])
+                                                old_primary_uri)[1], "node2")
         assert started.uri == old_primary_uri
         await target.finalize_migration_dst(moved, "", True)
         assert [s.state for s in await target.mirror_status("mig")] == [MirrorSync.IN_SYNC]
@@ -379,5 +381,25 @@ def test_start_without_secondary_runs_degraded(mirror_pair: MirrorPair) -> None:
         finally:
             await console.close()
         assert mirror_pair.remote.read_bytes()[8 * 512:8 * 512 + 5] == b"ALONE"
+
+    asyncio.run(scenario())
+
+
+def test_export_lets_in_only_its_primary(mirror_pair: MirrorPair) -> None:
+    """An export started for another node refuses this primary's certificate: the disk
+    stays degraded (nothing reaches the secondary's file)."""
+    hvparams = guest_hvparams()
+
+    async def scenario() -> None:
+        uri = await _export(mirror_pair, client="node9")
+        driver = mirror_pair.primary
+        console = await _boot(driver, _spec("authz", mirror_pair, uri, hvparams))
+        try:
+            [status] = await driver.mirror_status("authz")
+            assert status.state == MirrorSync.DEGRADED
+            await _timed(console, _record_write(8, "PRIVATE"), "W1")
+        finally:
+            await console.close()
+        assert mirror_pair.remote.read_bytes()[8 * 512:8 * 512 + 7] != b"PRIVATE"
 
     asyncio.run(scenario())

@@ -13,11 +13,12 @@ class MirrorExportCalls(RpcMethods):
     """Mirror disks: the secondary's NBD-over-TLS export and the primary's sync state."""
 
     async def mirror_export_start(
-        self, node: NodeRef, disk: Disk, address: str, port: int, *,
+        self, node: NodeRef, disk: Disk, address: str, port: int, client: str, *,
         rpc_timeout: float | None = None,
     ) -> NodeResult[MirrorExport]:
-        """Serve ``disk``'s local half on ``address:port`` (a running export is kept)."""
-        return await self._single("mirror_export_start", node, disk, address, port,
+        """Serve ``disk``'s local half on ``address:port`` to node ``client`` only (a running
+        export is kept)."""
+        return await self._single("mirror_export_start", node, disk, address, port, client,
                                   timeout=rpc_timeout)
 
     async def mirror_export_stop(

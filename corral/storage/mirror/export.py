@@ -50,6 +50,8 @@ class ExportRecord(msgspec.Struct, frozen=True, kw_only=True):
     path: str
     address: str
     port: int
+    client: str
+    """The node allowed to connect (its certificate's common name): the primary."""
     pid: int
     argv: tuple[str, ...]
 
@@ -111,51 +113,63 @@ def write_creds_dir(layout: NodeLayout, dest: Path) -> Path:
     return dest
 
 
-def export_argv(record_name: str, path: str, address: str, port: int, pidfile: Path,
-                creds: Path) -> list[str]:
-    """The ``qemu-storage-daemon`` command line of one export."""
+def export_argv(wanted: ExportRecord, pidfile: Path, creds: Path) -> list[str]:
+    """The ``qemu-storage-daemon`` command line of one export: only a client whose
+    certificate's subject is ``CN=<wanted.client>`` (the primary) is let in."""
+    identity = f"CN={wanted.client}".replace(",", ",,")
     return [QSD, "--daemonize", "--pidfile", str(pidfile),
             "--object", f"tls-creds-x509,id=tls0,dir={creds},endpoint=server,verify-peer=on",
-            "--blockdev", f"driver=file,node-name=disk,filename={path.replace(',', ',,')}",
-            "--nbd-server", f"addr.type=inet,addr.host={address},addr.port={port},"
-            "tls-creds=tls0",
-            "--export", f"type=nbd,id=exp0,node-name=disk,name={record_name},writable=on,"
+            "--object", f"authz-simple,id=authz0,identity={identity}",
+            "--blockdev", f"driver=file,node-name=disk,"
+            f"filename={wanted.path.replace(',', ',,')}",
+            "--nbd-server", f"addr.type=inet,addr.host={wanted.address},addr.port={wanted.port},"
+            "tls-creds=tls0,tls-authz=authz0",
+            "--export", f"type=nbd,id=exp0,node-name=disk,name={wanted.name},writable=on,"
             "writethrough=on"]
 
 
 async def start_export(layout: NodeLayout, runner: CommandRunner, name: str, path: str,
-                       address: str, port: int) -> ExportRecord:
-    """Serve ``path`` as export ``name`` on ``address:port``; a running one is kept.
+                       address: str, port: int, client: str) -> ExportRecord:
+    """Serve ``path`` as export ``name`` on ``address:port`` to node ``client`` only;
+    a running export of the same file, endpoint and client is kept.
 
     Raises:
         BlockDeviceError: bad name, missing file or certificates, another export of
             that name serves something else, or the daemon failed (its message).
     """
-    prepared = await asyncio.to_thread(_prepare, layout, name, path, address, port)
+    wanted = ExportRecord(name=name, path=path, address=address, port=port, client=client,
+                          pid=0, argv=())
+    prepared = await asyncio.to_thread(_prepare, layout, wanted)
     if isinstance(prepared, ExportRecord):
         return prepared
     result = await runner.run(prepared, timeout=30.0)
-    record = ExportRecord(name=name, path=path, address=address, port=port, pid=0,
-                          argv=tuple(prepared))
+    record = msgspec.structs.replace(wanted, argv=tuple(prepared))
     return await asyncio.to_thread(_record_start, layout, record, result.failed,
                                    f"{result.fail_reason}: {result.output.strip()}")
 
 
-def _prepare(layout: NodeLayout, name: str, path: str, address: str,
-             port: int) -> ExportRecord | list[str]:
+def _prepare(layout: NodeLayout, wanted: ExportRecord) -> ExportRecord | list[str]:
     """The running export of that name, or the command line that starts it."""
-    _, pidfile, creds = _paths(layout, name)
-    current = read_record(layout, name)
+    _, pidfile, creds = _paths(layout, wanted.name)
+    if not wanted.client or not _NAME.match(wanted.client):
+        raise BlockDeviceError(f"Invalid client node name {wanted.client!r} for mirror "
+                               f"export {wanted.name}")
+    current = read_record(layout, wanted.name)
     if current is not None and _alive(current):
-        if (current.path, current.address, current.port) != (path, address, port):
-            raise BlockDeviceError(f"Mirror export {name} already serves {current.path} "
-                                   f"on {current.address}:{current.port}")
+        if _endpoint(current) != _endpoint(wanted):
+            raise BlockDeviceError(f"Mirror export {wanted.name} already serves "
+                                   f"{current.path} on {current.address}:{current.port} "
+                                   f"to {current.client}")
         return current
-    if not Path(path).is_file():
-        raise BlockDeviceError(f"Cannot export {path}: no such file")
+    if not Path(wanted.path).is_file():
+        raise BlockDeviceError(f"Cannot export {wanted.path}: no such file")
     write_creds_dir(layout, creds)
     pidfile.unlink(missing_ok=True)
-    return export_argv(name, path, address, port, pidfile, creds)
+    return export_argv(wanted, pidfile, creds)
+
+
+def _endpoint(record: ExportRecord) -> tuple[str, str, int, str]:
+    return record.path, record.address, record.port, record.client
 
 
 def _record_start(layout: NodeLayout, started: ExportRecord, failed: bool,

@@ -36,12 +36,12 @@ def _disk(template: DiskTemplate = DiskTemplate.MIRROR) -> Disk:
 def test_only_mirror_disks_are_exported(tmp_path: Path) -> None:
     with pytest.raises(BlockDeviceError, match="has template file, not mirror"):
         asyncio.run(mirror_export_start(_ctx(tmp_path), _disk(DiskTemplate.FILE),
-                                        "127.0.0.1", 11000))
+                                        "127.0.0.1", 11000, "node1"))
 
 
 def test_a_missing_local_half_is_named(tmp_path: Path) -> None:
     with pytest.raises(BlockDeviceError, match=r"local half /srv/disks/i1/d0\.mirror is missing"):
-        asyncio.run(mirror_export_start(_ctx(tmp_path), _disk(), "127.0.0.1", 11000))
+        asyncio.run(mirror_export_start(_ctx(tmp_path), _disk(), "127.0.0.1", 11000, "node1"))
 
 
 def test_unknown_export_reports_stopped_and_stops_quietly(tmp_path: Path) -> None:

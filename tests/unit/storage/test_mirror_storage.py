@@ -27,7 +27,7 @@ from corral.storage.mirror import (
     stop_export,
     write_creds_dir,
 )
-from corral.storage.mirror.export import export_argv
+from corral.storage.mirror.export import ExportRecord, export_argv
 from tests.support.connections import joined_layout
 
 URI = "nbd+tls://192.0.2.7:11000/3f1c"
@@ -93,12 +93,14 @@ def test_creds_dir_needs_a_joined_node(tmp_path: Path) -> None:
 
 
 def test_export_command_line_requires_client_certificates(tmp_path: Path) -> None:
-    argv = export_argv("d0", "/srv/a,b.img", "192.0.2.7", 11000, tmp_path / "pid",
-                       tmp_path / "x509")
+    wanted = ExportRecord(name="d0", path="/srv/a,b.img", address="192.0.2.7", port=11000,
+                          client="node1", pid=0, argv=())
+    argv = export_argv(wanted, tmp_path / "pid", tmp_path / "x509")
     line = " ".join(argv)
     assert "endpoint=server,verify-peer=on" in line
     assert "filename=/srv/a,,b.img" in line
-    assert "addr.host=192.0.2.7,addr.port=11000,tls-creds=tls0" in line
+    assert "addr.host=192.0.2.7,addr.port=11000,tls-creds=tls0,tls-authz=authz0" in line
+    assert "authz-simple,id=authz0,identity=CN=node1" in line
     assert "name=d0,writable=on,writethrough=on" in line
     assert argv[:2] == ["qemu-storage-daemon", "--daemonize"]
 
