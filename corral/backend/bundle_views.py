@@ -11,7 +11,7 @@ from corral.backend.context import NodeContext
 from corral.backend.services import disk_driver
 from corral.hypervisor.base import DiskSpec, InstanceSpec, NicSpec
 from corral.objects.bundle import InstanceBundle
-from corral.objects.instance import NicMode
+from corral.objects.instance import Disk, DiskTemplate, NicMode
 from corral.osdef.env import OsDisk, OsInstanceData, OsNic, disk_backend_type
 from corral.storage.base import DeviceInfo
 from corral.storage.symlinks import link_instance_disk
@@ -66,6 +66,13 @@ def _nicparams(bundle: InstanceBundle) -> list[dict[str, object]]:
     return given + [{} for _ in range(len(bundle.instance.nics) - len(given))]
 
 
+def _mirror_uri(disk: Disk) -> str | None:
+    """A mirror disk's secondary export (the last part of its logical id), else None."""
+    if disk.dev_type == DiskTemplate.MIRROR and len(disk.logical_id) == 3:
+        return str(disk.logical_id[2])
+    return None
+
+
 def hypervisor_instance(
     bundle: InstanceBundle, devices: list[DeviceInfo] | None = None
 ) -> InstanceSpec:
@@ -73,7 +80,8 @@ def hypervisor_instance(
     (enough for what does not touch the disks, such as the console command)."""
     if devices is None:
         devices = [
-            DeviceInfo(logical_id=tuple(d.logical_id), path="", size_mib=d.size, active=False)
+            DeviceInfo(logical_id=tuple(d.logical_id), path="", size_mib=d.size, active=False,
+                       uri=_mirror_uri(d))
             for d in bundle.disks
         ]
     return InstanceSpec.from_objects(

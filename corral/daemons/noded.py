@@ -21,6 +21,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     join,
     master_ip,
     migration,
+    mirror_export,
     mirror_rpc,
     node_info,
     os_defs,

@@ -41,6 +41,8 @@ from corral.hypervisor.values import (
     MigrationState,
     MigrationStatus,
     MigrationTarget,
+    MirrorDiskStatus,
+    MirrorSync,
     NicSpec,
 )
 from corral.layout import NodeLayout
@@ -49,7 +51,7 @@ from corral.process import CommandResult, CommandRunner
 __all__ = [
     "ConsoleInfo", "ConsoleKind", "DiskSpec", "HvNodeInfo", "HvState", "Hypervisor",
     "InstanceInfo", "InstanceSpec", "MigrationPhase", "MigrationState", "MigrationStatus",
-    "MigrationTarget", "NicSpec",
+    "MigrationTarget", "MirrorDiskStatus", "MirrorSync", "NicSpec",
 ]
 
 

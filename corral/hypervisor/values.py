@@ -251,3 +251,29 @@ class MigrationStatus:
     def active(self) -> bool:
         """True while the migration is still going (neither finished nor failed)."""
         return self.state in (MigrationState.SETUP, MigrationState.ACTIVE)
+
+
+class MirrorSync(enum.StrEnum):
+    """The state of one ``mirror`` disk's two copies, as the primary's hypervisor sees it."""
+
+    IN_SYNC = "in_sync"
+    """Every write reaches both copies and nothing is left to copy."""
+    DEGRADED = "degraded"
+    """The secondary is unreachable: writes go to the local copy only (and are recorded)."""
+    RESYNCING = "resyncing"
+    """The secondary is reachable again: the regions it missed are being copied."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MirrorDiskStatus:
+    """One mirror disk of a running instance. ``done``/``total`` in bytes (resync progress)."""
+
+    index: int
+    state: MirrorSync
+    done: int = 0
+    total: int = 0
+    error: str = ""
+
+    @property
+    def percent(self) -> float:
+        return 100.0 if self.total <= 0 else 100.0 * self.done / self.total

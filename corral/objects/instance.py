@@ -31,6 +31,9 @@ class DiskTemplate(enum.StrEnum):
     RBD = "rbd"
     EXT = "ext"
     GLUSTER = "gluster"
+    MIRROR = "mirror"
+    """Corral's own: network RAID1 in user space (QEMU writes to a local file and an
+    NBD-over-TLS export of the secondary's file)."""
 
 
 class DiskMode(enum.StrEnum):

@@ -26,7 +26,8 @@ OptionalName = Annotated[str, msgspec.Meta(min_length=1)] | None
 """An optional non-empty string (Ganeti's optionalNEStringField)."""
 HypervisorName = Literal["xen-pvm", "xen-hvm", "kvm", "lxc", "chroot", "fake"]
 DiskTemplateName = Literal[
-    "diskless", "file", "sharedfile", "plain", "drbd", "blockdev", "rbd", "ext", "gluster"
+    "diskless", "file", "sharedfile", "plain", "drbd", "blockdev", "rbd", "ext", "gluster",
+    "mirror"
 ]
 MAX_DISKS = 16
 """Ganeti's limit on disks per instance (disk indices are 0 to 15)."""

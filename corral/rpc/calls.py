@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.objects.bundle import InstanceBundle
+from corral.objects.instance import Disk
 from corral.rpc.payloads import (
     AssembledDevice,
     CommandOutput,
@@ -36,6 +37,8 @@ from corral.rpc.payloads import (
     JoinCsr,
     MigrationEndpoint,
     MigrationProgress,
+    MirrorDiskSync,
+    MirrorExport,
     MirrorStatus,
     MirrorStatusResult,
     NodeDisk,
@@ -466,6 +469,34 @@ _TABLE: tuple[RpcCall, ...] = (
         "drbd_needs_activation", list[str], S, T.NORMAL,
         "UUIDs of the DRBD disks that are missing, StandAlone or diskless",
         Arg("disks", list[NodeDisk]),
+    ),
+    # --- mirror disks (Corral's own network RAID1; Ganeti has no such template) ----
+    _call(
+        "mirror_export_start",
+        MirrorExport, S, T.NORMAL,
+        "secondary: serve a mirror disk's local half over NBD with TLS (kept if running)",
+        Arg("disk", Disk), Arg("address", str, "the secondary's own address"),
+        Arg("port", int),
+        Arg("client", str, "the primary node's name: the only certificate let in"),
+    ),
+    _call(
+        "mirror_export_stop", None, S, T.NORMAL,
+        "secondary: stop serving a mirror disk (idempotent)", Arg("disk", Disk),
+    ),
+    _call(
+        "mirror_export_status", MirrorExport, S, T.FAST,
+        "secondary: whether a mirror disk's export runs, and its URI", Arg("disk", Disk),
+    ),
+    _call(
+        "instance_mirror_status",
+        list[MirrorDiskSync], S, T.FAST, "primary: per mirror disk, in sync/degraded/resyncing",
+        Arg("instance", InstanceBundle),
+    ),
+    _call(
+        "instance_mirror_resync",
+        None, S, T.NORMAL, "primary: reattach the secondaries and resync (whole disk if full)",
+        Arg("instance", InstanceBundle), Arg("disks", list[int], "disk indices; [] for all"),
+        Arg("full", bool),
     ),
     # --- storage units --------------------------------------------------------
     _call(

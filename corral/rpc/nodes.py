@@ -21,6 +21,7 @@ from corral.rpc.methods.instance_calls import InstanceCalls
 from corral.rpc.methods.join_calls import JoinCalls
 from corral.rpc.methods.migration_calls import MigrationCalls
 from corral.rpc.methods.mirror_calls import MirrorCalls
+from corral.rpc.methods.mirror_export_calls import MirrorExportCalls
 from corral.rpc.methods.node_calls import NodeCalls
 from corral.rpc.methods.replication_calls import ReplicationCalls
 from corral.rpc.methods.storage_calls import StorageCalls
@@ -31,7 +32,7 @@ __all__ = ["NodeRef", "NodeRpc", "target_of"]
 
 class NodeRpc(
     NodeCalls, ReplicationCalls, InstanceCalls, MigrationCalls, StorageCalls, MirrorCalls,
-    JoinCalls, ImpExpCalls,
+    JoinCalls, ImpExpCalls, MirrorExportCalls,
 ):
     """The master's RPC entry point: typed calls by node, results keyed by node name."""
 

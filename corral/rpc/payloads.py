@@ -344,3 +344,26 @@ class PauseResult(Payload, frozen=True, array_like=True):
 
     ok: bool
     error: str | None
+class MirrorExport(Payload, frozen=True):
+    """``mirror_export_start``/``_status``: the secondary's NBD-over-TLS export of a
+    ``mirror`` disk. ``uri`` (``nbd+tls://address:port/name``) is what the primary's
+    hypervisor connects to; ``pid`` is the serving ``qemu-storage-daemon`` (0: stopped)."""
+
+    name: str
+    running: bool
+    uri: str = ""
+    path: str = ""
+    client: str = ""
+    """The node allowed to connect (the primary)."""
+    pid: int = 0
+
+
+class MirrorDiskSync(Payload, frozen=True):
+    """``instance_mirror_status``: one mirror disk as the primary sees it. ``state`` is
+    ``in_sync``, ``degraded`` or ``resyncing``; ``done``/``total`` in bytes."""
+
+    index: int
+    state: Literal["in_sync", "degraded", "resyncing"]
+    done: int = 0
+    total: int = 0
+    error: str = ""

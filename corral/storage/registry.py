@@ -16,6 +16,7 @@ from corral.storage.diskless import Diskless
 from corral.storage.drbd.driver import DrbdDriver, read_proc_drbd
 from corral.storage.file import FileStorage, SharedFileStorage
 from corral.storage.lvm.driver import DEFAULT_VG, LvmDriver
+from corral.storage.mirror.local import MirrorStorage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -57,6 +58,10 @@ def _drbd(layout: NodeLayout, runner: CommandRunner, settings: StorageSettings) 
                     dev_dir=settings.dev_dir)
     return DrbdDriver(runner, lvm, dev_dir=settings.drbd_dev_dir,
                       proc_reader=settings.drbd_proc_reader)
+def _mirror(layout: NodeLayout, runner: CommandRunner, settings: StorageSettings) -> BlockDevice:
+    if not settings.file_storage_dir:
+        raise BlockDeviceError("The cluster has no file storage directory (mirror disks)")
+    return MirrorStorage(layout, settings.file_storage_dir, runner)
 
 
 _FACTORIES: dict[DiskTemplate, _Factory] = {
@@ -66,6 +71,7 @@ _FACTORIES: dict[DiskTemplate, _Factory] = {
     DiskTemplate.PLAIN: lambda layout, runner, settings: LvmDriver(
         runner, default_vg=settings.default_vg, dev_dir=settings.dev_dir
     ),
+    DiskTemplate.MIRROR: _mirror,
     DiskTemplate.BLOCKDEV: lambda layout, runner, settings: AdoptedBlockDevice(
         runner, settings.adoptable_dir
     ),

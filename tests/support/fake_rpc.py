@@ -29,6 +29,7 @@ from corral.rpc.payloads import (
     ImpExpStatus,
     MigrationEndpoint,
     MigrationProgress,
+    MirrorExport,
     NodeInfo,
 )
 from corral.rpc.results import NodeResult, typed
@@ -173,6 +174,9 @@ DEFAULTS: dict[str, Any] = {
     "blockdev_pause_resume_sync": [],
     "drbd_wait_sync": DrbdSyncProgress(all_done=True, min_resync=100.0),
     "drbd_needs_activation": [],
+    "mirror_export_start": MirrorExport(name="", running=True),
+    "mirror_export_status": MirrorExport(name="", running=False),
+    "instance_mirror_status": [],
     "impexp_status": [ImpExpStatus(name="", mode="import", connected=True, done=True,
                                    success=True)],
 }

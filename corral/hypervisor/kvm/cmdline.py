@@ -17,7 +17,7 @@ from corral.errors import HypervisorError
 from corral.hypervisor.base import DiskSpec, InstanceSpec, NicSpec
 from corral.hypervisor.kvm.paths import KvmPaths
 from corral.hypervisor.params import KVM
-from corral.objects.instance import DiskMode
+from corral.objects.instance import DiskMode, DiskTemplate
 
 DISK_DEVICES = {"paravirtual": "virtio-blk-pci", "ide": "ide-hd", "scsi": "scsi-hd",
                 "scsi-hd": "scsi-hd", "scsi-block": "scsi-block",
@@ -186,20 +186,23 @@ def _disk_args(spec: InstanceSpec, hv: Mapping[str, Any], ctx: LaunchContext) ->
             raise HypervisorError(f"instance {spec.name}: disk {index} is read-only, which "
                                   "disk_type 'ide' cannot express")
         backend = ctx.disk_backends[index] if index < len(ctx.disk_backends) else DiskBackend()
-        args += _blockdev_pair(f"disk{index}", disk, backend, hv)
+        args += _blockdev_pair(f"disk{index}", disk, backend, hv,
+                               unlocked=ctx.incoming and disk.dev_type == DiskTemplate.MIRROR)
         args += ["-device", _disk_device(index, disk_type, hv)]
     return args
 
 
 def _blockdev_pair(node: str, disk: DiskSpec, backend: DiskBackend,
-                   hv: Mapping[str, Any]) -> list[str]:
+                   hv: Mapping[str, Any], *, unlocked: bool = False) -> list[str]:
+    """Protocol and format nodes. ``unlocked``: no image lock (a mirror disk received by
+    migration: this node's export of the same file runs until the switch-over)."""
     common = ",read-only=on" if disk.mode == DiskMode.RO else ""
     if hv_value(hv, "disk_discard") == "unmap":
         common += ",discard=unmap"
     cache = {"none": ",cache.direct=on", "writeback": ",cache.direct=off"}
     proto = (f"driver={backend.driver},filename={_escape(disk.path)},node-name={node}-file,"
              f"aio={hv_value(hv, 'disk_aio')}{cache.get(str(hv_value(hv, 'disk_cache')), '')}"
-             f"{common}")
+             f"{common}{',locking=off' if unlocked else ''}")
     fmt = f"driver={backend.format},file={node}-file,node-name={node}{common}"
     return ["-blockdev", proto, "-blockdev", fmt]
 

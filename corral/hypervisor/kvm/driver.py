@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import stat
 from collections.abc import Mapping, Sequence
@@ -32,9 +33,10 @@ from corral.hypervisor.base import (
     InstanceSpec,
     MigrationStatus,
     MigrationTarget,
+    MirrorDiskStatus,
 )
 from corral.hypervisor.kvm import accel as accel_mod
-from corral.hypervisor.kvm import incoming, network
+from corral.hypervisor.kvm import incoming, mirror, network
 from corral.hypervisor.kvm.cmdline import (
     DiskBackend,
     LaunchContext,
@@ -63,6 +65,7 @@ from corral.hypervisor.kvm.runtime import (
 from corral.hypervisor.params import KVM, HvKind
 from corral.layout import NodeLayout
 from corral.process import CommandRunner
+from corral.storage.mirror.export import write_creds_dir
 
 START_TIMEOUT = 60.0
 QUIT_GRACE = 3.0
@@ -124,16 +127,55 @@ class KvmHypervisor(Hypervisor):
         if await self.live_record(instance.name) is not None:
             raise HypervisorError(f"instance {instance.name} is already running")
         await self.cleanup(instance.name)
-        ctx = await self.launch_context(instance, paths, paused=paused)
+        mirrored = bool(mirror.mirror_disks(instance))
+        ctx = await self.launch_context(instance, paths, paused=paused or mirrored)
         argv = build_argv(instance, ctx)
         await self.prepare_dirs(paths)
         await network.create_taps(self.runner, ctx.taps, instance.nics, instance.hvparams)
         try:
             record = await self.launch(instance, argv, ctx)
             await asyncio.to_thread(write_runtime, paths.runtime, record)
+            if mirrored:
+                await self._start_mirrors(instance, record, run=not paused)
         except BaseException:
             await self.discard(paths, ctx.taps, tuple(argv))
             raise
+
+    async def _start_mirrors(self, instance: InstanceSpec, record: KvmRuntime, *,
+                             run: bool) -> None:
+        """Attach the secondaries of the mirror disks (whole-disk copy; one that cannot be
+        reached stays degraded), then run."""
+        creds = await asyncio.to_thread(write_creds_dir, self.layout,
+                                        self.paths(instance.name).mirror_creds)
+        async with QmpSession(Path(record.qmp_socket)) as qmp:
+            await mirror.attach_all(qmp, instance, str(creds))
+            if run:
+                await qmp.cont()
+
+    async def mirror_status(self, name: str) -> list[MirrorDiskStatus]:
+        """Per mirror disk of running instance ``name``: in sync, degraded or resyncing.
+
+        Raises:
+            HypervisorError: not running, or QMP failed.
+        """
+        record = await self.require_live(name)
+        async with QmpSession(Path(record.qmp_socket)) as qmp:
+            return await mirror.statuses(qmp, InstanceSpec.from_dict(record.instance))
+
+    async def mirror_resync(self, name: str, indices: Sequence[int] = (), *,
+                            full: bool = False) -> None:
+        """Reattach the secondaries of mirror disks ``indices`` (all if empty) and resync:
+        only the regions missed while degraded, or the whole disk with ``full``.
+
+        Raises:
+            HypervisorError: not running, not a mirror disk, or QEMU refused.
+        """
+        record = await self.require_live(name)
+        spec = InstanceSpec.from_dict(record.instance)
+        chosen = list(indices) or [index for index, _ in mirror.mirror_disks(spec)]
+        async with QmpSession(Path(record.qmp_socket)) as qmp:
+            await mirror.add_tls_object(qmp, str(self.paths(name).mirror_creds))
+            await mirror.resync(qmp, spec, chosen, full=full)
 
     async def launch_context(self, instance: InstanceSpec, paths: KvmPaths, *, paused: bool,
                              accel: str | None = None) -> LaunchContext:
@@ -424,6 +466,7 @@ def _make_dirs(paths: KvmPaths) -> None:
 def _remove_files(paths: KvmPaths) -> None:
     for path in (paths.qmp_socket, paths.serial_socket, paths.pidfile, paths.outgoing):
         path.unlink(missing_ok=True)
+    shutil.rmtree(paths.mirror_creds, ignore_errors=True)
     remove_runtime(paths.runtime)
 
 

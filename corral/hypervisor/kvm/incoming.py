@@ -21,7 +21,7 @@ import msgspec
 
 from corral.errors import HypervisorError
 from corral.hypervisor.base import InstanceSpec, MigrationTarget
-from corral.hypervisor.kvm import network
+from corral.hypervisor.kvm import mirror, network
 from corral.hypervisor.kvm.cmdline import build_argv, hv_value, taps_for
 from corral.hypervisor.kvm.migration_records import (
     TARGET_ONLY_EXCLUDED,
@@ -33,6 +33,7 @@ from corral.hypervisor.kvm.migration_records import (
 from corral.hypervisor.kvm.paths import check_socket_paths
 from corral.hypervisor.kvm.qmp import QmpSession
 from corral.hypervisor.kvm.runtime import KvmRuntime, write_runtime
+from corral.storage.mirror.export import write_creds_dir
 
 if TYPE_CHECKING:
     from corral.hypervisor.kvm.driver import KvmHypervisor
@@ -158,13 +159,26 @@ async def finalize(driver: KvmHypervisor, instance: InstanceSpec, success: bool)
         if record.nbd_port:
             with contextlib.suppress(HypervisorError):
                 await qmp.nbd_server_stop()
-        spec = InstanceSpec.from_dict(record.instance)
+        spec = mirror.with_uris(InstanceSpec.from_dict(record.instance), instance)
         for tap, nic in zip(record.taps, spec.nics, strict=True):
             await network.add_route(driver.runner, tap, nic)
-        record = msgspec.structs.replace(record, incoming=False, migration_port=0, nbd_port=0)
+        await _attach_mirrors(driver, qmp, spec)
+        record = msgspec.structs.replace(record, incoming=False, migration_port=0, nbd_port=0,
+                                         instance=spec.to_dict())
         await asyncio.to_thread(write_runtime, driver.paths(instance.name).runtime, record)
         if record.resume_after_migration and not status.running:
             await qmp.cont()
+
+
+async def _attach_mirrors(driver: KvmHypervisor, qmp: QmpSession, spec: InstanceSpec) -> None:
+    """After the switch-over, mirror to the new secondary (the old primary's export) without
+    a copy: both files hold the same data. An unreachable export leaves the disk degraded
+    (no job; a resync attaches it with a whole-disk copy) rather than failing the move."""
+    if not mirror.mirror_disks(spec):
+        return
+    creds = await asyncio.to_thread(write_creds_dir, driver.layout,
+                                    driver.paths(spec.name).mirror_creds)
+    await mirror.attach_all(qmp, spec, str(creds), full=False)
 
 
 async def discard(driver: KvmHypervisor, name: str) -> None:

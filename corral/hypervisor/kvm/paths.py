@@ -23,6 +23,8 @@ class KvmPaths:
     runtime: Path
     outgoing: Path
     """The source's record of an outgoing migration (see ``migration_records``)."""
+    mirror_creds: Path
+    """QEMU's x509 directory for the NBD-over-TLS connections of mirror disks."""
 
 
 def kvm_run_dir(layout: NodeLayout) -> Path:
@@ -45,6 +47,7 @@ def instance_paths(layout: NodeLayout, name: str) -> KvmPaths:
         pidfile=run / f"{name}.pid",
         runtime=run / f"{name}.runtime",
         outgoing=run / f"{name}.outgoing",
+        mirror_creds=run / f"{name}.x509",
     )
 
 

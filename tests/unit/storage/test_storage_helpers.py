@@ -28,6 +28,7 @@ from corral.storage.diskless import Diskless
 from corral.storage.drbd.driver import DrbdDriver
 from corral.storage.file import FileStorage, SharedFileStorage
 from corral.storage.lvm.driver import LvmDriver
+from corral.storage.mirror import MirrorStorage
 from corral.storage.registry import SUPPORTED_TEMPLATES, StorageSettings, make_driver
 from corral.storage.rollback import create_disks_with_rollback
 from corral.storage.symlinks import (
@@ -158,7 +159,8 @@ def test_registry(tmp_path: Path) -> None:
     kinds = {t: type(make_driver(t, layout, runner, settings)) for t in SUPPORTED_TEMPLATES}
     assert kinds == {DiskTemplate.DISKLESS: Diskless, DiskTemplate.FILE: FileStorage,
                      DiskTemplate.SHAREDFILE: SharedFileStorage, DiskTemplate.PLAIN: LvmDriver,
-                     DiskTemplate.BLOCKDEV: AdoptedBlockDevice, DiskTemplate.DRBD: DrbdDriver}
+                     DiskTemplate.BLOCKDEV: AdoptedBlockDevice, DiskTemplate.DRBD: DrbdDriver,
+                     DiskTemplate.MIRROR: MirrorStorage}
     with pytest.raises(BlockDeviceError, match="not supported"):
         make_driver(DiskTemplate.RBD, layout, runner, settings)
     with pytest.raises(BlockDeviceError, match="no file storage directory"):

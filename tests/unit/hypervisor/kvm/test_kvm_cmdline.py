@@ -158,3 +158,14 @@ def test_read_only_ide_disk_is_refused() -> None:
 
 def test_defaults_are_supported() -> None:
     assert unsupported(defaults("kvm")) == []
+
+
+def test_mirror_disk_received_by_migration_is_opened_without_image_lock() -> None:
+    disk = DiskSpec(path="/srv/d0.mirror", uri="nbd+tls://192.0.2.7:11000/d0",
+                    dev_type=DiskTemplate.MIRROR)
+    spec = _spec(defaults("kvm"), disks=(disk, DiskSpec(path="/srv/d1")))
+    normal = " ".join(build_argv(spec, LaunchContext(paths=PATHS, accel="tcg")))
+    incoming = build_argv(spec, LaunchContext(paths=PATHS, accel="tcg", incoming=True))
+    assert "locking=off" not in normal
+    protocols = [arg for arg in incoming if arg.startswith("driver=file,filename=/srv/d")]
+    assert ["locking=off" in arg for arg in protocols] == [True, False]
