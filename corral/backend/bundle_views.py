@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from corral.backend.blockdev import device_state
 from corral.backend.context import NodeContext
-from corral.backend.services import disk_driver
+from corral.backend.services import node_disk_driver
 from corral.hypervisor.base import DiskSpec, InstanceSpec, NicSpec
 from corral.objects.bundle import InstanceBundle
 from corral.objects.instance import Disk, DiskTemplate, NicMode
@@ -17,12 +17,18 @@ from corral.storage.base import DeviceInfo
 from corral.storage.symlinks import link_instance_disk
 
 
-async def assemble_disks(ctx: NodeContext, bundle: InstanceBundle) -> list[DeviceInfo]:
-    """Activate every disk of the instance and link it under the node's disk directory."""
+async def assemble_disks(
+    ctx: NodeContext, bundle: InstanceBundle, *, open_disks: bool = True,
+) -> list[DeviceInfo]:
+    """Activate every disk of the instance, open it (``open_disks``: this node runs the
+    instance; a drbd disk becomes primary here) and link it under the node's disk
+    directory."""
     devices = []
     for index, disk in enumerate(bundle.disks):
-        driver, ref = disk_driver(ctx, disk)
+        driver, ref = node_disk_driver(ctx, disk)
         info = await driver.assemble(ref)
+        if open_disks:
+            await driver.open(ref)
         if info.path:
             link_instance_disk(ctx.layout, bundle.name, index, info.path)
         devices.append(info)
@@ -94,9 +100,12 @@ def hypervisor_instance(
     )
 
 
-async def assembled_instance(ctx: NodeContext, bundle: InstanceBundle) -> InstanceSpec:
-    """Assemble the instance's disks, then its hypervisor view (for start and reboot)."""
-    return hypervisor_instance(bundle, await assemble_disks(ctx, bundle))
+async def assembled_instance(
+    ctx: NodeContext, bundle: InstanceBundle, *, open_disks: bool = True,
+) -> InstanceSpec:
+    """Assemble the instance's disks, then its hypervisor view (for start and reboot;
+    a migration target passes ``open_disks=False``)."""
+    return hypervisor_instance(bundle, await assemble_disks(ctx, bundle, open_disks=open_disks))
 
 
 def os_instance(bundle: InstanceBundle) -> OsInstanceData:

@@ -18,7 +18,7 @@ from corral.backend.context import NodeContext
 from corral.backend.handlers import handles
 from corral.backend.impexp_stream import ImportExportError, check_compression
 from corral.backend.impexp_transfer import Transfer, start_export, start_import
-from corral.backend.services import disk_driver
+from corral.backend.services import node_disk_driver
 from corral.errors import CorralError
 from corral.objects.bundle import InstanceBundle
 from corral.rpc import tls
@@ -35,7 +35,7 @@ def _name(mode: str, instance: InstanceBundle, component: str) -> str:
 
 async def _device(ctx: NodeContext, io: ImpExpIo, component: str) -> str:
     """The path of the assembled disk of ``io``."""
-    driver, ref = disk_driver(ctx, io.disk)
+    driver, ref = node_disk_driver(ctx, io.disk)
     info = await driver.assemble(ref)
     if not info.path:
         raise ImportExportError(

@@ -55,7 +55,7 @@ async def migration_info(ctx: NodeContext, instance: InstanceBundle) -> str:
 async def accept_instance(
     ctx: NodeContext, instance: InstanceBundle, info: str, target: str, copy_disks: bool
 ) -> MigrationEndpoint:
-    spec = await assembled_instance(ctx, instance)
+    spec = await assembled_instance(ctx, instance, open_disks=False)
     accepted = await _driver(ctx, instance).accept_instance(spec, info, target,
                                                             copy_disks=copy_disks)
     return endpoint_of(accepted)

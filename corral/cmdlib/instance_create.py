@@ -50,6 +50,7 @@ from corral.cmdlib.common.instances.new_instance import (
     create_template,
     full_beparams,
 )
+from corral.cmdlib.common.instances.node_disks import node_disks
 from corral.cmdlib.common.parameters import ipolicy
 from corral.cmdlib.common.tags import added_tags
 from corral.cmdlib.os import validate_os
@@ -214,7 +215,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         if not missing:
             return
         result = await self.ctx.rpc.blockdev_getdimensions(
-            pnode, [spec.disks[i] for i in missing]
+            pnode, node_disks(self.cfg, [spec.disks[i] for i in missing], pnode.uuid)
         )
         answers = result.raise_for_failure(prereq=True) or []
         for index, answer in zip(missing, answers, strict=False):
@@ -248,7 +249,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         inst, disks = spec.instance, spec.disks
         if disks:
             self.log_info("* creating instance disks...")
-            await create_disks(self, inst, disks)
+            await create_disks(self, inst, disks, spec.children)
         await self._wipe(inst)
         if self.start and not disks:
             # nothing to assemble before the start: one commit instead of two
@@ -274,10 +275,10 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             return
         self.log_info("* wiping instance disks...")
         try:
-            await wipe_disks(self, inst, spec.disks)
+            await wipe_disks(self, inst, spec.disks, children=spec.children)
         except OpExecError as err:
             self.log_warning(f"Wiping instance disks failed ({err})")
-            await remove_disks(self, inst, spec.disks)
+            await remove_disks(self, inst, spec.disks, children=spec.children)
             raise OpExecError("There are some degraded disks for this instance") from err
 
     async def _install(self, inst: Instance) -> None:

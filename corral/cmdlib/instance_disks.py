@@ -21,6 +21,7 @@ from corral.cmdlib.common.instances.disks import (
     shutdown_disks,
     wipe_disks,
 )
+from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.cmdlib.common.instances.status import (
     INSTANCE_DOWN,
     INSTANCE_NOT_RUNNING,
@@ -142,7 +143,8 @@ class LUInstanceRecreateDisks(InstanceLU[OpInstanceRecreateDisks]):
                 node = self.cfg.nodes.get(uuid)
                 if node is None or node.offline:
                     continue
-                result = await self.ctx.rpc.blockdev_remove(node, disk)
+                result = await self.ctx.rpc.blockdev_remove(
+                    node, node_disk(self.cfg, disk, uuid))
                 result.warn(self.log_warning, f"removing the old {disk.iv_name}")
 
 
@@ -215,8 +217,8 @@ class LUInstanceGrowDisk(InstanceLU[OpInstanceGrowDisk]):
         for dryrun in (True, False):
             for uuid in disk.nodes:
                 node = self.cfg.nodes[uuid]
-                result = await self.ctx.rpc.blockdev_grow(node, disk, self.delta,
-                                                      dryrun, True, False)
+                result = await self.ctx.rpc.blockdev_grow(
+                    node, node_disk(self.cfg, disk, uuid), self.delta, dryrun, True, False)
                 if not result.ok:
                     what = "Dry-run grow" if dryrun else "Grow"
                     raise OpExecError(f"{what} request failed to node {node.name}:"
@@ -236,7 +238,8 @@ class LUInstanceGrowDisk(InstanceLU[OpInstanceGrowDisk]):
         """The DRBD device itself grows on the primary once its LVs have (Ganeti's
         third pass, ``backingstore`` false)."""
         node = self.cfg.nodes[self.inst.primary_node]
-        result = await self.ctx.rpc.blockdev_grow(node, disk, self.delta, False, False, False)
+        result = await self.ctx.rpc.blockdev_grow(
+            node, node_disk(self.cfg, disk, node.uuid), self.delta, False, False, False)
         if not result.ok:
             raise OpExecError(f"Grow request failed to node {node.name}: {result.fail_msg}")
 

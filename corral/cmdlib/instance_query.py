@@ -24,6 +24,7 @@ from corral.cmdlib.common.instances.bundle import (
 )
 from corral.cmdlib.common.instances.drbd import drbd_info, shown_logical_id
 from corral.cmdlib.common.instances.nics import nic_tuple
+from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.cmdlib.common.instances.status import (
     check_node_online,
     live_info,
@@ -101,7 +102,7 @@ class LUInstanceQueryData(LogicalUnit[OpInstanceQueryData]):
     async def _disk_status(self, node: Node | None, disk: Disk) -> list[Any] | None:
         if self.op.static or node is None or node.offline:
             return None
-        result = await self.ctx.rpc.blockdev_find(node, disk)
+        result = await self.ctx.rpc.blockdev_find(node, node_disk(self.cfg, disk, node.uuid))
         if result.offline:
             return None
         return blockdev_status(result.raise_for_failure())

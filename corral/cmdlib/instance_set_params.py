@@ -185,7 +185,7 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             result.append(["runtime_memory", op.runtime_mem])
         plan = self.disk_plan
         if plan is not None:
-            await create_disks(self, inst, plan.added)
+            await create_disks(self, inst, plan.added, plan.children)
             result.extend(plan.changes)
             await remove_disks(self, inst, plan.removed, remaining=plan.disks)
         result.extend(self.nic_changes)

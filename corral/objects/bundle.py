@@ -6,7 +6,8 @@ from typing import Any
 
 import msgspec
 
-from corral.objects.instance import Disk, Instance
+from corral.objects.instance import Instance
+from corral.objects.node_disk import NodeDisk
 
 
 class InstanceBundle(msgspec.Struct, kw_only=True, frozen=True):
@@ -18,7 +19,8 @@ class InstanceBundle(msgspec.Struct, kw_only=True, frozen=True):
     """
 
     instance: Instance
-    disks: tuple[Disk, ...] = ()
+    disks: tuple[NodeDisk, ...] = ()
+    """The disks as the node the bundle goes to needs them (its drbd side)."""
     hvparams: dict[str, Any] = msgspec.field(default_factory=dict)
     beparams: dict[str, Any] = msgspec.field(default_factory=dict)
     nicparams: tuple[dict[str, Any], ...] = ()

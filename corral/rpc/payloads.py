@@ -14,7 +14,8 @@ import msgspec
 from msgspec import UNSET as UNSET
 from msgspec import UnsetType as UnsetType
 
-from corral.objects.instance import Disk
+from corral.objects.node_disk import DrbdLink as DrbdLink
+from corral.objects.node_disk import NodeDisk as NodeDisk
 
 
 class Payload(msgspec.Struct, frozen=True):
@@ -255,7 +256,8 @@ class ImpExpIo(Payload, frozen=True):
     """The destination of an import or the source of an export."""
 
     kind: ImpExpIoKind
-    disk: Disk
+    disk: NodeDisk
+    """The disk as the node doing the import or export needs it."""
 
 
 class ImpExpHandle(Payload, frozen=True):
@@ -292,25 +294,6 @@ def to_payload(value: Any, kind: Any) -> Any:
 
 
 # --- mirrored disks (DRBD) ------------------------------------------------------------------
-class DrbdLink(Payload, frozen=True):
-    """This node's side of a DRBD disk: Ganeti's ``dynamic_params`` (its address and minor,
-    the peer's), filled by the master for each node it sends the disk to."""
-
-    local_ip: str = msgspec.field(name="local-ip")
-    remote_ip: str = msgspec.field(name="remote-ip")
-    local_minor: int = msgspec.field(name="local-minor")
-    remote_minor: int = msgspec.field(name="remote-minor")
-
-
-class NodeDisk(Disk, kw_only=True, frozen=True):
-    """A disk as a node needs it: the configured disk plus what a node cannot look up —
-    its child disks in ``child_disks`` (drbd: the data volume, then the metadata volume)
-    and, for a drbd disk, this node's side in ``dynamic_params``."""
-
-    child_disks: tuple[NodeDisk, ...] = ()
-    dynamic_params: DrbdLink | None = None
-
-
 class MirrorStatus(Payload, frozen=True):
     """Ganeti's ``BlockDevStatus`` (``blockdev_getmirrorstatus``): ``sync_percent`` null
     when in sync, ``estimated_time`` in seconds, ``ldisk_status`` Ganeti's ``LDS_*``."""

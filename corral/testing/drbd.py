@@ -391,7 +391,7 @@ class DrbdSimulator:
         minor = state.minors(self.node).get(number)
         if minor is not None and minor.attached:
             return Outcome().fail(cli.EXIT_USAGE, f"Device '{number}' is configured!")
-        state.meta[meta_dev] = Meta()
+        state.meta[meta_dev] = Meta(backing=os.path.realpath(meta_dev))
         return Outcome().out("initializing activity log", "NOT initializing bitmap",
                              "Writing meta data...",
                              "New drbd meta data block successfully created.")

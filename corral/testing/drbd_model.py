@@ -56,6 +56,9 @@ class Meta:
     size_kib: int = 0
     mark: int = 0
     """Modification time (ns) of the backing device when the connection was lost."""
+    backing: str = ""
+    """The file the meta device resolved to at ``create-md`` (an LV's data file, which
+    outlives the LV's deactivation but not its removal)."""
 
 
 @dataclass
@@ -106,6 +109,14 @@ class DrbdState:
     def minors(self, node: str) -> dict[int, Minor]:
         return self.nodes.setdefault(node, {})
 
+    def forget_vanished_meta(self) -> None:
+        """Drop the metadata whose backing file is gone and that no minor uses: DRBD
+        keeps it on the device, so it goes with the device (a removed LV)."""
+        used = {m.meta for minors in self.nodes.values() for m in minors.values()}
+        for path, meta in list(self.meta.items()):
+            if path not in used and meta.backing and not os.path.exists(meta.backing):
+                del self.meta[path]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
 
@@ -132,6 +143,7 @@ def locked_state(path: Path) -> Iterator[DrbdState]:
     with open(path.with_suffix(".lock"), "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         state = DrbdState.from_json(path.read_text()) if path.exists() else DrbdState()
+        state.forget_vanished_meta()
         yield state
         tmp = path.with_suffix(".tmp")
         tmp.write_text(state.to_json())

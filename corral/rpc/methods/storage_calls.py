@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from corral.objects.instance import Disk
 from corral.rpc.methods.base import NodeRef, RpcMethods
 from corral.rpc.payloads import (
     AssembledDevice,
     DeviceState,
     DeviceStatus,
     DiskDimensions,
+    NodeDisk,
     StorageValue,
     Volume,
 )
@@ -24,7 +24,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_create(
         self,
         node: NodeRef,
-        bdev: Disk,
+        bdev: NodeDisk,
         size: int,
         owner: str,
         on_primary: bool,
@@ -42,7 +42,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_remove(
         self,
         node: NodeRef,
-        bdev: Disk,
+        bdev: NodeDisk,
         *,
         rpc_timeout: float | None = None,
     ) -> NodeResult[None]:
@@ -52,7 +52,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_assemble(
         self,
         node: NodeRef,
-        disk: Disk,
+        disk: NodeDisk,
         owner: str,
         on_primary: bool,
         idx: int,
@@ -67,7 +67,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_shutdown(
         self,
         node: NodeRef,
-        disk: Disk,
+        disk: NodeDisk,
         *,
         rpc_timeout: float | None = None,
     ) -> NodeResult[None]:
@@ -77,7 +77,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_grow(
         self,
         node: NodeRef,
-        cf_bdev: Disk,
+        cf_bdev: NodeDisk,
         amount: int,
         dryrun: bool,
         backingstore: bool,
@@ -94,7 +94,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_wipe(
         self,
         node: NodeRef,
-        disk: Disk,
+        disk: NodeDisk,
         offset: int,
         size: int,
         *,
@@ -106,7 +106,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_find(
         self,
         node: NodeRef,
-        disk: Disk,
+        disk: NodeDisk,
         *,
         rpc_timeout: float | None = None,
     ) -> NodeResult[DeviceStatus | None]:
@@ -116,7 +116,7 @@ class StorageCalls(RpcMethods):
     async def blockdev_getdimensions(
         self,
         node: NodeRef,
-        disks: list[Disk],
+        disks: list[NodeDisk],
         *,
         rpc_timeout: float | None = None,
     ) -> NodeResult[list[DiskDimensions | None]]:

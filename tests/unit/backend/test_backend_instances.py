@@ -17,8 +17,9 @@ from corral.backend.ssconf import write_ssconf
 from corral.clock import FakeClock
 from corral.hypervisor.base import HvState, InstanceInfo
 from corral.layout import NodeLayout
-from corral.objects import Disk, DiskTemplate, Instance, Nic
+from corral.objects import DiskTemplate, Instance, Nic
 from corral.objects.bundle import InstanceBundle
+from corral.objects.node_disk import NodeDisk
 from corral.storage.naming import file_disk_path
 from tests.support.fake_rpc import wire
 
@@ -35,7 +36,7 @@ def _ctx(tmp_path: Path) -> NodeContext:
 
 
 def _bundle(name: str = "inst1", os_name: str = "busybox", size: int = 32) -> InstanceBundle:
-    disk = Disk(
+    disk = NodeDisk(
         uuid="d1",
         dev_type=DiskTemplate.FILE,
         size=size,

@@ -26,8 +26,9 @@ from corral.backend.impexp_stream import CHUNK, Header, ImportExportError
 from corral.backend.impexp_transfer import Transfer
 from corral.backend.server import start_server
 from corral.backend.ssconf import write_ssconf
-from corral.objects import Disk, DiskTemplate, Instance
+from corral.objects import DiskTemplate, Instance
 from corral.objects.bundle import InstanceBundle
+from corral.objects.node_disk import NodeDisk
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.nodes import NodeRpc
@@ -52,8 +53,8 @@ class Pair:
         self.source = self._node(root, "node1")
         self.target = self._node(root, "node2")
         self.master = joined_layout(root / "master", "master", self.ca_key, self.ca_cert)
-        self.disk = Disk(uuid="d1", dev_type=DiskTemplate.FILE, size=6, iv_name="disk/0",
-                         logical_id=("loop", file_disk_path(STORAGE, "inst1", "d1", 0)))
+        self.disk = NodeDisk(uuid="d1", dev_type=DiskTemplate.FILE, size=6, iv_name="disk/0",
+                             logical_id=("loop", file_disk_path(STORAGE, "inst1", "d1", 0)))
         inst = Instance(uuid="i1", name="inst1", primary_node="n1", hypervisor="fake",
                         disk_template=DiskTemplate.FILE, disks=("d1",))
         self.bundle = InstanceBundle(instance=inst, disks=(self.disk,))
@@ -218,8 +219,8 @@ def test_the_whole_path_through_the_rpc_servers(pair: Pair) -> None:
 
 def test_a_logical_volume_is_copied_between_simulated_volume_groups(pair: Pair,
                                                                     tmp_path: Path) -> None:
-    disk = Disk(uuid="d2", dev_type=DiskTemplate.PLAIN, size=8, iv_name="disk/0",
-                logical_id=("xenvg", "d2.disk0"))
+    disk = NodeDisk(uuid="d2", dev_type=DiskTemplate.PLAIN, size=8, iv_name="disk/0",
+                    logical_id=("xenvg", "d2.disk0"))
     io = ImpExpIo(kind="raw-disk", disk=disk)
     for ctx in (pair.source, pair.target):
         sim = LvmSimulator(tmp_path / f"dev-{ctx.node_name}")

@@ -69,6 +69,12 @@ def test_growing_records_the_data_lv_and_grows_the_device(make_harness: MakeHarn
     assert grows == [("node1", True, True), ("node2", True, True),
                      ("node1", False, True), ("node2", False, True),
                      ("node1", False, False)]
+    sides = [(c.node, c.args[0].dynamic_params.local_minor, len(c.args[0].child_disks))
+             for c in h.rpc.calls_of("blockdev_grow")]
+    lid = DrbdLogicalId.of(disk)
+    assert lid is not None
+    minor = {"node1": lid.primary_minor, "node2": lid.secondary_minor}
+    assert sides == [(node, minor[node], 2) for node, _, _ in grows]
 
 
 def test_queries_show_the_secondary(make_harness: MakeHarness) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -233,6 +234,22 @@ def test_down_removes_the_minor_and_device(pair: tuple[Side, Side, Clock]) -> No
     assert 0 not in parse_proc(a.sim.proc_text()).minors
     assert not a.sim.device(0).exists()
     assert b.status().cstatus == "WFConnection"
+
+
+def test_metadata_goes_with_its_device_not_with_a_deactivation(tmp_path: Path) -> None:
+    side = _side(tmp_path, "node1", "192.0.2.1", Clock())
+    link = tmp_path / "node1" / "meta-lv"
+    link.symlink_to(side.meta)
+    side.run("drbdmeta", "--force", "/dev/drbd1", "v08", str(link), "flex-external", "create-md")
+    link.unlink()  # the LV deactivated: its data file stays
+    side.sim.proc_text()
+    link.symlink_to(side.meta)
+    side.run("drbdmeta", "/dev/drbd1", "v08", str(link), "flex-external", "dump-md")
+    link.unlink()
+    side.meta.unlink()  # the LV removed
+    side.sim.proc_text()
+    state = json.loads((tmp_path / "drbd-state.json").read_text())
+    assert str(link) not in state["meta"]
 
 
 def test_resize_needs_room_on_both_sides(pair: tuple[Side, Side, Clock]) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from corral.cmdlib.common.instances.node_disks import node_disks
 from corral.cmdlib.common.parameters.checks import upgrade_beparams
 from corral.errors import ParameterError
 from corral.hypervisor.params import fill_hvparams, global_params
@@ -113,13 +114,16 @@ def build_bundle(
     hvparams: Mapping[str, Any] | None = None,
     beparams: Mapping[str, Any] | None = None,
     osparams: Mapping[str, Any] | None = None,
+    node: str | None = None,
+    known: Sequence[Disk] = (),
 ) -> InstanceBundle:
     """What a node needs to act on ``inst``.
 
     ``disks`` defaults to the instance's configured disks (pass them for an
     instance not yet in the configuration). ``hvparams``/``beparams`` are one-off
     overrides on top of the filled values; ``osparams`` replaces the filled OS
-    parameters (reinstall with new parameters).
+    parameters (reinstall with new parameters). The disks are sent as ``node`` (uuid;
+    the primary by default) needs them; ``known`` are child disks not yet configured.
     """
     cluster = cfg.cluster
     disk_list = list(disks) if disks is not None else instance_disks(cfg, inst)
@@ -127,7 +131,7 @@ def build_bundle(
     be = filled_beparams(cluster, inst.beparams)
     return InstanceBundle(
         instance=inst,
-        disks=tuple(disk_list),
+        disks=tuple(node_disks(cfg, disk_list, node or inst.primary_node, known)),
         hvparams={**hv, **(hvparams or {})},
         beparams={**be, **upgrade_beparams(beparams or {})},
         nicparams=nic_params(cluster, inst.nics),

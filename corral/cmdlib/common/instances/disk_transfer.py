@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.errors import OpExecError
 from corral.objects.bundle import InstanceBundle
 from corral.objects.instance import Disk
@@ -46,6 +47,10 @@ class Endpoint:
 class _Running:
     node: Node
     name: str
+
+
+def _io(lu: LogicalUnit[Any], end: Endpoint) -> ImpExpIo:
+    return ImpExpIo(kind="raw-disk", disk=node_disk(lu.cfg, end.disk, end.node.uuid))
 
 
 def progress_line(label: str, status: ImpExpStatus) -> str:
@@ -77,7 +82,7 @@ async def copy_disk(
     rpc = lu.ctx.rpc
     opts = ImpExpOptions(compress=compress, magic=secrets.token_hex(16))
     started = await rpc.import_start(target.node, opts, target.bundle, label,
-                                     ImpExpIo(kind="raw-disk", disk=target.disk))
+                                     _io(lu, target))
     if not started.ok or started.payload is None:
         raise OpExecError(f"Cannot start the import of {label} on node {target.node.name}:"
                           f" {started.fail_msg}")
@@ -87,7 +92,7 @@ async def copy_disk(
         host = import_address(target.node, started.payload)
         sent = await rpc.export_start(source.node, opts, host, started.payload.port,
                                       source.bundle, label,
-                                      ImpExpIo(kind="raw-disk", disk=source.disk))
+                                      _io(lu, source))
         if not sent.ok or sent.payload is None:
             raise OpExecError(f"Cannot start the export of {label} on node"
                               f" {source.node.name}: {sent.fail_msg}")

@@ -13,12 +13,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.base import new_uuid
 from corral.objects.cluster import Cluster
 from corral.objects.instance import Disk, DiskMode, DiskTemplate, Instance
 from corral.objects.node import Node
-from corral.rpc.payloads import AssembledDevice
+from corral.rpc.payloads import AssembledDevice, NodeDisk
 from corral.storage.naming import file_disk_path, lv_name
 
 FILE_DRIVER = "loop"
@@ -112,6 +113,11 @@ def renamed_logical_id(disk: Disk, new_instance: str) -> tuple[Any, ...]:
     return (disk.logical_id[0], posixpath.join(new_dir, posixpath.basename(path)))
 
 
+def _sent(lu: LogicalUnit[Any], disk: Disk, node: str, known: Sequence[Disk] = ()) -> NodeDisk:
+    """``disk`` as ``node`` receives it (children and drbd side filled in)."""
+    return node_disk(lu.cfg, disk, node, known)
+
+
 def _node(lu: LogicalUnit[Any], uuid: str) -> Node:
     node = lu.cfg.nodes.get(uuid)
     if node is None:
@@ -122,20 +128,21 @@ def _node(lu: LogicalUnit[Any], uuid: str) -> Node:
 # --- node calls -------------------------------------------------------------------
 
 async def create_disks(
-    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk]
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk], children: Sequence[Disk] = (),
 ) -> None:
     """Create every disk on its nodes, primary first; on a failure remove what was made,
-    then raise. A DRBD disk is one call per node: the node's driver makes its LVs with it.
+    then raise. A DRBD disk is one call per node: the node's driver makes its LVs with it
+    (``children``: the LVs of new drbd disks, not yet in the configuration).
 
     Raises:
         OpExecError: naming the disk and node that failed.
     """
-    created: list[tuple[Node, Disk]] = []
+    created: list[tuple[Node, NodeDisk]] = []
     info = f"originstname+{inst.name}"
     for disk in disks:
         for uuid in _primary_first(inst, disk):
-            node = _node(lu, uuid)
-            result = await lu.ctx.rpc.blockdev_create(node, disk, disk.size, inst.name,
+            node, sent = _node(lu, uuid), _sent(lu, disk, uuid, children)
+            result = await lu.ctx.rpc.blockdev_create(node, sent, disk.size, inst.name,
                 uuid == inst.primary_node, info, False,
             )
             if not result.ok:
@@ -145,14 +152,14 @@ async def create_disks(
                     f"Can't create block device {disk.iv_name} on node {node.name} for"
                     f" instance {inst.name}: {result.fail_msg}"
                 )
-            created.append((node, disk))
+            created.append((node, sent))
 
 
 def _primary_first(inst: Instance, disk: Disk) -> list[str]:
     return sorted(disk.nodes, key=lambda uuid: uuid != inst.primary_node)
 
 
-async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> None:
+async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, NodeDisk]]) -> None:
     for node, disk in reversed(created):
         result = await lu.ctx.rpc.blockdev_remove(node, disk)
         if not result.ok:
@@ -162,17 +169,18 @@ async def _rollback(lu: LogicalUnit[Any], created: list[tuple[Node, Disk]]) -> N
 
 async def remove_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
-    remaining: Sequence[Disk] = (),
+    remaining: Sequence[Disk] = (), children: Sequence[Disk] = (),
 ) -> bool:
-    """Remove ``disks`` from their nodes (a DRBD disk with its LVs), then the instance
-    directories no disk of ``remaining`` still uses; failures are warnings. Returns
+    """Remove ``disks`` from their nodes (a DRBD disk with its LVs; ``children`` as for
+    :func:`create_disks`), then the instance directories no disk of ``remaining`` still
+    uses; failures are warnings. Returns
     whether every disk went (an offline secondary node does not count; directories are
     best effort)."""
     ok = True
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
-            result = await lu.ctx.rpc.blockdev_remove(node, disk)
+            result = await lu.ctx.rpc.blockdev_remove(node, _sent(lu, disk, uuid, children))
             if result.ok:
                 continue
             lu.log_warning(f"Could not remove disk {disk.iv_name} on node {node.name},"
@@ -192,16 +200,18 @@ async def assemble_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
     error: str = "Cannot activate block devices",
 ) -> list[list[str]]:
-    """Activate every disk; returns ``[node name, iv_name, device path]`` per disk.
+    """Activate every disk, on its secondary node first, then on the primary as primary
+    (Ganeti's order); returns ``[node name, iv_name, device path]`` per disk.
 
     On a failure the disks are shut down again and OpExecError(``error``) is raised.
     """
     paths: list[list[str]] = []
     for index, disk in enumerate(disks):
-        for uuid in disk.nodes:
+        for uuid in reversed(_primary_first(inst, disk)):
             node = _node(lu, uuid)
             primary = uuid == inst.primary_node
-            result = await lu.ctx.rpc.blockdev_assemble(node, disk, inst.name, primary, index)
+            result = await lu.ctx.rpc.blockdev_assemble(node, _sent(lu, disk, uuid), inst.name,
+                                                        primary, index)
             if not result.ok:
                 lu.log_warning(f"Could not prepare block device {disk.iv_name} on node"
                                f" {node.name} (is_primary={primary}): {result.fail_msg}")
@@ -227,7 +237,7 @@ async def shutdown_disks(
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
-            result = await lu.ctx.rpc.blockdev_shutdown(node, disk)
+            result = await lu.ctx.rpc.blockdev_shutdown(node, _sent(lu, disk, uuid))
             if result.ok:
                 continue
             lu.log_warning(f"Could not shutdown block device {disk.iv_name} on node"
@@ -239,9 +249,11 @@ async def shutdown_disks(
 
 
 async def wipe_disks(
-    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk], offset: int = 0
+    lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk], offset: int = 0,
+    children: Sequence[Disk] = (),
 ) -> None:
-    """Zero each disk on the primary node from ``offset`` MiB to its end.
+    """Zero each disk on the primary node from ``offset`` MiB to its end (``children`` as
+    for :func:`create_disks`).
 
     Raises:
         OpExecError: a wipe failed.
@@ -254,7 +266,8 @@ async def wipe_disks(
         if size <= 0:
             continue
         lu.log_info(f" - INFO: Wiping disk {index}")
-        result = await lu.ctx.rpc.blockdev_wipe(primary, disk, offset, size)
+        sent = _sent(lu, disk, inst.primary_node, children)
+        result = await lu.ctx.rpc.blockdev_wipe(primary, sent, offset, size)
         if not result.ok:
             raise OpExecError(f"Could not wipe disk {index} at offset {offset} for size"
                               f" {size}: {result.fail_msg}")

@@ -13,6 +13,7 @@ from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.instances.disks import storage_dirs
+from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.errors import OpExecError
 from corral.objects.instance import Disk, DiskTemplate, Instance
 from corral.objects.node import Node
@@ -41,7 +42,8 @@ async def create_target_disks(lu: LogicalUnit[Any], inst: Instance, disks: Seque
     """
     created: list[Disk] = []
     for disk in placed_on(disks, target):
-        result = await lu.ctx.rpc.blockdev_create(target, disk, disk.size, inst.name, True,
+        sent = node_disk(lu.cfg, disk, target.uuid)
+        result = await lu.ctx.rpc.blockdev_create(target, sent, disk.size, inst.name, True,
                                                   f"originstname+{inst.name}", False)
         if not result.ok:
             await remove_disk_copies(lu, inst, created, target, what="new")
@@ -57,8 +59,9 @@ async def remove_disk_copies(lu: LogicalUnit[Any], inst: Instance, disks: Sequen
     ``node``; failures are warnings. Returns whether every disk went."""
     ok = True
     for disk in disks:
-        await lu.ctx.rpc.blockdev_shutdown(node, disk)
-        result = await lu.ctx.rpc.blockdev_remove(node, disk)
+        sent = node_disk(lu.cfg, disk, node.uuid)
+        await lu.ctx.rpc.blockdev_shutdown(node, sent)
+        result = await lu.ctx.rpc.blockdev_remove(node, sent)
         if not result.ok:
             ok = False
             lu.log_warning(f"Could not remove the {what} copy of disk {disk.iv_name} of"
@@ -76,7 +79,7 @@ async def release_disks(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Di
     """Shut the (shared) disks down on a node the instance does not run on (the one it
     left, or a target that gave it up); failures are warnings."""
     for disk in placed_on(disks, node):
-        result = await lu.ctx.rpc.blockdev_shutdown(node, disk)
+        result = await lu.ctx.rpc.blockdev_shutdown(node, node_disk(lu.cfg, disk, node.uuid))
         if not result.ok:
             lu.log_warning(f"Could not shut down disk {disk.iv_name} of instance {inst.name}"
                            f" on node {node.name}: {result.fail_msg}")

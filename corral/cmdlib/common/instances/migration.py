@@ -99,7 +99,7 @@ class Migration:
     def bundle(self, node: Node) -> InstanceBundle:
         """The instance as ``node`` sees it (the disks placed there)."""
         disks = placed_on(self.disks, node)
-        return build_bundle(self.lu.cfg, self.inst, disks=disks)
+        return build_bundle(self.lu.cfg, self.inst, disks=disks, node=node.uuid)
 
     async def run(self) -> None:
         """Migrate; see the module docstring for what a failure leaves behind.

@@ -36,7 +36,8 @@ TWICE = ("Instance seems to be running on two nodes, or the hypervisor is confus
 
 
 def _bundle(lu: LogicalUnit[Any], inst: Instance, node: Node) -> InstanceBundle:
-    return build_bundle(lu.cfg, inst, disks=placed_on(instance_disks(lu.cfg, inst), node))
+    return build_bundle(lu.cfg, inst, disks=placed_on(instance_disks(lu.cfg, inst), node),
+                        node=node.uuid)
 
 
 async def find_locations(lu: LogicalUnit[Any], inst: Instance,
