@@ -31,8 +31,16 @@ from corral.opcodes.params import DEFAULT_SHUTDOWN_TIMEOUT
 MIGRATABLE = SHARED_STORAGE | {DiskTemplate.FILE, DiskTemplate.PLAIN}
 
 
+MIRRORED_NOT_YET = frozenset({DiskTemplate.DRBD, DiskTemplate.MIRROR})
+"""Templates with a second copy whose failover through the master is not there yet."""
+
+
 def failover_refusal(template: str) -> OpPrereqError:
-    """The refusal of a failover of node-local disks (no copy on another node)."""
+    """The refusal of a failover of node-local disks (no copy on another node), or of
+    mirrored disks, which Corral cannot fail over yet."""
+    if template in MIRRORED_NOT_YET:
+        return OpPrereqError(f"Failover of instances with '{template}' disks is not"
+                             " supported by Corral yet", ErrorCode.STATE)
     return OpPrereqError(f"Instance's disk layout '{template}' does not allow failover;"
                          " use 'gnt-instance move'", ErrorCode.STATE)
 

@@ -53,12 +53,15 @@ from corral.testing.drbd_model import (
     settle,
     start_sync,
 )
+from corral.testing.tool_runner import SimulatedTools
 
 _RATE_KEYS = frozenset({"resync-rate", "c-max-rate", "c-min-rate"})
 
 
-class DrbdSimulator:
+class DrbdSimulator(SimulatedTools):
     """The DRBD tools of one simulated node; ``state_file`` is shared by all nodes."""
+
+    TOOLS = frozenset({"drbdsetup", "drbdmeta"})
 
     def __init__(
         self,
@@ -76,22 +79,6 @@ class DrbdSimulator:
         self.fallback = fallback
         self.calls: list[tuple[str, ...]] = []
 
-    async def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-        stdin: bytes | None = None,
-        reset_env: bool = False,
-    ) -> CommandResult:
-        tool = os.path.basename(argv[0]) if argv else ""
-        if tool not in {"drbdsetup", "drbdmeta"} and self.fallback is not None:
-            return await self.fallback.run(
-                argv, timeout=timeout, env=env, cwd=cwd, stdin=stdin, reset_env=reset_env
-            )
-        return self.execute(argv)
 
     def execute(self, argv: Sequence[str]) -> CommandResult:
         """Run one simulated command synchronously."""

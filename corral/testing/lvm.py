@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from corral.process import CommandResult, CommandRunner
@@ -53,10 +53,13 @@ from corral.testing.lvm_cli import (
     report,
 )
 from corral.testing.lvm_model import Lv, LvmState, Segment, Vg, human_size, report_size
+from corral.testing.tool_runner import SimulatedTools
 
 
-class LvmSimulator:
+class LvmSimulator(SimulatedTools):
     """A ``CommandRunner`` answering lvm2 commands from an in-memory model."""
+
+    TOOLS = frozenset(OPTIONS)
 
     def __init__(
         self,
@@ -81,22 +84,6 @@ class LvmSimulator:
                 self.state.add_vg(vg, list(pvs))
 
     # --- the CommandRunner protocol -------------------------------------------
-    async def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float | None = None,
-        env: Mapping[str, str] | None = None,
-        cwd: str | None = None,
-        stdin: bytes | None = None,
-        reset_env: bool = False,
-    ) -> CommandResult:
-        tool = os.path.basename(argv[0]) if argv else ""
-        if tool not in OPTIONS and self.fallback is not None:
-            return await self.fallback.run(
-                argv, timeout=timeout, env=env, cwd=cwd, stdin=stdin, reset_env=reset_env
-            )
-        return self.execute(argv)
 
     def execute(self, argv: Sequence[str]) -> CommandResult:
         """Run one simulated command synchronously."""
