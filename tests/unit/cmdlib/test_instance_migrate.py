@@ -149,6 +149,9 @@ def test_disk_phase_line() -> None:
     line = progress_line(MigrationProgress(status="active", phase="disks",
                                            disk_transferred=128, disk_total=1024, rate=64.0))
     assert line == "* disk copy progress: 12.50 % (128/1024 MiB, 64.0 MiB/s)"
+    first = progress_line(MigrationProgress(status="active", phase="disks",
+                                            disk_transferred=54, disk_total=128))
+    assert first == "* disk copy progress: 42.19 % (54/128 MiB)"  # no rate measured yet
 
 
 def test_guest_is_ballooned_down_to_fit_unless_forbidden(make_harness: MakeHarness) -> None:

@@ -75,8 +75,8 @@ def progress_line(status: MigrationProgress) -> str:
     if status.phase == "disks":
         done, total = status.disk_transferred, status.disk_total
         percent = 100.0 * done / total if total else 0.0
-        return (f"* disk copy progress: {percent:.2f} % ({done}/{total} MiB,"
-                f" {status.rate:.1f} MiB/s)")
+        rate = f", {status.rate:.1f} MiB/s" if status.rate else ""  # none measured yet
+        return f"* disk copy progress: {percent:.2f} % ({done}/{total} MiB{rate})"
     total, remaining = status.total_ram, status.remaining_ram
     # Pages left to send, not bytes sent, measure progress: zero pages cost no bytes.
     percent = 100.0 * (total - remaining) / total if total else 0.0
