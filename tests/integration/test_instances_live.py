@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from corral.hypervisor import linux
 from corral.layout import NodeLayout
 from corral.luxi.client import wait_for_job
 from corral.vcluster.cluster import FILE_STORAGE_DIR
@@ -61,17 +62,7 @@ def test_fake_instance_life_cycle(live: LiveCluster) -> None:
 
 
 def _chroot_processes(chroot_dir: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            root = os.readlink(entry / "root")
-        except OSError:
-            continue
-        if root == str(chroot_dir) or root.startswith(f"{chroot_dir}/"):
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, _root in linux.processes_below(str(chroot_dir))]
 
 
 def _mounts_below(path: Path) -> list[str]:

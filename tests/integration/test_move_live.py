@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from corral.hypervisor import linux
 from corral.layout import NodeLayout
 from corral.luxi.client import wait_for_job
 from corral.vcluster.cluster import FILE_STORAGE_DIR
@@ -112,17 +113,7 @@ def test_a_refused_move_changes_nothing(live: LiveCluster) -> None:
 
 
 def _chroot_processes(chroot_dir: Path) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            root = os.readlink(entry / "root")
-        except OSError:
-            continue
-        if root == str(chroot_dir) or root.startswith(f"{chroot_dir}/"):
-            found.append(int(entry.name))
-    return found
+    return [pid for pid, _root in linux.processes_below(str(chroot_dir))]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="chroot instances need root (mounts)")
