@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.instances.mirror import serve_mirrors, stop_exports
 from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.base import new_uuid
@@ -212,7 +213,9 @@ async def assemble_disks(
     error: str = "Cannot activate block devices",
 ) -> list[list[str]]:
     """Activate every disk, on its secondary node first, then on the primary as primary
-    (Ganeti's order); returns ``[node name, iv_name, device path]`` per disk.
+    (Ganeti's order), then serve mirror disks from their secondary (one that cannot
+    serve is a warning: the disk runs degraded); returns ``[node name, iv_name, device
+    path]`` per disk.
 
     On a failure the disks are shut down again and OpExecError(``error``) is raised.
     """
@@ -232,6 +235,7 @@ async def assemble_disks(
                 raise OpExecError(error)
             if primary:
                 paths.append([node.name, disk.iv_name, _device_path(result.payload)])
+    await serve_mirrors(lu, inst, disks)
     return paths
 
 
@@ -245,8 +249,9 @@ def _device_path(payload: AssembledDevice | None) -> str:
 async def shutdown_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk], ignore_primary: bool = False
 ) -> bool:
-    """Deactivate every disk; failures are warnings. Returns whether all went well."""
-    ok = True
+    """Deactivate every disk (first stopping the exports of mirror disks); failures are
+    warnings. Returns whether all went well."""
+    ok = await stop_exports(lu, inst, disks)
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)

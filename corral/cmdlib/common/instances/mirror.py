@@ -169,3 +169,19 @@ async def stop_exports(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Dis
                        f" {where.name}: {result.fail_msg}")
         ok = ok and result.offline
     return ok
+
+
+async def serve_mirrors(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk]) -> bool:
+    """:func:`start_exports` disk by disk before the instance starts; a secondary that
+    cannot serve (offline, unreachable, failing) is a warning: the primary then writes
+    alone and the disk is reported degraded. Returns whether every export runs."""
+    ok = True
+    for disk, _ in mirror_disks(disks):
+        try:
+            await start_exports(lu, inst, [disk])
+        except OpExecError as err:
+            lu.log_warning(f"{err}; instance {inst.name} will run with disk {disk.iv_name}"
+                           " degraded")
+            ok = False
+    return ok
+
