@@ -1,6 +1,6 @@
 """A drbd instance moving between its two nodes on the virtual cluster (node daemons
 running DRBD through the simulator, fake hypervisor): live migration to the secondary,
-failover back, and failover after its primary node died."""
+failover back, failover after its primary node died, and ``gnt-node migrate``."""
 
 from __future__ import annotations
 
@@ -141,6 +141,11 @@ def test_drbd_instance_migrates_and_fails_over(live: LiveCluster) -> None:
         _restart_noded(live, "node2")
         _gnt(live, "gnt-instance", "activate-disks", NAME)
         assert _roles(_wait_in_sync(live)) == {"node3": PRIMARY, "node2": SECONDARY}
+
+        out = _gnt(live, "gnt-node", "migrate", "-f", "node3")
+        assert out.splitlines()[-1] == "All instances migrated successfully.", out
+        assert _placement(live) == ("node2", "node3", "running")
+        assert _roles(_wait_in_sync(live)) == {"node2": PRIMARY, "node3": SECONDARY}
     finally:
         if dead:
             _restart_noded(live, "node2")
