@@ -17,6 +17,7 @@ from corral.cmdlib import (  # noqa: F401  (registers the units)
 )
 from corral.cmdlib.common.instances.drbd import DrbdLogicalId, node_drbd_rows
 from corral.errors import ErrorCode, OpExecError
+from corral.locking.levels import Level
 from corral.objects import AdminState, Instance
 from corral.opcodes.mobility import (
     OpInstanceFailover,
@@ -26,7 +27,7 @@ from corral.opcodes.mobility import (
 )
 from corral.rpc.payloads import DeviceStatus, DrbdSyncProgress
 from tests.support.evacuation import moves_of
-from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
+from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure, requested
 from tests.unit.cmdlib.test_cmdlib_instance_drbd import NAME, create, harness
 
 DRBD_CALLS = frozenset({
@@ -321,3 +322,42 @@ def test_new_secondaries_are_not_chosen_yet(make_harness: MakeHarness) -> None:
     with pytest.raises(OpExecError, match="Relocating instances with disk template 'drbd' is"
                                           " not supported by Corral's built-in allocator"):
         h.run_sync(OpNodeEvacuate(node_name="node1", mode="all", iallocator="corral"))
+
+
+def test_an_offline_secondary_cannot_take_the_instance(make_harness: MakeHarness) -> None:
+    h = started(make_harness)
+    set_offline(h, "node2")
+    for op in (OpInstanceMigrate(instance_name=NAME), OpInstanceFailover(instance_name=NAME)):
+        expect_failure(h, op, code=ErrorCode.STATE, match="Can't use offline node: node2")
+    assert phases(h) == []
+
+
+def test_a_stopped_instance_migrates_by_failover_when_allowed(
+        make_harness: MakeHarness) -> None:
+    h = started(make_harness, start=False)
+    before = lid(h)
+    expect_failure(h, OpInstanceMigrate(instance_name=NAME), code=ErrorCode.STATE,
+                   match="Can't migrate, please use failover")
+    h.run_sync(OpInstanceMigrate(instance_name=NAME, allow_failover=True))
+    assert_swapped(h, before)
+    assert h.rpc.calls_of("drbd_attach_net") == []
+
+
+def test_migration_hooks_name_the_secondaries(make_harness: MakeHarness) -> None:
+    h = started(make_harness)
+    h.run_sync(OpInstanceMigrate(instance_name=NAME))
+    env = next(c.args[2] for c in h.rpc.calls_of("hooks_runner")
+               if c.args[:2] == ("instance-migrate", "pre"))
+    assert (env["GANETI_OLD_PRIMARY"], env["GANETI_NEW_PRIMARY"]) == ("node1", "node2")
+    assert (env["GANETI_OLD_SECONDARY"], env["GANETI_NEW_SECONDARY"]) == ("node2", "node1")
+    hook_nodes = {c.node for c in h.rpc.calls_of("hooks_runner")}
+    assert "node3" not in hook_nodes
+
+
+def test_only_the_two_nodes_are_locked(make_harness: MakeHarness) -> None:
+    h = started(make_harness)
+    lu = instance_migrate.LUInstanceMigrate(h.ctx, OpInstanceMigrate(instance_name=NAME),
+                                            lambda _: None)
+    lu.check_arguments()
+    lu.expand_names()
+    assert requested(lu.declare_locks(), Level.NODE).names == frozenset({"node1", "node2"})
