@@ -16,8 +16,8 @@ A live migration runs with both sides primary (Ganeti's sequence)::
 On a failure before the switch the disks go back to single-primary on the source.
 DRBD refuses a second primary while the peers are connected without dual-primary
 mode, so only the migration's window has two; both sides primary while disconnected
-would be a split brain, which none of these steps produces: they disconnect only
-while one side is secondary or both are in dual-primary mode and connected again.
+would be a split brain, which none of these steps produces: every disconnect happens
+while one side is secondary, so at most one side can write while they are apart.
 """
 
 from __future__ import annotations
