@@ -1,5 +1,6 @@
 """``gnt-instance failover``: stop the instance on its node (unless that node is dead)
-and start it on another node that sees the same (shared) disks.
+and start it on another node that sees the same (shared) disks, or (DRBD) on the
+secondary node, which becomes the primary.
 
 Node-local disks have no copy elsewhere: such instances are refused (``gnt-instance
 move`` copies them). See ``common/instances/failover.py`` for the steps.
@@ -13,7 +14,7 @@ from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_memory
 from corral.cmdlib.common.instances.failover import FailoverPlan, fail_over
 from corral.cmdlib.common.instances.mirror_mobility import choose_target, is_mirror
-from corral.cmdlib.common.instances.mobility import SHARED_STORAGE, MobilityLU
+from corral.cmdlib.common.instances.mobility import CAN_FAIL_OVER, MobilityLU
 from corral.cmdlib.instance_migrate import failover_refusal
 from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.instance import AdminState
@@ -31,7 +32,7 @@ class LUInstanceFailover(MobilityLU):
     async def check_prereq(self) -> None:
         await super().check_prereq()
         inst = self.inst
-        if inst.disk_template not in SHARED_STORAGE and not is_mirror(inst):
+        if inst.disk_template not in CAN_FAIL_OVER and not is_mirror(inst):
             raise failover_refusal(inst.disk_template.value)
         if self.op.cleanup:
             raise OpPrereqError("Failover has nothing to clean up; use 'gnt-instance migrate"

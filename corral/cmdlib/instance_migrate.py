@@ -2,9 +2,11 @@
 
 Shared storage (``sharedfile``, ``blockdev``, ``diskless``, …) needs only the memory
 copied; node-local disks (``file``, ``plain``) are copied to the target while the
-guest runs (live storage migration). A stopped instance, or one whose hypervisor
-cannot migrate, is failed over instead when ``allow_failover`` is set. ``cleanup``
-repairs after an interrupted migration. See ``common/instances/migration.py``.
+guest runs (live storage migration); a DRBD instance goes to its secondary, its disks
+dual-primary during the transfer (``common/instances/drbd_migration.py``). A stopped
+instance, or one whose hypervisor cannot migrate, is failed over instead when
+``allow_failover`` is set. ``cleanup`` repairs after an interrupted migration. See
+``common/instances/migration.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_disk, check_free_memory, disk_space_needs
 from corral.cmdlib.common.instances.base_lu import node_lock_names
 from corral.cmdlib.common.instances.bundle import filled_beparams, filled_hvparams
+from corral.cmdlib.common.instances.drbd_migration import DrbdMigration, drbd_clean_up
+from corral.cmdlib.common.instances.drbd_mobility import SECONDARY_ONLY
 from corral.cmdlib.common.instances.failover import FailoverPlan, fail_over
 from corral.cmdlib.common.instances.live_storage import needs_copy
 from corral.cmdlib.common.instances.migration import Migration, MigrationPlan
@@ -24,7 +28,7 @@ from corral.cmdlib.common.instances.mirror_mobility import (
     choose_target,
     is_mirror,
 )
-from corral.cmdlib.common.instances.mobility import SHARED_STORAGE, MobilityLU
+from corral.cmdlib.common.instances.mobility import CAN_FAIL_OVER, SHARED_STORAGE, MobilityLU
 from corral.cmdlib.common.instances.status import live_info
 from corral.errors import ErrorCode, OpPrereqError
 from corral.locking.levels import Level
@@ -33,19 +37,11 @@ from corral.objects.instance import AdminState, DiskTemplate
 from corral.opcodes.mobility import OpInstanceMigrate
 from corral.opcodes.params import DEFAULT_SHUTDOWN_TIMEOUT
 
-MIGRATABLE = SHARED_STORAGE | {DiskTemplate.FILE, DiskTemplate.PLAIN}
-
-
-MIRRORED_NOT_YET = frozenset({DiskTemplate.DRBD})
-"""Templates with a second copy whose failover through the master is not there yet."""
+MIGRATABLE = SHARED_STORAGE | SECONDARY_ONLY | {DiskTemplate.FILE, DiskTemplate.PLAIN}
 
 
 def failover_refusal(template: str) -> OpPrereqError:
-    """The refusal of a failover of node-local disks (no copy on another node), or of
-    mirrored disks, which Corral cannot fail over yet."""
-    if template in MIRRORED_NOT_YET:
-        return OpPrereqError(f"Failover of instances with '{template}' disks is not"
-                             " supported by Corral yet", ErrorCode.STATE)
+    """The refusal of a failover of node-local disks (no copy on another node)."""
     return OpPrereqError(f"Instance's disk layout '{template}' does not allow failover;"
                          " use 'gnt-instance move'", ErrorCode.STATE)
 
@@ -74,7 +70,7 @@ class LUInstanceMigrate(MobilityLU):
             await self._prepare_cleanup()
             return
         self._choose_method()
-        if self.failover and template not in SHARED_STORAGE and not is_mirror(inst):
+        if self.failover and template not in CAN_FAIL_OVER and not is_mirror(inst):
             raise failover_refusal(template.value)
         self.target = await choose_target(self)
         self.check_target_node(self.target)
@@ -106,7 +102,7 @@ class LUInstanceMigrate(MobilityLU):
         result = await self.ctx.rpc.instance_migratable(self.primary(), self.bundle())
         if result.ok:
             return
-        if self.op.allow_failover and self.inst.disk_template in SHARED_STORAGE:
+        if self.op.allow_failover and self.inst.disk_template in CAN_FAIL_OVER:
             self.log_info(f"Can't migrate ({result.fail_msg}), fallback to failover")
             self.failover = True
             return
@@ -128,7 +124,11 @@ class LUInstanceMigrate(MobilityLU):
                                   disk_space_needs(self.cfg.cluster, self.disks()))
 
     async def _prepare_cleanup(self) -> None:
-        """Cleanup looks on the given target, or on every node of the group."""
+        """Cleanup looks on the given target, or on every node of the group (a DRBD
+        instance: on its secondary)."""
+        if self.inst.disk_template in SECONDARY_ONLY:
+            self.target = await self.choose_target()
+            return
         if self.given_target is not None:
             self.target = self.cfg.nodes.get(self.given_target.uuid, self.given_target)
             if self.target.uuid == self.inst.primary_node:
@@ -151,6 +151,10 @@ class LUInstanceMigrate(MobilityLU):
 
     async def exec(self) -> Any:
         source = self.source or self.primary()
+        if self.op.cleanup and self.inst.disk_template in SECONDARY_ONLY:
+            assert self.target is not None
+            await drbd_clean_up(self, self.inst, source, self.target)
+            return None
         if self.op.cleanup:
             others = [self.target] if self.target is not None else [
                 n for n in self.cfg.nodes.values()
@@ -169,5 +173,10 @@ class LUInstanceMigrate(MobilityLU):
             copy_disks=needs_copy(self.disks()), current_memory=self.current_memory,
             target_free_memory=self.target_free_memory,
             allow_runtime_changes=self.op.allow_runtime_changes)
-        await (MirrorMigration if is_mirror(self.inst) else Migration)(self, plan).run()
+        migration: type[Migration] = Migration
+        if is_mirror(self.inst):
+            migration = MirrorMigration
+        elif self.inst.disk_template in SECONDARY_ONLY:
+            migration = DrbdMigration
+        await migration(self, plan).run()
         return None

@@ -22,6 +22,7 @@ from corral.cmdlib.common.evacuation import (
     run_evacuation,
 )
 from corral.cmdlib.common.iallocation import allocator_name
+from corral.cmdlib.common.instances.drbd_mobility import secondary_node
 from corral.errors import ErrorCode, OpPrereqError
 from corral.iallocator import moves
 from corral.iallocator import protocol as proto
@@ -112,6 +113,9 @@ class LUNodeMigrate(LogicalUnit[OpNodeMigrate]):
         for inst in self.instances:
             choice = choose_move(self, inst)
             target = self.target.name if self.target else placed.get(inst.name)
+            secondary = secondary_node(self.cfg, inst)
+            if target is None and secondary is not None:
+                target = secondary.name  # a DRBD instance goes to its secondary only
             jobs.append([moves.move_opcode(choice.kind, inst.name, target, options)])
             self.log_info(f"Instance {inst.name}: {moves.describe(choice.kind, target)}"
                           f" ({choice.reason})")

@@ -11,6 +11,10 @@ the group changes), its ``vcpu-ratio`` and exclusion tags.
 Among the nodes that fit, the one with the most free memory wins; every placement is counted
 before the next instance is placed (stopped instances too, as if they started), so the
 instances spread. The job of each instance follows :mod:`corral.iallocator.moves`.
+
+A DRBD instance leaves its primary node (``primary-only``) for its secondary, the one node
+it can go to, if that node fits; finding it a new secondary (``secondary-only``, ``all``,
+``change-group``) is not supported yet.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class _Move:
     exclude: frozenset[str]
     """Node names it must not go to."""
     group_changes: bool
+    only: str | None = None
+    """The one node it can go to (a DRBD instance's secondary)."""
 
 
 def _running(entry: Mapping[str, Any]) -> bool:
@@ -82,6 +88,11 @@ def _fits(plan: _Plan, node: NodeState, group: Mapping[str, Any], move: _Move) -
 
 
 def _best(plan: _Plan, move: _Move) -> NodeState | None:
+    if move.only is not None:
+        node = plan.state.nodes.get(move.only)
+        if node is None or node.name in move.exclude:
+            return None
+        return node if _fits(plan, node, plan.state.groups.get(node.group, {}), move) else None
     for tier in move.tiers:
         fitting = [n for uuid in tier for n in plan.state.nodes.values()
                    if n.group == uuid and n.name not in move.exclude
@@ -111,8 +122,11 @@ def _commit(plan: _Plan, node: NodeState, move: _Move) -> None:
 def _place(plan: _Plan, move: _Move) -> None:
     node = _best(plan, move)
     if node is None:
-        plan.failed.append([move.name, "No valid allocation solutions found: no node has"
-                                       " enough free memory, disk or CPUs within the policy"])
+        plan.failed.append([move.name, f"Its secondary node {move.only} cannot take it"
+                            " (offline, drained, evacuated too, or short of memory)"
+                            if move.only is not None else
+                            "No valid allocation solutions found: no node has"
+                            " enough free memory, disk or CPUs within the policy"])
         return
     _commit(plan, node, move)
     template = str(move.entry.get("disk_template"))
@@ -147,7 +161,8 @@ def _refusal(data: Mapping[str, Any], entry: Mapping[str, Any],
     if request.get("type") == proto.NODE_EVACUATE and evac_mode == "secondary-only" \
             and len(nodes) < 2:
         return f"Instances with disk template '{template}' have no secondary node to evacuate"
-    if template in moves.INTERNALLY_MIRRORED:
+    primary_only = request.get("type") == proto.NODE_EVACUATE and evac_mode == "primary-only"
+    if template in moves.INTERNALLY_MIRRORED and not (primary_only and len(nodes) > 1):
         return f"Relocating instances with disk template '{template}' {UNSUPPORTED}"
     if template in moves.NODE_LOCAL and _offline(data, nodes[0]):
         return f"Its {template} disks are on offline node {nodes[0]} and cannot be copied"
@@ -175,6 +190,8 @@ def _moves(data: Mapping[str, Any], state: ClusterState,
             found.append((name, refusal))
             continue
         nodes = [str(n) for n in entry["nodes"]]
+        only = nodes[1] if str(entry.get("disk_template")) in moves.INTERNALLY_MIRRORED \
+            else None
         own_groups = {_group_of(data, n) for n in nodes}
         if request.get("type") == proto.NODE_EVACUATE:
             tiers, exclude, changes = [[_group_of(data, nodes[0])]], evacuated | set(nodes), False
@@ -186,8 +203,10 @@ def _moves(data: Mapping[str, Any], state: ClusterState,
         live = _running(entry) and not _offline(data, nodes[0])
         choice = moves.choose(running=live, hypervisor=str(entry.get("hypervisor")),
                               disk_template=str(entry.get("disk_template")))
+        if only is not None:
+            exclude = evacuated
         found.append(_Move(name, entry, want_of(entry, state), choice, tiers,
-                           frozenset(exclude), changes))
+                           frozenset(exclude), changes, only))
     return found
 
 

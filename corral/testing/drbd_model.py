@@ -248,8 +248,8 @@ def _resync_plan(state: DrbdState, a: Minor, b: Minor) -> tuple[Minor | None, bo
     """(sync source or None, whole device?), or None for an unresolved split brain.
 
     Ganeti connects with ``after-sb-0pri discard-zero-changes`` and ``after-sb-1pri
-    consensus``: when both sides started a new generation, the side without writes
-    becomes the target; when both wrote, the connection is dropped.
+    consensus`` (``after-sb-2pri`` stays DRBD's ``disconnect``): see
+    :func:`_split_brain_source` for when both sides started a new generation.
     """
     meta_a, meta_b = meta_of(state, a), meta_of(state, b)
     if meta_a is None or meta_b is None:
@@ -261,13 +261,41 @@ def _resync_plan(state: DrbdState, a: Minor, b: Minor) -> tuple[Minor | None, bo
         return None, False
     wrote_a, wrote_b = wrote(state, a), wrote(state, b)
     if meta_a.changed and meta_b.changed:
-        if wrote_a and wrote_b:
+        source = _split_brain_source(a, b, wrote_a, wrote_b)
+        if source is None:
             a.split_brain = b.split_brain = True
             return None
-        return (b if wrote_b else a), wrote_a or wrote_b
+        return source, wrote_a or wrote_b
     if meta_a.changed or meta_b.changed:
         return (a if meta_a.changed else b), wrote_a or wrote_b
     return None, False
+
+
+def _split_brain_source(a: Minor, b: Minor, wrote_a: bool, wrote_b: bool) -> Minor | None:
+    """The side that survives a split brain, or None (the connection is dropped).
+
+    Without a primary, the side that wrote wins (``discard-zero-changes``; neither wrote:
+    either); with one primary, only if the secondary is the side discarded
+    (``consensus``); with two, never (``disconnect``).
+    """
+    if wrote_a and wrote_b:
+        return None
+    primaries = [side for side in (a, b) if side.role == PRIMARY]
+    if len(primaries) == 2:
+        return None
+    writers = [side for side, wrote in ((a, wrote_a), (b, wrote_b)) if wrote]
+    source = (writers or primaries or [a])[0]
+    if primaries and primaries[0] is not source:
+        return None
+    return source
+
+
+def crash(state: DrbdState, node: str) -> None:
+    """``node`` stops at once (a power cut): its minors and resources vanish without a
+    word to the peers, which find the connection lost; the metadata stays on its
+    disks, as DRBD keeps it there."""
+    state.nodes.pop(node, None)
+    state.resources.pop(node, None)
 
 
 def _in_sync(state: DrbdState, *sides: Minor) -> None:

@@ -189,8 +189,9 @@ def test_guest_is_ballooned_down_to_fit_unless_forbidden(make_harness: MakeHarne
         pytest.param(lambda: cluster(DiskTemplate.FILE), {"target_node": None},
                      ErrorCode.INVAL, "has node-local disks ('file'): give a target node"
                      " or an iallocator", id="file-without-target"),
-        pytest.param(lambda: cluster(DiskTemplate.DRBD), {}, ErrorCode.STATE,
-                     "Instance's disk layout 'drbd' does not allow migrations", id="drbd"),
+        pytest.param(lambda: cluster(DiskTemplate.DRBD), {"target_node": None},
+                     ErrorCode.STATE, "Instance vm1 uses drbd disks but has no secondary node",
+                     id="drbd-without-secondary"),
         pytest.param(cluster, {"iallocator": "hail"}, ErrorCode.INVAL,
                      "Do not specify both, iallocator and node", id="both"),
     ],

@@ -210,14 +210,16 @@ def _dir_nodes(inst: Instance, disks: Sequence[Disk]) -> list[str]:
 
 async def assemble_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
-    error: str = "Cannot activate block devices",
+    error: str = "Cannot activate block devices", *, ignore_secondaries: bool = False,
 ) -> list[list[str]]:
     """Activate every disk, on its secondary node first, then on the primary as primary
     (Ganeti's order), then serve mirror disks from their secondary (one that cannot
     serve is a warning: the disk runs degraded); returns ``[node name, iv_name, device
     path]`` per disk.
 
-    On a failure the disks are shut down again and OpExecError(``error``) is raised.
+    On a failure the disks are shut down again and OpExecError(``error``) is raised; a
+    failure on an offline secondary node, or on any secondary with
+    ``ignore_secondaries``, is only a warning (as Ganeti's).
     """
     paths: list[list[str]] = []
     for index, disk in enumerate(disks):
@@ -229,8 +231,9 @@ async def assemble_disks(
             if not result.ok:
                 lu.log_warning(f"Could not prepare block device {disk.iv_name} on node"
                                f" {node.name} (is_primary={primary}): {result.fail_msg}")
-                if not primary and disk.dev_type in LOCAL_FILES:
-                    continue  # the primary writes alone: the disk runs degraded
+                if not primary and (ignore_secondaries or result.offline
+                                    or disk.dev_type in LOCAL_FILES):
+                    continue  # a mirror's primary writes alone: the disk runs degraded
                 await shutdown_disks(lu, inst, disks)
                 raise OpExecError(error)
             if primary:

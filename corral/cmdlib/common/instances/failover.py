@@ -10,6 +10,7 @@ from typing import Any
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.instances.bundle import build_bundle, instance_disks
 from corral.cmdlib.common.instances.disks import assemble_disks, shutdown_disks
+from corral.cmdlib.common.instances.drbd_mobility import check_failover_consistency
 from corral.cmdlib.common.instances.relocation import moved_to
 from corral.errors import OpExecError
 from corral.objects.instance import AdminState, Instance
@@ -36,6 +37,8 @@ async def fail_over(lu: LogicalUnit[Any], plan: FailoverPlan) -> None:
     """
     inst = plan.instance
     lu.log_info(f"Failover instance {inst.name}")
+    await check_failover_consistency(lu, inst, plan.source, plan.target,
+                                     plan.ignore_consistency)
     if inst.admin_state is AdminState.UP:
         await _stop_on_source(lu, plan)
     if inst.admin_state is AdminState.UP or inst.disks_active:
@@ -74,7 +77,8 @@ async def _start_on_target(lu: LogicalUnit[Any], plan: FailoverPlan, inst: Insta
     target = plan.target
     disks = instance_disks(lu.cfg, inst)
     lu.log_info(f"* activating the instance's disks on target node {target.name}")
-    await assemble_disks(lu, inst, disks, error="Can't activate the instance's disks")
+    await assemble_disks(lu, inst, disks, error="Can't activate the instance's disks",
+                         ignore_secondaries=True)
     lu.log_info(f"* starting the instance on the target node {target.name}")
     result = await lu.ctx.rpc.instance_start(target, build_bundle(lu.cfg, inst), False,
                                              plan.reason)

@@ -77,8 +77,11 @@ async def remove_disk_copies(lu: LogicalUnit[Any], inst: Instance, disks: Sequen
 async def release_disks(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
                         node: Node) -> None:
     """Shut the (shared) disks down on a node the instance does not run on (the one it
-    left, or a target that gave it up); failures are warnings."""
+    left, or a target that gave it up); failures are warnings. DRBD disks stay: that
+    node is (or stays) their secondary."""
     for disk in placed_on(disks, node):
+        if disk.dev_type is DiskTemplate.DRBD:
+            continue
         result = await lu.ctx.rpc.blockdev_shutdown(node, node_disk(lu.cfg, disk, node.uuid))
         if not result.ok:
             lu.log_warning(f"Could not shut down disk {disk.iv_name} of instance {inst.name}"

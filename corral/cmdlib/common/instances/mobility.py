@@ -13,6 +13,11 @@ from corral.cmdlib.common import hooks_env
 from corral.cmdlib.common.iallocation import allocator_name
 from corral.cmdlib.common.instances.base_lu import InstanceLU, instance_node_uuids
 from corral.cmdlib.common.instances.bundle import filled_beparams
+from corral.cmdlib.common.instances.drbd_mobility import (
+    SECONDARY_ONLY,
+    secondary_node,
+    secondary_target,
+)
 from corral.cmdlib.common.instances.relocation import (
     allocate_target,
     check_target,
@@ -28,6 +33,8 @@ SHARED_STORAGE = frozenset({DiskTemplate.DISKLESS, DiskTemplate.SHAREDFILE,
                             DiskTemplate.BLOCKDEV, DiskTemplate.RBD, DiskTemplate.EXT,
                             DiskTemplate.GLUSTER})
 """Templates whose disks every node of the group sees (Ganeti's DTS_EXT_MIRROR)."""
+CAN_FAIL_OVER = SHARED_STORAGE | SECONDARY_ONLY
+"""Templates whose instances fail over (shared disks, or a secondary holding a copy)."""
 
 
 class _TargetOp(Protocol):
@@ -74,8 +81,11 @@ class MobilityLU(InstanceLU[Any]):
             raise OpPrereqError(f"Node '{op.target_node_uuid}' not known", ErrorCode.NOENT)
 
     def lock_node_uuids(self) -> list[str]:
-        """Source and target, or the whole group when the target is to be chosen."""
+        """Source and target, or the whole group when the target is to be chosen (a DRBD
+        instance's target is its secondary)."""
         uuids = instance_node_uuids(self.cfg, self.inst)
+        if self.inst.disk_template in SECONDARY_ONLY and self.given_target is None:
+            return uuids
         if self.given_target is not None:
             return [*uuids, self.given_target.uuid]
         names = set(group_node_names(self.cfg, self.inst))
@@ -93,7 +103,11 @@ class MobilityLU(InstanceLU[Any]):
     # --- target -----------------------------------------------------------------
     async def choose_target(self) -> Node:
         """The given target node, or the allocator's choice: the one given, else the
-        cluster's default, else (shared storage only) Corral's built-in allocator."""
+        cluster's default, else (shared storage only) Corral's built-in allocator; a DRBD
+        instance's secondary."""
+        if self.inst.disk_template in SECONDARY_ONLY:
+            return secondary_target(self.cfg, self.inst, self.given_target,
+                                    self.targeting.iallocator, failover=self.VERB != "migrate")
         if self.given_target is not None:
             return self.cfg.nodes.get(self.given_target.uuid, self.given_target)
         name = self.targeting.iallocator
@@ -128,8 +142,11 @@ class MobilityLU(InstanceLU[Any]):
         """OLD_/NEW_PRIMARY and OLD_/NEW_SECONDARY (empty: no mirrored disks)."""
         source = self.source.name if self.source is not None else ""
         target = self.target.name if self.target is not None else ""
+        secondary = secondary_node(self.cfg, self.inst)
+        old_secondary = secondary.name if secondary is not None else ""
         return {"OLD_PRIMARY": source, "NEW_PRIMARY": target,
-                "OLD_SECONDARY": "", "NEW_SECONDARY": ""}
+                "OLD_SECONDARY": old_secondary,
+                "NEW_SECONDARY": source if old_secondary else ""}
 
     def hooks_nodes(self) -> tuple[list[Node], list[Node]]:
         nodes = [n for n in (self.source, self.target) if n is not None]
