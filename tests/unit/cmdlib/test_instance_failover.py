@@ -80,13 +80,6 @@ def test_node_local_disks_are_refused(make_harness: MakeHarness) -> None:
                              " failover; use 'gnt-instance move'")
 
 
-def test_mirror_disks_are_refused_as_not_supported_yet(make_harness: MakeHarness) -> None:
-    h = make_harness(cluster(DiskTemplate.MIRROR))
-    expect_failure(h, failover(), code=ErrorCode.STATE,
-                   match="Failover of instances with 'mirror' disks is not supported by Corral"
-                         " yet")
-
-
 @pytest.mark.parametrize(
     ("flags", "match"),
     [({"offline": True}, "Can't use offline node: node3"),
