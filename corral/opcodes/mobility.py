@@ -6,7 +6,7 @@ over the legacy ``live`` flag; giving both is an error, as in Ganeti.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
 
 import msgspec
 
@@ -143,10 +143,10 @@ class OpGroupEvacuate(OpCode, kw_only=True, frozen=True):
     force_failover: bool = False
 
 
-REPLACE_ON_PRIMARY = "replace_on_primary"
-REPLACE_ON_SECONDARY = "replace_on_secondary"
-REPLACE_NEW_SECONDARY = "replace_new_secondary"
-REPLACE_AUTO = "replace_auto"
+REPLACE_ON_PRIMARY: Final = "replace_on_primary"
+REPLACE_ON_SECONDARY: Final = "replace_on_secondary"
+REPLACE_NEW_SECONDARY: Final = "replace_new_secondary"
+REPLACE_AUTO: Final = "replace_auto"
 ReplaceDisksMode = Literal["replace_on_primary", "replace_on_secondary",
                            "replace_new_secondary", "replace_auto"]
 """Ganeti's REPLACE_DISK_PRI, _SEC, _CHG and _AUTO."""

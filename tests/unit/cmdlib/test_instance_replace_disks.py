@@ -9,12 +9,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from corral.cmdlib import instance_replace_disks  # noqa: F401  (registers the unit)
+from corral.cmdlib import instance_replace_disks, node_evacuate  # noqa: F401  (registers)
 from corral.cmdlib.common.instances.disk_sync import format_seconds
 from corral.errors import ErrorCode, OpExecError
 from corral.objects import Node
 from corral.objects.instance import AdminState
-from corral.opcodes.mobility import OpInstanceReplaceDisks, ReplaceDisksMode
+from corral.opcodes import decode_opcode
+from corral.opcodes.mobility import OpInstanceReplaceDisks, OpNodeEvacuate, ReplaceDisksMode
 from corral.rpc.payloads import DeviceRename, MirrorStatus
 from corral.rpc.results import NodeResult
 from corral.storage.base import LDiskStatus
@@ -320,3 +321,42 @@ def test_auto_needs_active_disks(make_harness: MakeHarness) -> None:
                                                (3600, "1h 0m 0s"), (90061, "1d 1h 1m 1s")])
 def test_format_seconds(seconds: int, text: str) -> None:
     assert format_seconds(seconds) == text
+
+
+# --- gnt-node evacuate -s -------------------------------------------------------------------
+
+
+def test_evacuate_secondaries_to_a_remote_node(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="secondary-only",
+                                       remote_node="node3", early_release=True))
+    assert result == {"jobs": [[{
+        **msgspec.to_builtins(replace("replace_new_secondary", remote_node="node3",
+                                      early_release=True))}]]}
+    assert "Instance db1.example.com: replace the secondary with node3" in h.feedback
+
+
+def test_evacuate_secondaries_with_an_allocator(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="all", iallocator="hail"))
+    [[op]] = result["jobs"]
+    assert (op["OP_ID"], op["mode"], op["iallocator"], op["remote_node"]) == (
+        "OP_INSTANCE_REPLACE_DISKS", "replace_new_secondary", "hail", None)
+    assert h.rpc.calls_of("node_info") == [], "the job asks the allocator when it runs"
+
+
+def test_evacuate_secondaries_refuses_the_primary_as_remote(
+        make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    expect_failure(h, OpNodeEvacuate(node_name="node2", mode="secondary-only",
+                                     remote_node="node1"),
+                   code=ErrorCode.INVAL, match="Node node1 is the primary node of instance")
+
+
+def test_evacuated_secondaries_then_replace(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="secondary-only",
+                                       iallocator="corral"))
+    [[op]] = result["jobs"]
+    h.run_sync(decode_opcode(op))
+    assert the_disk(h)[1].secondary == "node-node3"
