@@ -7,7 +7,8 @@ Disks of a stopped instance are activated for the replacement and shut down afte
 Locks: the instance, its nodes and the new node (with an allocator: every node of the
 instance's group, the unused ones released once the new node is chosen), exclusively;
 the node locks go once the configuration is updated, before the resync.
-The node sequences are in ``common/instances/replace_drbd.py``.
+The node sequences are in ``common/instances/replace_drbd.py`` and, for ``mirror``
+disks (whose secondary halves only: ``-s``, ``-n``, ``-I``), ``replace_mirror.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from corral.cmdlib.common.instances.replace_drbd import (
     change_secondary,
     replace_local,
 )
+from corral.cmdlib.common.instances.replace_mirror import move_secondary, rebuild_secondary
 from corral.cmdlib.common.instances.status import check_node_online
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.iallocator import protocol as proto
@@ -37,11 +39,14 @@ from corral.opcodes.mobility import (
     REPLACE_AUTO,
     REPLACE_NEW_SECONDARY,
     REPLACE_ON_PRIMARY,
+    REPLACE_ON_SECONDARY,
     OpInstanceReplaceDisks,
 )
 
-REPLACEABLE = frozenset({DiskTemplate.DRBD})
+REPLACEABLE = frozenset({DiskTemplate.DRBD, DiskTemplate.MIRROR})
 """Templates whose disks replace-disks can replace."""
+MIRROR_MODES = frozenset({REPLACE_ON_SECONDARY, REPLACE_NEW_SECONDARY})
+"""The modes of ``mirror`` disks: only the secondary's halves are replaced."""
 
 
 @implements(OpInstanceReplaceDisks)
@@ -97,8 +102,13 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
         inst = self.inst
         if inst.disk_template not in REPLACEABLE or not self.disks():
             raise OpPrereqError(f"Can only run replace disks for DRBD8-based instances"
-                                f" (instance {inst.name} has '{inst.disk_template.value}'"
-                                " disks)", ErrorCode.INVAL)
+                                f" (and mirror ones; instance {inst.name} has"
+                                f" '{inst.disk_template.value}' disks)", ErrorCode.INVAL)
+        if inst.disk_template is DiskTemplate.MIRROR and self.op.mode not in MIRROR_MODES:
+            raise OpPrereqError(f"Instance {inst.name} has mirror disks: only their"
+                                " secondary halves can be replaced (-s, -n or -I); to"
+                                " replace the primary's, migrate or fail over to the"
+                                " secondary first", ErrorCode.INVAL)
         secondaries = self.cfg.instance_secondary_nodes(inst)
         if len(secondaries) != 1:
             raise OpPrereqError(f"The instance has a strange layout, expected one secondary"
@@ -185,6 +195,9 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
                            new_node=new, early_release=early)
 
     def _lvs(self) -> list[Disk]:
+        """What takes space on the new secondary: the LVs of drbd disks, mirror disks."""
+        if self.inst.disk_template is DiskTemplate.MIRROR:
+            return self.disks()
         return [self.cfg.disks[u] for d in self.disks() for u in d.children
                 if u in self.cfg.disks]
 
@@ -248,6 +261,10 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
                       f" '{inst.name}'")
         self.log_info(f"Current primary node: {self.primary().name}")
         self.log_info(f"Current secondary node: {self.old_secondary.name}")
+        if inst.disk_template is DiskTemplate.MIRROR:
+            await (move_secondary if plan.new_node is not None else rebuild_secondary)(
+                self, plan)
+            return None
         activate = not inst.disks_active
         if activate:
             await self._activate(plan)

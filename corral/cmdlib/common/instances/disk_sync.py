@@ -45,14 +45,11 @@ def format_seconds(seconds: float) -> str:
     return " ".join(parts)
 
 
-def progress_line(iv_name: str, status: MirrorStatus) -> str:
-    """One disk's resync progress, as Ganeti's job log shows it."""
-    assert status.sync_percent is not None
-    if status.estimated_time is not None:
-        left = f"{format_seconds(status.estimated_time)} remaining (estimated)"
-    else:
-        left = "no time estimate"
-    return f"- device {iv_name}: {status.sync_percent:5.2f}% done, {left}"
+def progress_line(iv_name: str, percent: float, eta: float | None) -> str:
+    """One disk's resync progress (``eta`` in seconds), as Ganeti's job log shows it."""
+    left = f"{format_seconds(eta)} remaining (estimated)" if eta is not None \
+        else "no time estimate"
+    return f"- device {iv_name}: {percent:5.2f}% done, {left}"
 
 
 async def mirror_status(
@@ -93,7 +90,8 @@ async def wait_for_sync(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Di
             degraded = degraded or (status.is_degraded and status.sync_percent is None)
             if status.sync_percent is not None:
                 done = False
-                info(lu, progress_line(disk.iv_name, status))
+                info(lu, progress_line(disk.iv_name, status.sync_percent,
+                                       status.estimated_time))
         if done and degraded and degraded_tries > 0:
             degraded_tries -= 1
         elif done:
