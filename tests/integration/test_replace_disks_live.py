@@ -1,6 +1,7 @@
 """replace-disks and ``gnt-node evacuate -s`` of drbd instances on the virtual cluster
 (DRBD and LVM simulators, fake hypervisor): the secondary half moves to a new node
-(``-n``), is rebuilt in place (``-s``, also with Ganeti's own client), the data the
+(``-n``), is rebuilt in place (``-s``, also with Ganeti's own client), the primary's
+half too (``-p``, the instance running), the data the
 primary holds reaches the new copy, and the old volumes are gone."""
 
 from __future__ import annotations
@@ -132,6 +133,17 @@ def test_new_secondary_then_rebuild_in_place(live: LiveCluster, drbd_instance: s
     volumes = _volumes(live, "node3")
     assert [v for v in volumes if "_replaced-" in v] == []
     assert sorted(v for v in volumes if ".disk0_" in v) == sorted(old_lvs)
+
+    out = _gnt(live, "gnt-instance", "replace-disks", "-p", name)
+    assert "Adding new mirror component on node1" in out
+    _check_in_sync(live, name, "node1", "node3")
+    state = _state(live)
+    primary = state.minors("node1")[_minors(live, name)["node1"][0]].disk
+    assert primary is not None
+    with open(primary, "rb") as handle:
+        handle.seek(OFFSET)
+        assert handle.read(len(MARKER)) == MARKER, "the primary's new copy came from node3"
+    assert [v for v in _volumes(live, "node1") if "_replaced-" in v] == []
 
 
 def test_evacuate_secondaries_of_a_node(live: LiveCluster, drbd_instance: str) -> None:
