@@ -4,6 +4,7 @@ and configuration, the resync progress in the job log, and the refusals."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ from corral.rpc.results import NodeResult
 from corral.storage.base import LDiskStatus
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
 from tests.unit.cmdlib.test_cmdlib_instance_drbd import (
+    HAIL,
     NAME,
     cluster,
     create,
@@ -360,3 +362,13 @@ def test_evacuated_secondaries_then_replace(make_harness: MakeHarness) -> None:
     [[op]] = result["jobs"]
     h.run_sync(decode_opcode(op))
     assert the_disk(h)[1].secondary == "node-node3"
+
+
+@pytest.mark.skipif(not os.access(HAIL, os.X_OK), reason="Debian's hail is not installed")
+def test_hail_chooses_the_new_secondary(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    h.run_sync(replace("replace_new_secondary", iallocator="hail"))
+    _, lid = the_disk(h)
+    assert lid.secondary == "node-node3"
+    assert " - INFO: Selected new secondary for instance 'db1.example.com': node3" \
+        in h.feedback
