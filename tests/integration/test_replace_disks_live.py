@@ -1,8 +1,8 @@
 """replace-disks and ``gnt-node evacuate -s`` of drbd instances on the virtual cluster
 (DRBD and LVM simulators, fake hypervisor): the secondary half moves to a new node
 (``-n``), is rebuilt in place (``-s``, also with Ganeti's own client), the primary's
-half too (``-p``, the instance running), the data the
-primary holds reaches the new copy, and the old volumes are gone."""
+half too (``-p``, the instance running); the data reaches each new copy, and the old
+volumes are gone."""
 
 from __future__ import annotations
 
