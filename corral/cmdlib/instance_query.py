@@ -22,7 +22,7 @@ from corral.cmdlib.common.instances.bundle import (
     secondary_node_uuids,
     without_globals,
 )
-from corral.cmdlib.common.instances.drbd import drbd_info, shown_logical_id
+from corral.cmdlib.common.instances.drbd import DrbdLogicalId, drbd_info, shown_logical_id
 from corral.cmdlib.common.instances.nics import nic_tuple
 from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.cmdlib.common.instances.status import (
@@ -44,13 +44,31 @@ VNC = "vnc"
 _ANY_ADDRESS = ("", "0.0.0.0", "::")
 
 
-def blockdev_status(payload: DeviceStatus | None) -> list[Any] | None:
+DRBD_MAJOR = 147
+"""The block major of DRBD devices (``/dev/drbd<minor>`` is ``147:<minor>``)."""
+
+
+def device_numbers(disk: Disk, node: str) -> tuple[int | None, int | None]:
+    """``(major, minor)`` of ``disk``'s device on ``node`` (uuid) when the configuration
+    knows them (drbd); ``(None, None)`` otherwise."""
+    lid = DrbdLogicalId.of(disk)
+    if lid is None:
+        return None, None
+    for side, minor, _role, _peer in lid.minors():
+        if side == node:
+            return DRBD_MAJOR, minor
+    return None, None
+
+
+def blockdev_status(payload: DeviceStatus | None,
+                    numbers: tuple[int | None, int | None] = (None, None)) -> list[Any] | None:
     """Ganeti's device status tuple from a ``blockdev_find`` answer: path, major, minor,
     sync percent, estimated time, degraded, local disk status (None when not found).
-    Nodes report no device numbers, so major and minor are None."""
+    ``blockdev_find`` carries no device numbers: ``numbers`` come from the configuration
+    (:func:`device_numbers`)."""
     if payload is None:
         return None
-    return [payload.path, None, None, payload.sync_percent, payload.estimated_time,
+    return [payload.path, *numbers, payload.sync_percent, payload.estimated_time,
             payload.is_degraded, payload.ldisk_status]
 
 
@@ -105,7 +123,7 @@ class LUInstanceQueryData(LogicalUnit[OpInstanceQueryData]):
         result = await self.ctx.rpc.blockdev_find(node, node_disk(self.cfg, disk, node.uuid))
         if result.offline:
             return None
-        return blockdev_status(result.raise_for_failure())
+        return blockdev_status(result.raise_for_failure(), device_numbers(disk, node.uuid))
 
     async def _disk(self, inst: Instance, disk: Disk) -> dict[str, Any]:
         """One disk as Ganeti's instance data shows it, children (DRBD's LVs) included."""
