@@ -1,0 +1,128 @@
+"""Moving a ``mirror`` instance between its two nodes, and bringing a returned
+secondary back in sync.
+
+Both nodes hold the disks, so an instance only ever moves to its secondary, and the
+roles swap: the configuration's disks become :func:`with_nodes` (new primary, old
+primary). A live migration copies memory only; the master drives the export swap
+between the source letting go and the target resuming::
+
+    source migration_info -> target accept_instance (disks with the swapped URI)
+    -> source instance_migrate ... completed -> source finalize_migration_src
+    -> target mirror_export_stop -> source mirror_export_start (client: target)
+    -> commit (primary = target, disks swapped) -> target finalize_migration_dst
+
+The target's QEMU opens its own half only when it resumes, after its export let go
+of the file; from its first write it mirrors to the old primary's export. A failover
+(``common/instances/failover.py``) stops the target's export with the disks, commits
+the swap and starts the export on the old primary before the instance; with the old
+primary dead the instance starts degraded on its copy, and the old primary's half is
+resynced once it serves again (``gnt-instance activate-disks``: :func:`resync_degraded`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.instances.bundle import build_bundle
+from corral.cmdlib.common.instances.migration import Migration, MigrationPlan
+from corral.cmdlib.common.instances.mirror import start_exports, stop_exports, with_nodes
+from corral.cmdlib.common.instances.mobility import MobilityLU
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
+from corral.objects.bundle import InstanceBundle
+from corral.objects.instance import Disk, DiskTemplate, Instance
+from corral.objects.node import Node
+
+
+def is_mirror(inst: Instance) -> bool:
+    return inst.disk_template is DiskTemplate.MIRROR
+
+
+def swapped_disks(lu: LogicalUnit[Any], disks: list[Disk], primary: str,
+                  secondary: str) -> list[Disk]:
+    """``disks`` between ``primary`` and ``secondary`` (mirror ones rewritten)."""
+    return [with_nodes(lu.cfg, d, primary, secondary) for d in disks]
+
+
+async def choose_target(lu: MobilityLU) -> Node:
+    """The node ``lu``'s instance moves to: for a mirror instance its secondary (the
+    one given must be it; no allocator), else the usual choice.
+
+    Raises:
+        OpPrereqError: (INVAL) another target, or an allocator, for a mirror instance.
+    """
+    inst = lu.inst
+    if not is_mirror(inst):
+        return await lu.choose_target()
+    secondaries = lu.cfg.instance_secondary_nodes(inst)
+    secondary = lu.cfg.nodes.get(secondaries[0]) if len(secondaries) == 1 else None
+    if secondary is None:
+        raise OpPrereqError(f"Instance {inst.name} has mirror disks but no single secondary"
+                            " node", ErrorCode.STATE)
+    given = lu.given_target
+    if given is not None and given.uuid != secondary.uuid:
+        raise OpPrereqError(f"Instance {inst.name} has mirror disks: it can only {lu.VERB}"
+                            f" to its secondary node {secondary.name}, not {given.name}",
+                            ErrorCode.INVAL)
+    if given is None and lu.targeting.iallocator:
+        raise OpPrereqError(f"Instance {inst.name} has mirror disks: it can only {lu.VERB}"
+                            f" to its secondary node {secondary.name}; an iallocator"
+                            " has nothing to choose", ErrorCode.INVAL)
+    return secondary
+
+
+class MirrorMigration(Migration):
+    """A live migration of a mirror instance: no disk copy, roles swapped."""
+
+    def __init__(self, lu: LogicalUnit[Any], plan: MigrationPlan) -> None:
+        super().__init__(lu, plan)
+        self.swapped = swapped_disks(lu, self.disks, plan.target.uuid, plan.source.uuid)
+
+    def bundle(self, node: Node) -> InstanceBundle:
+        """On the target, the disks as they will be (mirroring to the source)."""
+        disks = self.swapped if node.uuid == self.plan.target.uuid else self.disks
+        return build_bundle(self.lu.cfg, self.inst, disks=disks, node=node.uuid)
+
+    async def _switch(self) -> None:
+        await self._swap_exports()
+        await super()._switch()
+
+    async def _swap_exports(self) -> None:
+        """The target lets go of its half; the source serves its own to the target. A
+        failure leaves the moved guest running degraded (a warning)."""
+        plan, lu = self.plan, self.lu
+        lu.log_info(f"* moving the disk exports from {plan.target.name} to"
+                    f" {plan.source.name}")
+        await stop_exports(lu, self.inst, self.disks, node=plan.target.uuid)
+        moved = self.inst.evolve(self.inst.mtime, primary_node=plan.target.uuid)
+        try:
+            await start_exports(lu, moved, self.swapped)
+        except OpExecError as err:
+            lu.log_warning(f"{err}; instance {self.inst.name} will run with degraded disks"
+                           f" on {plan.target.name}")
+
+
+async def resync_degraded(lu: LogicalUnit[Any], inst: Instance) -> list[int]:
+    """Ask the primary of running ``inst`` to reattach and resync its degraded mirror
+    disks (their secondary serving again); returns their indices. Nothing is asked of
+    an instance that is not running; failures are warnings."""
+    if not is_mirror(inst):
+        return []
+    primary = lu.cfg.nodes.get(inst.primary_node)
+    if primary is None or primary.offline:
+        return []
+    bundle = build_bundle(lu.cfg, inst)
+    status = await lu.ctx.rpc.instance_mirror_status(primary, bundle)
+    if not status.ok:
+        return []
+    degraded = [s.index for s in status.payload or [] if s.state == "degraded"]
+    if not degraded:
+        return []
+    lu.log_info(f"* resyncing disk(s) {', '.join(map(str, degraded))} of instance"
+                f" {inst.name} to its secondary")
+    result = await lu.ctx.rpc.instance_mirror_resync(primary, bundle, degraded, False)
+    if not result.ok:
+        lu.log_warning(f"Could not resync the mirror disks of instance {inst.name} on node"
+                       f" {primary.name}: {result.fail_msg}")
+    return degraded
+
