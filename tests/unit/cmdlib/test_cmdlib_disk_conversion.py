@@ -281,7 +281,8 @@ def test_unusable_secondary_is_refused(make_harness: MakeHarness, flags: dict[st
 def test_not_enough_space_on_the_secondary(make_harness: MakeHarness) -> None:
     h = plain(make_harness)
     h.rpc.script("node_info", "node2", fn=lvm_free(1100))
-    expect_failure(h, to("drbd", "node2"), code=ErrorCode.NORES, match="node2")
+    expect_failure(h, to("drbd", "node2"), code=ErrorCode.NORES,
+                   match="Not enough disk space on target node node2 vg xenvg")
     assert h.ctx.drbd.ports() == set()
 
 

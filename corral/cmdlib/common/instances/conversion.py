@@ -1,7 +1,8 @@
 """Disk template conversions of ``gnt-instance modify -t TEMPLATE [-n SECONDARY]``.
 
 Supported pairs are the table :data:`ROUTES`: ``plain`` ↔ ``drbd`` (Ganeti's
-``_ConvertPlainToDrbd``/``_ConvertDrbdToPlain``, :mod:`.conversion_drbd`). A conversion
+``_ConvertPlainToDrbd``/``_ConvertDrbdToPlain``, :mod:`.conversion_drbd`) and
+``file`` ↔ ``mirror`` (:mod:`.conversion_mirror`). A conversion
 is checked with the locks held (:func:`prepare`: the instance stopped, the pair
 supported, the template enabled and allowed by the group's policy, the secondary
 usable, space on the nodes) and carried out by ``exec`` (:func:`convert`), which
@@ -17,6 +18,7 @@ from typing import Any
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.allocation import check_free_disk
 from corral.cmdlib.common.instances import conversion_drbd as drbd
+from corral.cmdlib.common.instances import conversion_mirror as mirror
 from corral.cmdlib.common.instances.conversion_plan import ConversionPlan
 from corral.cmdlib.common.instances.disks import check_template_storage
 from corral.cmdlib.common.instances.relocation import check_target
@@ -46,6 +48,10 @@ class Route:
 ROUTES: dict[tuple[DiskTemplate, DiskTemplate], Route] = {
     (DiskTemplate.PLAIN, DiskTemplate.DRBD): Route(drbd.plan_plain_to_drbd, drbd.plain_to_drbd),
     (DiskTemplate.DRBD, DiskTemplate.PLAIN): Route(drbd.plan_drbd_to_plain, drbd.drbd_to_plain),
+    (DiskTemplate.FILE, DiskTemplate.MIRROR): Route(mirror.plan_file_to_mirror,
+                                                    mirror.file_to_mirror),
+    (DiskTemplate.MIRROR, DiskTemplate.FILE): Route(mirror.plan_mirror_to_file,
+                                                    mirror.mirror_to_file),
 }
 
 
