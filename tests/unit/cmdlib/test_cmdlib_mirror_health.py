@@ -11,12 +11,14 @@ import pytest
 
 from corral.cli.instance_info import device_status
 from corral.cmdlib import instance_create, instance_query, verify_disks  # noqa: F401
-from corral.objects import Node
+from corral.objects import AdminState, Node
 from corral.opcodes.group import OpGroupVerifyDisks
 from corral.opcodes.instance import OpInstanceQueryData
-from corral.rpc.payloads import DeviceStatus, MirrorStatus, MirrorStatusResult
+from corral.rpc.payloads import DeviceStatus, MirrorDiskSync, MirrorStatus, MirrorStatusResult
 from tests.support.lu_harness import LuHarness, MakeHarness
 from tests.unit.cmdlib.test_cmdlib_instance_drbd import create, harness
+from tests.unit.cmdlib.test_cmdlib_instance_mirror import cluster as mirror_cluster
+from tests.unit.cmdlib.test_cmdlib_instance_mirror import create as create_mirror
 
 NAME = "db1"
 
@@ -141,3 +143,69 @@ def test_drbd_status_has_its_device_numbers(make_harness: MakeHarness) -> None:
 ])
 def test_drbd_status_is_rendered_as_ganeti(status: list[Any], text: str) -> None:
     assert device_status("drbd", status) == text
+
+
+# --- mirror ----------------------------------------------------------------------------
+
+
+def mirror_instance(make_harness: MakeHarness, state: str, done: int = 0,
+                    total: int = 0, running: bool = True) -> LuHarness:
+    h = make_harness(mirror_cluster())
+    h.run_sync(create_mirror(NAME, node="node1:node2"))
+    inst = h.data.instance_by_name(NAME)
+    assert inst is not None
+    asyncio.run(h.writer.commit(inst.evolve(0, admin_state=AdminState.UP,
+                                            disks_active=True)))
+    if running:
+        h.rpc.script("instance_info", payload={"state": "running", "memory": 128})
+    h.rpc.script("instance_mirror_status", payload=[
+        MirrorDiskSync(index=0, state=state, done=done, total=total)])  # type: ignore[arg-type]
+    h.rpc.script("blockdev_find", payload=DeviceStatus(path="/srv/x/disk0"))
+    h.rpc.reset()
+    h.feedback.clear()
+    return h
+
+
+@pytest.mark.parametrize(("state", "done", "status", "text"), [
+    ("in_sync", 0, [None, None, False, 1], "/srv/x/disk0 (N/A:N/A) in sync, status ok"),
+    ("resyncing", 451, [45.1, None, True, 1],
+     "/srv/x/disk0 (N/A:N/A) *RECOVERING* 45.10%, ETA unknown, status *DEGRADED*"),
+    ("degraded", 0, [None, None, True, 1], "/srv/x/disk0 (N/A:N/A) in sync, status *DEGRADED*"),
+])
+def test_mirror_status_comes_from_the_primary_hypervisor(
+        make_harness: MakeHarness, state: str, done: int, status: list[Any],
+        text: str) -> None:
+    h = mirror_instance(make_harness, state, done, 1000)
+    disk = h.run_sync(OpInstanceQueryData(instances=[NAME]))[NAME]["disks"][0]
+    assert disk["pstatus"] == ["/srv/x/disk0", None, None, *status]
+    assert disk["sstatus"] == disk["pstatus"]
+    assert device_status("mirror", disk["pstatus"]) == text
+    assert h.rpc.nodes_called("instance_mirror_status") == ["node1"]
+
+
+def test_stopped_mirror_is_not_active(make_harness: MakeHarness) -> None:
+    h = mirror_instance(make_harness, "in_sync", running=False)
+    disk = h.run_sync(OpInstanceQueryData(instances=[NAME]))[NAME]["disks"][0]
+    assert (disk["pstatus"], disk["sstatus"]) == (None, None)
+    assert device_status("mirror", disk["pstatus"]) == "not active"
+    assert h.rpc.calls_of("instance_mirror_status") == []
+
+
+def test_verify_disks_activates_a_degraded_mirror(make_harness: MakeHarness) -> None:
+    h = mirror_instance(make_harness, "degraded")
+    assert verify(h) == [{}, [NAME], {}]
+    assert "WARNING: Instance db1 has degraded disks: disk/0 on node1: *DEGRADED*" \
+        in h.feedback
+
+
+def test_verify_disks_reports_a_resyncing_mirror(make_harness: MakeHarness) -> None:
+    h = mirror_instance(make_harness, "resyncing", 250, 1000)
+    assert verify(h) == [{}, [], {}]
+    assert ("WARNING: Instance db1 has degraded disks: disk/0 on node1: *RECOVERING*"
+            " 25.00%, ETA unknown") in h.feedback
+
+
+def test_verify_disks_says_nothing_of_a_mirror_in_sync(make_harness: MakeHarness) -> None:
+    h = mirror_instance(make_harness, "in_sync")
+    assert verify(h) == [{}, [], {}]
+    assert not [line for line in h.feedback if "degraded" in line]

@@ -5,7 +5,10 @@ Only instances whose disks are meant to be active are asked about. A drbd disk
 needs activation when a node reports it missing, StandAlone or diskless
 (``drbd_needs_activation``); a disk is degraded when a node reports it not in sync
 (``blockdev_getmirrorstatus_multi``: disconnected, resyncing, or its local disk not
-up to date). A node that cannot answer is a node error (by node name).
+up to date). A node that cannot answer is a node error (by node name). A ``mirror``
+disk of an instance meant to run is asked about on the primary
+(``instance_mirror_status``): resyncing is degraded, degraded without a resync also
+needs activation (``activate-disks`` resyncs it).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.instances import mirror_status
 from corral.cmdlib.common.instances.bundle import instance_disks
 from corral.cmdlib.common.instances.node_disks import node_disk
-from corral.objects.instance import Disk, DiskTemplate, Instance
+from corral.objects.instance import AdminState, Disk, DiskTemplate, Instance
 from corral.objects.node import Node
 from corral.rpc.payloads import MirrorStatus, NodeDisk
 
@@ -71,7 +75,27 @@ async def check_mirrors(lu: LogicalUnit[Any], instances: Sequence[Instance]) -> 
         node = lu.cfg.nodes[uuid]
         await _needs_activation(lu, node, entries, health)
         await _degraded(lu, node, entries, health)
+    for inst in instances:
+        if inst.disks_active and inst.admin_state is AdminState.UP \
+                and mirror_status.has_mirror(lu, inst):
+            await _mirror_health(lu, inst, health)
     return health
+
+
+async def _mirror_health(lu: LogicalUnit[Any], inst: Instance, health: DiskHealth) -> None:
+    states = await mirror_status.mirror_states(lu, inst)
+    if states is None:
+        return
+    node = lu.cfg.nodes[inst.primary_node]
+    for index, disk in enumerate(instance_disks(lu.cfg, inst)):
+        sync = states.get(index)
+        if disk.dev_type is not DiskTemplate.MIRROR or sync is None \
+                or sync.state == mirror_status.IN_SYNC:
+            continue
+        health.degraded.setdefault(inst.name, []).append(
+            f"{disk.iv_name} on {node.name}: {mirror_status.state_text(sync)}")
+        if sync.state == mirror_status.DEGRADED:
+            health.needs_activation.add(inst.name)
 
 
 async def _needs_activation(lu: LogicalUnit[Any], node: Node,
