@@ -22,6 +22,8 @@ IP4_ADDRESS_ANY = "0.0.0.0"
 LDS_UNKNOWN = 3
 LDS_FAULTY = 4
 _DRBD = "drbd"
+_SYNCED = (_DRBD, "mirror")
+"""Templates whose device status carries a sync state."""
 _PLAIN = "plain"
 
 
@@ -82,13 +84,13 @@ def _sync_text(syncp: Any, estt: Any, degraded: Any, ldisk: Any) -> str:
 
 
 def device_status(dev_type: Any, status: Any) -> str:
-    """``path (major:minor)`` plus sync state (DRBD) or failure (plain)."""
+    """``path (major:minor)`` plus sync state (drbd, mirror) or failure (plain)."""
     if not status:
         return "not active"
     path, major, minor, syncp, estt, degraded, ldisk = _status_fields(status)
     text = (f"{path} ({'N/A' if major is None else major}:"
             f"{'N/A' if minor is None else minor})")
-    if dev_type == _DRBD:
+    if dev_type in _SYNCED:
         text += _sync_text(syncp, estt, degraded, ldisk)
     elif dev_type == _PLAIN and ldisk == LDS_FAULTY:
         text += " *FAILED* (failed drive?)"

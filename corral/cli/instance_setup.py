@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from corral.cli.commands import Context
 
-MIRRORED_TEMPLATES = ("drbd",)
+MIRRORED_TEMPLATES = ("drbd", "mirror")
 RESTART_NOTE = ("Please don't forget that most parameters take effect only at the next"
                 " (re)start of the instance initiated by ganeti; restarting from within the"
                 " instance will not be enough.")

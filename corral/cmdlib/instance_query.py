@@ -22,7 +22,12 @@ from corral.cmdlib.common.instances.bundle import (
     secondary_node_uuids,
     without_globals,
 )
-from corral.cmdlib.common.instances.drbd import drbd_info, shown_logical_id
+from corral.cmdlib.common.instances.drbd import DrbdLogicalId, drbd_info, shown_logical_id
+from corral.cmdlib.common.instances.mirror_status import (
+    has_mirror,
+    mirror_states,
+    status_fields,
+)
 from corral.cmdlib.common.instances.nics import nic_tuple
 from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.cmdlib.common.instances.status import (
@@ -34,23 +39,49 @@ from corral.errors import OpExecError
 from corral.locking.levels import ALL_SET, Level
 from corral.locking.plan import LockPlan, shared
 from corral.objects.config_data import ConfigData
-from corral.objects.instance import AdminState, Disk, Instance
+from corral.objects.instance import AdminState, Disk, DiskTemplate, Instance
 from corral.objects.node import Node
 from corral.opcodes.instance import OpInstanceConsole, OpInstanceQueryData
 from corral.opcodes.private import redacted
-from corral.rpc.payloads import DeviceStatus
+from corral.rpc.payloads import DeviceStatus, MirrorDiskSync
 
 VNC = "vnc"
+MirrorSync = MirrorDiskSync | None
 _ANY_ADDRESS = ("", "0.0.0.0", "::")
 
 
-def blockdev_status(payload: DeviceStatus | None) -> list[Any] | None:
+DRBD_MAJOR = 147
+"""The block major of DRBD devices (``/dev/drbd<minor>`` is ``147:<minor>``)."""
+
+
+def device_numbers(disk: Disk, node: str) -> tuple[int | None, int | None]:
+    """``(major, minor)`` of ``disk``'s device on ``node`` (uuid) when the configuration
+    knows them (drbd); ``(None, None)`` otherwise."""
+    lid = DrbdLogicalId.of(disk)
+    if lid is None:
+        return None, None
+    for side, minor, _role, _peer in lid.minors():
+        if side == node:
+            return DRBD_MAJOR, minor
+    return None, None
+
+
+def _with_sync(status: list[Any] | None, sync: MirrorSync) -> list[Any] | None:
+    """A mirror half's status with the mirror's sync state; None when no mirror runs."""
+    if status is None or sync is None:
+        return None
+    return [*status[:3], *status_fields(sync)]
+
+
+def blockdev_status(payload: DeviceStatus | None,
+                    numbers: tuple[int | None, int | None] = (None, None)) -> list[Any] | None:
     """Ganeti's device status tuple from a ``blockdev_find`` answer: path, major, minor,
     sync percent, estimated time, degraded, local disk status (None when not found).
-    Nodes report no device numbers, so major and minor are None."""
+    ``blockdev_find`` carries no device numbers: ``numbers`` come from the configuration
+    (:func:`device_numbers`)."""
     if payload is None:
         return None
-    return [payload.path, None, None, payload.sync_percent, payload.estimated_time,
+    return [payload.path, *numbers, payload.sync_percent, payload.estimated_time,
             payload.is_degraded, payload.ldisk_status]
 
 
@@ -105,19 +136,24 @@ class LUInstanceQueryData(LogicalUnit[OpInstanceQueryData]):
         result = await self.ctx.rpc.blockdev_find(node, node_disk(self.cfg, disk, node.uuid))
         if result.offline:
             return None
-        return blockdev_status(result.raise_for_failure())
+        return blockdev_status(result.raise_for_failure(), device_numbers(disk, node.uuid))
 
-    async def _disk(self, inst: Instance, disk: Disk) -> dict[str, Any]:
-        """One disk as Ganeti's instance data shows it, children (DRBD's LVs) included."""
+    async def _disk(self, inst: Instance, disk: Disk,
+                    sync: MirrorSync = None) -> dict[str, Any]:
+        """One disk as Ganeti's instance data shows it, children (DRBD's LVs) included;
+        a mirror disk's state is ``sync`` (None: no mirror runs, "not active")."""
         pnode = self.cfg.nodes.get(inst.primary_node)
         others = [self.cfg.nodes[n] for n in disk.nodes if n != inst.primary_node
                   and n in self.cfg.nodes]
         children = [self.cfg.disks[u] for u in disk.children if u in self.cfg.disks]
+        pstatus = await self._disk_status(pnode, disk)
+        sstatus = await self._disk_status(others[0] if others else None, disk)
+        if disk.dev_type is DiskTemplate.MIRROR:
+            pstatus, sstatus = (_with_sync(pstatus, sync), _with_sync(sstatus, sync))
         data = {
             "iv_name": disk.iv_name, "dev_type": disk.dev_type.value,
             "logical_id": shown_logical_id(disk),
-            "pstatus": await self._disk_status(pnode, disk),
-            "sstatus": await self._disk_status(others[0] if others else None, disk),
+            "pstatus": pstatus, "sstatus": sstatus,
             "children": [await self._disk(inst, c) for c in children],
             "mode": disk.mode.value, "size": disk.size,
             "spindles": disk.spindles, "name": disk.name or None, "uuid": disk.uuid,
@@ -125,22 +161,30 @@ class LUInstanceQueryData(LogicalUnit[OpInstanceQueryData]):
         info = drbd_info(self.cfg, disk)
         return data if info is None else {**data, "drbd_info": info}
 
+    async def _mirror_states(self, inst: Instance, run_state: str | None
+                             ) -> dict[int, MirrorDiskSync]:
+        if run_state != "up" or not has_mirror(self, inst):
+            return {}
+        return await mirror_states(self, inst) or {}
+
     async def _details(self, inst: Instance) -> dict[str, Any]:
         cfg = self.cfg
         pnode = cfg.nodes[inst.primary_node]
         disks = instance_disks(cfg, inst)
         snodes = [cfg.nodes[u] for u in secondary_node_uuids(inst, disks) if u in cfg.nodes]
+        run_state = await self._run_state(inst, pnode)
+        syncs = await self._mirror_states(inst, run_state)
         return {
             "name": inst.name,
             "config_state": inst.admin_state.value,
-            "run_state": await self._run_state(inst, pnode),
+            "run_state": run_state,
             "pnode": pnode.name,
             **_group_fields(cfg, pnode, snodes),
             "snodes": [n.name for n in snodes],
             "os": inst.os,
             "nics": [nic_tuple(cfg, nic) for nic in inst.nics],
             "disk_template": inst.disk_template.value,
-            "disks": [await self._disk(inst, d) for d in disks],
+            "disks": [await self._disk(inst, d, syncs.get(i)) for i, d in enumerate(disks)],
             **_param_fields(cfg, inst),
             "network_port": inst.network_port,
             "hypervisor": inst.hypervisor,

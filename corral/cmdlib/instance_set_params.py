@@ -18,6 +18,8 @@ from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
 from corral.cmdlib.common.instances.base_lu import InstanceLU
 from corral.cmdlib.common.instances.bundle import filled_beparams, filled_osparams
+from corral.cmdlib.common.instances.conversion import MIRRORED_TARGETS, convert, prepare
+from corral.cmdlib.common.instances.conversion_plan import ConversionPlan
 from corral.cmdlib.common.instances.disks import create_disks, remove_disks
 from corral.cmdlib.common.instances.drbd import DrbdAllocator, disk_tree
 from corral.cmdlib.common.instances.macs import MacPool
@@ -42,11 +44,11 @@ from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.config_data import Kind
 from corral.objects.instance import AdminState, DiskTemplate, Nic
 from corral.objects.ipolicy import spec_violations
+from corral.objects.node import Node
 from corral.opcodes.instance import OpInstanceSetParams
 
-_UNSUPPORTED = ("disk_template", "pnode", "pnode_uuid", "remote_node", "remote_node_uuid",
-                "iallocator", "file_driver", "file_storage_dir", "osparams_private",
-                "instance_communication")
+_UNSUPPORTED = ("pnode", "pnode_uuid", "iallocator", "file_driver", "file_storage_dir",
+                "osparams_private", "instance_communication")
 
 
 def typed_be_changes(beparams: dict[str, Any]) -> dict[str, Any]:
@@ -74,11 +76,13 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
     new_nics: list[Nic] | None = None
     nic_changes: list[list[Any]]
     hv_changes: dict[str, Any]
+    secondary: Node | None = None
+    conversion: ConversionPlan | None = None
 
     def check_arguments(self) -> None:
         op = self.op
         wanted = [op.nics, op.disks, op.beparams, op.hvparams, op.runtime_mem, op.os_name,
-                  op.osparams, op.offline is not None,
+                  op.osparams, op.offline is not None, op.disk_template,
                   *(getattr(op, name) for name in _UNSUPPORTED)]
         if not any(wanted):
             raise OpPrereqError("No changes submitted", ErrorCode.INVAL)
@@ -87,10 +91,32 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             raise params.unsupported("ext_params")
         if op.hotplug:
             raise params.unsupported("devices with hotplug")
+        if op.disk_template and op.disks:
+            raise OpPrereqError("Disk template conversion and other disk changes not"
+                                " supported at the same time", ErrorCode.INVAL)
         self.be_changes = typed_be_changes(op.beparams)
         self.disk_mods, self.nic_mods = normalize(op.disks), normalize(op.nics)
         self.nic_changes = []
         self.hv_changes = {}
+
+    def expand_names(self) -> None:
+        super().expand_names()
+        op = self.op
+        wanted = op.remote_node_uuid or op.remote_node
+        if not op.disk_template or not wanted:
+            return
+        if op.disk_template not in MIRRORED_TARGETS:
+            self.log_warning("Changing the disk template to a non-mirrored one, the"
+                             " secondary node will be ignored")
+            return
+        found = self.cfg.nodes.get(op.remote_node_uuid or "")
+        self.secondary = found or self.expand_node(op.remote_node or "")
+
+    def lock_node_uuids(self) -> list[str]:
+        uuids = super().lock_node_uuids()
+        if self.secondary is not None and self.secondary.uuid not in uuids:
+            uuids.append(self.secondary.uuid)
+        return uuids
 
     async def check_prereq(self) -> None:
         await super().check_prereq()
@@ -108,6 +134,11 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             self.new_hv, _ = full_hvparams(cluster, inst.hypervisor, inst.os, merged)
             self.hv_changes = {k: self.new_hv.get(k, v) for k, v in op.hvparams.items()}
         await self._check_os_and_state()
+        if op.disk_template:
+            secondary = self.cfg.nodes.get(self.secondary.uuid) if self.secondary else None
+            self.conversion = await prepare(self, inst, self.disks(),
+                                            DiskTemplate(op.disk_template), secondary,
+                                            op.ignore_ipolicy)
         if op.runtime_mem:
             be_full = filled_beparams(cluster, self.new_be or inst.beparams)
             await check_runtime_mem(self, inst, op.runtime_mem, be_full, op.force)
@@ -175,6 +206,8 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         env = super().hooks_env()
         if self.op.runtime_mem:
             env["RUNTIME_MEMORY"] = self.op.runtime_mem
+        if self.op.disk_template:
+            env["NEW_DISK_TEMPLATE"] = self.op.disk_template
         return env
 
     async def exec(self) -> Any:
@@ -183,6 +216,9 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         if op.runtime_mem:
             await self._balloon(op.runtime_mem)
             result.append(["runtime_memory", op.runtime_mem])
+        if self.conversion is not None:
+            self.instance = await convert(self, inst, self.conversion, op.wait_for_sync)
+            result.append(["disk_template", self.conversion.new.value])
         plan = self.disk_plan
         if plan is not None:
             await create_disks(self, inst, plan.added, plan.children)

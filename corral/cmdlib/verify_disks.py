@@ -1,10 +1,12 @@
-"""Disk verification: which instances need their disks activated (used by the watcher)."""
+"""Disk verification: which instances need their disks activated (used by the watcher);
+degraded mirrors are reported as job log warnings (``Instance X has degraded disks``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit, implements
+from corral.cmdlib.common.instances.disk_health import check_mirrors, report_degraded
 from corral.locking.plan import LockPlan
 from corral.objects.instance import AdminState
 from corral.opcodes.cluster import OpClusterVerifyDisks
@@ -39,7 +41,8 @@ class LUClusterVerifyDisks(LogicalUnit[OpClusterVerifyDisks]):
 
 @implements(OpGroupVerifyDisks)
 class LUGroupVerifyDisks(LogicalUnit[OpGroupVerifyDisks]):
-    """Ganeti's answer: (node errors, instances whose disks need activating, missing volumes)."""
+    """Ganeti's answer: (node errors by node name, instances whose disks need activating,
+    missing volumes)."""
 
     REQ_BGL = False
 
@@ -49,12 +52,11 @@ class LUGroupVerifyDisks(LogicalUnit[OpGroupVerifyDisks]):
     async def exec(self) -> Any:
         group = self.expand_group(self.op.group_name)
         nodes = {n.uuid for n in self.cfg.group_nodes(group.uuid)}
-        inactive = sorted(
-            inst.name
-            for inst in self.cfg.instances.values()
-            if inst.primary_node in nodes
-            and inst.admin_state is AdminState.UP
-            and inst.disks
-            and not inst.disks_active
-        )
-        return [{}, inactive, {}]
+        instances = [i for i in self.cfg.instances.values() if i.primary_node in nodes]
+        inactive = {
+            inst.name for inst in instances
+            if inst.admin_state is AdminState.UP and inst.disks and not inst.disks_active
+        }
+        health = await check_mirrors(self, instances)
+        report_degraded(self, health)
+        return [health.node_errors, sorted(inactive | health.needs_activation), {}]
