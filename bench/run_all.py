@@ -26,6 +26,7 @@ from bench import (
     bench_masterd_jobs,
     bench_masterd_rss,
     bench_migration,
+    bench_mirror_write,
     bench_node_migrate,
     bench_rapi,
     bench_wide_filter,
@@ -78,6 +79,7 @@ BENCHMARKS = [
     Benchmark("wide_filter", bench_wide_filter.run, 300),
     Benchmark("allocator", bench_allocator.run, 300),
     Benchmark("node_migrate", bench_node_migrate.run, 300),
+    Benchmark("mirror_write", bench_mirror_write.run, 300),
 ]
 
 

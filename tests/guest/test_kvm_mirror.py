@@ -11,85 +11,42 @@ import asyncio
 import os
 import re
 import signal
-import socket
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
 import msgspec
 import pytest
 
-from corral.backend.blockdev import blockdev_create
-from corral.backend.context import NodeContext
 from corral.backend.mirror_export import (
     mirror_export_start,
     mirror_export_status,
     mirror_export_stop,
 )
 from corral.clock import SystemClock
-from corral.guestkit import READY_MARKER
-from corral.hypervisor.base import DiskSpec, InstanceSpec, MirrorDiskStatus, MirrorSync
+from corral.hypervisor.base import MirrorDiskStatus, MirrorSync
 from corral.hypervisor.kvm.console import SerialConsole
 from corral.hypervisor.kvm.driver import KvmHypervisor
-from corral.layout import NodeLayout
-from corral.objects.instance import Disk, DiskTemplate
 from corral.process import SubprocessRunner
-from corral.rpc import pki
 from corral.storage.mirror import ExportState, export_status, export_uri, parse_export_uri
-from tests.guest.kit import (
-    BOOT_TIMEOUT,
-    guest_hvparams,
-    guest_spec,
-    require_qemu,
-    short_root,
-    stop_everything,
+from tests.guest import mirror_kit
+from tests.guest.kit import guest_hvparams, require_qemu, stop_everything
+from tests.guest.mirror_kit import (
+    DISK_MIB,
+    EXPORT,
+    SECONDARY_ADDRESS,
+    SYNC_TIMEOUT,
+    MirrorPair,
+    boot,
+    free_port,
+    measure_writes,
+    mirror_spec,
+    record_write,
+    start_export,
+    timed,
+    wait_sync,
 )
-from tests.support.connections import joined_layout
 
-SECONDARY_ADDRESS = "127.0.0.1"
-DISK_MIB = 32
-EXPORT = "3b7e-mirror-disk"
-STORAGE_DIR = "/srv/disks"
-SYNC_TIMEOUT = 60.0
 MIB = 1024 * 1024
-
-
-@dataclass
-class MirrorPair:
-    """The primary's driver and node context, the secondary's context, the mirror disk
-    (both halves created through ``blockdev_create``) and their files."""
-
-    primary: KvmHypervisor
-    primary_ctx: NodeContext
-    secondary_ctx: NodeContext
-    disk: Disk
-    local: Path
-    remote: Path
-
-    @property
-    def secondary(self) -> NodeLayout:
-        return self.secondary_ctx.layout
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((SECONDARY_ADDRESS, 0))
-        return int(sock.getsockname()[1])
-
-
-def _node(root: Path, name: str, ca_key: pki.PrivateKey, ca_cert: Any) -> NodeContext:
-    layout = joined_layout(root, name, ca_key, ca_cert)
-    layout.ssconf_file("file_storage_dir").write_text(STORAGE_DIR + "\n")
-    (root / STORAGE_DIR.lstrip("/")).mkdir(parents=True)
-    return NodeContext(layout=layout, node_name=name, address=SECONDARY_ADDRESS)
-
-
-async def _create_halves(pair: MirrorPair) -> None:
-    for ctx in (pair.primary_ctx, pair.secondary_ctx):
-        await blockdev_create(ctx, pair.disk, DISK_MIB, "inst", ctx is pair.primary_ctx, "",
-                              False)
 
 
 @pytest.fixture
@@ -97,77 +54,8 @@ def mirror_pair() -> Iterator[MirrorPair]:
     """Two joined node roots (one CA) holding both halves of one mirror disk; the export
     is stopped and guests killed at the end."""
     require_qemu()
-    ca_key, ca_cert = pki.create_ca("mirror.example")
-    with short_root() as first, short_root() as second:
-        primary, secondary = _node(first, "node1", ca_key, ca_cert), _node(
-            second, "node2", ca_key, ca_cert)
-        uri = export_uri(SECONDARY_ADDRESS, _free_port(), EXPORT)
-        disk = Disk(uuid=EXPORT, dev_type=DiskTemplate.MIRROR, size=DISK_MIB, iv_name="disk/0",
-                    logical_id=("loop", f"{STORAGE_DIR}/inst/{EXPORT}.mirror", uri))
-        driver = KvmHypervisor(primary.layout, SubprocessRunner(), SystemClock())
-        pair = MirrorPair(primary=driver, primary_ctx=primary, secondary_ctx=secondary,
-                          disk=disk, local=first / f"srv/disks/inst/{EXPORT}.mirror",
-                          remote=second / f"srv/disks/inst/{EXPORT}.mirror")
-        asyncio.run(_create_halves(pair))
-        try:
-            yield pair
-        finally:
-            asyncio.run(stop_everything(driver))
-            asyncio.run(mirror_export_stop(secondary, disk))
-
-
-async def _export(pair: MirrorPair, client: str = "node1") -> str:
-    """Start the secondary's export as the master would (``mirror_export_start``), for the
-    primary ``client``."""
-    _, port, _ = parse_export_uri(pair.disk.logical_id[2])
-    started = await mirror_export_start(pair.secondary_ctx, pair.disk, SECONDARY_ADDRESS, port,
-                                        client)
-    assert started.uri == pair.disk.logical_id[2]
-    status = await mirror_export_status(pair.secondary_ctx, pair.disk)
-    assert status.running
-    return started.uri
-
-
-def _spec(name: str, pair: MirrorPair, uri: str, hvparams: dict[str, Any], *,
-          mirrored: bool = True) -> InstanceSpec:
-    disk = DiskSpec(path=str(pair.local), uri=uri if mirrored else "", size_mib=DISK_MIB,
-                    dev_type=DiskTemplate.MIRROR if mirrored else DiskTemplate.FILE)
-    return replace(guest_spec(name, hvparams, memory_mib=96), disks=(disk,))
-
-
-async def _boot(driver: KvmHypervisor, spec: InstanceSpec) -> SerialConsole:
-    await driver.start(spec)
-    console = SerialConsole(driver.paths(spec.name).serial_socket)
-    await console.open()
-    await console.expect(READY_MARKER, timeout=BOOT_TIMEOUT)
-    return console
-
-
-async def _wait_sync(driver: KvmHypervisor, name: str, want: MirrorSync) -> None:
-    async with asyncio.timeout(SYNC_TIMEOUT):
-        while True:
-            states = await driver.mirror_status(name)
-            if all(s.state == want for s in states):
-                return
-            await asyncio.sleep(0.1)
-
-
-async def _timed(console: SerialConsole, command: str, marker: str) -> float:
-    start = len(console.output)
-    began = time.monotonic()
-    await console.send(f"{command}; echo {marker}-$?\n")
-    await console.expect(f"{marker}-0", timeout=120, start=start)
-    return time.monotonic() - began
-
-
-async def _measure(console: SerialConsole) -> tuple[float, float]:
-    """(4 KiB writes/s with a flush after each, sequential MiB/s) inside the guest."""
-    count = 200
-    small = await _timed(console, f"dd if=/dev/zero of=/dev/vda bs=4k count={count} "
-                         "oflag=direct 2>/dev/null", "SMALL")
-    big = await _timed(console, "dd if=/dev/zero of=/dev/vda bs=1M count=16 oflag=direct "
-                       "conv=fsync 2>/dev/null", "BIG")
-    return count / small, 16 / big
+    with mirror_kit.mirror_pair() as pair:
+        yield pair
 
 
 @pytest.mark.parametrize("mirrored", [False, True], ids=["local", "mirror"])
@@ -175,27 +63,21 @@ def test_write_figures(mirror_pair: MirrorPair, mirrored: bool) -> None:
     hvparams = guest_hvparams(disk_cache="writethrough")
 
     async def scenario() -> None:
-        uri = await _export(mirror_pair)
-        spec = _spec("fig", mirror_pair, uri, hvparams, mirrored=mirrored)
-        console = await _boot(mirror_pair.primary, spec)
+        uri = await start_export(mirror_pair)
+        spec = mirror_spec("fig", mirror_pair, uri, hvparams, mirrored=mirrored)
+        console = await boot(mirror_pair.primary, spec)
         try:
             if mirrored:
-                await _wait_sync(mirror_pair.primary, "fig", MirrorSync.IN_SYNC)
-            iops, mibs = await _measure(console)
+                await wait_sync(mirror_pair.primary, "fig", MirrorSync.IN_SYNC)
+            iops, mibs = await measure_writes(console)
             print(f"\nFIGURES {'mirror' if mirrored else 'local'}: {iops:.0f} sync 4 KiB "
                   f"writes/s, {mibs:.1f} MiB/s")
-            await _timed(console, _record_write(100, "FIG-MARK"), "MARK")
+            await timed(console, record_write(100, "FIG-MARK"), "MARK")
         finally:
             await console.close()
         remote = mirror_pair.remote.read_bytes()[100 * 512:100 * 512 + 8]
         assert (remote == b"FIG-MARK") == mirrored
     asyncio.run(scenario())
-
-
-def _record_write(sector: int, text: str) -> str:
-    """A guest command writing ``text`` (padded) to ``sector`` with O_DIRECT and a flush."""
-    return (f"printf '{text}' | dd of=/dev/vda bs=512 seek={sector} oflag=direct "
-            "conv=notrunc,sync,fsync 2>/dev/null")
 
 
 RECORD_LOOP = ("i=0; while [ $i -lt 60000 ]; do printf 'record %08d\\n' $i | dd of=/dev/vda "
@@ -211,10 +93,10 @@ def test_acknowledged_records_survive_a_killed_primary(mirror_pair: MirrorPair,
     hvparams = guest_hvparams()
 
     async def scenario() -> list[int]:
-        uri = await _export(mirror_pair)
-        console = await _boot(mirror_pair.primary, _spec("dur", mirror_pair, uri, hvparams))
+        uri = await start_export(mirror_pair)
+        console = await boot(mirror_pair.primary, mirror_spec("dur", mirror_pair, uri, hvparams))
         try:
-            await _wait_sync(mirror_pair.primary, "dur", MirrorSync.IN_SYNC)
+            await wait_sync(mirror_pair.primary, "dur", MirrorSync.IN_SYNC)
             start = len(console.output)
             await console.send(RECORD_LOOP)
             await console.expect(f"ACK {moment}\r", timeout=120, start=start)
@@ -242,24 +124,24 @@ def test_guest_runs_on_without_secondary_and_resyncs(mirror_pair: MirrorPair) ->
     hvparams = guest_hvparams()
 
     async def scenario() -> None:
-        uri = await _export(mirror_pair)
+        uri = await start_export(mirror_pair)
         driver = mirror_pair.primary
-        console = await _boot(driver, _spec("deg", mirror_pair, uri, hvparams))
+        console = await boot(driver, mirror_spec("deg", mirror_pair, uri, hvparams))
         try:
-            await _wait_sync(driver, "deg", MirrorSync.IN_SYNC)
-            await _timed(console, _record_write(10, "BEFORE"), "W1")
+            await wait_sync(driver, "deg", MirrorSync.IN_SYNC)
+            await timed(console, record_write(10, "BEFORE"), "W1")
             await mirror_export_stop(mirror_pair.secondary_ctx, mirror_pair.disk)
             assert not (await mirror_export_status(mirror_pair.secondary_ctx,
                                                    mirror_pair.disk)).running
             for sector in range(20, 30):
-                await _timed(console, _record_write(sector, f"WHILE-{sector}"), f"W{sector}")
-            await _wait_sync(driver, "deg", MirrorSync.DEGRADED)
+                await timed(console, record_write(sector, f"WHILE-{sector}"), f"W{sector}")
+            await wait_sync(driver, "deg", MirrorSync.DEGRADED)
             assert mirror_pair.remote.read_bytes()[20 * 512:20 * 512 + 8] != b"WHILE-20"
             before = (await driver.mirror_status("deg"))[0]
-            await _export(mirror_pair)
+            await start_export(mirror_pair)
             after = await _resync(driver, "deg", full=False)
             assert before.total <= after.total < before.total + DISK_MIB * MIB // 4
-            await _timed(console, _record_write(40, "AFTER"), "W2")
+            await timed(console, record_write(40, "AFTER"), "W2")
         finally:
             await console.close()
         assert mirror_pair.local.read_bytes() == mirror_pair.remote.read_bytes()
@@ -288,15 +170,15 @@ def test_lost_secondary_copy_gets_a_full_resync(mirror_pair: MirrorPair) -> None
     hvparams = guest_hvparams()
 
     async def scenario() -> None:
-        uri = await _export(mirror_pair)
+        uri = await start_export(mirror_pair)
         driver = mirror_pair.primary
-        console = await _boot(driver, _spec("full", mirror_pair, uri, hvparams))
+        console = await boot(driver, mirror_spec("full", mirror_pair, uri, hvparams))
         try:
-            await _wait_sync(driver, "full", MirrorSync.IN_SYNC)
-            await _timed(console, _record_write(3, "KEPT"), "W1")
+            await wait_sync(driver, "full", MirrorSync.IN_SYNC)
+            await timed(console, record_write(3, "KEPT"), "W1")
             await mirror_export_stop(mirror_pair.secondary_ctx, mirror_pair.disk)
             mirror_pair.remote.write_bytes(bytes(DISK_MIB * MIB))
-            await _export(mirror_pair)
+            await start_export(mirror_pair)
             status = await _resync(driver, "full", full=True)
             assert status.total >= DISK_MIB * MIB
         finally:
@@ -311,18 +193,18 @@ def test_live_migration_swaps_the_roles(mirror_pair: MirrorPair) -> None:
     """Live migration with no disk copy: the secondary's QEMU opens its own half while its
     export still receives the mirrored writes; after the switch-over the old primary's file
     is exported and the moved guest mirrors to it from its first write."""
-    hvparams = guest_hvparams(migration_port=_free_port(), migration_bandwidth=0)
+    hvparams = guest_hvparams(migration_port=free_port(), migration_bandwidth=0)
     target = KvmHypervisor(mirror_pair.secondary, SubprocessRunner(), SystemClock())
-    old_primary_uri = export_uri(SECONDARY_ADDRESS, _free_port(), EXPORT)
+    old_primary_uri = export_uri(SECONDARY_ADDRESS, free_port(), EXPORT)
     swapped = msgspec.structs.replace(
         mirror_pair.disk, logical_id=(*mirror_pair.disk.logical_id[:2], old_primary_uri))
 
     async def scenario() -> None:
-        spec = _spec("mig", mirror_pair, await _export(mirror_pair), hvparams)
-        console = await _boot(mirror_pair.primary, spec)
+        spec = mirror_spec("mig", mirror_pair, await start_export(mirror_pair), hvparams)
+        console = await boot(mirror_pair.primary, spec)
         try:
-            await _wait_sync(mirror_pair.primary, "mig", MirrorSync.IN_SYNC)
-            await _timed(console, _record_write(5, "BEFORE-MOVE"), "W1")
+            await wait_sync(mirror_pair.primary, "mig", MirrorSync.IN_SYNC)
+            await timed(console, record_write(5, "BEFORE-MOVE"), "W1")
         finally:
             await console.close()
         moved = replace(spec, disks=(replace(spec.disks[0], path=str(mirror_pair.remote),
@@ -346,7 +228,7 @@ def test_live_migration_swaps_the_roles(mirror_pair: MirrorPair) -> None:
         console = SerialConsole(target.paths("mig").serial_socket)
         await console.open()
         try:
-            await _timed(console, _record_write(6, "AFTER-MOVE"), "W2")
+            await timed(console, record_write(6, "AFTER-MOVE"), "W2")
         finally:
             await console.close()
 
@@ -369,14 +251,14 @@ def test_start_without_secondary_runs_degraded(mirror_pair: MirrorPair) -> None:
 
     async def scenario() -> None:
         driver = mirror_pair.primary
-        console = await _boot(driver, _spec("solo", mirror_pair,
+        console = await boot(driver, mirror_spec("solo", mirror_pair,
                                             mirror_pair.disk.logical_id[2], hvparams))
         try:
             [status] = await driver.mirror_status("solo")
             assert status.state == MirrorSync.DEGRADED
             assert "not attached" in status.error
-            await _timed(console, _record_write(8, "ALONE"), "W1")
-            await _export(mirror_pair)
+            await timed(console, record_write(8, "ALONE"), "W1")
+            await start_export(mirror_pair)
             await _resync(driver, "solo", full=False)
         finally:
             await console.close()
@@ -391,13 +273,13 @@ def test_export_lets_in_only_its_primary(mirror_pair: MirrorPair) -> None:
     hvparams = guest_hvparams()
 
     async def scenario() -> None:
-        uri = await _export(mirror_pair, client="node9")
+        uri = await start_export(mirror_pair, client="node9")
         driver = mirror_pair.primary
-        console = await _boot(driver, _spec("authz", mirror_pair, uri, hvparams))
+        console = await boot(driver, mirror_spec("authz", mirror_pair, uri, hvparams))
         try:
             [status] = await driver.mirror_status("authz")
             assert status.state == MirrorSync.DEGRADED
-            await _timed(console, _record_write(8, "PRIVATE"), "W1")
+            await timed(console, record_write(8, "PRIVATE"), "W1")
         finally:
             await console.close()
         assert mirror_pair.remote.read_bytes()[8 * 512:8 * 512 + 7] != b"PRIVATE"
