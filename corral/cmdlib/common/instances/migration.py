@@ -146,8 +146,7 @@ class Migration:
             raise MigrationAborted(f"failed fetching source migration information from"
                                    f" {plan.source.name}: {info.fail_msg}")
         self.info = info.payload or ""
-        if plan.copy_disks:
-            await self._create_target_disks()
+        await self._prepare_disks()
         endpoint = await self._accept()
         self.lu.log_info(f"* migrating instance to {plan.target.name}")
         started = await rpc.instance_migrate(plan.source, self.lu.cfg.cluster.cluster_name,
@@ -161,6 +160,11 @@ class Migration:
         if not done.ok:
             raise MigrationAborted(f"finalization failed on the source {plan.source.name}:"
                                    f" {done.fail_msg}")
+
+    async def _prepare_disks(self) -> None:
+        """What the disks need before the target accepts: copies of node-local ones."""
+        if self.plan.copy_disks:
+            await self._create_target_disks()
 
     async def _create_target_disks(self) -> None:
         plan = self.plan
