@@ -3,7 +3,8 @@
 The phases, as the master runs them (see ``hypervisor/base.py``)::
 
     source instance_migratable (in check_prereq) -> source migration_info
-    -> [target blockdev_create: node-local disks] -> target accept_instance
+    -> [_prepare_disks: node-local copies created on the target; DRBD: dual-primary]
+    -> target accept_instance
     -> source instance_migrate -> source instance_get_migration_status, every 0.5 s
     -> source finalize_migration_src(True) -> commit (primary = target)
     -> target finalize_migration_dst(True) -> [source: remove the old disks]
