@@ -199,7 +199,7 @@ def test_migration_runs_dual_primary_then_swaps(make_harness: MakeHarness, live:
     before = lid(h)
     h.run_sync(OpInstanceMigrate(instance_name=NAME, live=live))
     assert phases(h) == [
-        ("blockdev_find", ("node2",)), *DUAL, ("migration_info", ("node1",)),
+        ("blockdev_find", ("node2",)), ("migration_info", ("node1",)), *DUAL,
         ("accept_instance", ("node2",)), ("instance_migrate", ("node1",)),
         ("instance_finalize_migration_src", ("node1",)),
         ("instance_finalize_migration_dst", ("node2",)),
@@ -361,3 +361,13 @@ def test_only_the_two_nodes_are_locked(make_harness: MakeHarness) -> None:
     lu.check_arguments()
     lu.expand_names()
     assert requested(lu.declare_locks(), Level.NODE).names == frozenset({"node1", "node2"})
+
+
+def test_a_silent_source_stops_the_migration_before_the_disks_change(
+        make_harness: MakeHarness) -> None:
+    h = started(make_harness)
+    h.rpc.script("migration_info", "node1", fail="connection refused")
+    expect_failure(h, OpInstanceMigrate(instance_name=NAME), OpExecError,
+                   match="failed fetching source migration information from node1")
+    assert h.rpc.calls_of("blockdev_close") == []
+    assert h.rpc.calls_of("drbd_disconnect_net") == []

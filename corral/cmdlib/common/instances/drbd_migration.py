@@ -21,13 +21,16 @@ class DrbdMigration(Migration):
     def __init__(self, lu: LogicalUnit[Any], plan: MigrationPlan) -> None:
         super().__init__(lu, plan)
         self.steps = DrbdSteps(lu, plan.instance, (plan.source, plan.target))
+        self.touched = False  # the disks left single-primary: an abort brings them back
 
     async def _fit_memory(self) -> None:
         await check_migration_consistency(self.lu, self.inst, self.plan.target)
         await super()._fit_memory()
 
-    async def _transfer(self) -> None:
+    async def _prepare_disks(self) -> None:
+        """Dual-primary on both nodes (after the source answered ``migration_info``)."""
         plan, steps = self.plan, self.steps
+        self.touched = True
         try:
             await steps.close(plan.target)
             await steps.standalone()
@@ -37,11 +40,11 @@ class DrbdMigration(Migration):
             await steps.open(plan.target, exclusive=False)
         except OpExecError as err:
             raise MigrationAborted(str(err)) from None
-        await super()._transfer()
 
     async def abort(self) -> None:
         await super().abort()
-        await self.steps.revert(self.plan.target)
+        if self.touched:
+            await self.steps.revert(self.plan.target)
 
     async def _switch(self) -> None:
         await super()._switch()

@@ -3,7 +3,8 @@
 The phases, as the master runs them (see ``hypervisor/base.py``)::
 
     source instance_migratable (in check_prereq) -> source migration_info
-    -> [target blockdev_create: node-local disks] -> target accept_instance
+    -> [_prepare_disks: node-local copies created on the target; DRBD: dual-primary]
+    -> target accept_instance
     -> source instance_migrate -> source instance_get_migration_status, every 0.5 s
     -> source finalize_migration_src(True) -> commit (primary = target)
     -> target finalize_migration_dst(True) -> [source: remove the old disks]
@@ -146,8 +147,7 @@ class Migration:
             raise MigrationAborted(f"failed fetching source migration information from"
                                    f" {plan.source.name}: {info.fail_msg}")
         self.info = info.payload or ""
-        if plan.copy_disks:
-            await self._create_target_disks()
+        await self._prepare_disks()
         endpoint = await self._accept()
         self.lu.log_info(f"* migrating instance to {plan.target.name}")
         started = await rpc.instance_migrate(plan.source, self.lu.cfg.cluster.cluster_name,
@@ -161,6 +161,11 @@ class Migration:
         if not done.ok:
             raise MigrationAborted(f"finalization failed on the source {plan.source.name}:"
                                    f" {done.fail_msg}")
+
+    async def _prepare_disks(self) -> None:
+        """What the disks need before the target accepts: copies of node-local ones."""
+        if self.plan.copy_disks:
+            await self._create_target_disks()
 
     async def _create_target_disks(self) -> None:
         plan = self.plan
