@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make demo: a 3-node Corral cluster on this machine with a chroot instance and a
-# KVM/QEMU instance running, left up with next steps.
+# make demo: a 3-node Corral cluster on this machine with a chroot instance, a KVM/QEMU
+# instance and a drbd instance running, left up with next steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-/tmp/corral-demo}
@@ -72,11 +72,21 @@ if [ "$(gnt-instance list --no-headers -o pnode web1)" = node2 ]; then
   say "Moving the chroot instance web1 to node3: stopped, its disk copied node to node over TLS, started there"
   run gnt-instance move -f -n node3 web1
 fi
-run gnt-instance list -o name,hypervisor,pnode,status,oper_ram
+if ! grep -qx db1 <<<"$existing"; then
+  say "A drbd instance db1 on node1, mirrored to node2 (DRBD 8.4 as Ganeti drives it; this machine has no DRBD module, so the nodes run the DRBD simulator)"
+  run gnt-instance add -t drbd --disk 0:size=64M -o noop -H fake --no-nics -n node1:node2 db1
+  run gnt-node list-drbd node1
+fi
+if [ "$(gnt-instance list --no-headers -o pnode db1)" = node1 ]; then
+  say "Failover of db1 to its secondary: stopped on node1, DRBD roles swapped, started on node2"
+  run gnt-instance failover -f db1
+  run gnt-node list-drbd node2
+fi
+run gnt-instance list -o name,hypervisor,disk_template,pnode,snodes,status
 
 cat <<NEXT
 
-The cluster and both instances keep running. Next steps:
+The cluster and its instances keep running. Next steps:
   eval "\$(.venv/bin/corral vcluster env --dir $DIR)"   # point gnt-* at it
   gnt-instance console vm1        # interactive serial console (Ctrl-] leaves)
   gnt-instance console web1       # a shell inside the chroot instance
@@ -84,6 +94,10 @@ The cluster and both instances keep running. Next steps:
   gnt-instance reboot vm1 ; gnt-instance shutdown web1 ; gnt-instance startup web1
   gnt-instance migrate -n node3 vm1   # live again, back to node3 with its disk
   gnt-node migrate node2          # empty a node for maintenance (gnt-node evacuate, failover)
+  gnt-instance migrate db1        # drbd: dual-primary while it moves, back to node1
+  gnt-instance replace-disks -n node3 db1   # move db1's mirror half from node1 to node3
+  gnt-instance add -t mirror --disk 0:size=128M -o busybox+default -H kvm -B maxmem=256,minmem=256 -n node1:node3 vm2
+                                  # Corral's own network RAID1: every write on node1 and node3
   gnt-instance add -t diskless -o noop -H fake --no-nics -n node1 f1   # a fake instance
   gnt-cluster info ; gnt-job list ; gnt-os list
   make demo-down                  # stop every instance and daemon, remove $DIR
