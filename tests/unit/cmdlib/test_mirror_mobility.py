@@ -23,10 +23,11 @@ from corral.opcodes.instance import (
     OpInstanceStartup,
 )
 from corral.opcodes.mobility import OpInstanceFailover, OpInstanceMigrate
-from corral.rpc.payloads import MirrorDiskSync
+from corral.rpc.payloads import MigrationProgress, MirrorDiskSync
 from corral.rpc.results import NodeResult
 from tests.support.config import ConfigBuilder, instance_cluster
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
+from tests.unit.cmdlib.test_instance_migrate import listing
 
 SyncState = Literal["in_sync", "degraded", "resyncing"]
 RUNNING = {"state": "running", "memory": 512, "vcpus": 1, "time": 1.0}
@@ -285,4 +286,20 @@ def test_stopped_instance_fails_over_without_starting(make_harness: MakeHarness)
     h.rpc.script("instance_info", payload=None)
     h.run_sync(OpInstanceFailover(instance_name="vm1"))
     assert [c for c in calls(h) if c[0] in ("instance_start", "mirror_export_start")] == []
+    swapped_to_node3(h)
+
+
+def test_cleanup_after_an_interrupted_switch_moves_the_exports(
+        make_harness: MakeHarness) -> None:
+    """The guest runs on both nodes and the source completed the transfer: the target
+    wins, its export stops and the old primary serves before the guest resumes."""
+    h = harness(make_harness)
+    h.rpc.script("instance_list", fn=listing(node2=["vm1"], node3=["vm1"]))
+    h.rpc.script("instance_get_migration_status", payload=MigrationProgress(status="completed"))
+    h.run_sync(OpInstanceMigrate(instance_name="vm1", cleanup=True, target_node="node3"))
+    assert [c for c in calls(h) if c[0] != "instance_finalize_migration_src"] == [
+        ("mirror_export_stop", "node3"), ("mirror_export_start", "node2"),
+        ("instance_finalize_migration_dst", "node3")]
+    [dst] = h.rpc.calls_of("instance_finalize_migration_dst")
+    assert dst.args[0].disks[0].logical_id[2] == "nbd+tls://10.0.0.2:11000/disk-vm1-0"
     swapped_to_node3(h)

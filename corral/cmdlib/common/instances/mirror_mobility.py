@@ -21,6 +21,7 @@ resynced once it serves again (``gnt-instance activate-disks``: :func:`resync_de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
@@ -84,22 +85,29 @@ class MirrorMigration(Migration):
         return build_bundle(self.lu.cfg, self.inst, disks=disks, node=node.uuid)
 
     async def _switch(self) -> None:
-        await self._swap_exports()
+        moved = self.inst.evolve(self.inst.mtime, primary_node=self.plan.target.uuid)
+        await swap_exports(self.lu, moved, self.swapped, self.plan.target)
         await super()._switch()
 
-    async def _swap_exports(self) -> None:
-        """The target lets go of its half; the source serves its own to the target. A
-        failure leaves the moved guest running degraded (a warning)."""
-        plan, lu = self.plan, self.lu
-        lu.log_info(f"* moving the disk exports from {plan.target.name} to"
-                    f" {plan.source.name}")
-        await stop_exports(lu, self.inst, self.disks, node=plan.target.uuid)
-        moved = self.inst.evolve(self.inst.mtime, primary_node=plan.target.uuid)
-        try:
-            await start_exports(lu, moved, self.swapped)
-        except OpExecError as err:
-            lu.log_warning(f"{err}; instance {self.inst.name} will run with degraded disks"
-                           f" on {plan.target.name}")
+
+async def swap_exports(lu: LogicalUnit[Any], moved: Instance, disks: Sequence[Disk],
+                       new_primary: Node) -> None:
+    """``moved`` (primary ``new_primary``, ``disks`` with the roles swapped) is about to
+    resume there: its export on ``new_primary`` stops, so that QEMU can open the file,
+    and each disk's new secondary serves its half to it. A failure leaves the guest
+    running degraded (a warning). Other templates: nothing."""
+    if not is_mirror(moved):
+        return
+    others = {lu.cfg.nodes[n].name for d in disks for n in d.nodes
+              if n != new_primary.uuid and n in lu.cfg.nodes}
+    lu.log_info(f"* moving the disk exports from {new_primary.name} to"
+                f" {', '.join(sorted(others))}")
+    await stop_exports(lu, moved, disks, node=new_primary.uuid)
+    try:
+        await start_exports(lu, moved, disks)
+    except OpExecError as err:
+        lu.log_warning(f"{err}; instance {moved.name} will run with degraded disks on"
+                       f" {new_primary.name}")
 
 
 RESYNC_RETRIES = 20
