@@ -262,3 +262,19 @@ def test_acknowledged_records_survive_the_primarys_death(live: LiveCluster, mirr
     assert missing == []
     _times(f"{mirrored} kill after ACK {moment} ({len(acked)} acknowledged)",
            writing=writing, failover_job=failover, failover_to_console_marker=failover + boot)
+    if moment == 0:
+        _resynced_when_back(live, mirrored)
+
+
+def _resynced_when_back(live: LiveCluster, name: str) -> None:
+    """The old primary back (daemon restarted, node online): ``activate-disks`` serves
+    its halves to the new primary, which copies its disks over them."""
+    assert not _in_sync(live, name, 2)  # the guest booted on the secondary's copy alone
+    began = time.monotonic()
+    _revive(live, PRIMARY)
+    out = _gnt(live, "gnt-instance", "activate-disks", name)
+    assert "resyncing disk(s) 0, 1" in out, out
+    asked = time.monotonic() - began
+    took = _wait("the resync to the old primary", lambda: _in_sync(live, name, 2),
+                 SYNC_TIMEOUT)
+    _times(f"{name} old primary back", revive_and_activate=asked, resync_wait=took)
