@@ -372,3 +372,16 @@ def test_hail_chooses_the_new_secondary(make_harness: MakeHarness) -> None:
     assert lid.secondary == "node-node3"
     assert " - INFO: Selected new secondary for instance 'db1.example.com': node3" \
         in h.feedback
+
+
+def test_stopped_instance_local_replacement_assembles_both_sides(
+        make_harness: MakeHarness) -> None:
+    h = ready(make_harness, running=False)
+    h.run_sync(replace("replace_on_secondary"))
+    calls = sequence(h)
+    assert calls[:2] == [("blockdev_assemble", "node2"), ("blockdev_assemble", "node1")]
+    assert calls[-2:] == [("blockdev_shutdown", "node1"), ("blockdev_shutdown", "node2")]
+    assert ("blockdev_addchildren", "node2") in calls
+    inst = h.data.instance_by_name(NAME)
+    assert inst is not None
+    assert not inst.disks_active
