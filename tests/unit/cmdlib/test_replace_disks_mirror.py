@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from corral.cmdlib import instance_replace_disks  # noqa: F401  (registers the unit)
+from corral.cmdlib import instance_replace_disks, node_evacuate  # noqa: F401  (registers)
 from corral.errors import ErrorCode, OpExecError
 from corral.objects import Node
 from corral.objects.instance import AdminState
-from corral.opcodes.mobility import OpInstanceReplaceDisks, ReplaceDisksMode
+from corral.opcodes import decode_opcode
+from corral.opcodes.mobility import OpInstanceReplaceDisks, OpNodeEvacuate, ReplaceDisksMode
 from corral.rpc.payloads import MirrorDiskSync
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
 from tests.unit.cmdlib.test_cmdlib_instance_drbd import lvm_free
@@ -146,3 +147,13 @@ def test_not_enough_space_for_the_new_half(make_harness: MakeHarness) -> None:
     expect_failure(h, replace("replace_new_secondary", remote_node="node4"),
                    code=ErrorCode.NORES, match="Not enough disk space on target node node4")
 
+
+
+def test_evacuate_secondaries_moves_the_mirror_halves(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node3", mode="secondary-only",
+                                       remote_node="node1"))
+    [[op]] = result["jobs"]
+    assert (op["mode"], op["remote_node"]) == ("replace_new_secondary", "node1")
+    h.run_sync(decode_opcode(op))
+    assert mirror_disks(h)[0][0].nodes == ("node-node2", "node-node1")
