@@ -155,7 +155,10 @@ def test_remove_takes_both_halves_and_directories(make_harness: MakeHarness) -> 
     [(disk, _)] = mirror_disks(h)
     h.rpc.reset()
     h.run_sync(OpInstanceRemove(instance_name=NAME))
-    assert h.rpc.nodes_called("blockdev_remove") == ["node2", "node3"]
+    assert [(c.name, c.node) for c in h.rpc.calls
+            if c.name in ("mirror_export_stop", "blockdev_remove")] == [
+        ("mirror_export_stop", "node3"), ("blockdev_remove", "node2"),
+        ("blockdev_remove", "node3")]
     dirs = [(c.node, c.args[0]) for c in h.rpc.calls_of("file_storage_dir_remove")]
     assert dirs == [("node2", f"{STORAGE}/{NAME}"), ("node3", f"{STORAGE}/{NAME}")]
     assert disk.uuid not in h.data.disks

@@ -4,12 +4,13 @@ primary dead), refusals of other targets, and the resync of a returned secondary
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from corral.cmdlib import instance_disks, instance_failover, instance_ops  # noqa: F401
 from corral.cmdlib.common.instances.mirror import MirrorLogicalId
+from corral.cmdlib.common.instances.mirror_mobility import RESYNC_RETRIES
 from corral.cmdlib.instance_migrate import LUInstanceMigrate  # noqa: F401
 from corral.errors import ErrorCode, OpExecError
 from corral.objects import AdminState, Instance
@@ -27,6 +28,7 @@ from corral.rpc.results import NodeResult
 from tests.support.config import ConfigBuilder, instance_cluster
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
 
+SyncState = Literal["in_sync", "degraded", "resyncing"]
 RUNNING = {"state": "running", "memory": 512, "vcpus": 1, "time": 1.0}
 PATH = "/srv/corral/file-storage/vm1/disk-vm1-0.file.disk0"
 CALLS = ("mirror_export_start", "mirror_export_stop", "instance_start", "instance_shutdown",
@@ -141,13 +143,44 @@ def test_reboot_serves_the_secondary_first(make_harness: MakeHarness) -> None:
     assert calls(h) == [("mirror_export_start", "node3"), ("instance_reboot", "node2")]
 
 
+def statuses(*states: SyncState) -> Any:
+    """instance_mirror_status answers: disk 0 in sync, disk 1 in ``states`` in turn (the
+    last one from then on)."""
+    seen: list[SyncState] = []
+
+    def answer(node: Any, args: tuple[Any, ...]) -> Any:
+        state = states[min(len(seen), len(states) - 1)]
+        seen.append(state)
+        return [MirrorDiskSync(index=0, state="in_sync"), MirrorDiskSync(index=1, state=state)]
+    return answer
+
+
 def test_activate_disks_resyncs_a_degraded_running_mirror(make_harness: MakeHarness) -> None:
+    """The first resync fails while QEMU reconnects: asked again until it runs."""
     h = harness(make_harness, cluster(disks=2))
-    h.rpc.script("instance_mirror_status", payload=[
-        MirrorDiskSync(index=0, state="in_sync"), MirrorDiskSync(index=1, state="degraded")])
+    h.rpc.script("instance_mirror_status", fn=statuses("degraded", "degraded", "resyncing"))
     h.run_sync(OpInstanceActivateDisks(instance_name="vm1"))
-    [resync] = h.rpc.calls_of("instance_mirror_resync")
-    assert (resync.node, resync.args[1], resync.args[2]) == ("node2", [1], False)
+    resyncs = h.rpc.calls_of("instance_mirror_resync")
+    assert [(c.node, c.args[1], c.args[2]) for c in resyncs] == [("node2", [1], False)] * 2
+    assert "* resyncing disk(s) 1 of instance vm1 to its secondary" in h.feedback
+    assert not any("Could not resync" in line for line in h.feedback)
+
+
+def test_a_mirror_that_stays_degraded_is_a_warning(make_harness: MakeHarness) -> None:
+    h = harness(make_harness, cluster(disks=2))
+    h.rpc.script("instance_mirror_status", fn=statuses("degraded"))
+    h.rpc.script("instance_mirror_resync", fail="NBD client not connected")
+    h.run_sync(OpInstanceActivateDisks(instance_name="vm1"))
+    assert len(h.rpc.calls_of("instance_mirror_resync")) == RESYNC_RETRIES
+    assert any("Could not resync disk(s) 1 of instance vm1 on node node2: NBD client not"
+               " connected" in line for line in h.feedback), h.feedback
+
+
+def test_stopped_instance_is_not_resynced(make_harness: MakeHarness) -> None:
+    h = harness(make_harness, cluster(AdminState.DOWN))
+    h.rpc.script("instance_info", payload=None)
+    h.run_sync(OpInstanceActivateDisks(instance_name="vm1"))
+    assert h.rpc.calls_of("instance_mirror_status") == []
 
 
 # --- migration -----------------------------------------------------------------------

@@ -102,27 +102,43 @@ class MirrorMigration(Migration):
                            f" on {plan.target.name}")
 
 
+RESYNC_RETRIES = 20
+RESYNC_RETRY_INTERVAL = 0.5
+"""A resync asked just after the export came back may fail while QEMU's NBD client is
+still reconnecting: it is asked again (every 0.5 s, at most 20 times) while degraded."""
+
+
 async def resync_degraded(lu: LogicalUnit[Any], inst: Instance) -> list[int]:
     """Ask the primary of running ``inst`` to reattach and resync its degraded mirror
-    disks (their secondary serving again); returns their indices. Nothing is asked of
-    an instance that is not running; failures are warnings."""
+    disks (their secondary serving again), until they resync; returns their indices.
+    Nothing is asked of an instance that is not running; failures are warnings."""
     if not is_mirror(inst):
         return []
     primary = lu.cfg.nodes.get(inst.primary_node)
     if primary is None or primary.offline:
         return []
     bundle = build_bundle(lu.cfg, inst)
-    status = await lu.ctx.rpc.instance_mirror_status(primary, bundle)
-    if not status.ok:
-        return []
-    degraded = [s.index for s in status.payload or [] if s.state == "degraded"]
+    degraded = await _degraded(lu, primary, bundle)
     if not degraded:
         return []
     lu.log_info(f"* resyncing disk(s) {', '.join(map(str, degraded))} of instance"
                 f" {inst.name} to its secondary")
-    result = await lu.ctx.rpc.instance_mirror_resync(primary, bundle, degraded, False)
-    if not result.ok:
-        lu.log_warning(f"Could not resync the mirror disks of instance {inst.name} on node"
-                       f" {primary.name}: {result.fail_msg}")
+    left, error = degraded, ""
+    for _ in range(RESYNC_RETRIES):
+        result = await lu.ctx.rpc.instance_mirror_resync(primary, bundle, left, False)
+        error = result.fail_msg or ""
+        await lu.ctx.clock.sleep(RESYNC_RETRY_INTERVAL)
+        left = [i for i in await _degraded(lu, primary, bundle) if i in degraded]
+        if not left:
+            return degraded
+    lu.log_warning(f"Could not resync disk(s) {', '.join(map(str, left))} of instance"
+                   f" {inst.name} on node {primary.name}: {error or 'still degraded'}")
     return degraded
 
+
+async def _degraded(lu: LogicalUnit[Any], node: Node, bundle: InstanceBundle) -> list[int]:
+    """Indices of the degraded mirror disks of a running instance (none: not running)."""
+    status = await lu.ctx.rpc.instance_mirror_status(node, bundle)
+    if not status.ok:
+        return []
+    return [s.index for s in status.payload or [] if s.state == "degraded"]
