@@ -9,13 +9,11 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from corral.guestkit import READY_MARKER
 from corral.hypervisor.kvm.paths import instance_paths
-from corral.luxi.client import wait_for_job
 from corral.vcluster.cluster import FILE_STORAGE_DIR
 from tests.integration.conftest import LiveCluster
 from tests.integration.test_migration_live import _guest_answers, _layout, _node, _wait_for_text
@@ -43,34 +41,12 @@ def _holds_marker(live: LiveCluster, node: str) -> bool:
     return half is not None and MARKER.encode() in half.read_bytes()
 
 
-def _run(live: LiveCluster, op: dict[str, Any]) -> None:
-    with live.client() as client:
-        status, _, result = wait_for_job(client, client.SubmitJob([op]))
-    assert status == "success", result
-
-
 @pytest.fixture
-def mirror_enabled(live: LiveCluster) -> Iterator[None]:
-    """The cluster with the mirror template enabled, for the test only (the opcodes go
-    through LUXI: the client's template choices are not this change's)."""
-    with live.client() as client:
-        templates = list(client.QueryClusterInfo()["enabled_disk_templates"])
-    _run(live, {"OP_ID": "OP_CLUSTER_SET_PARAMS",
-                "enabled_disk_templates": [*templates, "mirror"]})
-    try:
-        yield
-    finally:
-        _run(live, {"OP_ID": "OP_CLUSTER_SET_PARAMS", "enabled_disk_templates": templates})
-
-
-@pytest.fixture
-def mirror_guest(live: LiveCluster, mirror_enabled: None) -> Iterator[str]:
+def mirror_guest(live: LiveCluster) -> Iterator[str]:
     """A booted KVM guest on mirror disks, node1:node2, that wrote the marker."""
-    _run(live, {"OP_ID": "OP_INSTANCE_CREATE", "instance_name": NAME, "mode": "create",
-                "disk_template": "mirror", "disks": [{"size": 64}], "nics": [],
-                "os_type": "busybox+default", "hypervisor": "kvm",
-                "beparams": {"maxmem": 128, "minmem": 128}, "pnode": "node1",
-                "snode": "node2", "name_check": False, "ip_check": False})
+    _gnt(live, "gnt-instance", "add", "-t", "mirror", "--disk", "0:size=64M",
+         "-o", "busybox+default", "-H", "kvm", "-B", "maxmem=128,minmem=128", "--no-nics",
+         "-n", "node1:node2", "--no-ip-check", "--no-name-check", NAME)
     try:
         serial_log = instance_paths(_layout(live, "node1"), NAME).serial_log
         assert _wait_for_text(serial_log, f"{READY_MARKER} {NAME}", 120), serial_log
