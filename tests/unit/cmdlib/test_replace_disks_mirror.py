@@ -157,3 +157,14 @@ def test_evacuate_secondaries_moves_the_mirror_halves(make_harness: MakeHarness)
     assert (op["mode"], op["remote_node"]) == ("replace_new_secondary", "node1")
     h.run_sync(decode_opcode(op))
     assert mirror_disks(h)[0][0].nodes == ("node-node2", "node-node1")
+
+
+def test_dead_old_secondary_only_warns(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    node = h.data.nodes["node-node3"]
+    asyncio.run(h.writer.commit(node.evolve(h.clock.now(), offline=True)))
+    h.run_sync(replace("replace_new_secondary", remote_node="node4"))
+    assert mirror_disks(h)[0][0].nodes == ("node-node2", "node-node4")
+    assert "node3" not in {node for _, node in sequence(h)}
+    assert "WARNING: Can't remove the old copy of disk/0 on node node3: Node is marked" \
+        " offline (hint: remove it manually)" in h.feedback
