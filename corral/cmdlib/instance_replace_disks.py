@@ -101,9 +101,9 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
         await super().check_prereq()
         inst = self.inst
         if inst.disk_template not in REPLACEABLE or not self.disks():
-            raise OpPrereqError(f"Can only run replace disks for DRBD8-based instances"
-                                f" (and mirror ones; instance {inst.name} has"
-                                f" '{inst.disk_template.value}' disks)", ErrorCode.INVAL)
+            raise OpPrereqError(f"Can only run replace disks for DRBD8-based (and mirror)"
+                                f" instances; instance {inst.name} has"
+                                f" '{inst.disk_template.value}' disks", ErrorCode.INVAL)
         if inst.disk_template is DiskTemplate.MIRROR and self.op.mode not in MIRROR_MODES:
             raise OpPrereqError(f"Instance {inst.name} has mirror disks: only their"
                                 " secondary halves can be replaced (-s, -n or -I); to"
@@ -114,6 +114,7 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
             raise OpPrereqError(f"The instance has a strange layout, expected one secondary"
                                 f" but found {len(secondaries)}", ErrorCode.FAULT)
         self.old_secondary = self.cfg.nodes[secondaries[0]]
+        self._check_locked(self.primary(), self.old_secondary)
         if self.op.mode == REPLACE_NEW_SECONDARY:
             self.plan = await self._plan_new_secondary(self.old_secondary)
         elif self.op.mode == REPLACE_AUTO:
@@ -121,6 +122,17 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
         else:
             self.plan = self._plan_local(self.old_secondary, self._indices(self.op.disks))
         self._keep_locks(self.plan)
+
+    def _check_locked(self, *nodes: Node) -> None:
+        """The instance's nodes are the ones locked (it may have moved meanwhile)."""
+        if not self.lock_owner:
+            return
+        owned = self.ctx.locks.owned(self.lock_owner, Level.NODE)
+        missing = [n.name for n in nodes if n.name not in owned]
+        if missing:
+            raise OpPrereqError(f"Instance {self.inst.name} moved to node(s)"
+                                f" {', '.join(missing)} while waiting for locks; please"
+                                " retry", ErrorCode.STATE)
 
     def _indices(self, wanted: list[int]) -> tuple[int, ...]:
         count = len(self.disks())
