@@ -33,7 +33,7 @@ from corral.cmdlib.common.instances.status import check_node_online
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.iallocator import protocol as proto
 from corral.locking.levels import Level
-from corral.objects.instance import Disk, DiskTemplate
+from corral.objects.instance import AdminState, Disk, DiskTemplate
 from corral.objects.node import Node
 from corral.opcodes.mobility import (
     REPLACE_AUTO,
@@ -45,7 +45,7 @@ from corral.opcodes.mobility import (
 
 REPLACEABLE = frozenset({DiskTemplate.DRBD, DiskTemplate.MIRROR})
 """Templates whose disks replace-disks can replace."""
-MIRROR_MODES = frozenset({REPLACE_ON_SECONDARY, REPLACE_NEW_SECONDARY})
+MIRROR_MODES = frozenset({REPLACE_ON_SECONDARY, REPLACE_NEW_SECONDARY, REPLACE_AUTO})
 """The modes of ``mirror`` disks: only the secondary's halves are replaced."""
 
 
@@ -106,7 +106,7 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
                                 f" '{inst.disk_template.value}' disks", ErrorCode.INVAL)
         if inst.disk_template is DiskTemplate.MIRROR and self.op.mode not in MIRROR_MODES:
             raise OpPrereqError(f"Instance {inst.name} has mirror disks: only their"
-                                " secondary halves can be replaced (-s, -n or -I); to"
+                                " secondary halves can be replaced (-s, -n, -I or -a); to"
                                 " replace the primary's, migrate or fail over to the"
                                 " secondary first", ErrorCode.INVAL)
         secondaries = self.cfg.instance_secondary_nodes(inst)
@@ -151,7 +151,23 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
         return ReplacePlan(self.inst, disks, target, other,
                            early_release=self.op.early_release)
 
+    async def _plan_auto_mirror(self, secondary: Node) -> ReplacePlan:
+        """The degraded mirror disks, as the running primary's QEMU reports them."""
+        inst, primary = self.inst, self.primary()
+        if inst.admin_state is not AdminState.UP or primary.offline:
+            raise OpPrereqError(f"Instance {inst.name} is not running: only its running"
+                                " primary knows which mirror disks are degraded; use -s"
+                                " or -n", ErrorCode.STATE)
+        result = await self.ctx.rpc.instance_mirror_status(primary, self.bundle())
+        if not result.ok:
+            raise OpPrereqError(f"Failed to get disk status from node {primary.name}:"
+                                f" {result.fail_msg}", ErrorCode.ENVIRON)
+        degraded = tuple(s.index for s in result.payload or [] if s.state == "degraded")
+        return self._plan_for(secondary, primary, degraded)
+
     async def _plan_auto(self, secondary: Node) -> ReplacePlan:
+        if self.inst.disk_template is DiskTemplate.MIRROR:
+            return await self._plan_auto_mirror(secondary)
         await self._check_activated()
         disks, primary = self.disks(), self.primary()
         on_primary = await faulty_disks(self, self.inst, disks, primary)
