@@ -236,7 +236,7 @@ def test_only_mirrored_instances(make_harness: MakeHarness) -> None:
     h.run_sync(create(name="p1", node="node1", disk_template="plain"))
     op = OpInstanceReplaceDisks(instance_name="p1", mode="replace_on_secondary")
     expect_failure(h, op, code=ErrorCode.INVAL,
-                   match="Can only run replace disks for DRBD8-based instances")
+                   match="Can only run replace disks for DRBD8-based (and mirror) instances")
 
 
 # --- replace_on_secondary / replace_on_primary ---------------------------------------------
@@ -372,3 +372,16 @@ def test_hail_chooses_the_new_secondary(make_harness: MakeHarness) -> None:
     assert lid.secondary == "node-node3"
     assert " - INFO: Selected new secondary for instance 'db1.example.com': node3" \
         in h.feedback
+
+
+def test_stopped_instance_local_replacement_assembles_both_sides(
+        make_harness: MakeHarness) -> None:
+    h = ready(make_harness, running=False)
+    h.run_sync(replace("replace_on_secondary"))
+    calls = sequence(h)
+    assert calls[:2] == [("blockdev_assemble", "node2"), ("blockdev_assemble", "node1")]
+    assert calls[-2:] == [("blockdev_shutdown", "node1"), ("blockdev_shutdown", "node2")]
+    assert ("blockdev_addchildren", "node2") in calls
+    inst = h.data.instance_by_name(NAME)
+    assert inst is not None
+    assert not inst.disks_active

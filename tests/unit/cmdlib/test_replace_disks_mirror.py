@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
-from corral.cmdlib import instance_replace_disks  # noqa: F401  (registers the unit)
+from corral.cmdlib import instance_replace_disks, node_evacuate  # noqa: F401  (registers)
 from corral.errors import ErrorCode, OpExecError
 from corral.objects import Node
 from corral.objects.instance import AdminState
-from corral.opcodes.mobility import OpInstanceReplaceDisks, ReplaceDisksMode
+from corral.opcodes import decode_opcode
+from corral.opcodes.mobility import OpInstanceReplaceDisks, OpNodeEvacuate, ReplaceDisksMode
 from corral.rpc.payloads import MirrorDiskSync
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
 from tests.unit.cmdlib.test_cmdlib_instance_drbd import lvm_free
@@ -129,12 +130,41 @@ def test_a_copy_that_stays_degraded_fails(make_harness: MakeHarness) -> None:
         h.run_sync(replace("replace_on_secondary"))
 
 
-@pytest.mark.parametrize("mode", ["replace_on_primary", "replace_auto"])
-def test_primary_and_auto_modes_are_refused(make_harness: MakeHarness,
-                                            mode: ReplaceDisksMode) -> None:
+def test_primary_mode_is_refused(make_harness: MakeHarness) -> None:
     h = ready(make_harness)
-    expect_failure(h, replace(mode), code=ErrorCode.INVAL,
+    expect_failure(h, replace("replace_on_primary"), code=ErrorCode.INVAL,
                    match="only their secondary halves can be replaced")
+
+
+def test_auto_rebuilds_the_degraded_disks(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    h.run_sync(create(name="two", disks=[{"size": 64}, {"size": 64}]))
+    inst = h.data.instance_by_name("two")
+    assert inst is not None
+    asyncio.run(h.writer.commit(inst.evolve(h.clock.now(), admin_state=AdminState.UP)))
+    h.rpc.reset()
+    states = iter([[MirrorDiskSync(index=0, state="in_sync"),
+                    MirrorDiskSync(index=1, state="degraded", error="gone")]])
+    h.rpc.script("instance_mirror_status", fn=lambda node, args: next(states, [
+        MirrorDiskSync(index=0, state="in_sync"), MirrorDiskSync(index=1, state="in_sync")]))
+    h.run_sync(OpInstanceReplaceDisks(instance_name="two", mode="replace_auto"))
+    created = [c.args[0].iv_name for c in h.rpc.calls_of("blockdev_create")]
+    assert created == ["disk/1"]
+    [resync] = h.rpc.calls_of("instance_mirror_resync")
+    assert resync.args[1:] == ([1], True)
+
+
+def test_auto_with_nothing_degraded_says_so(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    h.run_sync(replace("replace_auto"))
+    assert "No disks need replacement for instance 'vm1.example.com'" in h.feedback
+    assert h.rpc.calls_of("blockdev_create") == []
+
+
+def test_auto_needs_a_running_instance(make_harness: MakeHarness) -> None:
+    h = ready(make_harness, running=False)
+    expect_failure(h, replace("replace_auto"), code=ErrorCode.STATE,
+                   match="is not running: only its running primary knows")
 
 
 def test_not_enough_space_for_the_new_half(make_harness: MakeHarness) -> None:
@@ -146,3 +176,24 @@ def test_not_enough_space_for_the_new_half(make_harness: MakeHarness) -> None:
     expect_failure(h, replace("replace_new_secondary", remote_node="node4"),
                    code=ErrorCode.NORES, match="Not enough disk space on target node node4")
 
+
+
+def test_evacuate_secondaries_moves_the_mirror_halves(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node3", mode="secondary-only",
+                                       remote_node="node1"))
+    [[op]] = result["jobs"]
+    assert (op["mode"], op["remote_node"]) == ("replace_new_secondary", "node1")
+    h.run_sync(decode_opcode(op))
+    assert mirror_disks(h)[0][0].nodes == ("node-node2", "node-node1")
+
+
+def test_dead_old_secondary_only_warns(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    node = h.data.nodes["node-node3"]
+    asyncio.run(h.writer.commit(node.evolve(h.clock.now(), offline=True)))
+    h.run_sync(replace("replace_new_secondary", remote_node="node4"))
+    assert mirror_disks(h)[0][0].nodes == ("node-node2", "node-node4")
+    assert "node3" not in {node for _, node in sequence(h)}
+    assert "WARNING: Can't remove the old copy of disk/0 on node node3: Node is marked" \
+        " offline (hint: remove it manually)" in h.feedback
