@@ -176,6 +176,14 @@ def test_conversion_locks_the_secondary(make_harness: MakeHarness) -> None:
     assert requested(plan, Level.NODE_RES).names == frozenset({"node1", "node3"})
 
 
+def test_hooks_name_the_new_template(make_harness: MakeHarness) -> None:
+    h = plain(make_harness)
+    lu = instance_set_params.LUInstanceSetParams(h.ctx, to("drbd", "node2"), lambda _: None)
+    lu.check_arguments()
+    lu.expand_names()
+    assert lu.hooks_env()["NEW_DISK_TEMPLATE"] == "drbd"
+
+
 # --- drbd → plain --------------------------------------------------------------------
 
 
@@ -258,6 +266,8 @@ def test_instance_marked_up_is_refused(make_harness: MakeHarness) -> None:
      " not supported; Corral converts plain -> drbd, drbd -> plain"),
     (to("drbd", "node2", disks=[["add", {"size": 10}]]), ErrorCode.INVAL,
      "Disk template conversion and other disk changes not supported at the same time"),
+    (to("drbd", iallocator="hail"), ErrorCode.INVAL,
+     "Corral does not support changing iallocator yet"),
 ])
 def test_bad_conversions_are_refused(make_harness: MakeHarness, op: OpInstanceSetParams,
                                      code: ErrorCode, match: str) -> None:
