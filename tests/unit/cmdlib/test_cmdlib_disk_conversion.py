@@ -258,6 +258,17 @@ def test_removal_failures_on_the_secondary_only_warn(make_harness: MakeHarness) 
                for line in h.feedback)
 
 
+def test_drbd_to_plain_drops_a_dead_secondary(make_harness: MakeHarness) -> None:
+    h = drbd(make_harness)
+    asyncio.run(h.writer.commit(h.data.nodes["node-node2"].evolve(0, offline=True)))
+    h.run_sync(to("plain"))
+    assert inst(h).disk_template is DiskTemplate.PLAIN
+    assert [d.nodes for d in disks(h)] == [("node-node1",)]
+    assert "node2" not in {c.node for c in h.rpc.calls}, "an offline node is not called"
+    assert any("Could not remove block device disk/0 on node node2" in line
+               for line in h.feedback)
+
+
 def test_round_trip_reuses_the_same_volume(make_harness: MakeHarness) -> None:
     h = plain(make_harness)
     [old] = disks(h)
