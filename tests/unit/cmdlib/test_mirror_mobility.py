@@ -4,12 +4,13 @@ primary dead), refusals of other targets, and the resync of a returned secondary
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from corral.cmdlib import instance_disks, instance_failover, instance_ops  # noqa: F401
 from corral.cmdlib.common.instances.mirror import MirrorLogicalId
+from corral.cmdlib.common.instances.mirror_mobility import RESYNC_RETRIES
 from corral.cmdlib.instance_migrate import LUInstanceMigrate  # noqa: F401
 from corral.errors import ErrorCode, OpExecError
 from corral.objects import AdminState, Instance
@@ -22,11 +23,13 @@ from corral.opcodes.instance import (
     OpInstanceStartup,
 )
 from corral.opcodes.mobility import OpInstanceFailover, OpInstanceMigrate
-from corral.rpc.payloads import MirrorDiskSync
+from corral.rpc.payloads import MigrationProgress, MirrorDiskSync
 from corral.rpc.results import NodeResult
 from tests.support.config import ConfigBuilder, instance_cluster
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
+from tests.unit.cmdlib.test_instance_migrate import listing
 
+SyncState = Literal["in_sync", "degraded", "resyncing"]
 RUNNING = {"state": "running", "memory": 512, "vcpus": 1, "time": 1.0}
 PATH = "/srv/corral/file-storage/vm1/disk-vm1-0.file.disk0"
 CALLS = ("mirror_export_start", "mirror_export_stop", "instance_start", "instance_shutdown",
@@ -141,13 +144,44 @@ def test_reboot_serves_the_secondary_first(make_harness: MakeHarness) -> None:
     assert calls(h) == [("mirror_export_start", "node3"), ("instance_reboot", "node2")]
 
 
+def statuses(*states: SyncState) -> Any:
+    """instance_mirror_status answers: disk 0 in sync, disk 1 in ``states`` in turn (the
+    last one from then on)."""
+    seen: list[SyncState] = []
+
+    def answer(node: Any, args: tuple[Any, ...]) -> Any:
+        state = states[min(len(seen), len(states) - 1)]
+        seen.append(state)
+        return [MirrorDiskSync(index=0, state="in_sync"), MirrorDiskSync(index=1, state=state)]
+    return answer
+
+
 def test_activate_disks_resyncs_a_degraded_running_mirror(make_harness: MakeHarness) -> None:
+    """The first resync fails while QEMU reconnects: asked again until it runs."""
     h = harness(make_harness, cluster(disks=2))
-    h.rpc.script("instance_mirror_status", payload=[
-        MirrorDiskSync(index=0, state="in_sync"), MirrorDiskSync(index=1, state="degraded")])
+    h.rpc.script("instance_mirror_status", fn=statuses("degraded", "degraded", "resyncing"))
     h.run_sync(OpInstanceActivateDisks(instance_name="vm1"))
-    [resync] = h.rpc.calls_of("instance_mirror_resync")
-    assert (resync.node, resync.args[1], resync.args[2]) == ("node2", [1], False)
+    resyncs = h.rpc.calls_of("instance_mirror_resync")
+    assert [(c.node, c.args[1], c.args[2]) for c in resyncs] == [("node2", [1], False)] * 2
+    assert "* resyncing disk(s) 1 of instance vm1 to its secondary" in h.feedback
+    assert not any("Could not resync" in line for line in h.feedback)
+
+
+def test_a_mirror_that_stays_degraded_is_a_warning(make_harness: MakeHarness) -> None:
+    h = harness(make_harness, cluster(disks=2))
+    h.rpc.script("instance_mirror_status", fn=statuses("degraded"))
+    h.rpc.script("instance_mirror_resync", fail="NBD client not connected")
+    h.run_sync(OpInstanceActivateDisks(instance_name="vm1"))
+    assert len(h.rpc.calls_of("instance_mirror_resync")) == RESYNC_RETRIES
+    assert any("Could not resync disk(s) 1 of instance vm1 on node node2: NBD client not"
+               " connected" in line for line in h.feedback), h.feedback
+
+
+def test_stopped_instance_is_not_resynced(make_harness: MakeHarness) -> None:
+    h = harness(make_harness, cluster(AdminState.DOWN))
+    h.rpc.script("instance_info", payload=None)
+    h.run_sync(OpInstanceActivateDisks(instance_name="vm1"))
+    assert h.rpc.calls_of("instance_mirror_status") == []
 
 
 # --- migration -----------------------------------------------------------------------
@@ -252,4 +286,20 @@ def test_stopped_instance_fails_over_without_starting(make_harness: MakeHarness)
     h.rpc.script("instance_info", payload=None)
     h.run_sync(OpInstanceFailover(instance_name="vm1"))
     assert [c for c in calls(h) if c[0] in ("instance_start", "mirror_export_start")] == []
+    swapped_to_node3(h)
+
+
+def test_cleanup_after_an_interrupted_switch_moves_the_exports(
+        make_harness: MakeHarness) -> None:
+    """The guest runs on both nodes and the source completed the transfer: the target
+    wins, its export stops and the old primary serves before the guest resumes."""
+    h = harness(make_harness)
+    h.rpc.script("instance_list", fn=listing(node2=["vm1"], node3=["vm1"]))
+    h.rpc.script("instance_get_migration_status", payload=MigrationProgress(status="completed"))
+    h.run_sync(OpInstanceMigrate(instance_name="vm1", cleanup=True, target_node="node3"))
+    assert [c for c in calls(h) if c[0] != "instance_finalize_migration_src"] == [
+        ("mirror_export_stop", "node3"), ("mirror_export_start", "node2"),
+        ("instance_finalize_migration_dst", "node3")]
+    [dst] = h.rpc.calls_of("instance_finalize_migration_dst")
+    assert dst.args[0].disks[0].logical_id[2] == "nbd+tls://10.0.0.2:11000/disk-vm1-0"
     swapped_to_node3(h)

@@ -176,11 +176,12 @@ async def remove_disks(
     remaining: Sequence[Disk] = (), children: Sequence[Disk] = (),
 ) -> bool:
     """Remove ``disks`` from their nodes (a DRBD disk with its LVs; ``children`` as for
-    :func:`create_disks`), then the instance directories no disk of ``remaining`` still
-    uses; failures are warnings. Returns
+    :func:`create_disks`; mirror disks once their exports stopped), then the instance
+    directories no disk of ``remaining`` still uses; failures are warnings. Returns
     whether every disk went (an offline secondary node does not count; directories are
     best effort)."""
     ok = True
+    await stop_exports(lu, inst, disks)
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)

@@ -154,20 +154,22 @@ async def start_exports(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Di
 async def stop_exports(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
                        node: str | None = None) -> bool:
     """Stop serving the mirror disks among ``disks`` on ``node`` (uuid; default: each
-    disk's secondary). Failures are warnings; returns whether every export stopped
-    (an offline node does not count)."""
+    disk's secondary; nodes marked offline are skipped). Failures are warnings; returns
+    whether every export stopped."""
     ok = True
     for disk, _ in mirror_disks(disks):
         uuid = node if node is not None else secondary_of(inst, disk)
         if uuid is None:
             continue
         where = _node(lu.cfg, uuid)
+        if where.offline:
+            continue
         result = await lu.ctx.rpc.mirror_export_stop(where, disk)
         if result.ok:
             continue
         lu.log_warning(f"Could not stop the export of disk {disk.iv_name} on node"
                        f" {where.name}: {result.fail_msg}")
-        ok = ok and result.offline
+        ok = False
     return ok
 
 

@@ -21,6 +21,7 @@ resynced once it serves again (``gnt-instance activate-disks``: :func:`resync_de
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
@@ -84,45 +85,68 @@ class MirrorMigration(Migration):
         return build_bundle(self.lu.cfg, self.inst, disks=disks, node=node.uuid)
 
     async def _switch(self) -> None:
-        await self._swap_exports()
+        moved = self.inst.evolve(self.inst.mtime, primary_node=self.plan.target.uuid)
+        await swap_exports(self.lu, moved, self.swapped, self.plan.target)
         await super()._switch()
 
-    async def _swap_exports(self) -> None:
-        """The target lets go of its half; the source serves its own to the target. A
-        failure leaves the moved guest running degraded (a warning)."""
-        plan, lu = self.plan, self.lu
-        lu.log_info(f"* moving the disk exports from {plan.target.name} to"
-                    f" {plan.source.name}")
-        await stop_exports(lu, self.inst, self.disks, node=plan.target.uuid)
-        moved = self.inst.evolve(self.inst.mtime, primary_node=plan.target.uuid)
-        try:
-            await start_exports(lu, moved, self.swapped)
-        except OpExecError as err:
-            lu.log_warning(f"{err}; instance {self.inst.name} will run with degraded disks"
-                           f" on {plan.target.name}")
+
+async def swap_exports(lu: LogicalUnit[Any], moved: Instance, disks: Sequence[Disk],
+                       new_primary: Node) -> None:
+    """``moved`` (primary ``new_primary``, ``disks`` with the roles swapped) is about to
+    resume there: its export on ``new_primary`` stops, so that QEMU can open the file,
+    and each disk's new secondary serves its half to it. A failure leaves the guest
+    running degraded (a warning). Other templates: nothing."""
+    if not is_mirror(moved):
+        return
+    others = {lu.cfg.nodes[n].name for d in disks for n in d.nodes
+              if n != new_primary.uuid and n in lu.cfg.nodes}
+    lu.log_info(f"* moving the disk exports from {new_primary.name} to"
+                f" {', '.join(sorted(others))}")
+    await stop_exports(lu, moved, disks, node=new_primary.uuid)
+    try:
+        await start_exports(lu, moved, disks)
+    except OpExecError as err:
+        lu.log_warning(f"{err}; instance {moved.name} will run with degraded disks on"
+                       f" {new_primary.name}")
+
+
+RESYNC_RETRIES = 20
+RESYNC_RETRY_INTERVAL = 0.5
+"""A resync asked just after the export came back may fail while QEMU's NBD client is
+still reconnecting: it is asked again (every 0.5 s, at most 20 times) while degraded."""
 
 
 async def resync_degraded(lu: LogicalUnit[Any], inst: Instance) -> list[int]:
     """Ask the primary of running ``inst`` to reattach and resync its degraded mirror
-    disks (their secondary serving again); returns their indices. Nothing is asked of
-    an instance that is not running; failures are warnings."""
+    disks (their secondary serving again), until they resync; returns their indices.
+    Nothing is asked of an instance that is not running; failures are warnings."""
     if not is_mirror(inst):
         return []
     primary = lu.cfg.nodes.get(inst.primary_node)
     if primary is None or primary.offline:
         return []
     bundle = build_bundle(lu.cfg, inst)
-    status = await lu.ctx.rpc.instance_mirror_status(primary, bundle)
-    if not status.ok:
-        return []
-    degraded = [s.index for s in status.payload or [] if s.state == "degraded"]
+    degraded = await _degraded(lu, primary, bundle)
     if not degraded:
         return []
     lu.log_info(f"* resyncing disk(s) {', '.join(map(str, degraded))} of instance"
                 f" {inst.name} to its secondary")
-    result = await lu.ctx.rpc.instance_mirror_resync(primary, bundle, degraded, False)
-    if not result.ok:
-        lu.log_warning(f"Could not resync the mirror disks of instance {inst.name} on node"
-                       f" {primary.name}: {result.fail_msg}")
+    left, error = degraded, ""
+    for _ in range(RESYNC_RETRIES):
+        result = await lu.ctx.rpc.instance_mirror_resync(primary, bundle, left, False)
+        error = result.fail_msg or ""
+        await lu.ctx.clock.sleep(RESYNC_RETRY_INTERVAL)
+        left = [i for i in await _degraded(lu, primary, bundle) if i in degraded]
+        if not left:
+            return degraded
+    lu.log_warning(f"Could not resync disk(s) {', '.join(map(str, left))} of instance"
+                   f" {inst.name} on node {primary.name}: {error or 'still degraded'}")
     return degraded
 
+
+async def _degraded(lu: LogicalUnit[Any], node: Node, bundle: InstanceBundle) -> list[int]:
+    """Indices of the degraded mirror disks of a running instance (none: not running)."""
+    status = await lu.ctx.rpc.instance_mirror_status(node, bundle)
+    if not status.ok:
+        return []
+    return [s.index for s in status.payload or [] if s.state == "degraded"]
