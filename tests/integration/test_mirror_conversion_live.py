@@ -1,18 +1,25 @@
-"""A KVM instance converted from ``file`` to ``mirror`` and back on the virtual cluster:
-the next start copies the disks to the secondary, ``gnt-instance info`` shows the
-mirror in sync, and the conversion back to ``file`` keeps the primary's data."""
+"""KVM instances on ``mirror`` in the virtual cluster: converted from ``file`` and back
+(the next start copies the disks to the secondary, ``gnt-instance info`` shows the
+mirror in sync, the primary's data stays), and a secondary's lost exports found by
+``verify-disks`` and by the watcher after its reboot, then resynced."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import LiveCluster
+from corral.layout import NodeLayout
+from corral.storage.mirror.export import mirror_run_dir, read_record
+from tests.integration.conftest import VENV_BIN, LiveCluster
 
 NAME = "mconv"
 MARKER = b"corral mirror conversion marker\n"
@@ -37,9 +44,9 @@ def _node_root(live: LiveCluster, node: str) -> Path:
     return Path(next(v.root for v in live.vc.nodes if v.name == node))
 
 
-def _paths(live: LiveCluster) -> list[str]:
+def _paths(live: LiveCluster, name: str = NAME) -> list[str]:
     """The cluster paths of the instance's disk files, in order."""
-    info = _gnt(live, "gnt-instance", "info", "--static", NAME)
+    info = _gnt(live, "gnt-instance", "info", "--static", name)
     return re.findall(r"'(/[^']+\.disk\d)'", info)
 
 
@@ -47,16 +54,17 @@ def _host_file(live: LiveCluster, node: str, path: str) -> Path:
     return _node_root(live, node) / path.lstrip("/")
 
 
-def _disk_states(live: LiveCluster) -> list[str]:
-    info = _gnt(live, "gnt-instance", "info", NAME)
+def _disk_states(live: LiveCluster, name: str = NAME) -> list[str]:
+    info = _gnt(live, "gnt-instance", "info", name)
     return re.findall(r"on primary: \S+ \(N/A:N/A\) (.*)$", info, re.M)
 
 
-def _wait_states(live: LiveCluster, wanted: str, timeout: float = 90) -> None:
+def _wait_states(live: LiveCluster, wanted: str, timeout: float = 90,
+                 name: str = NAME) -> None:
     """Until every disk is in state ``wanted``."""
     deadline = time.monotonic() + timeout
     while True:
-        states = _disk_states(live)
+        states = _disk_states(live, name)
         if states and all(s == wanted for s in states):
             return
         if time.monotonic() > deadline:
@@ -93,4 +101,61 @@ def test_file_to_mirror_and_back(live: LiveCluster) -> None:
             assert handle.read(len(MARKER)) == MARKER
     finally:
         removed = live.gnt("gnt-instance", "remove", "-f", NAME, timeout=240)
+    assert removed.code == 0, removed.stderr
+
+
+def _kill_exports(live: LiveCluster, node: str) -> int:
+    """SIGKILL every mirror export ``node`` serves (what its reboot does to them)."""
+    layout = NodeLayout(_node_root(live, node))
+    killed = 0
+    for path in sorted(mirror_run_dir(layout).glob("*.export")):
+        record = read_record(layout, path.stem)
+        if record is not None and record.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(record.pid, signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def _watcher(live: LiveCluster) -> str:
+    argv = [str(VENV_BIN / "corral-watcher"), "--debug", "--no-verify-disks", "--root",
+            str(live.master_root)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def _degraded(live: LiveCluster, name: str) -> bool:
+    return "in sync, status *DEGRADED*" in _disk_states(live, name)
+
+
+def test_lost_secondary_exports_come_back(live: LiveCluster) -> None:
+    """verify-disks, then the watcher (the secondary "rebooted"), serve and resync them."""
+    name = "mlost"
+    _gnt(live, "gnt-instance", "add", "-t", "mirror", "--disk", "0:size=64M", "-o",
+         "busybox+default", "-H", "kvm", "-B", "maxmem=128,minmem=128", "--no-nics", "-n",
+         "node1:node2", "--no-ip-check", "--no-name-check", name)
+    try:
+        _wait_states(live, "in sync, status ok", name=name)
+        assert _kill_exports(live, "node2") == 1
+        deadline = time.monotonic() + 60
+        while not _degraded(live, name):
+            assert time.monotonic() < deadline, _disk_states(live, name)
+            time.sleep(1)
+        report = _gnt(live, "gnt-cluster", "verify-disks")
+        assert f"Instance {name} has degraded disks: disk/0 on node1: *DEGRADED*" in report
+        assert f"Activating disks for instance '{name}'" in report, report
+        _wait_states(live, "in sync, status ok", name=name)
+
+        _watcher(live)  # records the boot ids
+        assert _kill_exports(live, "node2") == 1
+        path = NodeLayout(live.master_root).watcher_state_file
+        data = json.loads(path.read_text())
+        data["node"]["node2"]["bootid"] = "before-the-reboot"
+        path.write_text(json.dumps(data))
+        log = _watcher(live)
+        assert "Node node2 rebooted (boot id changed)" in log, log
+        _wait_states(live, "in sync, status ok", name=name)
+    finally:
+        removed = live.gnt("gnt-instance", "remove", "-f", name, timeout=240)
     assert removed.code == 0, removed.stderr
