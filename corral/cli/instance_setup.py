@@ -89,7 +89,7 @@ def modification_opcode(opts: argparse.Namespace, name: str, nics: list[Any]
         "OP_INSTANCE_SET_PARAMS", instance_name=name, nics=nics,
         disks=disk_modifications(opts.disks), hotplug=opts.hotplug,
         hotplug_if_possible=opts.hotplug_if_possible, disk_template=opts.disk_template,
-        remote_node=opts.node, pnode=opts.new_primary_node,
+        remote_node=opts.node, iallocator=opts.iallocator, pnode=opts.new_primary_node,
         hvparams=hvparams_dict(opts.hvparams or {}, allow_default=True),
         beparams=beparams_dict(opts.beparams, allow_default=True),
         runtime_mem=opts.runtime_mem, os_name=opts.os, osparams=opts.osparams,
@@ -104,7 +104,7 @@ def modify_instance(ctx: Context, args: list[str]) -> int:
     opts = ctx.opts
     if not _has_changes(opts):
         raise CliError("Please give at least one of the parameters.")
-    if opts.disk_template in MIRRORED_TEMPLATES and not opts.node:
+    if opts.disk_template in MIRRORED_TEMPLATES and not (opts.node or opts.iallocator):
         raise CliError("Changing the disk template to a mirrored one requires specifying a"
                        " secondary node")
     nics = nic_modifications(opts.nics)

@@ -18,7 +18,12 @@ from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_disk, disk_space_needs
 from corral.cmdlib.common.instances.base_lu import InstanceLU
 from corral.cmdlib.common.instances.bundle import filled_beparams, filled_osparams
-from corral.cmdlib.common.instances.conversion import MIRRORED_TARGETS, convert, prepare
+from corral.cmdlib.common.instances.conversion import (
+    MIRRORED_TARGETS,
+    allocate_secondary,
+    convert,
+    prepare,
+)
 from corral.cmdlib.common.instances.conversion_plan import ConversionPlan
 from corral.cmdlib.common.instances.disks import create_disks, remove_disks
 from corral.cmdlib.common.instances.drbd import DrbdAllocator, disk_tree
@@ -47,7 +52,7 @@ from corral.objects.ipolicy import spec_violations
 from corral.objects.node import Node
 from corral.opcodes.instance import OpInstanceSetParams
 
-_UNSUPPORTED = ("pnode", "pnode_uuid", "iallocator", "file_driver", "file_storage_dir",
+_UNSUPPORTED = ("pnode", "pnode_uuid", "file_driver", "file_storage_dir",
                 "osparams_private", "instance_communication")
 
 
@@ -94,10 +99,18 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         if op.disk_template and op.disks:
             raise OpPrereqError("Disk template conversion and other disk changes not"
                                 " supported at the same time", ErrorCode.INVAL)
+        if op.iallocator and not op.disk_template:
+            raise params.unsupported("iallocator")
         self.be_changes = typed_be_changes(op.beparams)
         self.disk_mods, self.nic_mods = normalize(op.disks), normalize(op.nics)
         self.nic_changes = []
         self.hv_changes = {}
+
+    def _allocates(self) -> bool:
+        """Whether an allocator chooses the new secondary (no node given)."""
+        op = self.op
+        return bool(op.disk_template in MIRRORED_TARGETS and not self.secondary
+                    and (op.iallocator or self.cfg.cluster.default_iallocator))
 
     def expand_names(self) -> None:
         super().expand_names()
@@ -113,10 +126,14 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         self.secondary = found or self.expand_node(op.remote_node or "")
 
     def lock_node_uuids(self) -> list[str]:
+        """The instance's nodes, the new secondary; with an allocator every node of the
+        primary's group (as Ganeti)."""
         uuids = super().lock_node_uuids()
-        if self.secondary is not None and self.secondary.uuid not in uuids:
-            uuids.append(self.secondary.uuid)
-        return uuids
+        extra = [self.secondary.uuid] if self.secondary is not None else []
+        if self._allocates():
+            group = self.cfg.nodes[self.inst.primary_node].group
+            extra = sorted(n.uuid for n in self.cfg.nodes.values() if n.group == group)
+        return uuids + [u for u in extra if u not in uuids]
 
     async def check_prereq(self) -> None:
         await super().check_prereq()
@@ -136,6 +153,11 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
         await self._check_os_and_state()
         if op.disk_template:
             secondary = self.cfg.nodes.get(self.secondary.uuid) if self.secondary else None
+            if self._allocates():
+                secondary = await allocate_secondary(self, inst,
+                                                     DiskTemplate(op.disk_template),
+                                                     op.iallocator)
+                self._check_locked(secondary)
             self.conversion = await prepare(self, inst, self.disks(),
                                             DiskTemplate(op.disk_template), secondary,
                                             op.ignore_ipolicy)
@@ -144,6 +166,11 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             await check_runtime_mem(self, inst, op.runtime_mem, be_full, op.force)
         await self._plan_devices()
         await self._check_policy()
+
+    def _check_locked(self, node: Node) -> None:
+        if node.uuid not in self.lock_node_uuids():
+            raise OpPrereqError(f"The allocator chose node {node.name}, outside the"
+                                " locked nodes of the instance's group", ErrorCode.STATE)
 
     async def _check_policy(self) -> None:
         """The instance as modified against its group's policy, at both ends of its memory."""

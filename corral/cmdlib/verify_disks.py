@@ -7,6 +7,7 @@ from typing import Any
 
 from corral.cmdlib.base import LogicalUnit, implements
 from corral.cmdlib.common.instances.disk_health import check_mirrors, report_degraded
+from corral.cmdlib.common.instances.volume_check import missing_volumes
 from corral.locking.plan import LockPlan
 from corral.objects.instance import AdminState
 from corral.opcodes.cluster import OpClusterVerifyDisks
@@ -59,4 +60,5 @@ class LUGroupVerifyDisks(LogicalUnit[OpGroupVerifyDisks]):
         }
         health = await check_mirrors(self, instances)
         report_degraded(self, health)
-        return [health.node_errors, sorted(inactive | health.needs_activation), {}]
+        missing = await missing_volumes(self, instances, health.node_errors)
+        return [health.node_errors, sorted(inactive | health.needs_activation), missing]

@@ -164,6 +164,11 @@ def allocate(data: Mapping[str, Any], ignore_soft_errors: bool = False) -> dict[
         if isinstance(answer, str):
             return {"success": False, "info": answer, "result": []}
         return {"success": True, "info": "Request successful", "result": answer}
+    if mode == proto.ALLOCATE_SECONDARY:
+        answer = _relocate(state, data, request)
+        if isinstance(answer, str):
+            return {"success": False, "info": answer, "result": ""}
+        return {"success": True, "info": "Request successful", "result": answer[0]}
     if mode in (proto.NODE_EVACUATE, proto.CHANGE_GROUP):
         return evacuate.answer(data, ignore_soft_errors)
     return {"success": False, "info": f"Unknown request type '{mode}'", "result": []}

@@ -306,6 +306,10 @@ def check_answer(mode: str, answer: Any, required_nodes: int | None = None) -> d
         if required_nodes is not None and len(result) != required_nodes:
             raise ProtocolError(f"iallocator returned invalid number of nodes"
                                 f" ({len(result)}), required {required_nodes}")
+    elif mode == ALLOCATE_SECONDARY:
+        if not isinstance(result, str) or not result:
+            raise ProtocolError(f"Invalid iallocator result for {mode}: expected a node"
+                                f" name, got {result!r}")
     elif mode == MULTI_ALLOCATE:
         if not (isinstance(result, list) and len(result) == 2):
             raise ProtocolError(f"Invalid iallocator result for {mode}: {result!r}")

@@ -176,6 +176,44 @@ def test_conversion_locks_the_secondary(make_harness: MakeHarness) -> None:
     assert requested(plan, Level.NODE_RES).names == frozenset({"node1", "node3"})
 
 
+def test_allocator_chooses_the_secondary_in_the_group(make_harness: MakeHarness) -> None:
+    h = plain(make_harness)
+    assert h.run_sync(to("drbd", iallocator="corral")) == [["disk_template", "drbd"]]
+    [disk] = disks(h)
+    lid = DrbdLogicalId.of(disk)
+    assert lid is not None
+    assert lid.primary == "node-node1"
+    assert lid.secondary in {"node-node2", "node-node3"}
+    chosen = h.data.nodes[lid.secondary].name
+    assert "Using corral to choose new secondary" in h.feedback
+    assert f"corral choose {chosen} as new secondary" in h.feedback
+
+
+def test_allocator_locks_the_whole_group(make_harness: MakeHarness) -> None:
+    h = plain(make_harness)
+    lu = instance_set_params.LUInstanceSetParams(h.ctx, to("drbd", iallocator="corral"),
+                                                 lambda _: None)
+    lu.check_arguments()
+    lu.expand_names()
+    plan = lu.declare_locks()
+    assert requested(plan, Level.NODE).names == frozenset({"node1", "node2", "node3"})
+
+
+def test_allocator_without_room_is_refused(make_harness: MakeHarness) -> None:
+    h = plain(make_harness)
+    h.rpc.script("node_info", fn=lvm_free(10))
+    expect_failure(h, to("drbd", iallocator="corral"), code=ErrorCode.NORES,
+                   match="Can't find secondary node using iallocator corral")
+
+
+def test_hooks_name_the_new_template(make_harness: MakeHarness) -> None:
+    h = plain(make_harness)
+    lu = instance_set_params.LUInstanceSetParams(h.ctx, to("drbd", "node2"), lambda _: None)
+    lu.check_arguments()
+    lu.expand_names()
+    assert lu.hooks_env()["NEW_DISK_TEMPLATE"] == "drbd"
+
+
 # --- drbd → plain --------------------------------------------------------------------
 
 
@@ -220,6 +258,17 @@ def test_removal_failures_on_the_secondary_only_warn(make_harness: MakeHarness) 
                for line in h.feedback)
 
 
+def test_drbd_to_plain_drops_a_dead_secondary(make_harness: MakeHarness) -> None:
+    h = drbd(make_harness)
+    asyncio.run(h.writer.commit(h.data.nodes["node-node2"].evolve(0, offline=True)))
+    h.run_sync(to("plain"))
+    assert inst(h).disk_template is DiskTemplate.PLAIN
+    assert [d.nodes for d in disks(h)] == [("node-node1",)]
+    assert "node2" not in {c.node for c in h.rpc.calls}, "an offline node is not called"
+    assert any("Could not remove block device disk/0 on node node2" in line
+               for line in h.feedback)
+
+
 def test_round_trip_reuses_the_same_volume(make_harness: MakeHarness) -> None:
     h = plain(make_harness)
     [old] = disks(h)
@@ -258,6 +307,8 @@ def test_instance_marked_up_is_refused(make_harness: MakeHarness) -> None:
      " not supported; Corral converts plain -> drbd, drbd -> plain"),
     (to("drbd", "node2", disks=[["add", {"size": 10}]]), ErrorCode.INVAL,
      "Disk template conversion and other disk changes not supported at the same time"),
+    (OpInstanceSetParams(instance_name=NAME, iallocator="corral", offline=True),
+     ErrorCode.INVAL, "Corral does not support changing iallocator yet"),
 ])
 def test_bad_conversions_are_refused(make_harness: MakeHarness, op: OpInstanceSetParams,
                                      code: ErrorCode, match: str) -> None:

@@ -14,7 +14,13 @@ from corral.cmdlib import instance_create, instance_query, verify_disks  # noqa:
 from corral.objects import AdminState, Node
 from corral.opcodes.group import OpGroupVerifyDisks
 from corral.opcodes.instance import OpInstanceQueryData
-from corral.rpc.payloads import DeviceStatus, MirrorDiskSync, MirrorStatus, MirrorStatusResult
+from corral.rpc.payloads import (
+    DeviceStatus,
+    MirrorDiskSync,
+    MirrorStatus,
+    MirrorStatusResult,
+    Volume,
+)
 from tests.support.lu_harness import LuHarness, MakeHarness
 from tests.unit.cmdlib.test_cmdlib_instance_drbd import create, harness
 from tests.unit.cmdlib.test_cmdlib_instance_mirror import cluster as mirror_cluster
@@ -23,12 +29,22 @@ from tests.unit.cmdlib.test_cmdlib_instance_mirror import create as create_mirro
 NAME = "db1"
 
 
+def volumes_in_config(h: LuHarness) -> Any:
+    """``node_volumes`` as a healthy node answers: the LVs the configuration puts there."""
+    def answer(node: Node, args: tuple[Any, ...]) -> list[Volume]:
+        return [Volume(name=str(d.logical_id[1]), vg=str(d.logical_id[0]), size=d.size,
+                       dev="/dev/sdb") for d in h.data.disks.values()
+                if d.dev_type.value == "plain" and node.uuid in d.nodes]
+    return answer
+
+
 def drbd_instance(make_harness: MakeHarness, active: bool = True) -> LuHarness:
     h = harness(make_harness)
     h.run_sync(create(NAME, node="node1:node2"))
     inst = h.data.instance_by_name(NAME)
     assert inst is not None
     asyncio.run(h.writer.commit(inst.evolve(0, disks_active=active)))
+    h.rpc.script("node_volumes", fn=volumes_in_config(h))
     h.rpc.reset()
     h.feedback.clear()
     return h
@@ -102,10 +118,37 @@ def test_node_that_cannot_answer_is_a_node_error(make_harness: MakeHarness) -> N
     assert (names, missing) == ([], {})
 
 
+def test_missing_volumes_are_reported_as_ganeti(make_harness: MakeHarness) -> None:
+    h = drbd_instance(make_harness)
+    disk = h.data.disks[disk_uuid(h)]
+    data, meta = (h.data.disks[u] for u in disk.children)
+    healthy = volumes_in_config(h)
+
+    def lost_meta(node: Node, args: tuple[Any, ...]) -> list[Volume]:
+        return [v for v in healthy(node, args) if v.name != meta.logical_id[1]]
+
+    h.rpc.script("node_volumes", "node2", fn=lost_meta)
+    errors, names, missing = verify(h)
+    assert (errors, names) == ({}, [])
+    assert missing == {NAME: [["node2", f"xenvg/{meta.logical_id[1]}"]]}
+    assert data.logical_id[1] != meta.logical_id[1]
+
+
+def test_volumes_of_a_node_that_cannot_answer_count_as_missing(
+        make_harness: MakeHarness) -> None:
+    h = drbd_instance(make_harness)
+    h.rpc.script("node_volumes", "node2", fail="lvs failed")
+    errors, _, missing = verify(h)
+    assert errors == {"node2": errors["node2"]}
+    assert "lvs failed" in errors["node2"]
+    assert [node for node, _ in missing[NAME]] == ["node2", "node2"]
+
+
 def test_inactive_disks_are_not_asked_about(make_harness: MakeHarness) -> None:
     h = drbd_instance(make_harness, active=False)
     assert verify(h) == [{}, [], {}]
     assert h.rpc.calls_of("drbd_needs_activation") == []
+    assert h.rpc.calls_of("node_volumes") == []
 
 
 def test_offline_secondary_is_not_asked(make_harness: MakeHarness) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.allocation import check_free_disk
+from corral.cmdlib.common.iallocation import allocator_name, cluster_document, run_allocator
 from corral.cmdlib.common.instances import conversion_drbd as drbd
 from corral.cmdlib.common.instances import conversion_mirror as mirror
 from corral.cmdlib.common.instances.conversion_plan import ConversionPlan
@@ -25,6 +26,7 @@ from corral.cmdlib.common.instances.relocation import check_target
 from corral.cmdlib.common.instances.status import INSTANCE_DOWN, check_state
 from corral.cmdlib.common.parameters import ipolicy
 from corral.errors import ErrorCode, OpPrereqError
+from corral.iallocator import protocol as proto
 from corral.objects.instance import Disk, DiskTemplate, Instance
 from corral.objects.node import Node
 
@@ -130,3 +132,27 @@ async def convert(lu: LogicalUnit[Any], inst: Instance, plan: ConversionPlan,
         OpExecError: a step failed (what was made on the nodes is undone first).
     """
     return await ROUTES[(plan.old, plan.new)].run(lu, inst, plan, wait_for_sync)
+
+
+async def allocate_secondary(lu: LogicalUnit[Any], inst: Instance, new: DiskTemplate,
+                             given: str | None) -> Node:
+    """The secondary allocator ``given`` (or the cluster's default) chooses for ``inst``
+    (Ganeti's ``allocate-secondary`` request).
+
+    Raises:
+        OpPrereqError: no solution (NORES), an unknown node, or the allocator failed.
+    """
+    name = allocator_name(lu, given)
+    lu.log_info(f"Using {name} to choose new secondary")
+    document = await cluster_document(lu, new.value, inst.hypervisor)
+    document["request"] = {"type": proto.ALLOCATE_SECONDARY, "name": inst.name}
+    answer = await run_allocator(lu, name, document)
+    if not answer["success"]:
+        raise OpPrereqError(f"Can't find secondary node using iallocator {name}:"
+                            f" {answer['info']}", ErrorCode.NORES)
+    node = lu.cfg.node_by_name(str(answer["result"]))
+    if node is None:
+        raise OpPrereqError(f"Iallocator '{name}' returned an unknown node"
+                            f" '{answer['result']}'", ErrorCode.ENVIRON)
+    lu.log_info(f"{name} choose {node.name} as new secondary")
+    return node
