@@ -11,7 +11,7 @@ import pytest
 
 from corral.cmdlib import instance_create, instance_set_params  # noqa: F401
 from corral.cmdlib.common.instances.drbd import DRBD_META_SIZE, DrbdLogicalId, drbd_map
-from corral.cmdlib.common.instances.mirror_sync import format_seconds
+from corral.cmdlib.common.instances.disk_sync import format_seconds
 from corral.errors import ErrorCode, OpExecError
 from corral.locking.levels import Level
 from corral.objects import AdminState, DiskTemplate
@@ -93,7 +93,7 @@ def test_plain_to_drbd_keeps_the_lv_as_the_primary_data(make_harness: MakeHarnes
     assert names == ["blockdev_shutdown", "blockdev_create", "blockdev_create",
                      "blockdev_getmirrorstatus", "blockdev_shutdown", "blockdev_shutdown"]
     assert not inst(h).disks_active
-    assert "Instance vm1's disks are in sync" in h.feedback
+    assert " - INFO: Instance vm1's disks are in sync" in h.feedback
     assert h.ctx.drbd.ports() == set()
     h.assert_persisted()
 
@@ -110,10 +110,10 @@ def test_sync_progress_goes_to_the_job_log(make_harness: MakeHarness) -> None:
     answers = [status(45.1, 63), status(90.0), status(None)]
     h.rpc.script("blockdev_getmirrorstatus", fn=lambda node, args: answers.pop(0))
     h.run_sync(to("drbd", "node2"))
-    assert "Waiting for instance vm1 to sync disks" in h.feedback
-    assert "- device disk/0: 45.10% done, 1m 3s remaining (estimated)" in h.feedback
-    assert "- device disk/0: 90.00% done, no time estimate" in h.feedback
-    assert h.feedback[-1] == "Instance vm1's disks are in sync"
+    assert " - INFO: Waiting for instance vm1 to sync disks" in h.feedback
+    assert " - INFO: - device disk/0: 45.10% done, 1m 3s remaining (estimated)" in h.feedback
+    assert " - INFO: - device disk/0: 90.00% done, no time estimate" in h.feedback
+    assert h.feedback[-1] == " - INFO: Instance vm1's disks are in sync"
     assert answers == []
 
 
@@ -123,7 +123,7 @@ def test_no_wait_for_sync_looks_once_and_leaves_the_devices_up(
     h.rpc.script("blockdev_getmirrorstatus", payload=status(10.0, 5))
     h.run_sync(to("drbd", "node2", wait_for_sync=False))
     assert len(h.rpc.calls_of("blockdev_getmirrorstatus")) == 1
-    assert "- device disk/0: 10.00% done, 5s remaining (estimated)" in h.feedback
+    assert " - INFO: - device disk/0: 10.00% done, 5s remaining (estimated)" in h.feedback
     assert len(h.rpc.calls_of("blockdev_shutdown")) == 1, "only the plain disk's"
     assert inst(h).disks_active
 

@@ -63,9 +63,10 @@ async def mirror_status(
     return result.payload
 
 
-async def wait_for_sync(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk]) -> bool:
-    """Poll the primary node until no disk of ``disks`` resyncs; returns False when one
-    stayed degraded without resyncing (Ganeti's result).
+async def wait_for_sync(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk],
+                        oneshot: bool = False) -> bool:
+    """Poll the primary node until no disk of ``disks`` resyncs (``oneshot``: look once);
+    returns False when one stayed degraded without resyncing (Ganeti's result).
 
     Raises:
         OpExecError: the primary node did not answer ``UNREACHABLE_TRIES`` times in a row.
@@ -73,7 +74,8 @@ async def wait_for_sync(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Di
     if not disks:
         return True
     node = lu.cfg.nodes[inst.primary_node]
-    info(lu, f"Waiting for instance {inst.name} to sync disks")
+    if not oneshot:
+        info(lu, f"Waiting for instance {inst.name} to sync disks")
     misses, degraded_tries = 0, DEGRADED_RETRIES
     while True:
         found = await mirror_status(lu, node, disks)
@@ -92,12 +94,12 @@ async def wait_for_sync(lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Di
                 done = False
                 info(lu, progress_line(disk.iv_name, status.sync_percent,
                                        status.estimated_time))
-        if done and degraded and degraded_tries > 0:
+        if (done or oneshot) and degraded and degraded_tries > 0:
             degraded_tries -= 1
-        elif done:
+        elif done or oneshot:
             break
         await lu.ctx.clock.sleep(POLL)
-    if not degraded:
+    if done and not degraded:
         info(lu, f"Instance {inst.name}'s disks are in sync")
     return not degraded
 
