@@ -10,8 +10,8 @@ import msgspec
 import pytest
 
 from corral.cmdlib import instance_create, instance_set_params  # noqa: F401
-from corral.cmdlib.common.instances.drbd import DRBD_META_SIZE, DrbdLogicalId, drbd_map
 from corral.cmdlib.common.instances.disk_sync import format_seconds
+from corral.cmdlib.common.instances.drbd import DRBD_META_SIZE, DrbdLogicalId, drbd_map
 from corral.errors import ErrorCode, OpExecError
 from corral.locking.levels import Level
 from corral.objects import AdminState, DiskTemplate

@@ -30,8 +30,8 @@ from corral.cmdlib.common.instances.conversion_plan import (
     commit_conversion,
     shutdown_for_conversion,
 )
-from corral.cmdlib.common.instances.drbd import DrbdAllocator, new_drbd_disk
 from corral.cmdlib.common.instances.disk_sync import wait_for_sync
+from corral.cmdlib.common.instances.drbd import DrbdAllocator, new_drbd_disk
 from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.errors import OpExecError
 from corral.objects.instance import Disk, DiskTemplate, Instance
