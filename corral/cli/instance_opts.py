@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 DISK_TEMPLATES = ("diskless", "file", "sharedfile", "plain", "drbd", "blockdev", "rbd", "ext",
-                  "gluster")
+                  "gluster", "mirror")
 FILE_DRIVERS = ("loop", "blktap", "blktap2")
 REBOOT_TYPES = ("soft", "hard", "full")
 DEFAULT_SHUTDOWN_TIMEOUT = 120

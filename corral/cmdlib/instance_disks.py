@@ -21,6 +21,7 @@ from corral.cmdlib.common.instances.disks import (
     shutdown_disks,
     wipe_disks,
 )
+from corral.cmdlib.common.instances.mirror_mobility import resync_degraded
 from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.cmdlib.common.instances.status import (
     INSTANCE_DOWN,
@@ -30,7 +31,7 @@ from corral.cmdlib.common.instances.status import (
 )
 from corral.cmdlib.common.parameters import ipolicy
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
-from corral.objects.instance import Disk, DiskMode, DiskTemplate
+from corral.objects.instance import AdminState, Disk, DiskMode, DiskTemplate
 from corral.objects.ipolicy import spec_violations
 from corral.opcodes.instance import (
     OpInstanceActivateDisks,
@@ -52,6 +53,8 @@ class LUInstanceActivateDisks(InstanceLU[OpInstanceActivateDisks]):
 
     async def exec(self) -> Any:
         paths = await assemble_disks(self, self.inst, self.disks())
+        if self.inst.admin_state is AdminState.UP:
+            await resync_degraded(self, self.inst)
         if not self.inst.disks_active:
             self.instance = self.inst.evolve(self.now(), disks_active=True)
             await self.commit(self.instance)

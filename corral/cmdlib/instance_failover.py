@@ -12,6 +12,7 @@ from typing import Any
 from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_memory
 from corral.cmdlib.common.instances.failover import FailoverPlan, fail_over
+from corral.cmdlib.common.instances.mirror_mobility import choose_target, is_mirror
 from corral.cmdlib.common.instances.mobility import SHARED_STORAGE, MobilityLU
 from corral.cmdlib.instance_migrate import failover_refusal
 from corral.errors import ErrorCode, OpPrereqError
@@ -30,13 +31,13 @@ class LUInstanceFailover(MobilityLU):
     async def check_prereq(self) -> None:
         await super().check_prereq()
         inst = self.inst
-        if inst.disk_template not in SHARED_STORAGE:
+        if inst.disk_template not in SHARED_STORAGE and not is_mirror(inst):
             raise failover_refusal(inst.disk_template.value)
         if self.op.cleanup:
             raise OpPrereqError("Failover has nothing to clean up; use 'gnt-instance migrate"
                                 " --cleanup' after an interrupted migration",
                                 ErrorCode.INVAL)
-        self.target = await self.choose_target()
+        self.target = await choose_target(self)
         self.check_target_node(self.target)
         self.keep_node_locks(self.primary(), self.target)
         if inst.admin_state is AdminState.UP:

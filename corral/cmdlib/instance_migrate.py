@@ -19,6 +19,11 @@ from corral.cmdlib.common.instances.failover import FailoverPlan, fail_over
 from corral.cmdlib.common.instances.live_storage import needs_copy
 from corral.cmdlib.common.instances.migration import Migration, MigrationPlan
 from corral.cmdlib.common.instances.migration_cleanup import clean_up
+from corral.cmdlib.common.instances.mirror_mobility import (
+    MirrorMigration,
+    choose_target,
+    is_mirror,
+)
 from corral.cmdlib.common.instances.mobility import SHARED_STORAGE, MobilityLU
 from corral.cmdlib.common.instances.status import live_info
 from corral.errors import ErrorCode, OpPrereqError
@@ -31,7 +36,7 @@ from corral.opcodes.params import DEFAULT_SHUTDOWN_TIMEOUT
 MIGRATABLE = SHARED_STORAGE | {DiskTemplate.FILE, DiskTemplate.PLAIN}
 
 
-MIRRORED_NOT_YET = frozenset({DiskTemplate.DRBD, DiskTemplate.MIRROR})
+MIRRORED_NOT_YET = frozenset({DiskTemplate.DRBD})
 """Templates with a second copy whose failover through the master is not there yet."""
 
 
@@ -62,16 +67,16 @@ class LUInstanceMigrate(MobilityLU):
         await super().check_prereq()
         inst, op = self.inst, self.op
         template = inst.disk_template
-        if template not in MIGRATABLE:
+        if template not in MIGRATABLE and not is_mirror(inst):
             raise OpPrereqError(f"Instance's disk layout '{template.value}' does not allow"
                                 " migrations", ErrorCode.STATE)
         if op.cleanup:
             await self._prepare_cleanup()
             return
         self._choose_method()
-        if self.failover and template not in SHARED_STORAGE:
+        if self.failover and template not in SHARED_STORAGE and not is_mirror(inst):
             raise failover_refusal(template.value)
-        self.target = await self.choose_target()
+        self.target = await choose_target(self)
         self.check_target_node(self.target)
         self.keep_node_locks(self.primary(), self.target)
         if not self.failover or inst.admin_state is AdminState.UP:
@@ -164,5 +169,5 @@ class LUInstanceMigrate(MobilityLU):
             copy_disks=needs_copy(self.disks()), current_memory=self.current_memory,
             target_free_memory=self.target_free_memory,
             allow_runtime_changes=self.op.allow_runtime_changes)
-        await Migration(self, plan).run()
+        await (MirrorMigration if is_mirror(self.inst) else Migration)(self, plan).run()
         return None

@@ -13,6 +13,7 @@ from corral.cmdlib.common.allocation import check_free_memory
 from corral.cmdlib.common.instances.base_lu import InstanceLU
 from corral.cmdlib.common.instances.bundle import filled_beparams
 from corral.cmdlib.common.instances.disks import assemble_disks, shutdown_disks
+from corral.cmdlib.common.instances.mirror import serve_mirrors
 from corral.cmdlib.common.instances.status import (
     INSTANCE_ONLINE,
     USER_SHUTDOWN,
@@ -188,6 +189,7 @@ class LUInstanceReboot(InstanceLU[OpInstanceReboot]):
         running = await live_info(self, inst, prereq=False) is not None
         timeout = float(self.op.shutdown_timeout)
         if running and self.op.reboot_type in ("soft", "hard"):
+            await serve_mirrors(self, inst, self.disks())
             result = await self.ctx.rpc.instance_reboot(node, self.bundle(),
                                                   self.op.reboot_type, timeout, self.op.reason)
             if not result.ok:

@@ -29,7 +29,7 @@ from corral.opcodes.mobility import (
 
 NODE_LOCAL = frozenset({"file", "plain"})
 """Templates whose disks live on the primary node's own storage (copied by a move)."""
-INTERNALLY_MIRRORED = frozenset({"drbd"})
+INTERNALLY_MIRRORED = frozenset({"drbd", "mirror"})
 """Templates whose instances fail over or migrate to their secondary node only."""
 
 

@@ -22,7 +22,7 @@ NODE_EVACUATE = "node-evacuate"
 MULTI_ALLOCATE = "multi-allocate"
 ALLOCATE_SECONDARY = "allocate-secondary"
 MODES = (ALLOCATE, RELOCATE, CHANGE_GROUP, NODE_EVACUATE, MULTI_ALLOCATE, ALLOCATE_SECONDARY)
-MIRRORED = ("drbd",)
+MIRRORED = ("drbd", "mirror")
 """Templates whose instances need a secondary node (``required_nodes`` 2)."""
 EXTERNALLY_MIRRORED = ("sharedfile", "blockdev", "rbd", "ext", "gluster", "diskless")
 """Templates whose disks take no node-local space (``disk_space_total`` still reported)."""
@@ -60,7 +60,7 @@ def disk_space(template: str, sizes: Sequence[int]) -> int:
     """Node-local space the disks take (Ganeti's ComputeDiskSize): DRBD adds 128 MiB meta."""
     if template == "drbd":
         return sum(size + 128 for size in sizes)
-    if template in ("plain", "file"):
+    if template in ("plain", "file", "mirror"):
         return sum(sizes)
     return 0
 
@@ -154,6 +154,35 @@ def cluster_data(cfg: ConfigData, figures: Mapping[str, NodeFigures]) -> dict[st
         "instances": {i.name: _instance_entry(cfg, i)
                       for i in sorted(instances, key=lambda i: i.name)},
     }
+
+
+CORRAL_ONLY = {"mirror": "drbd"}
+"""Corral's own templates, and the Ganeti template an external allocator is told instead
+(one with the same node roles)."""
+
+
+def for_ganeti(document: Mapping[str, Any]) -> dict[str, Any]:
+    """``document`` as Ganeti's allocators parse it: Corral's own templates left out of
+    every policy and named as their Ganeti equivalent in instances and the request."""
+    def policy(ipol: Mapping[str, Any]) -> dict[str, Any]:
+        allowed = ipol.get(pol.DISK_TEMPLATES)
+        if not isinstance(allowed, list):
+            return dict(ipol)
+        return {**ipol, pol.DISK_TEMPLATES: [t for t in allowed if t not in CORRAL_ONLY]}
+
+    def template(entry: Mapping[str, Any]) -> dict[str, Any]:
+        name = entry.get("disk_template")
+        return {**entry, "disk_template": CORRAL_ONLY.get(str(name), name)}
+
+    result = dict(document)
+    if isinstance(result.get("ipolicy"), dict):
+        result["ipolicy"] = policy(result["ipolicy"])
+    result["nodegroups"] = {u: {**g, "ipolicy": policy(g.get("ipolicy") or {})}
+                            for u, g in (document.get("nodegroups") or {}).items()}
+    result["instances"] = {n: template(i) for n, i in (document.get("instances") or {}).items()}
+    if isinstance(document.get("request"), dict):
+        result["request"] = template(document["request"])
+    return result
 
 
 def allocate_request(*, name: str, disk_template: str, memory: int, vcpus: int,

@@ -111,7 +111,7 @@ async def run(name: str, document: Mapping[str, Any],
         if path is None:
             raise AllocatorError(f"Can't find allocator '{name}' (looked in"
                                  f" {', '.join(search_path())})")
-        answer = await run_external(path, document, params)
+        answer = await run_external(path, proto.for_ganeti(document), params)
     try:
         return proto.check_answer(str(request.get("type")), answer,
                                   request.get("required_nodes"))

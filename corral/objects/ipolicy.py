@@ -36,8 +36,8 @@ MINMAX_KEYS = (MAX, MIN)
 RATIO_KEYS = (SPINDLE_RATIO, VCPU_RATIO)
 ALL_KEYS = (DISK_TEMPLATES, MINMAX, SPINDLE_RATIO, STD, VCPU_RATIO)
 
-ALL_DISK_TEMPLATES = ("blockdev", "diskless", "drbd", "ext", "file", "gluster", "plain", "rbd",
-                      "sharedfile")
+ALL_DISK_TEMPLATES = ("blockdev", "diskless", "drbd", "ext", "file", "gluster", "mirror",
+                      "plain", "rbd", "sharedfile")
 
 DEFAULT_MIN: dict[str, int] = {CPU_COUNT: 1, DISK_COUNT: 1, DISK_SIZE: 1024, MEM_SIZE: 128,
                                NIC_COUNT: 1, SPINDLE_USE: 1}

@@ -79,7 +79,8 @@ def disk_space_needs(cluster: Cluster, disks: Sequence[Disk]) -> dict[StorageKey
         key: StorageKey | None = None
         if disk.dev_type is DiskTemplate.PLAIN and disk.logical_id:
             key = (LVM_VG, str(disk.logical_id[0]))
-        elif disk.dev_type is DiskTemplate.FILE and cluster.file_storage_dir:
+        elif disk.dev_type in (DiskTemplate.FILE, DiskTemplate.MIRROR) \
+                and cluster.file_storage_dir:
             key = (FILE, cluster.file_storage_dir)
         elif disk.dev_type is DiskTemplate.SHAREDFILE and cluster.shared_file_storage_dir:
             key = (FILE, cluster.shared_file_storage_dir)

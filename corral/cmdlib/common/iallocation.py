@@ -18,7 +18,7 @@ def _storage_unit(lu: LogicalUnit[Any], template: str) -> list[list[Any]]:
     cluster = lu.cfg.cluster
     if template in ("plain", "drbd") and cluster.volume_group_name:
         return [[LVM_VG, cluster.volume_group_name, {}]]
-    if template == "file" and cluster.file_storage_dir:
+    if template in ("file", "mirror") and cluster.file_storage_dir:
         return [[FILE, cluster.file_storage_dir, {}]]
     if template == "sharedfile" and cluster.shared_file_storage_dir:
         return [[FILE, cluster.shared_file_storage_dir, {}]]

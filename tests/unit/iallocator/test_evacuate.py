@@ -261,7 +261,7 @@ def test_the_rule_in_one_table() -> None:
 
 def run_hail(doc: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
     path = tmp_path / "hail-request.json"
-    path.write_text(json.dumps(doc))
+    path.write_text(json.dumps(proto.for_ganeti(doc)))
     proc = subprocess.run([str(HAIL), str(path)], capture_output=True, text=True, check=False,
                           timeout=60)
     assert proc.returncode == 0, proc.stderr + proc.stdout

@@ -135,6 +135,7 @@ def test_entry_point_answers_like_hail(tmp_path: Path) -> None:
     code = external.main([str(path)])
     assert code == 0
     if HAIL.exists() and os.access(HAIL, os.X_OK):
+        path.write_text(json.dumps(proto.for_ganeti(doc)))
         proc = subprocess.run([str(HAIL), str(path)], capture_output=True, text=True,
                               check=False, timeout=60)
         assert proc.returncode == 0, proc.stderr

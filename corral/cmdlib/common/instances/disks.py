@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.instances.mirror import serve_mirrors, stop_exports
 from corral.cmdlib.common.instances.node_disks import node_disk
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.objects.base import new_uuid
@@ -30,14 +31,17 @@ GROWABLE = frozenset({DiskTemplate.PLAIN, DiskTemplate.FILE, DiskTemplate.SHARED
                       DiskTemplate.GLUSTER})
 """Templates whose disks can grow (Ganeti's DTS_GROWABLE)."""
 SUPPORTED = frozenset({DiskTemplate.DISKLESS, DiskTemplate.FILE, DiskTemplate.SHAREDFILE,
-                       DiskTemplate.PLAIN, DiskTemplate.DRBD, DiskTemplate.BLOCKDEV})
+                       DiskTemplate.PLAIN, DiskTemplate.DRBD, DiskTemplate.BLOCKDEV,
+                       DiskTemplate.MIRROR})
 """Templates Corral's nodes can serve."""
 MAY_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
 """Templates whose disks may be adopted (Ganeti also adopts plain LVs; Corral does not yet)."""
 MUST_ADOPT = frozenset({DiskTemplate.BLOCKDEV})
 LVM_BASED = frozenset({DiskTemplate.PLAIN, DiskTemplate.DRBD})
-MIRRORED = frozenset({DiskTemplate.DRBD})
+MIRRORED = frozenset({DiskTemplate.DRBD, DiskTemplate.MIRROR})
 """Templates whose disks have a secondary node (Ganeti's DTS_INT_MIRROR)."""
+LOCAL_FILES = frozenset({DiskTemplate.MIRROR})
+"""Templates whose disks are files in the file storage directory of each of their nodes."""
 
 
 def iv_name(index: int) -> str:
@@ -59,7 +63,7 @@ def check_template_storage(cluster: Cluster, template: DiskTemplate) -> None:
     """
     if template in LVM_BASED and not cluster.volume_group_name:
         raise OpPrereqError("Cluster does not support lvm-based instances", ErrorCode.STATE)
-    if template in FILE_BASED and not storage_root(cluster, template):
+    if template in FILE_BASED | LOCAL_FILES and not storage_root(cluster, template):
         raise OpPrereqError(
             f"Cluster file storage dir for '{template.value}' storage type not defined",
             ErrorCode.STATE,
@@ -100,7 +104,7 @@ def new_disk(
 def storage_dirs(disks: Sequence[Disk]) -> set[str]:
     """Instance directories of the file-based disks among ``disks``."""
     return {posixpath.dirname(str(d.logical_id[1])) for d in disks
-            if d.dev_type in FILE_BASED and len(d.logical_id) > 1}
+            if d.dev_type in FILE_BASED | LOCAL_FILES and len(d.logical_id) > 1}
 
 
 def renamed_logical_id(disk: Disk, new_instance: str) -> tuple[Any, ...]:
@@ -172,11 +176,12 @@ async def remove_disks(
     remaining: Sequence[Disk] = (), children: Sequence[Disk] = (),
 ) -> bool:
     """Remove ``disks`` from their nodes (a DRBD disk with its LVs; ``children`` as for
-    :func:`create_disks`), then the instance directories no disk of ``remaining`` still
-    uses; failures are warnings. Returns
+    :func:`create_disks`; mirror disks once their exports stopped), then the instance
+    directories no disk of ``remaining`` still uses; failures are warnings. Returns
     whether every disk went (an offline secondary node does not count; directories are
     best effort)."""
     ok = True
+    await stop_exports(lu, inst, disks)
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)
@@ -187,13 +192,21 @@ async def remove_disks(
                            f" continuing anyway: {result.fail_msg}")
             if not (result.offline and uuid != inst.primary_node):
                 ok = False
-    primary = _node(lu, inst.primary_node)
-    for directory in sorted(storage_dirs(disks) - storage_dirs(remaining)):
-        result = await lu.ctx.rpc.file_storage_dir_remove(primary, directory)
-        if not result.ok:
-            lu.log_warning(f"Could not remove directory '{directory}' on node"
-                           f" {primary.name}: {result.fail_msg}")
+    for uuid in _dir_nodes(inst, disks):
+        where = _node(lu, uuid)
+        mine = [d for d in disks if uuid in d.nodes or uuid == inst.primary_node]
+        for directory in sorted(storage_dirs(mine) - storage_dirs(remaining)):
+            result = await lu.ctx.rpc.file_storage_dir_remove(where, directory)
+            if not result.ok:
+                lu.log_warning(f"Could not remove directory '{directory}' on node"
+                               f" {where.name}: {result.fail_msg}")
     return ok
+
+
+def _dir_nodes(inst: Instance, disks: Sequence[Disk]) -> list[str]:
+    """The primary, then the other nodes holding files of ``disks``."""
+    others = {n for d in disks if d.dev_type in LOCAL_FILES for n in d.nodes}
+    return [inst.primary_node, *sorted(others - {inst.primary_node})]
 
 
 async def assemble_disks(
@@ -201,7 +214,9 @@ async def assemble_disks(
     error: str = "Cannot activate block devices",
 ) -> list[list[str]]:
     """Activate every disk, on its secondary node first, then on the primary as primary
-    (Ganeti's order); returns ``[node name, iv_name, device path]`` per disk.
+    (Ganeti's order), then serve mirror disks from their secondary (one that cannot
+    serve is a warning: the disk runs degraded); returns ``[node name, iv_name, device
+    path]`` per disk.
 
     On a failure the disks are shut down again and OpExecError(``error``) is raised.
     """
@@ -215,10 +230,13 @@ async def assemble_disks(
             if not result.ok:
                 lu.log_warning(f"Could not prepare block device {disk.iv_name} on node"
                                f" {node.name} (is_primary={primary}): {result.fail_msg}")
+                if not primary and disk.dev_type in LOCAL_FILES:
+                    continue  # the primary writes alone: the disk runs degraded
                 await shutdown_disks(lu, inst, disks)
                 raise OpExecError(error)
             if primary:
                 paths.append([node.name, disk.iv_name, _device_path(result.payload)])
+    await serve_mirrors(lu, inst, disks)
     return paths
 
 
@@ -232,8 +250,9 @@ def _device_path(payload: AssembledDevice | None) -> str:
 async def shutdown_disks(
     lu: LogicalUnit[Any], inst: Instance, disks: Sequence[Disk], ignore_primary: bool = False
 ) -> bool:
-    """Deactivate every disk; failures are warnings. Returns whether all went well."""
-    ok = True
+    """Deactivate every disk (first stopping the exports of mirror disks); failures are
+    warnings. Returns whether all went well."""
+    ok = await stop_exports(lu, inst, disks)
     for disk in disks:
         for uuid in disk.nodes:
             node = _node(lu, uuid)

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from corral.cmdlib.common.instances.mirror import MirrorLogicalId
 from corral.cmdlib.reservations import DrbdReservations
 from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.base import new_uuid
@@ -102,10 +103,10 @@ def drbd_map(cfg: ConfigData) -> dict[str, dict[int, MinorUse]]:
 
 
 def used_ports(cfg: ConfigData) -> set[int]:
-    """Ports held by DRBD disks and instances (``network_port``)."""
+    """Ports held by DRBD and mirror disks and instances (``network_port``)."""
     ports = {i.network_port for i in cfg.instances.values() if i.network_port}
     for disk in cfg.disks.values():
-        lid = DrbdLogicalId.of(disk)
+        lid = DrbdLogicalId.of(disk) or MirrorLogicalId.of(disk)
         if lid is not None:
             ports.add(lid.port)
     return ports

@@ -23,6 +23,7 @@ from corral.cmdlib.common.instances.live_storage import (
     release_disks,
     remove_disk_copies,
 )
+from corral.cmdlib.common.instances.mirror_mobility import swap_exports
 from corral.cmdlib.common.instances.relocation import moved_to
 from corral.errors import OpExecError
 from corral.objects.bundle import InstanceBundle
@@ -151,6 +152,7 @@ async def _target_wins(lu: LogicalUnit[Any], inst: Instance, source: Node,
     lu.log_info(f"* instance running on secondary node ({target.name}), updating config")
     moved, disks = moved_to(lu.cfg, inst, source.uuid, target.uuid, lu.now())
     await lu.commit(moved, *disks)
+    await swap_exports(lu, moved, instance_disks(lu.cfg, moved), target)
     info = await lu.ctx.rpc.migration_info(source, _bundle(lu, inst, source))
     result = await lu.ctx.rpc.instance_finalize_migration_dst(
         target, _bundle(lu, moved, target), info.payload or "", True)

@@ -18,10 +18,11 @@ from corral.cmdlib.common.instances.bundle import filled_nicparams
 from corral.cmdlib.common.instances.disks import MIRRORED, iv_name, new_disk
 from corral.cmdlib.common.instances.drbd import DrbdAllocator, new_drbd_disk
 from corral.cmdlib.common.instances.macs import MacPool
+from corral.cmdlib.common.instances.mirror import new_mirror_disk
 from corral.cmdlib.common.instances.nics import MAX_NICS, build_nic
 from corral.errors import ErrorCode, OpPrereqError
 from corral.objects.config_data import ConfigData
-from corral.objects.instance import Disk, DiskMode, Instance, Nic
+from corral.objects.instance import Disk, DiskMode, DiskTemplate, Instance, Nic
 from corral.opcodes.instance import DDM_ADD, DDM_MODIFY, DDM_REMOVE
 from corral.opcodes.params import MAX_DISKS
 
@@ -156,8 +157,10 @@ def _add_mirrored(cfg: ConfigData, inst: Instance, plan: DiskPlan, mod: Mod, now
     if alloc is None or len(secondaries) != 1:
         raise OpPrereqError(f"Cannot add a {inst.disk_template.value} disk to instance"
                             f" {inst.name}: it has no single secondary node", ErrorCode.STATE)
-    branch = new_drbd_disk(alloc, cfg.cluster, index, mod.params,
-                           (inst.primary_node, secondaries[0]), now)
+    pair = (inst.primary_node, secondaries[0])
+    if inst.disk_template is DiskTemplate.MIRROR:
+        return new_mirror_disk(alloc, cfg, index, mod.params, pair, inst.name, now)
+    branch = new_drbd_disk(alloc, cfg.cluster, index, mod.params, pair, now)
     plan.children.extend(branch.children)
     return branch.disk
 

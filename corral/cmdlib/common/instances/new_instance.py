@@ -26,6 +26,7 @@ from corral.cmdlib.common.instances.disks import (
 )
 from corral.cmdlib.common.instances.drbd import DrbdAllocator, new_drbd_disk, used_ports
 from corral.cmdlib.common.instances.macs import MacPool
+from corral.cmdlib.common.instances.mirror import check_mirror_hypervisor, new_mirror_disk
 from corral.cmdlib.common.instances.nics import MAX_NICS, build_nic
 from corral.cmdlib.common.parameters import checks as params
 from corral.errors import ErrorCode, OpPrereqError, ParameterError
@@ -208,10 +209,15 @@ def _disks(
     if alloc is None or len(nodes) != 2:
         raise OpPrereqError(f"Disk template '{template.value}' needs a secondary node",
                             ErrorCode.INVAL)
+    pair = (nodes[0], nodes[1])
+    if template is DiskTemplate.MIRROR:
+        return [new_mirror_disk(alloc, cfg, index, spec, pair, op.instance_name, now,
+                                op.file_storage_dir or "")
+                for index, spec in enumerate(op.disks)], []
     disks: list[Disk] = []
     children: list[Disk] = []
     for index, spec in enumerate(op.disks):
-        branch = new_drbd_disk(alloc, cfg.cluster, index, spec, (nodes[0], nodes[1]), now)
+        branch = new_drbd_disk(alloc, cfg.cluster, index, spec, pair, now)
         disks.append(branch.disk)
         children.extend(branch.children)
     return disks, children
@@ -236,6 +242,7 @@ def build_new_instance(
     hv_own, hv_full = full_hvparams(cluster, hypervisor, os_name, op.hvparams)
     be_own, be_full = full_beparams(cluster, op.beparams)
     template = create_template(cluster, op)
+    check_mirror_hypervisor(template, hypervisor)
     check_template_storage(cluster, template)
     pnode = nodes[0]
     nics = _nics(cfg, op, pnode, now)

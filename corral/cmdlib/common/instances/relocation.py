@@ -8,6 +8,7 @@ from typing import Any
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.iallocation import allocator_name, cluster_document, run_allocator
 from corral.cmdlib.common.instances.bundle import instance_disks
+from corral.cmdlib.common.instances.mirror import MirrorLogicalId, with_nodes
 from corral.cmdlib.common.instances.status import check_node_online
 from corral.cmdlib.common.parameters import ipolicy
 from corral.errors import ErrorCode, OpPrereqError
@@ -108,7 +109,9 @@ def _check_policy(lu: LogicalUnit[Any], inst: Instance, target: Node, ignore: bo
 def moved_to(cfg: ConfigData, inst: Instance, source: str, target: str,
              now: float) -> tuple[Instance, list[Disk]]:
     """``inst`` with ``target`` as its primary node, and its disks that named ``source``
-    naming ``target`` instead (to commit together)."""
+    naming ``target`` instead (to commit together). Mirror disks, which move only to
+    their secondary, swap roles: (``target``, ``source``)."""
     disks = [d.evolve(now, nodes=tuple(target if n == source else n for n in d.nodes))
+             if MirrorLogicalId.of(d) is None else with_nodes(cfg, d, target, source).evolve(now)
              for d in instance_disks(cfg, inst) if source in d.nodes]
     return inst.evolve(now, primary_node=target), disks
