@@ -79,5 +79,5 @@ async def instance_mirror_status(ctx: NodeContext, instance: InstanceBundle
 @handles("instance_mirror_resync")
 async def instance_mirror_resync(ctx: NodeContext, instance: InstanceBundle, disks: list[int],
                                  full: bool) -> None:
-    hypervisor_instance(instance)  # refuses a malformed bundle before touching QEMU
-    await _kvm(ctx, instance).mirror_resync(instance.name, disks, full=full)
+    spec = hypervisor_instance(instance)  # refuses a malformed bundle before touching QEMU
+    await _kvm(ctx, instance).mirror_resync(instance.name, disks, full=full, given=spec)

@@ -1,4 +1,5 @@
-"""Mirrored disk (DRBD) RPC handlers: mirror status, network, roles, children, resync.
+"""Mirrored disk (DRBD) RPC handlers: mirror status, network, roles, children, resync,
+and the renames of their volumes.
 
 Disks arrive as ``NodeDisk`` (children and this node's DRBD side included). The
 waits follow Ganeti's: ``drbd_attach_net`` retries until every disk is connected
@@ -20,6 +21,7 @@ from corral.backend.services import node_disk_driver
 from corral.errors import BlockDeviceError
 from corral.objects.instance import DiskTemplate
 from corral.rpc.payloads import (
+    DeviceRename,
     DrbdSyncProgress,
     MirrorStatus,
     MirrorStatusResult,
@@ -29,6 +31,7 @@ from corral.rpc.payloads import (
 from corral.storage.base import BlockDevice, DiskRef
 from corral.storage.drbd.driver import DrbdDriver, parse_id
 from corral.storage.drbd.parse import MinorStatus
+from corral.storage.lvm.driver import LvmDriver
 from corral.storage.symlinks import instance_disk_link, link_instance_disk
 
 DRBD_MAJOR = 147
@@ -113,6 +116,28 @@ async def blockdev_removechildren(
     driver, ref, _ = await _found(ctx, bdev)
     children = [node_disk_driver(ctx, child)[1] for child in ndevs]
     await driver.remove_children(ref, children)
+
+
+@handles("blockdev_rename")
+async def blockdev_rename(ctx: NodeContext, devlist: list[DeviceRename]) -> None:
+    """Rename each volume (replace-disks swaps a drbd disk's volumes under their names);
+    the failures are reported together, after trying every rename."""
+    errors = []
+    for entry in devlist:
+        driver, ref = node_disk_driver(ctx, entry.disk)
+        name = "/".join(map(str, entry.disk.logical_id))
+        if not isinstance(driver, LvmDriver):
+            errors.append(f"Rename is not supported for {entry.disk.dev_type.value} storage")
+        elif await driver.find(ref) is None:
+            errors.append(f"Can't find device {name} in rename")
+        else:
+            try:
+                await driver.rename(ref, entry.unique_id)
+            except BlockDeviceError as err:
+                errors.append(f"Can't rename device '{name}' to"
+                              f" '{'/'.join(entry.unique_id)}': {err}")
+    if errors:
+        raise BlockDeviceError("; ".join(errors))
 
 
 @handles("blockdev_pause_resume_sync")

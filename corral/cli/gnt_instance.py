@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from corral.cli import instance_mobility, tags
+from corral.cli import instance_mobility, instance_replace, tags
 from corral.cli import instance_opts as io
 from corral.cli import options as o
 from corral.cli.commands import Arg, Command, Tool, ask_user
@@ -274,6 +274,7 @@ COMMANDS = {
         (io.NWSYNC_OPT, io.ABSOLUTE_OPT, io.IGNORE_IPOLICY_OPT, *_CHANGE),
         "<instance> <disk> <size>", "Grow an instance's disk"),
     **instance_mobility.COMMANDS,
+    **instance_replace.COMMANDS,
     **tags.make_tag_commands("instance", "instance_name"),
 }
 

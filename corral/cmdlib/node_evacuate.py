@@ -1,8 +1,9 @@
 """``gnt-node evacuate``: the follow-up jobs that move instances off a node.
 
 ``mode`` picks the instances: those with the node as primary (``primary-only``), as
-secondary (``secondary-only``; none exist until mirrored templates do, which is "no
-instances", not an error), or both (``all``). Their targets come from ``remote_node``, or
+secondary (``secondary-only``), or both (``all``). Each instance with the node as its
+secondary gets a replace-disks job to a new secondary: ``remote_node``, or the one an
+allocator picks when the job runs. The primary instances' targets come from ``remote_node``, or
 from an allocator's ``node-evacuate`` answer (the one given, else the cluster's default,
 else Corral's own), whose jobs are submitted as they are (Ganeti's LoadNodeEvacResult).
 With ``remote_node`` (which Ganeti allows only for secondaries), each primary instance is
@@ -25,6 +26,7 @@ from corral.cmdlib.common.evacuation import (
     run_evacuation,
 )
 from corral.cmdlib.common.iallocation import allocator_name
+from corral.cmdlib.instance_replace_disks import REPLACEABLE
 from corral.cmdlib.node_migrate import check_usable_target
 from corral.errors import ErrorCode, OpPrereqError
 from corral.iallocator import moves
@@ -33,7 +35,8 @@ from corral.locking.levels import Level
 from corral.locking.plan import LockPlan, shared
 from corral.objects.instance import Instance
 from corral.objects.node import Node
-from corral.opcodes.mobility import OpNodeEvacuate
+from corral.opcodes.base import OpCode
+from corral.opcodes.mobility import REPLACE_NEW_SECONDARY, OpInstanceReplaceDisks, OpNodeEvacuate
 
 
 @implements(OpNodeEvacuate)
@@ -104,14 +107,34 @@ class LUNodeEvacuate(LogicalUnit[OpNodeEvacuate]):
     def _check_remote(self, remote: Node) -> None:
         for inst in self.instances:
             if inst.primary_node != self.the_node.uuid:
-                raise OpPrereqError(
-                    f"Instance {inst.name} has node {self.the_node.name} as secondary:"
-                    " changing secondary nodes is not supported yet", ErrorCode.INVAL)
+                self._check_new_secondary(inst, remote)
+                continue
             if inst.disk_template.value in moves.NODE_LOCAL and self.the_node.offline:
                 raise OpPrereqError(
                     f"Instance {inst.name} has its {inst.disk_template.value} disks on offline"
                     f" node {self.the_node.name}: they cannot be copied to {remote.name}",
                     ErrorCode.STATE)
+
+    def _check_new_secondary(self, inst: Instance, remote: Node) -> None:
+        """``remote`` can take the secondary half of ``inst`` (Ganeti's checks)."""
+        if inst.disk_template not in REPLACEABLE:
+            raise OpPrereqError(
+                f"Instance {inst.name} has node {self.the_node.name} as secondary: changing"
+                f" the secondary of '{inst.disk_template.value}' instances is not supported"
+                " yet", ErrorCode.INVAL)
+        if inst.primary_node == remote.uuid:
+            raise OpPrereqError(f"Node {remote.name} is the primary node of instance"
+                                f" {inst.name}, cannot use it as secondary", ErrorCode.INVAL)
+
+    def _is_secondary(self, inst: Instance) -> bool:
+        return inst.primary_node != self.the_node.uuid
+
+    def _new_secondary_job(self, inst: Instance, remote: str | None,
+                           allocator: str | None) -> list[OpCode]:
+        """The secondary half of ``inst`` moves with replace-disks (Ganeti's job)."""
+        return [OpInstanceReplaceDisks(instance_name=inst.name, mode=REPLACE_NEW_SECONDARY,
+                                       remote_node=remote, iallocator=allocator,
+                                       early_release=self.op.early_release)]
 
     def hooks_env(self) -> dict[str, Any]:
         node = self.the_node.name
@@ -136,6 +159,11 @@ class LUNodeEvacuate(LogicalUnit[OpNodeEvacuate]):
     def _remote_jobs(self, remote: Node) -> Jobs:
         jobs: Jobs = []
         for inst in self.instances:
+            if self._is_secondary(inst):
+                jobs.append(self._new_secondary_job(inst, remote.name, None))
+                self.log_info(f"Instance {inst.name}: replace the secondary with"
+                              f" {remote.name}")
+                continue
             choice = choose_move(self, inst)
             jobs.append([moves.move_opcode(choice.kind, inst.name, remote.name)])
             self.log_info(f"Instance {inst.name}: {moves.describe(choice.kind, remote.name)}"
@@ -143,10 +171,18 @@ class LUNodeEvacuate(LogicalUnit[OpNodeEvacuate]):
         return jobs
 
     async def _allocator_jobs(self) -> Jobs:
+        """Primary instances as the allocator's ``node-evacuate`` answer says; each
+        secondary one gets a replace-disks job whose allocator picks the new secondary
+        (a ``relocate`` request, as Ganeti's ``-I`` replace-disks)."""
         name = allocator_name(self, self.op.iallocator)
-        request = proto.node_evacuate_request([i.name for i in self.instances], self.op.mode)
-        evac = await run_evacuation(self, name, request, self.instances,
+        moved = [i for i in self.instances if not self._is_secondary(i)]
+        jobs: Jobs = [self._new_secondary_job(i, None, name)
+                      for i in self.instances if self._is_secondary(i)]
+        if not moved:
+            return jobs
+        request = proto.node_evacuate_request([i.name for i in moved], self.op.mode)
+        evac = await run_evacuation(self, name, request, moved,
                                     "Can't compute node evacuation",
                                     ignore_soft_errors=self.op.ignore_soft_errors)
         return load_evacuation(self, evac, early_release=self.op.early_release,
-                               use_nodes=True)
+                               use_nodes=True) + jobs

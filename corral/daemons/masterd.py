@@ -27,6 +27,7 @@ from corral.cmdlib import (  # noqa: F401  (registers the logical units)
     instance_query,
     instance_reinstall,
     instance_remove,
+    instance_replace_disks,
     instance_set_params,
     node,
     node_add,

@@ -6,11 +6,14 @@ over the legacy ``live`` flag; giving both is an error, as in Ganeti.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar, Final, Literal
+
+import msgspec
 
 from corral.opcodes.base import OpCode
 from corral.opcodes.params import (
     DEFAULT_SHUTDOWN_TIMEOUT,
+    DiskIndex,
     GroupName,
     InstanceName,
     InstanceShutdownTimeout,
@@ -138,3 +141,26 @@ class OpGroupEvacuate(OpCode, kw_only=True, frozen=True):
     target_groups: list[GroupName] | None = None
     sequential: bool = False
     force_failover: bool = False
+
+
+REPLACE_ON_PRIMARY: Final = "replace_on_primary"
+REPLACE_ON_SECONDARY: Final = "replace_on_secondary"
+REPLACE_NEW_SECONDARY: Final = "replace_new_secondary"
+REPLACE_AUTO: Final = "replace_auto"
+ReplaceDisksMode = Literal["replace_on_primary", "replace_on_secondary",
+                           "replace_new_secondary", "replace_auto"]
+"""Ganeti's REPLACE_DISK_PRI, _SEC, _CHG and _AUTO."""
+
+
+class OpInstanceReplaceDisks(_InstanceMobilityOp, kw_only=True, frozen=True):
+    """Replace the local storage of a mirrored instance's disks on its primary or its
+    secondary node, or move the secondary half to a new node (given, or chosen by
+    ``iallocator``); ``replace_auto`` repairs the side whose disks are faulty."""
+
+    early_release: bool = False
+    ignore_ipolicy: bool = False
+    mode: ReplaceDisksMode
+    disks: list[DiskIndex] = msgspec.field(default_factory=list)
+    remote_node: OptionalName = None
+    remote_node_uuid: OptionalUuid = None
+    iallocator: OptionalName = None

@@ -24,6 +24,7 @@ from corral.rpc.payloads import (
     AssembledDevice,
     CommandOutput,
     ConsolePayload,
+    DeviceRename,
     DeviceState,
     DeviceStatus,
     DiskDimensions,
@@ -397,6 +398,10 @@ _TABLE: tuple[RpcCall, ...] = (
     _call(
         "blockdev_find", DeviceStatus | None, S, T.NORMAL, "locate a disk; its state or null",
         Arg("disk", NodeDisk),
+    ),
+    _call(
+        "blockdev_rename", None, S, T.NORMAL, "rename block devices (logical volumes)",
+        Arg("devlist", list[DeviceRename], "[[disk, new logical id], ...]"),
     ),
     _call(
         "blockdev_getdimensions",

@@ -322,6 +322,13 @@ class DrbdSyncProgress(Payload, frozen=True, array_like=True):
     min_resync: float
 
 
+class DeviceRename(Payload, frozen=True, array_like=True):
+    """One entry of ``blockdev_rename``: ``[disk, new logical id]`` (a volume: ``[vg, lv]``)."""
+
+    disk: NodeDisk
+    unique_id: tuple[str, ...]
+
+
 class PauseResult(Payload, frozen=True, array_like=True):
     """One disk of ``blockdev_pause_resume_sync``: ``[success, error message or null]``."""
 

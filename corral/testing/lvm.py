@@ -10,7 +10,7 @@ against outputs captured from lvm2 2.03.16 in tests/data/lvm/.
 
 Simulated: ``lvcreate`` (``-L/--size``, ``-n/--name``, ``-i/--stripes``,
 ``-I``, ``-Z``, ``-W``, ``-a``, ``--yes``, ``--test``, ``--config``),
-``lvremove`` (``-f``), ``lvchange -a y|n``, ``lvextend -L [+]size`` (``--test``),
+``lvremove`` (``-f``), ``lvchange -a y|n``, ``lvrename``, ``lvextend -L [+]size`` (``--test``),
 and ``lvs``/``vgs``/``pvs`` reports with ``--noheadings``, ``--units=m``,
 ``--nosuffix``, ``--separator`` and ``-o``; extent rounding and allocation
 (see ``lvm_model``); the errors for a missing VG, a missing LV, an existing
@@ -97,14 +97,14 @@ class LvmSimulator(SimulatedTools):
         except UsageError as err:
             outcome = Outcome(stderr=err.lines, code=EXIT_CMDLINE)
         if self.state_file is not None and tool in {"lvcreate", "lvremove", "lvextend",
-                                                    "lvchange"}:
+                                                    "lvchange", "lvrename"}:
             self.state.save(self.state_file)
         return outcome.result(argv)
 
     def _handlers(self) -> dict[str, Callable[[Parsed], Outcome]]:
         return {"lvcreate": self._lvcreate, "lvremove": self._lvremove,
                 "lvchange": self._lvchange, "lvextend": self._lvextend,
-                "lvs": self._lvs, "vgs": self._vgs, "pvs": self._pvs}
+                "lvrename": self._lvrename, "lvs": self._lvs, "vgs": self._vgs, "pvs": self._pvs}
 
     # --- set-up and inspection --------------------------------------------------
     def add_vg(self, name: str, pvs: Sequence[tuple[str, int]]) -> None:
@@ -222,6 +222,38 @@ class LvmSimulator(SimulatedTools):
             found = self._lv_target(target, out)
             if found is not None and not p.flag("test"):
                 self._set_active(found[0], found[1], mode.endswith("y"))
+        return out
+
+    def _lvrename(self, p: Parsed) -> Outcome:
+        """``lvrename VG OLD NEW`` (or ``VG/OLD VG/NEW``): the data and the device link
+        follow the new name."""
+        args = list(p.args)
+        if len(args) == 2 and "/" in args[0]:
+            vg_name, _, old = args[0].partition("/")
+            new = args[1].rpartition("/")[2]
+        elif len(args) == 3:
+            vg_name, old, new = args
+        else:
+            raise UsageError(["Old and new logical volume names required",
+                              "Run `lvrename --help' for more information."])
+        out = Outcome()
+        vg = self._vg(vg_name, out)
+        if vg is None:
+            return out
+        lv = vg.lv(old)
+        if lv is None:
+            return out.err(f'Existing logical volume "{old}" not found in volume group'
+                           f' "{vg_name}"', EXIT_FAILED)
+        if vg.lv(new) is not None:
+            return out.err(f'Logical Volume "{new}" already exists in volume group'
+                           f' "{vg_name}"', EXIT_FAILED)
+        if not p.flag("test"):
+            active = lv.active
+            self._set_active(vg, lv, False)
+            self.data_file(vg.name, old).rename(self.data_file(vg.name, new))
+            lv.name = new
+            self._set_active(vg, lv, active)
+        out.out(f'Renamed "{old}" to "{new}" in volume group "{vg_name}"')
         return out
 
     def _lvextend(self, p: Parsed) -> Outcome:

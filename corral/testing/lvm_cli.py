@@ -34,6 +34,7 @@ OPTIONS: dict[str, dict[str, tuple[str, bool]]] = {
     "lvremove": {**_COMMON, "-f": ("force", False), "--force": ("force", False)},
     "lvchange": {**_COMMON, **_ACTIVATE},
     "lvextend": {**_COMMON, **_SIZE},
+    "lvrename": dict(_COMMON),
     **dict.fromkeys(("lvs", "vgs", "pvs"), _REPORT),
 }
 

@@ -285,3 +285,43 @@ def test_export_lets_in_only_its_primary(mirror_pair: MirrorPair) -> None:
         assert mirror_pair.remote.read_bytes()[8 * 512:8 * 512 + 7] != b"PRIVATE"
 
     asyncio.run(scenario())
+
+
+def test_resync_switches_to_a_new_secondary_export(mirror_pair: MirrorPair) -> None:
+    """replace-disks -n on the node: the master names another export (a new secondary's
+    half, another port) in the instance it sends; a full resync drops the old export,
+    copies the whole disk to the new one, and the runtime record keeps the new URI."""
+    hvparams = guest_hvparams()
+    new_export = "5c1d-new-secondary"
+    port = _free_port()
+    new_uri = export_uri(SECONDARY_ADDRESS, port, new_export)
+    new_disk = Disk(uuid=new_export, dev_type=DiskTemplate.MIRROR, size=DISK_MIB,
+                    iv_name="disk/0",
+                    logical_id=("loop", f"{STORAGE_DIR}/inst/{new_export}.mirror", new_uri))
+    new_file = mirror_pair.remote.parent / f"{new_export}.mirror"
+    secondary = mirror_pair.secondary_ctx
+
+    async def scenario() -> None:
+        uri = await _export(mirror_pair)
+        driver = mirror_pair.primary
+        console = await _boot(driver, _spec("mv", mirror_pair, uri, hvparams))
+        try:
+            await _wait_sync(driver, "mv", MirrorSync.IN_SYNC)
+            await _timed(console, _record_write(5, "BEFORE"), "W1")
+            await blockdev_create(secondary, new_disk, DISK_MIB, "inst", False, "", False)
+            await mirror_export_start(secondary, new_disk, SECONDARY_ADDRESS, port, "node1")
+            given = _spec("mv", mirror_pair, new_uri, hvparams)
+            await driver.mirror_resync("mv", [0], full=True, given=given)
+            await _wait_sync(driver, "mv", MirrorSync.IN_SYNC)
+            await _timed(console, _record_write(6, "AFTER"), "W2")
+            record = await driver.stored_record("mv")
+            assert record is not None
+            assert InstanceSpec.from_dict(record.instance).disks[0].uri == new_uri
+        finally:
+            await console.close()
+            await mirror_export_stop(secondary, new_disk)
+        assert new_file.read_bytes()[5 * 512:5 * 512 + 6] == b"BEFORE"
+        assert new_file.read_bytes() == mirror_pair.local.read_bytes()
+        assert mirror_pair.remote.read_bytes()[6 * 512:6 * 512 + 5] != b"AFTER"
+
+    asyncio.run(scenario())

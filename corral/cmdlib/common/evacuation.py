@@ -50,7 +50,9 @@ def log_jobs(lu: LogicalUnit[Any], jobs: Jobs) -> None:
             name = getattr(op, "instance_name", "?")
             target = getattr(op, "target_node", None) or getattr(op, "remote_node", None)
             verb = {"OP_INSTANCE_MIGRATE": "migrate", "OP_INSTANCE_FAILOVER": "fail over",
-                    "OP_INSTANCE_MOVE": "move"}.get(op.op_id, op.op_id)
+                    "OP_INSTANCE_MOVE": "move",
+                    "OP_INSTANCE_REPLACE_DISKS": "replace the secondary"}.get(op.op_id,
+                                                                              op.op_id)
             where = f"to {target}" if target else "(its job chooses the target)"
             lu.log_info(f"Instance {name}: {verb} {where}")
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+import msgspec
+
 from corral.clock import Clock
 from corral.errors import HypervisorError, ParameterError
 from corral.guestkit import build_probe_initramfs, cached_kernel
@@ -163,15 +165,26 @@ class KvmHypervisor(Hypervisor):
             return await mirror.statuses(qmp, InstanceSpec.from_dict(record.instance))
 
     async def mirror_resync(self, name: str, indices: Sequence[int] = (), *,
-                            full: bool = False) -> None:
+                            full: bool = False, given: InstanceSpec | None = None) -> None:
         """Reattach the secondaries of mirror disks ``indices`` (all if empty) and resync:
         only the regions missed while degraded, or the whole disk with ``full``.
+
+        ``given`` (the instance as the master sends it) may name other exports (a new
+        secondary node): the disks whose URI changed are switched to the new export with
+        a whole-disk copy, and the runtime record keeps the new URIs.
 
         Raises:
             HypervisorError: not running, not a mirror disk, or QEMU refused.
         """
         record = await self.require_live(name)
         spec = InstanceSpec.from_dict(record.instance)
+        if given is not None:
+            moved = mirror.with_uris(spec, given)
+            if moved != spec:
+                full = True
+                spec = moved
+                record = msgspec.structs.replace(record, instance=spec.to_dict())
+                await asyncio.to_thread(write_runtime, self.paths(name).runtime, record)
         chosen = list(indices) or [index for index, _ in mirror.mirror_disks(spec)]
         async with QmpSession(Path(record.qmp_socket)) as qmp:
             await mirror.add_tls_object(qmp, str(self.paths(name).mirror_creds))

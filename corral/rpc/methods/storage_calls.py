@@ -8,6 +8,7 @@ from typing import Any
 from corral.rpc.methods.base import NodeRef, RpcMethods
 from corral.rpc.payloads import (
     AssembledDevice,
+    DeviceRename,
     DeviceState,
     DeviceStatus,
     DiskDimensions,
@@ -112,6 +113,16 @@ class StorageCalls(RpcMethods):
     ) -> NodeResult[DeviceStatus | None]:
         """Locate a disk; its state or null."""
         return await self._single("blockdev_find", node, disk, timeout=rpc_timeout)
+
+    async def blockdev_rename(
+        self,
+        node: NodeRef,
+        devlist: list[DeviceRename],
+        *,
+        rpc_timeout: float | None = None,
+    ) -> NodeResult[None]:
+        """Rename block devices (logical volumes): ``[disk, new logical id]`` each."""
+        return await self._single("blockdev_rename", node, devlist, timeout=rpc_timeout)
 
     async def blockdev_getdimensions(
         self,

@@ -184,6 +184,20 @@ class LvmDriver(BlockDevice):
         if result.failed and await self._lv(vg, lv) is not None:
             raise DeviceCommandError.from_result(f"Cannot remove logical volume {vg}/{lv}", result)
 
+    async def rename(self, dev: DiskRef, new_id: tuple[str, ...]) -> None:
+        """Rename the volume to ``new_id`` (``(vg, lv)``, the same volume group).
+
+        Raises:
+            BlockDeviceError: another volume group, a bad name, or ``lvrename`` failed.
+        """
+        vg, lv = self._ids(dev)
+        if len(new_id) != 2 or new_id[0] != vg:
+            raise BlockDeviceError(f"Can't move a logical volume across volume groups (from"
+                                   f" {vg} to {new_id[0] if new_id else '?'})")
+        new = check_lvm_name("logical volume", str(new_id[1]))
+        await self._checked_run(["lvrename", vg, lv, new],
+                                f"Failed to rename the logical volume {vg}/{lv} to {new}")
+
     async def assemble(self, dev: DiskRef) -> DeviceInfo:
         vg, lv = self._ids(dev)
         await self._checked_run(["lvchange", "-ay", f"{vg}/{lv}"], f"Cannot activate {vg}/{lv}")

@@ -174,3 +174,34 @@ def test_bad_stripes_refused(sim: LvmSimulator, tmp_path: Path, stripes: object)
     with pytest.raises(BlockDeviceError, match="Invalid stripes"):
         asyncio.run(_driver(sim, tmp_path).create(_spec(params={"stripes": stripes})))
     assert not any(call[0] == "lvcreate" for call in sim.calls)
+
+
+def test_rename_keeps_the_data_under_the_new_name(sim: LvmSimulator, tmp_path: Path) -> None:
+    driver = _driver(sim, tmp_path)
+    info = asyncio.run(driver.create(_spec()))
+    Path(info.path).write_bytes(b"data")
+    ref = DiskRef(uuid=UUID, template=DiskTemplate.PLAIN, logical_id=info.logical_id)
+    asyncio.run(driver.rename(ref, ("xenvg", "moved")))
+    assert ("lvrename", "xenvg", info.logical_id[1], "moved") in sim.calls
+    assert asyncio.run(driver.find(ref)) is None
+    moved = DiskRef(uuid=UUID, template=DiskTemplate.PLAIN, logical_id=("xenvg", "moved"))
+    found = asyncio.run(driver.find(moved))
+    assert found is not None
+    assert found.active
+    assert Path(found.path).read_bytes()[:4] == b"data"
+
+
+def test_rename_refusals(sim: LvmSimulator, tmp_path: Path) -> None:
+    driver = _driver(sim, tmp_path)
+    info = asyncio.run(driver.create(_spec()))
+    asyncio.run(driver.create(_spec(index=1)))
+    ref = DiskRef(uuid=UUID, template=DiskTemplate.PLAIN, logical_id=info.logical_id)
+    with pytest.raises(BlockDeviceError, match="across volume groups"):
+        asyncio.run(driver.rename(ref, ("othervg", "x")))
+    with pytest.raises(BlockDeviceError, match="Invalid logical volume name"):
+        asyncio.run(driver.rename(ref, ("xenvg", "-x")))
+    with pytest.raises(DeviceCommandError, match=r'"[^"]*disk1" already exists'):
+        asyncio.run(driver.rename(ref, ("xenvg", f"{UUID}.disk1")))
+    gone = DiskRef(uuid=UUID, template=DiskTemplate.PLAIN, logical_id=("xenvg", "gone"))
+    with pytest.raises(DeviceCommandError, match='Existing logical volume "gone" not found'):
+        asyncio.run(driver.rename(gone, ("xenvg", "other")))
