@@ -17,15 +17,17 @@ from dataclasses import replace
 import msgspec
 import pytest
 
+from corral.backend.blockdev import blockdev_create
 from corral.backend.mirror_export import (
     mirror_export_start,
     mirror_export_status,
     mirror_export_stop,
 )
 from corral.clock import SystemClock
-from corral.hypervisor.base import MirrorDiskStatus, MirrorSync
+from corral.hypervisor.base import InstanceSpec, MirrorDiskStatus, MirrorSync
 from corral.hypervisor.kvm.console import SerialConsole
 from corral.hypervisor.kvm.driver import KvmHypervisor
+from corral.objects.instance import Disk, DiskTemplate
 from corral.process import SubprocessRunner
 from corral.storage.mirror import ExportState, export_status, export_uri, parse_export_uri
 from tests.guest import mirror_kit
@@ -34,6 +36,7 @@ from tests.guest.mirror_kit import (
     DISK_MIB,
     EXPORT,
     SECONDARY_ADDRESS,
+    STORAGE_DIR,
     SYNC_TIMEOUT,
     MirrorPair,
     boot,
@@ -287,13 +290,13 @@ def test_export_lets_in_only_its_primary(mirror_pair: MirrorPair) -> None:
     asyncio.run(scenario())
 
 
-def test_resync_switches_to_a_new_secondary_export(mirror_pair: MirrorPair) -> None:
+def test_resync_switches_to_a_new_secondarystart_export(mirror_pair: MirrorPair) -> None:
     """replace-disks -n on the node: the master names another export (a new secondary's
     half, another port) in the instance it sends; a full resync drops the old export,
     copies the whole disk to the new one, and the runtime record keeps the new URI."""
     hvparams = guest_hvparams()
     new_export = "5c1d-new-secondary"
-    port = _free_port()
+    port = free_port()
     new_uri = export_uri(SECONDARY_ADDRESS, port, new_export)
     new_disk = Disk(uuid=new_export, dev_type=DiskTemplate.MIRROR, size=DISK_MIB,
                     iv_name="disk/0",
@@ -302,18 +305,18 @@ def test_resync_switches_to_a_new_secondary_export(mirror_pair: MirrorPair) -> N
     secondary = mirror_pair.secondary_ctx
 
     async def scenario() -> None:
-        uri = await _export(mirror_pair)
+        uri = await start_export(mirror_pair)
         driver = mirror_pair.primary
-        console = await _boot(driver, _spec("mv", mirror_pair, uri, hvparams))
+        console = await boot(driver, mirror_spec("mv", mirror_pair, uri, hvparams))
         try:
-            await _wait_sync(driver, "mv", MirrorSync.IN_SYNC)
-            await _timed(console, _record_write(5, "BEFORE"), "W1")
+            await wait_sync(driver, "mv", MirrorSync.IN_SYNC)
+            await timed(console, record_write(5, "BEFORE"), "W1")
             await blockdev_create(secondary, new_disk, DISK_MIB, "inst", False, "", False)
             await mirror_export_start(secondary, new_disk, SECONDARY_ADDRESS, port, "node1")
-            given = _spec("mv", mirror_pair, new_uri, hvparams)
+            given = mirror_spec("mv", mirror_pair, new_uri, hvparams)
             await driver.mirror_resync("mv", [0], full=True, given=given)
-            await _wait_sync(driver, "mv", MirrorSync.IN_SYNC)
-            await _timed(console, _record_write(6, "AFTER"), "W2")
+            await wait_sync(driver, "mv", MirrorSync.IN_SYNC)
+            await timed(console, record_write(6, "AFTER"), "W2")
             record = await driver.stored_record("mv")
             assert record is not None
             assert InstanceSpec.from_dict(record.instance).disks[0].uri == new_uri
