@@ -202,3 +202,19 @@ def test_hail_places_a_mirror_instance_beside_another(make_harness: MakeHarness)
     [(disk, _)] = mirror_disks(h, "vm2")
     assert disk.nodes[0] != disk.nodes[1]
     assert any("via iallocator hail" in line for line in h.feedback)
+
+
+def test_create_and_start_serves_the_secondary_before_the_start(
+        make_harness: MakeHarness) -> None:
+    h = make_harness(cluster())
+    h.run_sync(create(start=True))
+    order = [(c.name, c.node) for c in h.rpc.calls
+             if c.name in ("blockdev_create", "instance_os_add", "mirror_export_start",
+                           "instance_start")]
+    # the disks stay active from the OS installation to the start, the export too
+    assert order == [("blockdev_create", "node2"), ("blockdev_create", "node3"),
+                     ("mirror_export_start", "node3"), ("instance_os_add", "node2"),
+                     ("instance_start", "node2")]
+    [(disk, lid)] = mirror_disks(h)
+    start = h.rpc.calls_of("mirror_export_start")[-1]
+    assert (start.args[0].uuid, start.args[1:]) == (disk.uuid, ("10.0.0.3", lid.port, "node2"))
