@@ -33,7 +33,7 @@ from corral.cmdlib.common.instances.status import check_node_online
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.iallocator import protocol as proto
 from corral.locking.levels import Level
-from corral.objects.instance import Disk, DiskTemplate
+from corral.objects.instance import AdminState, Disk, DiskTemplate
 from corral.objects.node import Node
 from corral.opcodes.mobility import (
     REPLACE_AUTO,
@@ -45,7 +45,7 @@ from corral.opcodes.mobility import (
 
 REPLACEABLE = frozenset({DiskTemplate.DRBD, DiskTemplate.MIRROR})
 """Templates whose disks replace-disks can replace."""
-MIRROR_MODES = frozenset({REPLACE_ON_SECONDARY, REPLACE_NEW_SECONDARY})
+MIRROR_MODES = frozenset({REPLACE_ON_SECONDARY, REPLACE_NEW_SECONDARY, REPLACE_AUTO})
 """The modes of ``mirror`` disks: only the secondary's halves are replaced."""
 
 
@@ -101,12 +101,12 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
         await super().check_prereq()
         inst = self.inst
         if inst.disk_template not in REPLACEABLE or not self.disks():
-            raise OpPrereqError(f"Can only run replace disks for DRBD8-based instances"
-                                f" (and mirror ones; instance {inst.name} has"
-                                f" '{inst.disk_template.value}' disks)", ErrorCode.INVAL)
+            raise OpPrereqError(f"Can only run replace disks for DRBD8-based (and mirror)"
+                                f" instances; instance {inst.name} has"
+                                f" '{inst.disk_template.value}' disks", ErrorCode.INVAL)
         if inst.disk_template is DiskTemplate.MIRROR and self.op.mode not in MIRROR_MODES:
             raise OpPrereqError(f"Instance {inst.name} has mirror disks: only their"
-                                " secondary halves can be replaced (-s, -n or -I); to"
+                                " secondary halves can be replaced (-s, -n, -I or -a); to"
                                 " replace the primary's, migrate or fail over to the"
                                 " secondary first", ErrorCode.INVAL)
         secondaries = self.cfg.instance_secondary_nodes(inst)
@@ -114,6 +114,7 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
             raise OpPrereqError(f"The instance has a strange layout, expected one secondary"
                                 f" but found {len(secondaries)}", ErrorCode.FAULT)
         self.old_secondary = self.cfg.nodes[secondaries[0]]
+        self._check_locked(self.primary(), self.old_secondary)
         if self.op.mode == REPLACE_NEW_SECONDARY:
             self.plan = await self._plan_new_secondary(self.old_secondary)
         elif self.op.mode == REPLACE_AUTO:
@@ -121,6 +122,17 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
         else:
             self.plan = self._plan_local(self.old_secondary, self._indices(self.op.disks))
         self._keep_locks(self.plan)
+
+    def _check_locked(self, *nodes: Node) -> None:
+        """The instance's nodes are the ones locked (it may have moved meanwhile)."""
+        if not self.lock_owner:
+            return
+        owned = self.ctx.locks.owned(self.lock_owner, Level.NODE)
+        missing = [n.name for n in nodes if n.name not in owned]
+        if missing:
+            raise OpPrereqError(f"Instance {self.inst.name} moved to node(s)"
+                                f" {', '.join(missing)} while waiting for locks; please"
+                                " retry", ErrorCode.STATE)
 
     def _indices(self, wanted: list[int]) -> tuple[int, ...]:
         count = len(self.disks())
@@ -139,7 +151,23 @@ class LUInstanceReplaceDisks(InstanceLU[Any]):
         return ReplacePlan(self.inst, disks, target, other,
                            early_release=self.op.early_release)
 
+    async def _plan_auto_mirror(self, secondary: Node) -> ReplacePlan:
+        """The degraded mirror disks, as the running primary's QEMU reports them."""
+        inst, primary = self.inst, self.primary()
+        if inst.admin_state is not AdminState.UP or primary.offline:
+            raise OpPrereqError(f"Instance {inst.name} is not running: only its running"
+                                " primary knows which mirror disks are degraded; use -s"
+                                " or -n", ErrorCode.STATE)
+        result = await self.ctx.rpc.instance_mirror_status(primary, self.bundle())
+        if not result.ok:
+            raise OpPrereqError(f"Failed to get disk status from node {primary.name}:"
+                                f" {result.fail_msg}", ErrorCode.ENVIRON)
+        degraded = tuple(s.index for s in result.payload or [] if s.state == "degraded")
+        return self._plan_for(secondary, primary, degraded)
+
     async def _plan_auto(self, secondary: Node) -> ReplacePlan:
+        if self.inst.disk_template is DiskTemplate.MIRROR:
+            return await self._plan_auto_mirror(secondary)
         await self._check_activated()
         disks, primary = self.disks(), self.primary()
         on_primary = await faulty_disks(self, self.inst, disks, primary)

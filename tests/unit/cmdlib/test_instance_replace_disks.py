@@ -236,7 +236,7 @@ def test_only_mirrored_instances(make_harness: MakeHarness) -> None:
     h.run_sync(create(name="p1", node="node1", disk_template="plain"))
     op = OpInstanceReplaceDisks(instance_name="p1", mode="replace_on_secondary")
     expect_failure(h, op, code=ErrorCode.INVAL,
-                   match="Can only run replace disks for DRBD8-based instances")
+                   match="Can only run replace disks for DRBD8-based (and mirror) instances")
 
 
 # --- replace_on_secondary / replace_on_primary ---------------------------------------------

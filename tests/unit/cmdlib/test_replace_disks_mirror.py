@@ -130,12 +130,41 @@ def test_a_copy_that_stays_degraded_fails(make_harness: MakeHarness) -> None:
         h.run_sync(replace("replace_on_secondary"))
 
 
-@pytest.mark.parametrize("mode", ["replace_on_primary", "replace_auto"])
-def test_primary_and_auto_modes_are_refused(make_harness: MakeHarness,
-                                            mode: ReplaceDisksMode) -> None:
+def test_primary_mode_is_refused(make_harness: MakeHarness) -> None:
     h = ready(make_harness)
-    expect_failure(h, replace(mode), code=ErrorCode.INVAL,
+    expect_failure(h, replace("replace_on_primary"), code=ErrorCode.INVAL,
                    match="only their secondary halves can be replaced")
+
+
+def test_auto_rebuilds_the_degraded_disks(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    h.run_sync(create(name="two", disks=[{"size": 64}, {"size": 64}]))
+    inst = h.data.instance_by_name("two")
+    assert inst is not None
+    asyncio.run(h.writer.commit(inst.evolve(h.clock.now(), admin_state=AdminState.UP)))
+    h.rpc.reset()
+    states = iter([[MirrorDiskSync(index=0, state="in_sync"),
+                    MirrorDiskSync(index=1, state="degraded", error="gone")]])
+    h.rpc.script("instance_mirror_status", fn=lambda node, args: next(states, [
+        MirrorDiskSync(index=0, state="in_sync"), MirrorDiskSync(index=1, state="in_sync")]))
+    h.run_sync(OpInstanceReplaceDisks(instance_name="two", mode="replace_auto"))
+    created = [c.args[0].iv_name for c in h.rpc.calls_of("blockdev_create")]
+    assert created == ["disk/1"]
+    [resync] = h.rpc.calls_of("instance_mirror_resync")
+    assert resync.args[1:] == ([1], True)
+
+
+def test_auto_with_nothing_degraded_says_so(make_harness: MakeHarness) -> None:
+    h = ready(make_harness)
+    h.run_sync(replace("replace_auto"))
+    assert "No disks need replacement for instance 'vm1.example.com'" in h.feedback
+    assert h.rpc.calls_of("blockdev_create") == []
+
+
+def test_auto_needs_a_running_instance(make_harness: MakeHarness) -> None:
+    h = ready(make_harness, running=False)
+    expect_failure(h, replace("replace_auto"), code=ErrorCode.STATE,
+                   match="is not running: only its running primary knows")
 
 
 def test_not_enough_space_for_the_new_half(make_harness: MakeHarness) -> None:

@@ -1,6 +1,7 @@
 """Replacing the secondary half of ``mirror`` disks (Corral's user-space RAID1).
 
-* :func:`rebuild_secondary` (``replace_on_secondary``): the secondary's exports stop,
+* :func:`rebuild_secondary` (``replace_on_secondary``, and ``replace_auto`` for the disks
+  the running primary reports degraded): the secondary's exports stop,
   its files are removed and made again (empty), the exports start again, and the
   running primary's QEMU copies the whole of each disk to them
   (``instance_mirror_resync`` with ``full``).
