@@ -26,9 +26,11 @@ from bench import (
     bench_masterd_jobs,
     bench_masterd_rss,
     bench_migration,
+    bench_mirror_failover,
     bench_mirror_write,
     bench_node_migrate,
     bench_rapi,
+    bench_replace_disks,
     bench_wide_filter,
 )
 from bench.common import (
@@ -80,6 +82,8 @@ BENCHMARKS = [
     Benchmark("allocator", bench_allocator.run, 300),
     Benchmark("node_migrate", bench_node_migrate.run, 300),
     Benchmark("mirror_write", bench_mirror_write.run, 300),
+    Benchmark("mirror_failover", bench_mirror_failover.run, 300),
+    Benchmark("replace_disks", bench_replace_disks.run, 300),
 ]
 
 
