@@ -290,7 +290,7 @@ def test_export_lets_in_only_its_primary(mirror_pair: MirrorPair) -> None:
     asyncio.run(scenario())
 
 
-def test_resync_switches_to_a_new_secondarystart_export(mirror_pair: MirrorPair) -> None:
+def test_resync_switches_to_a_new_secondary_export(mirror_pair: MirrorPair) -> None:
     """replace-disks -n on the node: the master names another export (a new secondary's
     half, another port) in the instance it sends; a full resync drops the old export,
     copies the whole disk to the new one, and the runtime record keeps the new URI."""
