@@ -37,6 +37,7 @@ from corral.objects.ipolicy import small_instance_ipolicy
 from corral.process import SubprocessRunner
 from corral.rapi.auth import ha1
 from corral.serde import atomic_write
+from corral.storage.mirror import recorded_exports, stop_export
 from corral.vcluster import guest
 
 STATE_FILE = "vcluster.json"
@@ -331,6 +332,9 @@ def down(directory: Path, feedback: Callable[[str], None] = print) -> None:
             layout = NodeLayout(Path(node.root))
             for name in asyncio.run(_stop_guests(layout)):
                 feedback(f"Stopped instance {name} on {node.name}")
+            for name in recorded_exports(layout):
+                if stop_export(layout, name):
+                    feedback(f"Stopped mirror export {name} on {node.name}")
             stop_daemon(layout.pid_file("corral-masterd"), MASTERD_MATCH, 15.0)
             stop_daemon(layout.pid_file("corral-noded"), NODED_MATCH, 15.0)
         remove_bridge(vc)

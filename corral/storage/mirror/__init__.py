@@ -13,6 +13,7 @@ from corral.storage.mirror.export import (
     export_status,
     export_uri,
     parse_export_uri,
+    recorded_exports,
     start_export,
     stop_export,
     write_creds_dir,
@@ -21,5 +22,5 @@ from corral.storage.mirror.local import MirrorStorage
 
 __all__ = [
     "ExportRecord", "ExportState", "MirrorStorage", "export_status", "export_uri",
-    "parse_export_uri", "start_export", "stop_export", "write_creds_dir",
+    "parse_export_uri", "recorded_exports", "start_export", "stop_export", "write_creds_dir",
 ]

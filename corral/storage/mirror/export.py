@@ -86,6 +86,15 @@ def mirror_run_dir(layout: NodeLayout) -> Path:
     return layout.run_dir / "mirror"
 
 
+def recorded_exports(layout: NodeLayout) -> list[str]:
+    """Names of the exports the node has a record of (running or left by a crash)."""
+    run = mirror_run_dir(layout)
+    if not run.is_dir():
+        return []
+    return sorted(p.name.removesuffix(".export") for p in run.glob("*.export")
+                  if _NAME.match(p.name.removesuffix(".export")))
+
+
 def _paths(layout: NodeLayout, name: str) -> tuple[Path, Path, Path]:
     """Record, pid file and x509 directory of export ``name``."""
     if not _NAME.match(name):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from corral.errors import BlockDeviceError
@@ -24,10 +26,11 @@ from corral.storage.mirror import (
     export_status,
     export_uri,
     parse_export_uri,
+    recorded_exports,
     stop_export,
     write_creds_dir,
 )
-from corral.storage.mirror.export import ExportRecord, export_argv
+from corral.storage.mirror.export import ExportRecord, export_argv, mirror_run_dir
 from tests.support.connections import joined_layout
 
 URI = "nbd+tls://192.0.2.7:11000/3f1c"
@@ -111,6 +114,23 @@ def test_unknown_export_is_stopped(tmp_path: Path) -> None:
     assert stop_export(layout, "d0") is False
     with pytest.raises(BlockDeviceError, match="Invalid mirror export name"):
         export_status(layout, "../d0")
+
+
+def test_exports_left_by_a_crash_are_found_and_cleaned(tmp_path: Path) -> None:
+    """What ``corral vcluster down`` relies on: every recorded export is listed, and a
+    record whose daemon is gone is removed without signalling anything."""
+    layout = NodeLayout(tmp_path)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    record = ExportRecord(name="d0", path="/srv/disks/d0", address="127.0.0.12", port=11000,
+                          client="node1", pid=gone.pid, argv=("qemu-storage-daemon",))
+    run = mirror_run_dir(layout)
+    run.mkdir(parents=True)
+    (run / "d0.export").write_bytes(msgspec.json.encode(record))
+    (run / "notes.txt").write_text("not an export")
+    assert recorded_exports(layout) == ["d0"]
+    assert stop_export(layout, "d0") is False
+    assert recorded_exports(layout) == []
 
 
 def _job(status: str, *, ready: bool = True, offset: int = 8, length: int = 8,
