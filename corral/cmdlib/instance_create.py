@@ -33,6 +33,7 @@ from corral.cmdlib.common.allocation import (
     disk_space_needs,
 )
 from corral.cmdlib.common.instances.bundle import build_bundle, instance_node_names
+from corral.cmdlib.common.instances.disk_sync import wait_for_sync
 from corral.cmdlib.common.instances.disks import (
     MIRRORED,
     assemble_disks,
@@ -60,7 +61,7 @@ from corral.locking.levels import ALL_SET, AllSet, Level
 from corral.locking.plan import LockPlan, exclusive, shared
 from corral.objects import ipolicy as policy
 from corral.objects.config_data import Kind
-from corral.objects.instance import AdminState, Instance
+from corral.objects.instance import AdminState, DiskTemplate, Instance
 from corral.objects.names import InvalidName, check_name
 from corral.objects.node import Node
 from corral.opcodes.instance import OpInstanceCreate
@@ -257,6 +258,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
         self.log_info(f"adding instance {inst.name} to cluster config")
         await self.commit(inst, *disks, *spec.children)
         self.release_level(Level.NODE_RES)
+        await self._check_sync(inst)
         if self._installs():
             await self._install(inst)
         if self.start:
@@ -281,6 +283,29 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
             await remove_disks(self, inst, spec.disks, children=spec.children)
             raise OpExecError("There are some degraded disks for this instance") from err
 
+    async def _check_sync(self, inst: Instance) -> None:
+        """Wait for new DRBD disks to sync (``wait_for_sync``), or at least see that none
+        is degraded (still syncing is fine); degraded disks undo the creation (Ganeti's)."""
+        spec = self.spec
+        assert spec is not None
+        drbd = [d for d in spec.disks if d.dev_type is DiskTemplate.DRBD]
+        if not drbd or any(spec.adopted):
+            return
+        if await wait_for_sync(self, inst, drbd, oneshot=not self.op.wait_for_sync):
+            return
+        self.log_warning("The new disks of the instance are degraded: removing it")
+        await self._forget(inst)
+        raise OpExecError("There are some degraded disks for this instance")
+
+    async def _forget(self, inst: Instance) -> None:
+        """Remove the new instance's disks from its nodes and the instance from the
+        configuration."""
+        spec = self.spec
+        assert spec is not None
+        await remove_disks(self, inst, spec.disks)
+        await self.commit(removed=[(Kind.INSTANCE, inst.uuid),
+                                   *((Kind.DISK, d.uuid) for d in (*spec.disks, *spec.children))])
+
     async def _install(self, inst: Instance) -> None:
         spec = self.spec
         assert spec is not None
@@ -295,9 +320,7 @@ class LUInstanceCreate(LogicalUnit[OpInstanceCreate]):
                 await shutdown_disks(self, inst, disks)
             return
         await shutdown_disks(self, inst, disks)
-        await remove_disks(self, inst, disks)
-        await self.commit(removed=[(Kind.INSTANCE, inst.uuid),
-                                   *((Kind.DISK, d.uuid) for d in (*disks, *spec.children))])
+        await self._forget(inst)
         raise OpExecError(f"Could not add os for instance {inst.name} on node {node.name}:"
                           f" {result.fail_msg}")
 

@@ -20,6 +20,7 @@ from corral.locking.levels import Level
 from corral.objects import DiskTemplate, Node
 from corral.objects.instance import Disk
 from corral.opcodes.instance import OpInstanceCreate, OpInstanceQueryData, OpInstanceRemove
+from corral.rpc.payloads import MirrorStatus
 from corral.rpc.results import NodeResult
 from tests.support.config import ConfigBuilder, instance_cluster
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure, requested
@@ -283,6 +284,47 @@ def test_a_failed_creation_removes_everything_made(make_harness: MakeHarness) ->
     h.rpc.script("blockdev_create", fn=_fail_drbd_on("none"))
     h.run_sync(create())
     assert (the_disk(h)[1].port, the_disk(h)[1].primary_minor) == (11001, 1)
+
+
+def _mirror_status(percents: list[float | None], degraded: bool = False) -> Any:
+    """Answers of the primary's ``blockdev_getmirrorstatus``, one per poll, then in sync."""
+    left = list(percents)
+
+    def answer(node: Node, args: tuple[Any, ...]) -> list[MirrorStatus]:
+        percent = left.pop(0) if left else None
+        return [MirrorStatus(dev_path="/dev/drbd0", major=147, minor=0, sync_percent=percent,
+                             estimated_time=None if percent is None else 4,
+                             is_degraded=degraded or percent is not None, ldisk_status=0)
+                for _ in args[0]]
+    return answer
+
+
+def test_creation_waits_for_the_sync_with_progress(make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    h.rpc.script("blockdev_getmirrorstatus", fn=_mirror_status([12.5, 60.0]))
+    h.run_sync(create())
+    assert [c.node for c in h.rpc.calls_of("blockdev_getmirrorstatus")] == ["node1"] * 3
+    assert " - INFO: - device disk/0: 12.50% done, 4s remaining (estimated)" in h.feedback
+    assert " - INFO: Instance db1.example.com's disks are in sync" in h.feedback
+
+
+def test_no_wait_for_sync_looks_once(make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    h.rpc.script("blockdev_getmirrorstatus", fn=_mirror_status([12.5, 60.0]))
+    h.run_sync(create(wait_for_sync=False))
+    assert len(h.rpc.calls_of("blockdev_getmirrorstatus")) == 1
+    assert h.data.instance_by_name(NAME) is not None
+
+
+def test_degraded_new_disks_undo_the_creation(make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    h.rpc.script("blockdev_getmirrorstatus", fn=_mirror_status([], degraded=True))
+    with pytest.raises(OpExecError, match="There are some degraded disks for this instance"):
+        h.run_sync(create())
+    assert h.data.instance_by_name(NAME) is None
+    assert sorted(c.node for c in h.rpc.calls_of("blockdev_remove")) == ["node1", "node2"]
+    assert h.data.disks == {}
+    h.assert_persisted()
 
 
 # --- removal and the DRBD map --------------------------------------------------------
