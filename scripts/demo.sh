@@ -28,9 +28,9 @@ if ! grep -qx web1 <<<"$existing"; then
   run gnt-instance add -t file --disk 0:size=64M -o busybox+default -H chroot -n node2 web1
 fi
 if ! grep -qx vm1 <<<"$existing"; then
-  say "A KVM/QEMU instance on node3 (Debian cloud kernel, busybox root; TCG when KVM is unusable)"
-  run gnt-instance add -t file --disk 0:size=128M -o busybox+default -H kvm \
-      -B maxmem=256,minmem=256 -n node3 vm1
+  say "A KVM/QEMU instance on node3 whose disk is mirrored to node2 (Corral's network RAID1: every guest write is on both nodes before the guest sees it done)"
+  run gnt-instance add -t mirror --disk 0:size=128M -o busybox+default -H kvm \
+      -B maxmem=256,minmem=256 -n node3:node2 vm1
 fi
 
 say "The instances"
@@ -63,8 +63,9 @@ PY
 ask_guest "$(gnt-instance list --no-headers -o pnode vm1)"
 
 if [ "$(gnt-instance list --no-headers -o pnode vm1)" = node3 ]; then
-  say "Live migration of vm1 to node2: its disk (node-local file storage) is mirrored over NBD while it runs, then its memory"
-  run gnt-instance migrate -f -n node2 vm1
+  say "Live migration of vm1 to node2, its mirror: node2 already holds the disk, so only the memory moves and the two nodes swap roles"
+  run gnt-instance migrate -f vm1
+  run gnt-instance info vm1 | grep -E "primary|secondar|on (primary|secondary):"
   printf '$ (the guest again, now on node2: same uptime clock, no reboot)\n'
   ask_guest node2
 fi
@@ -92,12 +93,14 @@ The cluster and its instances keep running. Next steps:
   gnt-instance console web1       # a shell inside the chroot instance
   gnt-instance info vm1           # disks, NICs, parameters
   gnt-instance reboot vm1 ; gnt-instance shutdown web1 ; gnt-instance startup web1
-  gnt-instance migrate -n node3 vm1   # live again, back to node3 with its disk
+  gnt-instance migrate vm1        # live again, back to node3 (its mirror)
+  gnt-instance failover --ignore-consistency vm1   # after its primary died: up on the mirror
+  gnt-instance replace-disks -n node1 vm1   # move vm1's mirror copy to node1 while it runs
   gnt-node migrate node2          # empty a node for maintenance (gnt-node evacuate, failover)
   gnt-instance migrate db1        # drbd: dual-primary while it moves, back to node1
   gnt-instance replace-disks -n node3 db1   # move db1's mirror half from node1 to node3
-  gnt-instance add -t mirror --disk 0:size=128M -o busybox+default -H kvm -B maxmem=256,minmem=256 -n node1:node3 vm2
-                                  # Corral's own network RAID1: every write on node1 and node3
+  gnt-instance add -t file --disk 0:size=128M -o busybox+default -H kvm -B maxmem=256,minmem=256 -n node1 vm2
+  gnt-instance migrate -n node3 vm2   # a node-local disk copied over NBD while the guest runs
   gnt-instance add -t diskless -o noop -H fake --no-nics -n node1 f1   # a fake instance
   gnt-cluster info ; gnt-job list ; gnt-os list
   make demo-down                  # stop every instance and daemon, remove $DIR
