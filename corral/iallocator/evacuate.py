@@ -12,7 +12,7 @@ Among the nodes that fit, the one with the most free memory wins; every placemen
 before the next instance is placed (stopped instances too, as if they started), so the
 instances spread. The job of each instance follows :mod:`corral.iallocator.moves`.
 
-A DRBD instance leaves its primary node (``primary-only``) for its secondary, the one node
+A DRBD or mirror instance leaves its primary node (``primary-only``) for its secondary, the one node
 it can go to, if that node fits; finding it a new secondary (``secondary-only``, ``all``,
 ``change-group``) is not supported yet.
 """
@@ -66,7 +66,7 @@ class _Move:
     """Node names it must not go to."""
     group_changes: bool
     only: str | None = None
-    """The one node it can go to (a DRBD instance's secondary)."""
+    """The one node it can go to (a DRBD or mirror instance's secondary)."""
 
 
 def _running(entry: Mapping[str, Any]) -> bool:

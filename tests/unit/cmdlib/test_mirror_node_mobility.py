@@ -1,0 +1,89 @@
+"""Mirror instances emptied off a node: ``gnt-node migrate`` and ``evacuate -p`` send them
+to their secondary (never an allocator's choice), ``evacuate -s`` moves their secondary
+half with replace-disks, and the hooks of their moves name the secondaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from corral.cmdlib import node_evacuate, node_migrate  # noqa: F401
+from corral.objects import AdminState
+from corral.opcodes.codec import decode_opcode
+from corral.opcodes.mobility import (
+    REPLACE_NEW_SECONDARY,
+    OpInstanceFailover,
+    OpInstanceMigrate,
+    OpNodeEvacuate,
+    OpNodeMigrate,
+)
+from tests.support.evacuation import moves_of
+from tests.support.lu_harness import LuHarness, MakeHarness
+from tests.unit.cmdlib.test_mirror_mobility import cluster, harness, swapped_to_node3, the_disk
+
+
+def hooks_env(h: LuHarness, path: str) -> dict[str, Any]:
+    env: dict[str, Any] = next(c.args[2] for c in h.rpc.calls_of("hooks_runner")
+                               if c.args[:2] == (path, "pre"))
+    return env
+
+
+def test_node_migrate_sends_mirror_instances_to_their_secondary(
+        make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    result = h.run_sync(OpNodeMigrate(node_name="node2", iallocator="corral"))
+    assert moves_of(result) == [("OP_INSTANCE_MIGRATE", "vm1", "node3")]
+    [[op]] = result["jobs"]
+    assert op["iallocator"] is None
+    h.run_sync(decode_opcode(op))
+    swapped_to_node3(h)
+
+
+def test_node_migrate_of_a_stopped_mirror_instance_fails_it_over(
+        make_harness: MakeHarness) -> None:
+    h = harness(make_harness, cluster(AdminState.DOWN))
+    h.rpc.script("instance_info", payload=None)
+    result = h.run_sync(OpNodeMigrate(node_name="node2"))
+    assert moves_of(result) == [("OP_INSTANCE_FAILOVER", "vm1", "node3")]
+    h.run_sync(decode_opcode(result["jobs"][0][0]))
+    swapped_to_node3(h)
+
+
+def test_node_evacuate_of_primaries_uses_the_secondary(make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="primary-only",
+                                       iallocator="corral"))
+    assert moves_of(result) == [("OP_INSTANCE_MIGRATE", "vm1", "node3")]
+    h.run_sync(decode_opcode(result["jobs"][0][0]))
+    swapped_to_node3(h)
+
+
+def test_node_evacuate_of_secondaries_replaces_the_secondary(
+        make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node3", mode="secondary-only",
+                                       remote_node="node1"))
+    [[op]] = result["jobs"]
+    assert (op["OP_ID"], op["instance_name"], op["mode"], op["remote_node"]) == (
+        "OP_INSTANCE_REPLACE_DISKS", "vm1", REPLACE_NEW_SECONDARY, "node1")
+    h.run_sync(decode_opcode(op))
+    disk, lid = the_disk(h)
+    assert disk.nodes == ("node-node2", "node-node1")
+    assert lid.address == "10.0.0.1"
+
+
+def test_migration_hooks_name_the_secondaries(make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    h.run_sync(OpInstanceMigrate(instance_name="vm1"))
+    env = hooks_env(h, "instance-migrate")
+    assert (env["GANETI_OLD_PRIMARY"], env["GANETI_NEW_PRIMARY"]) == ("node2", "node3")
+    assert (env["GANETI_OLD_SECONDARY"], env["GANETI_NEW_SECONDARY"]) == ("node3", "node2")
+    assert env["GANETI_MIGRATE_LIVE"] == "True"
+
+
+def test_failover_hooks_name_the_secondaries(make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    h.run_sync(OpInstanceFailover(instance_name="vm1"))
+    env = hooks_env(h, "instance-failover")
+    assert (env["GANETI_OLD_PRIMARY"], env["GANETI_NEW_PRIMARY"]) == ("node2", "node3")
+    assert (env["GANETI_OLD_SECONDARY"], env["GANETI_NEW_SECONDARY"]) == ("node3", "node2")
+    assert env["GANETI_INSTANCE_SECONDARIES"] == "node3"
