@@ -278,3 +278,48 @@ def _resynced_when_back(live: LiveCluster, name: str) -> None:
     took = _wait("the resync to the old primary", lambda: _in_sync(live, name, 2),
                  SYNC_TIMEOUT)
     _times(f"{name} old primary back", revive_and_activate=asked, resync_wait=took)
+
+
+def _halves_equal(live: LiveCluster, name: str, first: str, second: str) -> bool:
+    ours, theirs = _halves(live, name, first), _halves(live, name, second)
+    return len(ours) == len(theirs) == 1 and ours[0].read_bytes() == theirs[0].read_bytes()
+
+
+def test_node_migrate_and_secondary_evacuation_of_a_mirror_instance(
+        live: LiveCluster, mirrored: str) -> None:
+    """``gnt-node migrate`` of the primary sends the instance to its secondary (memory only);
+    ``gnt-node evacuate -s -n node1`` of the new secondary (the old primary) moves its
+    halves to node1, which serves them in sync."""
+    token = os.urandom(4).hex().upper()
+    began = time.monotonic()
+    out = _gnt(live, "gnt-node", "migrate", "-f", PRIMARY)
+    migrate = time.monotonic() - began
+    assert f"* moving the disk exports from {SECONDARY} to {PRIMARY}" in out, out
+    assert "disk copy" not in out, out
+    info = _info(live, mirrored)
+    assert f"primary: {SECONDARY}" in info, info
+    assert f"secondaries: {PRIMARY}" in info, info
+    assert _qemu_pid(live, SECONDARY, mirrored) is not None
+    assert _qemu_pid(live, PRIMARY, mirrored) is None
+    began = time.monotonic()
+    out = _gnt(live, "gnt-node", "evacuate", "-f", "-s", "-n", "node1", PRIMARY, timeout=300)
+    evacuate = time.monotonic() - began
+    assert "Adding new local storage on node1 for disk/0" in out, out
+    assert f"Instance {mirrored}'s disks are in sync" in out, out
+    synced = _wait("node1's copy", lambda: _halves_equal(live, mirrored, SECONDARY, "node1"),
+                   SYNC_TIMEOUT)
+    info = _info(live, mirrored)
+    assert f"primary: {SECONDARY}" in info, info
+    assert "secondaries: node1" in info, info
+    assert "in sync" in info, info
+    assert "*DEGRADED*" not in info, info
+    assert _halves(live, mirrored, PRIMARY) == []
+    assert list(mirror_run_dir(_layout(live, PRIMARY)).glob("*.export")) == []
+    _write_marker(live, SECONDARY, mirrored, f"ON-NODE1-{token}")
+    assert marker_in(_halves(live, mirrored, "node1")[0], f"ON-NODE1-{token}")
+    _times(f"{mirrored} node operations", node_migrate=migrate, evacuate_secondary=evacuate,
+           sync_wait=synced)
+
+
+def marker_in(path: Path, marker: str) -> bool:
+    return marker.encode() in path.read_bytes()
