@@ -4,9 +4,13 @@ half with replace-disks, and the hooks of their moves name the secondaries."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import pytest
+
 from corral.cmdlib import node_evacuate, node_migrate  # noqa: F401
+from corral.errors import ErrorCode, OpExecError
 from corral.objects import AdminState
 from corral.opcodes.codec import decode_opcode
 from corral.opcodes.mobility import (
@@ -17,7 +21,7 @@ from corral.opcodes.mobility import (
     OpNodeMigrate,
 )
 from tests.support.evacuation import moves_of
-from tests.support.lu_harness import LuHarness, MakeHarness
+from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
 from tests.unit.cmdlib.test_mirror_mobility import cluster, harness, swapped_to_node3, the_disk
 
 
@@ -87,3 +91,43 @@ def test_failover_hooks_name_the_secondaries(make_harness: MakeHarness) -> None:
     assert (env["GANETI_OLD_PRIMARY"], env["GANETI_NEW_PRIMARY"]) == ("node2", "node3")
     assert (env["GANETI_OLD_SECONDARY"], env["GANETI_NEW_SECONDARY"]) == ("node3", "node2")
     assert env["GANETI_INSTANCE_SECONDARIES"] == "node3"
+
+
+def test_node_evacuate_of_all_moves_both_halves_off_the_node(
+        make_harness: MakeHarness) -> None:
+    """The instance migrates to its secondary, then its secondary half moves to node1."""
+    h = harness(make_harness)
+    result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="all", iallocator="corral"))
+    [[migrate, replace]] = result["jobs"]
+    assert (migrate["OP_ID"], migrate["target_node"]) == ("OP_INSTANCE_MIGRATE", "node3")
+    assert (replace["OP_ID"], replace["mode"], replace["remote_node"]) == (
+        "OP_INSTANCE_REPLACE_DISKS", REPLACE_NEW_SECONDARY, "node1")
+    h.run_sync(decode_opcode(migrate))
+    h.run_sync(decode_opcode(replace))
+    disk, lid = the_disk(h)
+    assert h.data.instances["inst-vm1"].primary_node == "node-node3"
+    assert disk.nodes == ("node-node3", "node-node1")
+    assert lid.address == "10.0.0.1"
+
+
+def test_node_evacuate_of_all_needs_a_node_for_the_new_secondary(
+        make_harness: MakeHarness) -> None:
+    b = cluster()
+    b.data.put(b.data.nodes["node-node1"].evolve(0, drained=True))
+    h = harness(make_harness, b)
+    with pytest.raises(OpExecError, match=re.escape(
+            "Unable to evacuate instances vm1 (No node of its group can take its new"
+            " secondary")):
+        h.run_sync(OpNodeEvacuate(node_name="node2", mode="all", iallocator="corral"))
+
+
+def test_node_evacuate_to_another_remote_node_than_the_secondary_is_refused(
+        make_harness: MakeHarness) -> None:
+    h = harness(make_harness)
+    expect_failure(h, OpNodeEvacuate(node_name="node2", mode="primary-only",
+                                     remote_node="node1"), code=ErrorCode.INVAL,
+                   match="Instance vm1 has mirror disks: it can only leave node node2 for its"
+                         " secondary node node3, not node1")
+    result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="primary-only",
+                                       remote_node="node3"))
+    assert moves_of(result) == [("OP_INSTANCE_MIGRATE", "vm1", "node3")]
