@@ -289,7 +289,8 @@ def test_node_migrate_and_secondary_evacuation_of_a_mirror_instance(
         live: LiveCluster, mirrored: str) -> None:
     """``gnt-node migrate`` of the primary sends the instance to its secondary (memory only);
     ``gnt-node evacuate -s -n node1`` of the new secondary (the old primary) moves its
-    halves to node1, which serves them in sync."""
+    halves to node1, which serves them in sync; ``gnt-node failover`` of the primary
+    restarts the instance on node1."""
     token = os.urandom(4).hex().upper()
     began = time.monotonic()
     out = _gnt(live, "gnt-node", "migrate", "-f", PRIMARY)
@@ -317,8 +318,21 @@ def test_node_migrate_and_secondary_evacuation_of_a_mirror_instance(
     assert list(mirror_run_dir(_layout(live, PRIMARY)).glob("*.export")) == []
     _write_marker(live, SECONDARY, mirrored, f"ON-NODE1-{token}")
     assert marker_in(_halves(live, mirrored, "node1")[0], f"ON-NODE1-{token}")
+    # gnt-node failover of the primary: the instance restarts on its secondary, node1
+    log = instance_paths(_layout(live, "node1"), mirrored).serial_log
+    since = len(log.read_text(errors="replace")) if log.exists() else 0
+    began = time.monotonic()
+    _gnt(live, "gnt-node", "failover", "-f", SECONDARY)
+    failover = time.monotonic() - began
+    _wait("the guest on node1", lambda: _booted(live, "node1", mirrored, since), 120)
+    info = _info(live, mirrored)
+    assert "primary: node1" in info, info
+    assert f"secondaries: {SECONDARY}" in info, info
+    assert _qemu_pid(live, SECONDARY, mirrored) is None
+    _wait("node3's copy", lambda: _halves_equal(live, mirrored, "node1", SECONDARY),
+          SYNC_TIMEOUT)
     _times(f"{mirrored} node operations", node_migrate=migrate, evacuate_secondary=evacuate,
-           sync_wait=synced)
+           sync_wait=synced, node_failover=failover)
 
 
 def marker_in(path: Path, marker: str) -> bool:
