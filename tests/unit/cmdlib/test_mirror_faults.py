@@ -8,15 +8,28 @@ from typing import Any
 import msgspec
 import pytest
 
-from corral.cmdlib import instance_set_params  # noqa: F401
+from corral.cli.instance_info import device_status
+from corral.cmdlib import instance_query, instance_set_params  # noqa: F401
 from corral.cmdlib.common.instances.mirror import MirrorLogicalId
-from corral.errors import ErrorCode
+from corral.errors import ErrorCode, OpExecError
 from corral.objects import AdminState
 from corral.objects.node import Node
-from corral.opcodes.instance import OpInstanceSetParams
+from corral.opcodes.instance import (
+    OpInstanceActivateDisks,
+    OpInstanceQueryData,
+    OpInstanceSetParams,
+)
+from corral.rpc.payloads import DeviceStatus, MirrorDiskSync
 from tests.support.lu_harness import MakeHarness, expect_failure
 from tests.unit.cmdlib import test_mirror_mobility as mobility
-from tests.unit.cmdlib.test_cmdlib_instance_mirror import STORAGE, cluster, create
+from tests.unit.cmdlib import test_replace_disks_mirror as replacing
+from tests.unit.cmdlib.test_cmdlib_instance_mirror import (
+    NAME,
+    STORAGE,
+    cluster,
+    create,
+    mirror_disks,
+)
 
 
 def file_free(free: int) -> Any:
@@ -86,3 +99,45 @@ def test_a_disk_added_needs_space_on_the_secondary(make_harness: MakeHarness) ->
     expect_failure(h, add_disk(), code=ErrorCode.NORES,
                    match="Not enough disk space on target node node3")
     assert h.rpc.calls_of("blockdev_create") == []
+
+
+# --- a resync cut half-way ------------------------------------------------------------------
+
+def sync_answers(*states: tuple[str, int]) -> Any:
+    """instance_mirror_status answers: disk 0 in (state, done of 100) in turn, the last one
+    from then on."""
+    seen: list[int] = []
+
+    def answer(node: Node, args: tuple[Any, ...]) -> list[MirrorDiskSync]:
+        state, done = states[min(len(seen), len(states) - 1)]
+        seen.append(done)
+        return [MirrorDiskSync(index=0, state=state, done=done, total=100,  # type: ignore[arg-type]
+                               error="secondary unreachable" if state == "degraded" else "")]
+    return answer
+
+
+def test_a_replace_whose_resync_is_cut_fails_and_activate_disks_completes_it(
+        make_harness: MakeHarness) -> None:
+    """The new secondary's export dies during the whole-disk copy: the job fails without
+    claiming the disks in sync, the copy is reported degraded; activate-disks resumes it."""
+    h = replacing.ready(make_harness)
+    h.rpc.script("instance_mirror_status", fn=sync_answers(
+        ("resyncing", 10), ("resyncing", 40), ("degraded", 40)))
+    with pytest.raises(OpExecError, match="stays degraded on its new secondary"):
+        h.run_sync(replacing.replace("replace_new_secondary", remote_node="node1"))
+    assert not any("in sync" in line for line in h.feedback), h.feedback
+    [(_, lid)] = mirror_disks(h)
+    assert lid.address == "10.0.0.1", "the configuration names the new secondary"
+    h.rpc.script("instance_info", payload={"state": "running", "memory": 128})
+    h.rpc.script("blockdev_find", payload=DeviceStatus(path=str(lid.path)))
+    info = h.run_sync(OpInstanceQueryData(instances=[NAME]))
+    status = info[NAME]["disks"][0]["pstatus"]
+    assert status[5] is True  # degraded
+    assert device_status("mirror", status).endswith("status *DEGRADED*")
+    h.rpc.reset()
+    h.rpc.script("instance_mirror_status", fn=sync_answers(
+        ("degraded", 40), ("resyncing", 70), ("in_sync", 100)))
+    h.run_sync(OpInstanceActivateDisks(instance_name=NAME))
+    resyncs = h.rpc.calls_of("instance_mirror_resync")
+    assert [(c.node, c.args[1], c.args[2]) for c in resyncs] == [("node2", [0], False)]
+    assert not any("Could not resync" in line for line in h.feedback)
