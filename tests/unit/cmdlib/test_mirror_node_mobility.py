@@ -25,10 +25,13 @@ from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
 from tests.unit.cmdlib.test_mirror_mobility import cluster, harness, swapped_to_node3, the_disk
 
 
-def hooks_env(h: LuHarness, path: str) -> dict[str, Any]:
+def hooks_env(h: LuHarness, path: str, phase: str = "pre") -> dict[str, Any]:
     env: dict[str, Any] = next(c.args[2] for c in h.rpc.calls_of("hooks_runner")
-                               if c.args[:2] == (path, "pre"))
+                               if c.args[:2] == (path, phase))
     return env
+
+
+MOVE_KEYS = ("OLD_PRIMARY", "NEW_PRIMARY", "OLD_SECONDARY", "NEW_SECONDARY")
 
 
 def test_node_migrate_sends_mirror_instances_to_their_secondary(
@@ -82,6 +85,8 @@ def test_migration_hooks_name_the_secondaries(make_harness: MakeHarness) -> None
     assert (env["GANETI_OLD_PRIMARY"], env["GANETI_NEW_PRIMARY"]) == ("node2", "node3")
     assert (env["GANETI_OLD_SECONDARY"], env["GANETI_NEW_SECONDARY"]) == ("node3", "node2")
     assert env["GANETI_MIGRATE_LIVE"] == "True"
+    post = hooks_env(h, "instance-migrate", "post")
+    assert [post[f"GANETI_{k}"] for k in MOVE_KEYS] == [env[f"GANETI_{k}"] for k in MOVE_KEYS]
 
 
 def test_failover_hooks_name_the_secondaries(make_harness: MakeHarness) -> None:
@@ -91,6 +96,8 @@ def test_failover_hooks_name_the_secondaries(make_harness: MakeHarness) -> None:
     assert (env["GANETI_OLD_PRIMARY"], env["GANETI_NEW_PRIMARY"]) == ("node2", "node3")
     assert (env["GANETI_OLD_SECONDARY"], env["GANETI_NEW_SECONDARY"]) == ("node3", "node2")
     assert env["GANETI_INSTANCE_SECONDARIES"] == "node3"
+    post = hooks_env(h, "instance-failover", "post")
+    assert [post[f"GANETI_{k}"] for k in MOVE_KEYS] == [env[f"GANETI_{k}"] for k in MOVE_KEYS]
 
 
 def test_node_evacuate_of_all_moves_both_halves_off_the_node(
