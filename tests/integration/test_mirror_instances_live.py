@@ -337,3 +337,23 @@ def test_node_migrate_and_secondary_evacuation_of_a_mirror_instance(
 
 def marker_in(path: Path, marker: str) -> bool:
     return marker.encode() in path.read_bytes()
+
+
+def test_mirror_refusals_on_the_virtual_cluster(live: LiveCluster, mirrored: str) -> None:
+    """A disk is not added to the running mirror instance (stop it first); no instance is
+    created with a drained secondary; both leave nothing behind."""
+    done = live.gnt("gnt-instance", "modify", "--disk", "add:size=8M", mirrored, timeout=120)
+    assert done.code != 0, done.stdout
+    assert "cannot add a disk to a running mirror instance" in done.stdout + done.stderr
+    assert len(_halves(live, mirrored, PRIMARY)) == len(_halves(live, mirrored, SECONDARY)) == 1
+    _gnt(live, "gnt-node", "modify", "-D", "yes", SECONDARY)
+    try:
+        done = live.gnt("gnt-instance", "add", "-t", "mirror", "--disk", "0:size=8M",
+                        "--no-nics", "-o", "busybox+default", "-H", "kvm", "--no-start",
+                        "-n", f"{PRIMARY}:{SECONDARY}", "mir-drained", timeout=120)
+    finally:
+        _gnt(live, "gnt-node", "modify", "-D", "no", SECONDARY)
+    assert done.code != 0, done.stdout
+    assert f"Cannot use drained secondary node '{SECONDARY}'" in done.stdout + done.stderr
+    listed = _gnt(live, "gnt-instance", "list", "--no-headers", "-o", "name")
+    assert "mir-drained" not in listed
