@@ -357,3 +357,25 @@ def test_mirror_refusals_on_the_virtual_cluster(live: LiveCluster, mirrored: str
     assert f"Cannot use drained secondary node '{SECONDARY}'" in done.stdout + done.stderr
     listed = _gnt(live, "gnt-instance", "list", "--no-headers", "-o", "name")
     assert "mir-drained" not in listed
+
+
+def test_evacuating_all_of_a_mirror_instances_primary(live: LiveCluster,
+                                                      mirrored: str) -> None:
+    """``gnt-node evacuate`` (all instances, the built-in allocator) of the primary: the
+    instance migrates to its secondary, then its secondary half moves to node1."""
+    token = os.urandom(4).hex().upper()
+    began = time.monotonic()
+    out = _gnt(live, "gnt-node", "evacuate", "-f", PRIMARY, timeout=300)
+    took = time.monotonic() - began
+    assert f"* moving the disk exports from {SECONDARY} to {PRIMARY}" in out, out
+    assert "Adding new local storage on node1 for disk/0" in out, out
+    info = _info(live, mirrored)
+    assert f"primary: {SECONDARY}" in info, info
+    assert "secondaries: node1" in info, info
+    _wait("node1's copy", lambda: _halves_equal(live, mirrored, SECONDARY, "node1"),
+          SYNC_TIMEOUT)
+    assert _halves(live, mirrored, PRIMARY) == []
+    assert _qemu_pid(live, PRIMARY, mirrored) is None
+    _write_marker(live, SECONDARY, mirrored, f"EVACUATED-{token}")
+    assert marker_in(_halves(live, mirrored, "node1")[0], f"EVACUATED-{token}")
+    _times(f"{mirrored} evacuate all", evacuate=took)
