@@ -4,6 +4,7 @@ half with replace-disks, and the hooks of their moves name the secondaries."""
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 
 from corral.cmdlib import node_evacuate, node_migrate  # noqa: F401
 from corral.errors import ErrorCode, OpExecError
-from corral.objects import AdminState
+from corral.objects import AdminState, Node
 from corral.opcodes.codec import decode_opcode
 from corral.opcodes.mobility import (
     REPLACE_NEW_SECONDARY,
@@ -20,8 +21,9 @@ from corral.opcodes.mobility import (
     OpNodeEvacuate,
     OpNodeMigrate,
 )
-from tests.support.evacuation import moves_of
+from tests.support.evacuation import HAIL, moves_of
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
+from tests.unit.cmdlib.test_mirror_faults import file_free
 from tests.unit.cmdlib.test_mirror_mobility import cluster, harness, swapped_to_node3, the_disk
 
 
@@ -138,3 +140,23 @@ def test_node_evacuate_to_another_remote_node_than_the_secondary_is_refused(
     result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="primary-only",
                                        remote_node="node3"))
     assert moves_of(result) == [("OP_INSTANCE_MIGRATE", "vm1", "node3")]
+
+
+def memory_and_files(node: Node, args: tuple[Any, ...]) -> dict[str, Any]:
+    """node_info: 7000 MiB free of 8 GiB, 10000 MiB free in the file storage."""
+    return {**file_free(10_000)(node, args), "memory_free": 7000,
+            "hv": {"kvm": {"memory_total": 8192, "memory_free": 7000}}}
+
+
+@pytest.mark.skipif(not os.access(HAIL, os.X_OK), reason="Debian's hail is not installed")
+def test_hail_evacuates_a_mirror_primary_as_a_drbd_one(make_harness: MakeHarness) -> None:
+    """hail is told ``drbd``; its migration job goes to the secondary."""
+    h = harness(make_harness)
+    h.rpc.script("node_info", fn=memory_and_files)
+    result = h.run_sync(OpNodeEvacuate(node_name="node2", mode="primary-only",
+                                       iallocator="hail"))
+    [[op]] = result["jobs"]
+    assert op["OP_ID"] == "OP_INSTANCE_MIGRATE"
+    assert op["target_node"] in (None, "node3")
+    h.run_sync(decode_opcode(op))
+    swapped_to_node3(h)
