@@ -13,7 +13,7 @@ from typing import Any
 from corral.cmdlib.base import implements
 from corral.cmdlib.common.allocation import check_free_memory
 from corral.cmdlib.common.instances.failover import FailoverPlan, fail_over
-from corral.cmdlib.common.instances.mirror_mobility import choose_target, is_mirror
+from corral.cmdlib.common.instances.mirror_mobility import choose_target
 from corral.cmdlib.common.instances.mobility import CAN_FAIL_OVER, MobilityLU
 from corral.cmdlib.instance_migrate import failover_refusal
 from corral.errors import ErrorCode, OpPrereqError
@@ -32,7 +32,7 @@ class LUInstanceFailover(MobilityLU):
     async def check_prereq(self) -> None:
         await super().check_prereq()
         inst = self.inst
-        if inst.disk_template not in CAN_FAIL_OVER and not is_mirror(inst):
+        if inst.disk_template not in CAN_FAIL_OVER:
             raise failover_refusal(inst.disk_template.value)
         if self.op.cleanup:
             raise OpPrereqError("Failover has nothing to clean up; use 'gnt-instance migrate"

@@ -18,7 +18,7 @@ from corral.cmdlib.common.allocation import check_free_disk, check_free_memory, 
 from corral.cmdlib.common.instances.base_lu import node_lock_names
 from corral.cmdlib.common.instances.bundle import filled_beparams, filled_hvparams
 from corral.cmdlib.common.instances.drbd_migration import DrbdMigration, drbd_clean_up
-from corral.cmdlib.common.instances.drbd_mobility import SECONDARY_ONLY
+from corral.cmdlib.common.instances.drbd_mobility import DRBD_STEPS, TO_SECONDARY
 from corral.cmdlib.common.instances.failover import FailoverPlan, fail_over
 from corral.cmdlib.common.instances.live_storage import needs_copy
 from corral.cmdlib.common.instances.migration import Migration, MigrationPlan
@@ -37,7 +37,7 @@ from corral.objects.instance import AdminState, DiskTemplate
 from corral.opcodes.mobility import OpInstanceMigrate
 from corral.opcodes.params import DEFAULT_SHUTDOWN_TIMEOUT
 
-MIGRATABLE = SHARED_STORAGE | SECONDARY_ONLY | {DiskTemplate.FILE, DiskTemplate.PLAIN}
+MIGRATABLE = SHARED_STORAGE | TO_SECONDARY | {DiskTemplate.FILE, DiskTemplate.PLAIN}
 
 
 def failover_refusal(template: str) -> OpPrereqError:
@@ -63,14 +63,14 @@ class LUInstanceMigrate(MobilityLU):
         await super().check_prereq()
         inst, op = self.inst, self.op
         template = inst.disk_template
-        if template not in MIGRATABLE and not is_mirror(inst):
+        if template not in MIGRATABLE:
             raise OpPrereqError(f"Instance's disk layout '{template.value}' does not allow"
                                 " migrations", ErrorCode.STATE)
         if op.cleanup:
             await self._prepare_cleanup()
             return
         self._choose_method()
-        if self.failover and template not in CAN_FAIL_OVER and not is_mirror(inst):
+        if self.failover and template not in CAN_FAIL_OVER:
             raise failover_refusal(template.value)
         self.target = await choose_target(self)
         self.check_target_node(self.target)
@@ -126,7 +126,7 @@ class LUInstanceMigrate(MobilityLU):
     async def _prepare_cleanup(self) -> None:
         """Cleanup looks on the given target, or on every node of the group (a DRBD
         instance: on its secondary)."""
-        if self.inst.disk_template in SECONDARY_ONLY:
+        if self.inst.disk_template in DRBD_STEPS:
             self.target = await self.choose_target()
             return
         if self.given_target is not None:
@@ -151,7 +151,7 @@ class LUInstanceMigrate(MobilityLU):
 
     async def exec(self) -> Any:
         source = self.source or self.primary()
-        if self.op.cleanup and self.inst.disk_template in SECONDARY_ONLY:
+        if self.op.cleanup and self.inst.disk_template in DRBD_STEPS:
             assert self.target is not None
             await drbd_clean_up(self, self.inst, source, self.target)
             return None
@@ -176,7 +176,7 @@ class LUInstanceMigrate(MobilityLU):
         migration: type[Migration] = Migration
         if is_mirror(self.inst):
             migration = MirrorMigration
-        elif self.inst.disk_template in SECONDARY_ONLY:
+        elif self.inst.disk_template in DRBD_STEPS:
             migration = DrbdMigration
         await migration(self, plan).run()
         return None

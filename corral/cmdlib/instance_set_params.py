@@ -65,6 +65,11 @@ def typed_be_changes(beparams: dict[str, Any]) -> dict[str, Any]:
     return {k: typed.get(k, v) for k, v in upgraded.items()}
 
 
+MIRROR_ADD_REFUSAL = ("cannot add a disk to a running mirror instance (its secondary would"
+                      " not serve it until the instance restarts); stop the instance"
+                      " (gnt-instance shutdown) and add the disk then")
+
+
 @implements(OpInstanceSetParams)
 class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
     """Change an instance's parameters, disks and NICs."""
@@ -219,8 +224,11 @@ class LUInstanceSetParams(InstanceLU[OpInstanceSetParams]):
             plan = plan_disks(self.cfg, inst, self.disks(), self.disk_mods, self.now(), alloc)
             if plan.removed:
                 await check_state(self, inst, INSTANCE_NOT_RUNNING, "cannot remove disks")
+            if plan.added and inst.disk_template is DiskTemplate.MIRROR:
+                await check_state(self, inst, INSTANCE_NOT_RUNNING, MIRROR_ADD_REFUSAL)
+            both = plan.children or inst.disk_template is DiskTemplate.MIRROR
             nodes = [self.cfg.nodes[u] for u in self.lock_node_uuids() if u in self.cfg.nodes]
-            await check_free_disk(self, nodes if plan.children else nodes[:1],
+            await check_free_disk(self, nodes if both else nodes[:1],
                                   disk_space_needs(self.cfg.cluster,
                                                    plan.children or plan.added))
             self.disk_plan = plan

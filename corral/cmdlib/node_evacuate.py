@@ -26,6 +26,7 @@ from corral.cmdlib.common.evacuation import (
     run_evacuation,
 )
 from corral.cmdlib.common.iallocation import allocator_name
+from corral.cmdlib.common.instances.drbd_mobility import secondary_node
 from corral.cmdlib.instance_replace_disks import REPLACEABLE
 from corral.cmdlib.node_migrate import check_usable_target
 from corral.errors import ErrorCode, OpPrereqError
@@ -109,6 +110,13 @@ class LUNodeEvacuate(LogicalUnit[OpNodeEvacuate]):
             if inst.primary_node != self.the_node.uuid:
                 self._check_new_secondary(inst, remote)
                 continue
+            secondary = secondary_node(self.cfg, inst)
+            if secondary is not None and secondary.uuid != remote.uuid:
+                raise OpPrereqError(
+                    f"Instance {inst.name} has {inst.disk_template.value} disks: it can only"
+                    f" leave node {self.the_node.name} for its secondary node"
+                    f" {secondary.name}, not {remote.name}; evacuate it with an iallocator",
+                    ErrorCode.INVAL)
             if inst.disk_template.value in moves.NODE_LOCAL and self.the_node.offline:
                 raise OpPrereqError(
                     f"Instance {inst.name} has its {inst.disk_template.value} disks on offline"

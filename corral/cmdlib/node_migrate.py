@@ -115,7 +115,7 @@ class LUNodeMigrate(LogicalUnit[OpNodeMigrate]):
             target = self.target.name if self.target else placed.get(inst.name)
             secondary = secondary_node(self.cfg, inst)
             if target is None and secondary is not None:
-                target = secondary.name  # a DRBD instance goes to its secondary only
+                target = secondary.name  # drbd, mirror: to the secondary only
             jobs.append([moves.move_opcode(choice.kind, inst.name, target, options)])
             self.log_info(f"Instance {inst.name}: {moves.describe(choice.kind, target)}"
                           f" ({choice.reason})")

@@ -12,9 +12,11 @@ Among the nodes that fit, the one with the most free memory wins; every placemen
 before the next instance is placed (stopped instances too, as if they started), so the
 instances spread. The job of each instance follows :mod:`corral.iallocator.moves`.
 
-A DRBD instance leaves its primary node (``primary-only``) for its secondary, the one node
-it can go to, if that node fits; finding it a new secondary (``secondary-only``, ``all``,
-``change-group``) is not supported yet.
+A DRBD or mirror instance leaves its primary node (``primary-only``) for its secondary, the
+one node it can go to, if that node fits; with ``all`` its job then gives it a new
+secondary (``replace-disks -n``): the node of its group, neither evacuated nor its own, with
+the most free disk space that fits its disks (Ganeti's failover-and-replace). Finding
+new secondaries for ``secondary-only`` and ``change-group`` requests is not supported.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from corral.iallocator.model import (
     vcpus_ok,
     want_of,
 )
+from corral.opcodes.mobility import REPLACE_NEW_SECONDARY, OpInstanceReplaceDisks
 
 UNSUPPORTED = "is not supported by Corral's built-in allocator"
 
@@ -66,7 +69,9 @@ class _Move:
     """Node names it must not go to."""
     group_changes: bool
     only: str | None = None
-    """The one node it can go to (a DRBD instance's secondary)."""
+    """The one node it can go to (a DRBD or mirror instance's secondary)."""
+    new_secondary: bool = False
+    """Its job also moves its secondary half to a new node (``all`` mode)."""
 
 
 def _running(entry: Mapping[str, Any]) -> bool:
@@ -119,8 +124,21 @@ def _commit(plan: _Plan, node: NodeState, move: _Move) -> None:
     node.tags |= move.want.tags
 
 
+def _new_secondary(plan: _Plan, move: _Move) -> NodeState | None:
+    """The node that takes the secondary half of ``move``'s instance (most free disk)."""
+    taken = move.exclude | {str(n) for n in move.entry.get("nodes") or []}
+    fitting = [n for uuid in move.tiers[0] for n in plan.state.nodes.values()
+               if n.group == uuid and n.name not in taken and disk_ok(n, move.want.disk)]
+    return max(fitting, key=lambda n: (n.free_disk, _reverse(n.name)), default=None)
+
+
 def _place(plan: _Plan, move: _Move) -> None:
     node = _best(plan, move)
+    second = _new_secondary(plan, move) if move.new_secondary else None
+    if move.new_secondary and node is not None and second is None:
+        plan.failed.append([move.name, "No node of its group can take its new secondary"
+                            " (its disks need more free space than any has)"])
+        return
     if node is None:
         plan.failed.append([move.name, f"Its secondary node {move.only} cannot take it"
                             " (offline, drained, evacuated too, or short of memory)"
@@ -133,8 +151,14 @@ def _place(plan: _Plan, move: _Move) -> None:
     options = moves.MigrateOptions(allow_failover=template not in moves.NODE_LOCAL)
     op = moves.move_opcode(move.choice.kind, move.name, node.name, options)
     group = plan.state.groups.get(node.group, {})
-    plan.moved.append([move.name, str(group.get("name", node.group)), [node.name]])
-    plan.jobs.append([moves.wire(op)])
+    job = [moves.wire(op)]
+    if second is not None:
+        second.free_disk -= move.want.disk
+        job.append(moves.wire(OpInstanceReplaceDisks(
+            instance_name=move.name, mode=REPLACE_NEW_SECONDARY, remote_node=second.name)))
+    plan.moved.append([move.name, str(group.get("name", node.group)),
+                       [node.name, *([second.name] if second else [])]])
+    plan.jobs.append(job)
 
 
 def _group_of(data: Mapping[str, Any], node_name: str) -> str:
@@ -161,8 +185,9 @@ def _refusal(data: Mapping[str, Any], entry: Mapping[str, Any],
     if request.get("type") == proto.NODE_EVACUATE and evac_mode == "secondary-only" \
             and len(nodes) < 2:
         return f"Instances with disk template '{template}' have no secondary node to evacuate"
-    primary_only = request.get("type") == proto.NODE_EVACUATE and evac_mode == "primary-only"
-    if template in moves.INTERNALLY_MIRRORED and not (primary_only and len(nodes) > 1):
+    leaves_primary = request.get("type") == proto.NODE_EVACUATE \
+        and evac_mode in ("primary-only", "all")
+    if template in moves.INTERNALLY_MIRRORED and not (leaves_primary and len(nodes) > 1):
         return f"Relocating instances with disk template '{template}' {UNSUPPORTED}"
     if template in moves.NODE_LOCAL and _offline(data, nodes[0]):
         return f"Its {template} disks are on offline node {nodes[0]} and cannot be copied"
@@ -205,8 +230,9 @@ def _moves(data: Mapping[str, Any], state: ClusterState,
                               disk_template=str(entry.get("disk_template")))
         if only is not None:
             exclude = evacuated
+        replace = only is not None and request.get("evac_mode") == "all"
         found.append(_Move(name, entry, want_of(entry, state), choice, tiers,
-                           frozenset(exclude), changes, only))
+                           frozenset(exclude), changes, only, replace))
     return found
 
 

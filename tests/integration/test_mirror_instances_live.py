@@ -278,3 +278,104 @@ def _resynced_when_back(live: LiveCluster, name: str) -> None:
     took = _wait("the resync to the old primary", lambda: _in_sync(live, name, 2),
                  SYNC_TIMEOUT)
     _times(f"{name} old primary back", revive_and_activate=asked, resync_wait=took)
+
+
+def _halves_equal(live: LiveCluster, name: str, first: str, second: str) -> bool:
+    ours, theirs = _halves(live, name, first), _halves(live, name, second)
+    return len(ours) == len(theirs) == 1 and ours[0].read_bytes() == theirs[0].read_bytes()
+
+
+def test_node_migrate_and_secondary_evacuation_of_a_mirror_instance(
+        live: LiveCluster, mirrored: str) -> None:
+    """``gnt-node migrate`` of the primary sends the instance to its secondary (memory only);
+    ``gnt-node evacuate -s -n node1`` of the new secondary (the old primary) moves its
+    halves to node1, which serves them in sync; ``gnt-node failover`` of the primary
+    restarts the instance on node1."""
+    token = os.urandom(4).hex().upper()
+    began = time.monotonic()
+    out = _gnt(live, "gnt-node", "migrate", "-f", PRIMARY)
+    migrate = time.monotonic() - began
+    assert f"* moving the disk exports from {SECONDARY} to {PRIMARY}" in out, out
+    assert "disk copy" not in out, out
+    info = _info(live, mirrored)
+    assert f"primary: {SECONDARY}" in info, info
+    assert f"secondaries: {PRIMARY}" in info, info
+    assert _qemu_pid(live, SECONDARY, mirrored) is not None
+    assert _qemu_pid(live, PRIMARY, mirrored) is None
+    began = time.monotonic()
+    out = _gnt(live, "gnt-node", "evacuate", "-f", "-s", "-n", "node1", PRIMARY, timeout=300)
+    evacuate = time.monotonic() - began
+    assert "Adding new local storage on node1 for disk/0" in out, out
+    assert f"Instance {mirrored}'s disks are in sync" in out, out
+    synced = _wait("node1's copy", lambda: _halves_equal(live, mirrored, SECONDARY, "node1"),
+                   SYNC_TIMEOUT)
+    info = _info(live, mirrored)
+    assert f"primary: {SECONDARY}" in info, info
+    assert "secondaries: node1" in info, info
+    assert "in sync" in info, info
+    assert "*DEGRADED*" not in info, info
+    assert _halves(live, mirrored, PRIMARY) == []
+    assert list(mirror_run_dir(_layout(live, PRIMARY)).glob("*.export")) == []
+    _write_marker(live, SECONDARY, mirrored, f"ON-NODE1-{token}")
+    assert marker_in(_halves(live, mirrored, "node1")[0], f"ON-NODE1-{token}")
+    # gnt-node failover of the primary: the instance restarts on its secondary, node1
+    log = instance_paths(_layout(live, "node1"), mirrored).serial_log
+    since = len(log.read_text(errors="replace")) if log.exists() else 0
+    began = time.monotonic()
+    _gnt(live, "gnt-node", "failover", "-f", SECONDARY)
+    failover = time.monotonic() - began
+    _wait("the guest on node1", lambda: _booted(live, "node1", mirrored, since), 120)
+    info = _info(live, mirrored)
+    assert "primary: node1" in info, info
+    assert f"secondaries: {SECONDARY}" in info, info
+    assert _qemu_pid(live, SECONDARY, mirrored) is None
+    _wait("node3's copy", lambda: _halves_equal(live, mirrored, "node1", SECONDARY),
+          SYNC_TIMEOUT)
+    _times(f"{mirrored} node operations", node_migrate=migrate, evacuate_secondary=evacuate,
+           sync_wait=synced, node_failover=failover)
+
+
+def marker_in(path: Path, marker: str) -> bool:
+    return marker.encode() in path.read_bytes()
+
+
+def test_mirror_refusals_on_the_virtual_cluster(live: LiveCluster, mirrored: str) -> None:
+    """A disk is not added to the running mirror instance (stop it first); no instance is
+    created with a drained secondary; both leave nothing behind."""
+    done = live.gnt("gnt-instance", "modify", "--disk", "add:size=8M", mirrored, timeout=120)
+    assert done.code != 0, done.stdout
+    assert "cannot add a disk to a running mirror instance" in done.stdout + done.stderr
+    assert len(_halves(live, mirrored, PRIMARY)) == len(_halves(live, mirrored, SECONDARY)) == 1
+    _gnt(live, "gnt-node", "modify", "-D", "yes", SECONDARY)
+    try:
+        done = live.gnt("gnt-instance", "add", "-t", "mirror", "--disk", "0:size=8M",
+                        "--no-nics", "-o", "busybox+default", "-H", "kvm", "--no-start",
+                        "-n", f"{PRIMARY}:{SECONDARY}", "mir-drained", timeout=120)
+    finally:
+        _gnt(live, "gnt-node", "modify", "-D", "no", SECONDARY)
+    assert done.code != 0, done.stdout
+    assert f"Cannot use drained secondary node '{SECONDARY}'" in done.stdout + done.stderr
+    listed = _gnt(live, "gnt-instance", "list", "--no-headers", "-o", "name")
+    assert "mir-drained" not in listed
+
+
+def test_evacuating_all_of_a_mirror_instances_primary(live: LiveCluster,
+                                                      mirrored: str) -> None:
+    """``gnt-node evacuate`` (all instances, the built-in allocator) of the primary: the
+    instance migrates to its secondary, then its secondary half moves to node1."""
+    token = os.urandom(4).hex().upper()
+    began = time.monotonic()
+    out = _gnt(live, "gnt-node", "evacuate", "-f", PRIMARY, timeout=300)
+    took = time.monotonic() - began
+    assert f"* moving the disk exports from {SECONDARY} to {PRIMARY}" in out, out
+    assert "Adding new local storage on node1 for disk/0" in out, out
+    info = _info(live, mirrored)
+    assert f"primary: {SECONDARY}" in info, info
+    assert "secondaries: node1" in info, info
+    _wait("node1's copy", lambda: _halves_equal(live, mirrored, SECONDARY, "node1"),
+          SYNC_TIMEOUT)
+    assert _halves(live, mirrored, PRIMARY) == []
+    assert _qemu_pid(live, PRIMARY, mirrored) is None
+    _write_marker(live, SECONDARY, mirrored, f"EVACUATED-{token}")
+    assert marker_in(_halves(live, mirrored, "node1")[0], f"EVACUATED-{token}")
+    _times(f"{mirrored} evacuate all", evacuate=took)

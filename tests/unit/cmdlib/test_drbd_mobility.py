@@ -317,11 +317,14 @@ def test_node_evacuate_fails_when_the_secondary_cannot_take_it(
                                   iallocator="corral"))
 
 
-def test_new_secondaries_are_not_chosen_yet(make_harness: MakeHarness) -> None:
+def test_evacuating_all_migrates_to_the_secondary_then_replaces_it(
+        make_harness: MakeHarness) -> None:
     h = started(make_harness)
-    with pytest.raises(OpExecError, match="Relocating instances with disk template 'drbd' is"
-                                          " not supported by Corral's built-in allocator"):
-        h.run_sync(OpNodeEvacuate(node_name="node1", mode="all", iallocator="corral"))
+    result = h.run_sync(OpNodeEvacuate(node_name="node1", mode="all", iallocator="corral"))
+    [[migrate, replace]] = result["jobs"]
+    assert (migrate["OP_ID"], migrate["target_node"]) == ("OP_INSTANCE_MIGRATE", "node2")
+    assert (replace["OP_ID"], replace["mode"], replace["remote_node"]) == (
+        "OP_INSTANCE_REPLACE_DISKS", "replace_new_secondary", "node3")
 
 
 def test_an_offline_secondary_cannot_take_the_instance(make_harness: MakeHarness) -> None:

@@ -41,9 +41,13 @@ from corral.storage.base import LDiskStatus
 
 T = TypeVar("T")
 
-SECONDARY_ONLY = frozenset({DiskTemplate.DRBD})
+TO_SECONDARY = frozenset({DiskTemplate.DRBD, DiskTemplate.MIRROR})
 """Templates whose instances fail over or migrate to their secondary node only
-(Ganeti's DTS_INT_MIRROR)."""
+(Ganeti's DTS_INT_MIRROR): ``drbd`` and Corral's ``mirror``."""
+DRBD_STEPS = frozenset({DiskTemplate.DRBD})
+"""Templates moved by the DRBD steps of this module and ``drbd_migration.py`` (roles in
+the logical id, consistency from ``blockdev_find``, dual-primary migration); ``mirror``
+has its own (``mirror_mobility.py``)."""
 SYNC_POLL = 2.0
 """Seconds between two ``drbd_wait_sync`` rounds (Ganeti's)."""
 
@@ -53,8 +57,8 @@ NodeCall = Callable[[Node, list[NodeDisk]], Awaitable[dict[str, NodeResult[T]]]]
 # --- the target -----------------------------------------------------------------------
 
 def secondary_node(cfg: ConfigData, inst: Instance) -> Node | None:
-    """The secondary node of a DRBD instance; None for other templates."""
-    if inst.disk_template not in SECONDARY_ONLY:
+    """The secondary node of a DRBD or mirror instance; None for other templates."""
+    if inst.disk_template not in TO_SECONDARY:
         return None
     uuids = cfg.instance_secondary_nodes(inst)
     return cfg.nodes.get(uuids[0]) if uuids else None
@@ -137,7 +141,7 @@ async def check_failover_consistency(lu: LogicalUnit[Any], inst: Instance, sourc
     Raises:
         OpExecError: a disk is degraded on the target.
     """
-    if inst.disk_template not in SECONDARY_ONLY:
+    if inst.disk_template not in DRBD_STEPS:
         return
     if not inst.disks_active:
         lu.log_info("* not checking disk consistency as instance is not running")

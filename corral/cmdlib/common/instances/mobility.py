@@ -14,7 +14,7 @@ from corral.cmdlib.common.iallocation import allocator_name
 from corral.cmdlib.common.instances.base_lu import InstanceLU, instance_node_uuids
 from corral.cmdlib.common.instances.bundle import filled_beparams
 from corral.cmdlib.common.instances.drbd_mobility import (
-    SECONDARY_ONLY,
+    TO_SECONDARY,
     secondary_node,
     secondary_target,
 )
@@ -33,7 +33,7 @@ SHARED_STORAGE = frozenset({DiskTemplate.DISKLESS, DiskTemplate.SHAREDFILE,
                             DiskTemplate.BLOCKDEV, DiskTemplate.RBD, DiskTemplate.EXT,
                             DiskTemplate.GLUSTER})
 """Templates whose disks every node of the group sees (Ganeti's DTS_EXT_MIRROR)."""
-CAN_FAIL_OVER = SHARED_STORAGE | SECONDARY_ONLY
+CAN_FAIL_OVER = SHARED_STORAGE | TO_SECONDARY
 """Templates whose instances fail over (shared disks, or a secondary holding a copy)."""
 
 
@@ -84,7 +84,7 @@ class MobilityLU(InstanceLU[Any]):
         """Source and target, or the whole group when the target is to be chosen (a DRBD
         instance's target is its secondary)."""
         uuids = instance_node_uuids(self.cfg, self.inst)
-        if self.inst.disk_template in SECONDARY_ONLY and self.given_target is None:
+        if self.inst.disk_template in TO_SECONDARY and self.given_target is None:
             return uuids
         if self.given_target is not None:
             return [*uuids, self.given_target.uuid]
@@ -105,7 +105,7 @@ class MobilityLU(InstanceLU[Any]):
         """The given target node, or the allocator's choice: the one given, else the
         cluster's default, else (shared storage only) Corral's built-in allocator; a DRBD
         instance's secondary."""
-        if self.inst.disk_template in SECONDARY_ONLY:
+        if self.inst.disk_template in TO_SECONDARY:
             return secondary_target(self.cfg, self.inst, self.given_target,
                                     self.targeting.iallocator, failover=self.VERB != "migrate")
         if self.given_target is not None:

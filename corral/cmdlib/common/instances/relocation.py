@@ -8,7 +8,7 @@ from typing import Any
 from corral.cmdlib.base import LogicalUnit
 from corral.cmdlib.common.iallocation import allocator_name, cluster_document, run_allocator
 from corral.cmdlib.common.instances.bundle import instance_disks
-from corral.cmdlib.common.instances.drbd_mobility import SECONDARY_ONLY, swapped_roles
+from corral.cmdlib.common.instances.drbd_mobility import DRBD_STEPS, swapped_roles
 from corral.cmdlib.common.instances.mirror import MirrorLogicalId, with_nodes
 from corral.cmdlib.common.instances.status import check_node_online
 from corral.cmdlib.common.parameters import ipolicy
@@ -116,7 +116,7 @@ def moved_to(cfg: ConfigData, inst: Instance, source: str, target: str,
     for disk in instance_disks(cfg, inst):
         if source not in disk.nodes:
             continue
-        if disk.dev_type in SECONDARY_ONLY:
+        if disk.dev_type in DRBD_STEPS:
             disks.extend(swapped_roles(cfg, disk, source, target, now))
         elif MirrorLogicalId.of(disk) is not None:
             disks.append(with_nodes(cfg, disk, target, source).evolve(now))
