@@ -23,7 +23,6 @@ Run from the checkout: ``.venv/bin/python -m bench.bench_mirror_failover``.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from bench.mirror_cluster import (
     add_mirror_instance,
     kill_node,
     mirror_vcluster,
+    require_qemu,
     revive_node,
     wait_in_sync,
     wait_marker,
@@ -107,8 +107,7 @@ def figures(found: list[Sample]) -> list[Figure]:
 
 
 def run() -> list[Figure]:
-    if not os.access("/usr/bin/qemu-system-x86_64", os.X_OK):
-        raise BenchError("qemu-system-x86_64 is not installed")
+    require_qemu()
     print(f"mirror_failover: mirror instance failed over after its primary's death "
           f"(load average {load_average()})", flush=True)
     return figures(samples())

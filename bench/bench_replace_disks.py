@@ -30,6 +30,7 @@ from bench.mirror_cluster import (
     MEMORY_MIB,
     layout,
     mirror_vcluster,
+    require_qemu,
     wait_in_sync,
     wait_marker,
 )
@@ -139,8 +140,7 @@ def figures(found: list[Sample]) -> list[Figure]:
 
 
 def run() -> list[Figure]:
-    if not os.access("/usr/bin/qemu-system-x86_64", os.X_OK):
-        raise BenchError("qemu-system-x86_64 is not installed")
+    require_qemu()
     print(f"replace_disks: gnt-instance replace-disks -n of a 1 GiB mirror disk "
           f"(load average {load_average()})", flush=True)
     return figures(samples())

@@ -41,6 +41,12 @@ DEGRADED_GRACE_S = 20.0
 POLL_S = 0.02
 
 
+def require_qemu() -> None:
+    """Raises BenchError when QEMU is not installed."""
+    if not os.access("/usr/bin/qemu-system-x86_64", os.X_OK):
+        raise BenchError("qemu-system-x86_64 is not installed")
+
+
 def vnode(vc: VCluster, name: str) -> VNode:
     for node in vc.nodes:
         if node.name == name:

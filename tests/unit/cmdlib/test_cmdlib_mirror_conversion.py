@@ -15,12 +15,11 @@ from corral.cmdlib.common.instances.drbd import used_ports
 from corral.cmdlib.common.instances.mirror import MirrorLogicalId
 from corral.errors import ErrorCode, OpExecError
 from corral.objects import AdminState, DiskTemplate
-from corral.objects.instance import Disk, Instance
 from corral.opcodes.instance import OpInstanceSetParams
-from corral.opcodes.params import DiskTemplateName
 from corral.rpc.payloads import NodeDisk
 from corral.rpc.results import NodeResult
 from tests.support.lu_harness import LuHarness, MakeHarness, expect_failure
+from tests.unit.cmdlib.test_cmdlib_disk_conversion import disks, inst, to
 from tests.unit.cmdlib.test_cmdlib_instance_mirror import STORAGE, cluster, create
 
 NAME = "vm1"
@@ -41,22 +40,6 @@ def mirror_instance(make_harness: MakeHarness) -> LuHarness:
     h.rpc.reset()
     h.feedback.clear()
     return h
-
-
-def to(template: DiskTemplateName, node: str | None = None,
-       **kw: Any) -> OpInstanceSetParams:
-    return OpInstanceSetParams(instance_name=NAME, disk_template=template, remote_node=node,
-                               **kw)
-
-
-def inst(h: LuHarness) -> Instance:
-    found = h.data.instance_by_name(NAME)
-    assert found is not None
-    return found
-
-
-def disks(h: LuHarness) -> list[Disk]:
-    return [h.data.disks[u] for u in inst(h).disks]
 
 
 def test_file_to_mirror_keeps_the_file_and_creates_the_secondary_half(
