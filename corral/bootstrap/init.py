@@ -15,11 +15,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from corral.bootstrap.config import InitParams, initial_config, initial_ipolicy
+from corral.config.ssconf import compute_ssconf
 from corral.config.store import ConfigStore
 from corral.daemon_control import masterd_argv, spawn_daemon, systemctl, systemd_unit
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, wait_for_job
+from corral.objects.config_data import ConfigData
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.join import confirm_joined, join_node
@@ -60,6 +62,8 @@ def init_cluster(
         store.replace_all(data)
     finally:
         store.close()
+    # the master daemon's start-up vote asks the nodes' ssconf: the first one must exist
+    asyncio.run(_write_first_ssconf(layout, target, data))
     start_masterd(layout, feedback)
     _post_init(layout, feedback)
 
@@ -96,6 +100,12 @@ async def _join_self(
         )
     async with RpcClient(tls.client_ssl_context(layout)) as confirmed:
         await confirm_joined(confirmed, target)
+
+
+async def _write_first_ssconf(layout: NodeLayout, target: NodeTarget, data: ConfigData) -> None:
+    async with RpcClient(tls.client_ssl_context(layout)) as client:
+        result = await client.call_single("write_ssconf_files", target, compute_ssconf(data))
+    result.raise_for_failure()
 
 
 RAPI_VALIDITY = datetime.timedelta(days=5 * 365)

@@ -77,8 +77,28 @@ def show_version(ctx: Context, args: list[str]) -> int:
 
 
 def show_master(ctx: Context, args: list[str]) -> int:
-    ctx.out(str(ctx.client.QueryConfigValues(["master_node"])[0]))
-    return 0
+    from corral.cli.master_role import show_master as from_ssconf
+
+    return from_ssconf(ctx, args)
+
+
+def master_failover(ctx: Context, args: list[str]) -> int:
+    from corral.cli.master_role import master_failover as failover
+
+    return failover(ctx, args)
+
+
+def master_ping(ctx: Context, args: list[str]) -> int:
+    from corral.cli.master_role import master_ping as ping
+
+    return ping(ctx, args)
+
+
+_NO_VOTING_OPT = o.Opt("--no-voting", action="store_true", dest="no_voting",
+                       help="Skip node agreement check (dangerous)")
+_IGNORE_OFFLINE_OPT = o.Opt("--ignore-offline-nodes", action="store_true",
+                            dest="ignore_offline_nodes",
+                            help="Ignore offline nodes and do as much as possible")
 
 
 def _job_results_code(ctx: Context, result: Any) -> int:
@@ -288,6 +308,10 @@ COMMANDS = {
     "show-ispecs-cmd": Command(show_ispecs_cmd, [], (), "",
                                "Show the command line to re-create the cluster"),
     "getmaster": Command(show_master, [], (), "", "Displays the current master"),
+    "master-failover": Command(master_failover, [],
+                               (_NO_VOTING_OPT, o.YES_DOIT_OPT, _IGNORE_OFFLINE_OPT), "",
+                               "Makes the current node the master"),
+    "master-ping": Command(master_ping, [], (), "", "Checks if the master is alive"),
     "version": Command(show_version, [], (), "", "Shows the cluster version"),
     "info": Command(show_info, [], (), "", "Show cluster configuration",
                     aliases=("show",)),

@@ -90,7 +90,7 @@ def run_daemon(
     except CorralError as err:
         logging.getLogger(name).error("%s", err)
         print(f"{name}: {err}", file=sys.stderr)
-        return 1
+        return int(getattr(err, "exit_code", 1))
     except KeyboardInterrupt:
         return 0
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
 from dataclasses import dataclass
@@ -63,6 +64,15 @@ from corral.locking.manager import LockManager
 from corral.luxi.server import LuxiServer
 from corral.master.luxi_methods import LuxiMethods
 from corral.master.queue_replication import RpcQueueReplicator, job_files
+from corral.master.queue_takeover import take_over_queue
+from corral.master.voting import (
+    DEFAULT_VOTE,
+    VOTE_INTERVAL,
+    VOTE_RETRIES,
+    VotePolicy,
+    own_node_name,
+    vote_at_start,
+)
 from corral.objects.config_data import ConfigData, Kind
 from corral.rapi.auth import Authenticator, UsersFile
 from corral.rapi.server import RapiServer
@@ -187,10 +197,26 @@ async def start_rapi(
 
 
 async def serve(
-    layout: NodeLayout, command: CommandLine, rapi_opts: RapiOptions | None = None
+    layout: NodeLayout,
+    command: CommandLine,
+    rapi_opts: RapiOptions | None = None,
+    vote: VotePolicy | None = DEFAULT_VOTE,
 ) -> None:
+    """Run the master role; ``vote`` None skips the start-up vote (``--no-voting``)."""
     rapi_opts = rapi_opts or RapiOptions()
     ctx, queue = await build(layout)
+    data = ctx.config.data
+    if vote is not None:
+        try:
+            await vote_at_start(own_node_name(layout, data), data, ctx.rpc, vote)
+        except BaseException:
+            await ctx.rpc.close()
+            raise
+    else:
+        log.warning("Master voting skipped (--no-voting --yes-do-it)")
+    store = queue.saver.store
+    if await asyncio.to_thread(take_over_queue, layout, store):
+        queue.saver.serial = max(queue.saver.serial, store.last_id())
     await queue.recover()
     methods = LuxiMethods(ctx, queue)
     luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
@@ -226,12 +252,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="serve the remote API WITHOUT authentication (tests only)")
     parser.add_argument("--rapi-cert", type=Path, help="RAPI certificate (PEM)")
     parser.add_argument("--rapi-key", type=Path, help="RAPI private key (PEM)")
+    parser.add_argument("--no-voting", action="store_true",
+                        help="start without asking the other nodes who is master (dangerous)")
+    parser.add_argument("--yes-do-it", action="store_true", help="confirm --no-voting")
+    parser.add_argument("--vote-interval", type=float, default=VOTE_INTERVAL,
+                        help="seconds between master votes while undecided (default 10)")
+    parser.add_argument("--vote-retries", type=int, default=VOTE_RETRIES,
+                        help="votes asked again while undecided (default 6)")
     args = parser.parse_args(argv)
+    if args.no_voting and not args.yes_do_it:
+        print("corral-masterd: --no-voting skips the check that the other nodes agree this "
+              "node is master; this is dangerous, confirm with --yes-do-it", file=sys.stderr)
+        return 1
+    vote = None if args.no_voting else VotePolicy(args.vote_retries, args.vote_interval)
     layout = NodeLayout(Path(args.root))
     log_file = None if args.foreground else layout.log_file("corral-masterd")
     rapi = RapiOptions(not args.no_rapi, args.rapi_no_auth, args.rapi_cert, args.rapi_key)
     command = own_command_line("corral.daemons.masterd", argv, args.root)
-    return run_daemon("corral-masterd", serve(layout, command, rapi), log_file, args.debug)
+    return run_daemon("corral-masterd", serve(layout, command, rapi, vote), log_file, args.debug)
 
 
 if __name__ == "__main__":

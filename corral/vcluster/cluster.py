@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -354,18 +355,51 @@ def status(directory: Path) -> list[tuple[str, str, bool, bool]]:
     return rows
 
 
-def env_lines(directory: Path) -> list[str]:
+def current_master(vc: VCluster) -> VNode:
+    """The node most nodes' ssconf names master now (read from the nodes, so it follows
+    master failovers); the first node when no node names one.
+
+    Raises:
+        OpPrereqError: the nodes name a master that is not in the virtual cluster.
+    """
+    named: Counter[str] = Counter()
+    for node in vc.nodes:
+        path = NodeLayout(Path(node.root)).ssconf_file("master_node")
+        try:
+            name = path.read_text().strip()
+        except OSError:
+            continue
+        if name:
+            named[name] += 1
+    if not named:
+        return vc.master
+    name = named.most_common(1)[0][0]
+    return _node_named(vc, name)
+
+
+def _node_named(vc: VCluster, name: str) -> VNode:
+    for node in vc.nodes:
+        if node.name == name:
+            return node
+    known = ", ".join(n.name for n in vc.nodes)
+    raise OpPrereqError(f"No node {name!r} in the virtual cluster (nodes: {known})")
+
+
+def env_lines(directory: Path, node_name: str | None = None) -> list[str]:
+    """Export lines acting on the current master, or on node ``node_name``."""
     vc = VCluster.load(directory)
+    node = current_master(vc) if node_name is None else _node_named(vc, node_name)
     venv_bin = Path(sys.executable).parent
     lines = [
-        f"export CORRAL_ROOT={vc.master.root}",
-        f"export CORRAL_LUXI={vc.luxi_socket}",
+        f"export CORRAL_ROOT={node.root}",
+        f"export CORRAL_LUXI={NodeLayout(Path(node.root)).luxi_socket}",
         f"export PATH={venv_bin}:$PATH",
     ]
     creds = rapi_credentials(directory)
     if creds is not None:
+        port = creds["url"].rsplit(":", 1)[-1]
         lines += [
-            f"export CORRAL_RAPI_URL={creds['url']}",
+            f"export CORRAL_RAPI_URL=https://{node.address}:{port}",
             f"export CORRAL_RAPI_USER={creds['user']}",
             f"export CORRAL_RAPI_PASSWORD={creds['password']}",
             f"export CORRAL_RAPI_RO_USER={creds['ro_user']}",

@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     ):
         p = vsub.add_parser(action, help=text)
         p.add_argument("--dir", required=True, type=Path, help="the virtual cluster's directory")
+        if action == "env":
+            p.add_argument("--node", help="act on this node (default: the master now)")
     return parser
 
 
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.action == "down":
             cluster.down(args.dir)
         elif args.action == "env":
-            print("\n".join(cluster.env_lines(args.dir)))
+            print("\n".join(cluster.env_lines(args.dir, args.node)))
         elif args.action == "status":
             for name, address, noded, masterd in cluster.status(args.dir):
                 roles = ("noded " if noded else "") + ("masterd" if masterd else "")

@@ -1,0 +1,247 @@
+"""``gnt-cluster master-failover``: make this master candidate the master, as Ganeti does.
+
+Run on the candidate that should become master. The local ssconf gives the old master, the
+node list and the candidates; the local configuration replica (kept current by the master
+before it acknowledges each change) becomes the master's configuration. Steps:
+
+1. refuse on the master itself and on a node that is not a candidate;
+2. with voting: a majority of the nodes must answer, and the master they name must be the
+   one this node's ssconf names (else this node's view is stale);
+   without voting: refuse when another reachable node reports a newer configuration serial
+   (a stale candidate would silently lose configuration changes, ganeti#1242);
+3. the cluster's master node is set to this node in the local replica (serial bumped);
+4. the old master's IP is deactivated and its master daemon stopped (warnings when it cannot be
+   reached); ssconf naming the new master is pushed to every reachable node;
+5. the master daemon is started here (``--no-voting --yes-do-it`` when asked); it takes the job
+   queue over from the replica, activates the master IP (``master-ip-turnup`` hooks) and
+   replicates the configuration to the candidates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgspec
+
+from corral.cmdlib.cluster import master_params
+from corral.config.replication import wire_changes
+from corral.config.ssconf import compute_ssconf
+from corral.config.store import ConfigStore, full_changes
+from corral.errors import ErrorCode, OpPrereqError
+from corral.layout import NodeLayout
+from corral.master.voting import gather_votes, majority_healthy, own_node_name, tally
+from corral.objects.config_data import ConfigData, Kind
+from corral.objects.node import Node
+from corral.rpc.nodes import NodeRpc
+
+log = logging.getLogger(__name__)
+
+MASTERD = "corral-masterd"
+MASTER_WAIT = 30.0
+
+
+@dataclass(frozen=True)
+class FailoverOptions:
+    no_voting: bool = False
+    ignore_offline_nodes: bool = False
+
+
+@dataclass
+class FailoverOutcome:
+    code: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.warnings.append(message)
+
+
+def read_ssconf_list(layout: NodeLayout, key: str) -> list[str]:
+    try:
+        text = layout.ssconf_file(key).read_text()
+    except FileNotFoundError:
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def load_replica(layout: NodeLayout) -> ConfigData:
+    if not layout.config_db.exists():
+        raise OpPrereqError("This node holds no configuration replica; only a master candidate"
+                            " can become master", ErrorCode.STATE)
+    store = ConfigStore(layout.config_db)
+    try:
+        data = store.load()
+    finally:
+        store.close()
+    if data is None:
+        raise OpPrereqError(f"The configuration replica {layout.config_db} is empty",
+                            ErrorCode.STATE)
+    return data
+
+
+def voters(data: ConfigData, ignore_offline: bool) -> list[Node]:
+    """The nodes asked for votes: all of them, or the online ones."""
+    return [n for n in data.nodes.values() if not (ignore_offline and n.offline)]
+
+
+def check_roles(me: str, old_master: str, candidates: list[str]) -> None:
+    """Ganeti's refusals: already master, or not a master candidate."""
+    if old_master == me:
+        raise OpPrereqError("This command must be run on the node where you want the new"
+                            f" master to be. {old_master} is already the master",
+                            ErrorCode.INVAL)
+    if me not in candidates:
+        others = "\n".join(n for n in candidates if n != old_master)
+        raise OpPrereqError("This node is not among the nodes marked as master candidates."
+                            " Only these nodes can become masters. Current list of master"
+                            f" candidates is:\n{others}", ErrorCode.STATE)
+
+
+def check_voted_master(me: str, old_master: str, answers: dict[str, str | None]) -> None:
+    """The master most nodes name must be the one this node believes in."""
+    leader = tally(me, answers).leader
+    if leader is not None and leader != old_master:
+        raise OpPrereqError(f"I have a wrong configuration, I believe the master is "
+                            f"{old_master} but the other nodes voted {leader}. Please resync"
+                            " the configuration of this node.", ErrorCode.STATE)
+
+
+def check_serials(me: str, own_serial: int, serials: dict[str, int]) -> None:
+    """Refuse a stale candidate: another node reports a newer configuration."""
+    newer = {name: s for name, s in serials.items() if name != me and s > own_serial}
+    if newer:
+        listed = ", ".join(f"{name} (serial {s})" for name, s in sorted(newer.items()))
+        raise OpPrereqError(f"This node's configuration (serial {own_serial}) is older than"
+                            f" the one of {listed}; becoming master would lose configuration"
+                            " changes. Fail over to an up-to-date candidate instead",
+                            ErrorCode.STATE)
+
+
+async def remote_serials(rpc: NodeRpc, nodes: list[Node]) -> dict[str, int]:
+    results = await rpc.config_serial(nodes, rpc_timeout=10.0)
+    return {name: r.payload for name, r in results.items() if r.ok and r.payload is not None}
+
+
+def set_master(layout: NodeLayout, data: ConfigData, me: str) -> ConfigData:
+    """Name this node master in the local replica, with a new serial number."""
+    node = next((n for n in data.nodes.values() if n.name == me), None)
+    if node is None:
+        raise OpPrereqError(f"Could not find new master node '{me}' in cluster configuration.",
+                            ErrorCode.NOENT)
+    cluster = msgspec.structs.replace(data.cluster, master_node=node.uuid)
+    serial, now = data.serial_no + 1, time.time()
+    store = ConfigStore(layout.config_db)
+    try:
+        store.apply(serial, [(Kind.CLUSTER, cluster.uuid, cluster)],
+                    {"mtime": now, "version": data.version})
+        updated = store.load()
+    finally:
+        store.close()
+    assert updated is not None
+    return updated
+
+
+async def stop_old_master(
+    rpc: NodeRpc, old: ConfigData, old_master: Node, outcome: FailoverOutcome
+) -> None:
+    params = master_params(old)
+    result = await rpc.node_deactivate_master_ip(
+        old_master, params, old.cluster.use_external_mip_script, rpc_timeout=15.0)
+    if not result.ok:
+        outcome.warn(f"Could not disable the master IP: {result.fail_msg}")
+    stopped = await rpc.node_ensure_daemon([old_master], MASTERD, False, rpc_timeout=30.0)
+    answer = stopped[old_master.name]
+    if not answer.ok:
+        outcome.warn(f"Could not disable the master role on the old master {old_master.name},"
+                     f" please disable manually: {answer.fail_msg}")
+
+
+async def push_config(rpc: NodeRpc, data: ConfigData, me: str, outcome: FailoverOutcome) -> None:
+    """A full copy of the new configuration to the other reachable candidates (the old
+    master's replica then names the new master too)."""
+    others = [n for n in data.nodes.values()
+              if n.master_candidate and not n.offline and n.name != me]
+    if not others:
+        return
+    changes = wire_changes(full_changes(data))
+    meta = {"ctime": data.ctime, "mtime": data.mtime, "version": data.version}
+    results = await rpc.config_replicate(others, data.serial_no, -1, changes, meta,
+                                         rpc_timeout=30.0)
+    for name, result in sorted(results.items()):
+        if not result.ok:
+            outcome.warn(f"Could not copy the configuration to candidate {name}:"
+                         f" {result.fail_msg}")
+
+
+async def push_ssconf(rpc: NodeRpc, data: ConfigData, outcome: FailoverOutcome) -> None:
+    online = [n for n in data.nodes.values() if not n.offline]
+    results = await rpc.write_ssconf_files(online, compute_ssconf(data), rpc_timeout=15.0)
+    for name, result in sorted(results.items()):
+        if not result.ok:
+            outcome.warn(f"Could not write ssconf on node {name}: {result.fail_msg}")
+
+
+async def master_failover(
+    layout: NodeLayout,
+    rpc: NodeRpc,
+    options: FailoverOptions,
+    start_master: Callable[[bool], None],
+    feedback: Callable[[str], None] = print,
+) -> FailoverOutcome:
+    """Make this node the master (see the module docstring); ``start_master(no_voting)``
+    starts the local master daemon and waits until it answers.
+
+    Raises:
+        OpPrereqError: a refusal; nothing was changed.
+    """
+    data = load_replica(layout)
+    me = own_node_name(layout, data)
+    old_master = (read_ssconf_list(layout, "master_node") or [data.master_node.name])[0]
+    candidates = read_ssconf_list(layout, "master_candidates")
+    check_roles(me, old_master, candidates)
+    nodes = voters(data, options.ignore_offline_nodes)
+    if not options.no_voting:
+        answers = await gather_votes(rpc, nodes)
+        healthy, silent = majority_healthy(answers)
+        if not healthy:
+            raise OpPrereqError(
+                "Master-failover with voting is only possible if the majority of nodes are"
+                " still healthy; use the --no-voting option after ensuring by other means that"
+                " you won't end up in a dual-master scenario. Unhealthy nodes: "
+                f"{', '.join(silent)}", ErrorCode.STATE)
+        check_voted_master(me, old_master, answers)
+    check_serials(me, data.serial_no, await remote_serials(rpc, nodes))
+    return await _take_over(layout, rpc, data, me, options, start_master, feedback)
+
+
+async def _take_over(
+    layout: NodeLayout,
+    rpc: NodeRpc,
+    data: ConfigData,
+    me: str,
+    options: FailoverOptions,
+    start_master: Callable[[bool], None],
+    feedback: Callable[[str], None],
+) -> FailoverOutcome:
+    outcome = FailoverOutcome()
+    old_node = data.master_node
+    log.info("Setting master to %s, old master: %s", me, old_node.name)
+    new = set_master(layout, data, me)
+    feedback(f"Stopping the master daemon on node {old_node.name}")
+    await stop_old_master(rpc, data, old_node, outcome)
+    await push_config(rpc, new, me, outcome)
+    await push_ssconf(rpc, new, outcome)
+    layout.queue_drain_file.unlink(missing_ok=True)
+    feedback(f"Starting the master daemon on the new master {me}")
+    try:
+        await asyncio.to_thread(start_master, options.no_voting)
+    except Exception as err:
+        log.error("Could not start the master role on the new master %s: %s", me, err)
+        outcome.warn(f"Could not start the master role on the new master {me}, please"
+                     f" check: {err}")
+        outcome.code = 1
+    return outcome
