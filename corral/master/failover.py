@@ -1,8 +1,9 @@
 """``gnt-cluster master-failover``: make this master candidate the master, as Ganeti does.
 
-Run on the candidate that should become master. The local ssconf gives the old master, the
-node list and the candidates; the local configuration replica (kept current by the master
-before it acknowledges each change) becomes the master's configuration. Steps:
+Run on the candidate that should become master. Ganeti reads the old master, the node list
+and the candidates from the local ssconf; Corral reads them from the local configuration
+replica, which the master keeps current before it acknowledges each change (ssconf follows
+later, in the background), and which becomes the new master's configuration. Steps:
 
 1. refuse on the master itself and on a node that is not a candidate;
 2. with voting: a majority of the nodes must answer, and the master they name must be the
@@ -58,14 +59,6 @@ class FailoverOutcome:
     def warn(self, message: str) -> None:
         log.warning("%s", message)
         self.warnings.append(message)
-
-
-def read_ssconf_list(layout: NodeLayout, key: str) -> list[str]:
-    try:
-        text = layout.ssconf_file(key).read_text()
-    except FileNotFoundError:
-        return []
-    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def load_replica(layout: NodeLayout) -> ConfigData:
@@ -200,8 +193,8 @@ async def master_failover(
     """
     data = load_replica(layout)
     me = own_node_name(layout, data)
-    old_master = (read_ssconf_list(layout, "master_node") or [data.master_node.name])[0]
-    candidates = read_ssconf_list(layout, "master_candidates")
+    old_master = data.master_node.name
+    candidates = [n.name for n in data.nodes.values() if n.master_candidate]
     check_roles(me, old_master, candidates)
     nodes = voters(data, options.ignore_offline_nodes)
     if not options.no_voting:
