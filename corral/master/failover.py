@@ -32,6 +32,7 @@ from corral.cmdlib.cluster import master_params
 from corral.config.replication import wire_changes
 from corral.config.ssconf import compute_ssconf
 from corral.config.store import ConfigStore, full_changes
+from corral.daemon_control import wait_listening
 from corral.errors import ErrorCode, OpPrereqError
 from corral.layout import NodeLayout
 from corral.master.voting import gather_votes, majority_healthy, own_node_name, tally
@@ -49,6 +50,8 @@ MASTER_WAIT = 30.0
 class FailoverOptions:
     no_voting: bool = False
     ignore_offline_nodes: bool = False
+    ip_wait: float = MASTER_WAIT
+    """Seconds to wait for the master IP to go down, then to come up again."""
 
 
 @dataclass
@@ -178,12 +181,31 @@ async def push_ssconf(rpc: NodeRpc, data: ConfigData, outcome: FailoverOutcome) 
             outcome.warn(f"Could not write ssconf on node {name}: {result.fail_msg}")
 
 
+def answers_on(address: str, port: int) -> bool:
+    """Whether ``address:port`` accepts a TCP connection now."""
+    return wait_listening(address, port, 0.5)
+
+
+async def wait_master_ip(
+    data: ConfigData, expected: bool, seconds: float, probe: Callable[[str, int], bool]
+) -> bool:
+    """Wait until the master IP answers on the node daemon port (or stops answering)."""
+    address = data.cluster.master_ip
+    deadline = time.monotonic() + seconds
+    while await asyncio.to_thread(probe, address, data.cluster.noded_port) != expected:
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(1.0)
+    return True
+
+
 async def master_failover(
     layout: NodeLayout,
     rpc: NodeRpc,
     options: FailoverOptions,
     start_master: Callable[[bool], None],
     feedback: Callable[[str], None] = print,
+    probe: Callable[[str, int], bool] = answers_on,
 ) -> FailoverOutcome:
     """Make this node the master (see the module docstring); ``start_master(no_voting)``
     starts the local master daemon and waits until it answers.
@@ -208,7 +230,21 @@ async def master_failover(
                 f"{', '.join(silent)}", ErrorCode.STATE)
         check_voted_master(me, old_master, answers)
     check_serials(me, data.serial_no, await remote_serials(rpc, nodes))
-    return await _take_over(layout, rpc, data, me, options, start_master, feedback)
+    outcome = await _take_over(layout, rpc, data, me, options, start_master, feedback, probe)
+    if data.cluster.master_ip:
+        await _check_master_ip(data, options.ip_wait, probe, outcome)
+    return outcome
+
+
+async def _check_master_ip(
+    data: ConfigData, seconds: float, probe: Callable[[str, int], bool],
+    outcome: FailoverOutcome,
+) -> None:
+    if not await wait_master_ip(data, True, seconds, probe):
+        outcome.warn(f"The master IP did not come up within {seconds:g} seconds; the cluster"
+                     " should still be working and reachable via the new master's own"
+                     " address, but not via the master IP address")
+        outcome.code = 1
 
 
 async def _take_over(
@@ -219,6 +255,7 @@ async def _take_over(
     options: FailoverOptions,
     start_master: Callable[[bool], None],
     feedback: Callable[[str], None],
+    probe: Callable[[str, int], bool],
 ) -> FailoverOutcome:
     outcome = FailoverOutcome()
     old_node = data.master_node
@@ -226,6 +263,11 @@ async def _take_over(
     new = set_master(layout, data, me)
     feedback(f"Stopping the master daemon on node {old_node.name}")
     await stop_old_master(rpc, data, old_node, outcome)
+    if data.cluster.master_ip and not await wait_master_ip(data, False, options.ip_wait, probe):
+        outcome.warn(f"The master IP is still reachable after {options.ip_wait:g} seconds,"
+                     " continuing but activating the master IP on the current node will"
+                     " probably fail")
+        outcome.code = 1
     await push_config(rpc, new, me, outcome)
     await push_ssconf(rpc, new, outcome)
     layout.queue_drain_file.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from corral.clock import FakeClock
@@ -14,6 +15,7 @@ from corral.errors import OpPrereqError
 from corral.layout import NodeLayout
 from corral.master.failover import FailoverOptions, FailoverOutcome, master_failover
 from corral.objects import Cluster, ConfigData, Node, NodeGroup
+from corral.objects.config_data import Kind
 from tests.support.fake_rpc import FakeNodeRpc
 
 
@@ -141,3 +143,38 @@ def test_no_voting_skips_the_vote(tmp_path: Path) -> None:
     assert started == [True]
     assert outcome.code == 0
     assert rpc.calls_of("master_node_name") == []
+
+
+def _with_master_ip(layout: NodeLayout) -> None:
+    store = ConfigStore(layout.config_db)
+    data = store.load()
+    assert data is not None
+    cluster = msgspec.structs.replace(data.cluster, master_ip="192.0.2.10")
+    store.apply(data.serial_no, [(Kind.CLUSTER, cluster.uuid, cluster)], {})
+    store.close()
+
+
+def test_master_ip_moves_down_then_up(tmp_path: Path) -> None:
+    layout = _candidate(tmp_path)
+    _with_master_ip(layout)
+    states = iter([True, False, True])
+    probed: list[tuple[str, int]] = []
+
+    def probe(address: str, port: int) -> bool:
+        probed.append((address, port))
+        return next(states)
+
+    outcome = asyncio.run(master_failover(layout, _rpc(), FailoverOptions(ip_wait=5.0),
+                                          lambda _nv: None, lambda _m: None, probe))
+    assert (outcome.code, outcome.warnings) == (0, [])
+    assert probed == [("192.0.2.10", 1811)] * 3
+
+
+def test_master_ip_still_answering_is_reported(tmp_path: Path) -> None:
+    layout = _candidate(tmp_path)
+    _with_master_ip(layout)
+    outcome = asyncio.run(master_failover(layout, _rpc(), FailoverOptions(ip_wait=0.0),
+                                          lambda _nv: None, lambda _m: None,
+                                          lambda _a, _p: True))
+    assert outcome.code == 1
+    assert any("The master IP is still reachable" in w for w in outcome.warnings)
