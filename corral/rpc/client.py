@@ -23,6 +23,7 @@ import msgspec
 
 from corral import serde
 from corral.errors import RpcError
+from corral.rpc.access import EPOCH_HEADER
 from corral.rpc.calls import CALLS, RpcCall
 from corral.rpc.results import NodeResult, typed
 
@@ -105,6 +106,7 @@ class RpcClient:
     """Parallel RPC to nodes over one shared aiohttp session (created on first use).
 
     ``ssl_context`` None means plain HTTP (only for tests of the wire format).
+    :attr:`epoch`, when set, goes with every call in the :data:`EPOCH_HEADER` header.
     """
 
     def __init__(
@@ -120,6 +122,8 @@ class RpcClient:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self.state = ClientState.OPEN
+        self.epoch: int | None = None
+        """The sender's master epoch (the master's term); None for tools without a master."""
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self.state is not ClientState.OPEN:
@@ -194,8 +198,9 @@ class RpcClient:
         timeout = aiohttp.ClientTimeout(total=seconds, sock_connect=self._connect_timeout)
         url = _url(self._scheme, target, call)
         data = io.BytesIO(body) if len(body) > _STREAM_ABOVE else body
+        headers = _HEADERS if self.epoch is None else {**_HEADERS, EPOCH_HEADER: str(self.epoch)}
         try:
-            async with session.put(url, data=data, headers=_HEADERS, timeout=timeout) as resp:
+            async with session.put(url, data=data, headers=headers, timeout=timeout) as resp:
                 status, answer = resp.status, await resp.read()
         except aiohttp.ConnectionTimeoutError as err:
             message = describe_error(err, self._connect_timeout)

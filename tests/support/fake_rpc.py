@@ -58,6 +58,8 @@ class FakeNodeRpc(NodeRpc):
         self._scripts: dict[tuple[str, str | None], Responder] = {}
         self._held: dict[str, asyncio.Event] = {}
         self._waiting: dict[tuple[str, str], int] = {}
+        self.epoch: int | None = None
+        """The master epoch the real client would send (:meth:`set_epoch`)."""
 
     # --- scripting ------------------------------------------------------
     def script(self, name: str, node: str | None = None, *, payload: Any = None,
@@ -120,6 +122,9 @@ class FakeNodeRpc(NodeRpc):
     async def close(self) -> None:
         return None
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
     def _answer(self, name: str, node: NodeRef, args: tuple[Any, ...]) -> NodeResult[Any]:
         if node.offline:
             return NodeResult.failure(node.name, name, "Node is marked offline", offline=True)
@@ -150,6 +155,8 @@ DEFAULTS: dict[str, Any] = {
     "node_boot_id": "00000000-0000-0000-0000-000000000000",
     "master_node_name": "",
     "config_serial": 0,
+    "master_epoch": 1,
+    "master_epoch_announce": 1,
     "node_demote_from_mc": True,
     "hooks_runner": [],
     "restricted_command": "",
