@@ -13,16 +13,12 @@ from corral.backend.context import NodeContext
 from corral.backend.epoch_store import EPOCH_FILE, EpochStore
 from corral.backend.handlers import handles
 from corral.errors import CorralError, ParameterError
-from corral.rpc.access import EPOCH_HEADER, Access
+from corral.rpc.access import EPOCH_HEADER, Access, fenced_message
 from corral.rpc.calls import RpcCall
 
 
 class Fenced(CorralError):
     """A call from a master whose term has ended."""
-
-
-def fenced_message(sent: int, known: int) -> str:
-    return f"fenced: master epoch {sent} is older than {known}"
 
 
 def epoch_store(ctx: NodeContext) -> EpochStore:

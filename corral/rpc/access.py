@@ -15,6 +15,15 @@ EPOCH_HEADER = "X-Corral-Master-Epoch"
 """The HTTP header carrying the sender's master epoch (a decimal integer)."""
 
 
+FENCED_PREFIX = "fenced: "
+"""How every refusal of a fenced call begins."""
+
+
+def fenced_message(sent: int, known: int) -> str:
+    """The refusal of a call from epoch ``sent`` by a node that has seen ``known``."""
+    return f"{FENCED_PREFIX}master epoch {sent} is older than {known}"
+
+
 class Access(enum.Enum):
     """How a node daemon admits a call with respect to the master's epoch."""
 

@@ -53,8 +53,13 @@ class NodeRpc(
         return await self.client.call(name, targets, *args, timeout=timeout)
 
     def set_epoch(self, epoch: int) -> None:
-        """Send ``epoch`` (the master's term) with every later call."""
+        """Send ``epoch`` (the master's term) with every later call; forgets fencing."""
         self.client.epoch = epoch
+        self.client.fenced = None
+
+    def fenced(self) -> str | None:
+        """A node's refusal when a later master term exists (this master must not act)."""
+        return self.client.fenced
 
     async def close(self) -> None:
         await self.client.close()

@@ -125,6 +125,9 @@ class FakeNodeRpc(NodeRpc):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    def fenced(self) -> str | None:
+        return None
+
     def _answer(self, name: str, node: NodeRef, args: tuple[Any, ...]) -> NodeResult[Any]:
         if node.offline:
             return NodeResult.failure(node.name, name, "Node is marked offline", offline=True)

@@ -103,9 +103,13 @@ def test_refusal_over_tls(tmp_path: Path) -> None:
                 assert announced.payload == 2
                 written = await old.call_single("write_ssconf_files", target, {"x": "y"})
                 assert written.fail_msg == "fenced: master epoch 1 is older than 2"
+                assert old.fenced == "fenced: master epoch 1 is older than 2"
                 version = await old.call_single("version", target)
                 assert version.ok
-                old.epoch = 2
+                elsewhere = NodeTarget("node9", "127.0.0.1", 9)  # never contacted
+                stopped = await old.call_single("instance_shutdown", elsewhere, None, 1.0, [])
+                assert stopped.fail_msg == "fenced: master epoch 1 is older than 2"
+                old.epoch, old.fenced = 2, None
                 written = await old.call_single("write_ssconf_files", target, {"master_node": "n"})
                 assert written.ok, written.fail_msg
         finally:

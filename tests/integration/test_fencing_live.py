@@ -1,0 +1,82 @@
+"""Fencing on a real cluster: once the nodes have seen a later master term, the old
+master can neither start, stop nor write anything anywhere, and still reads."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from corral.layout import NodeLayout
+from corral.rpc import tls
+from corral.rpc.client import NodeTarget, RpcClient
+from corral.vcluster import cluster
+from tests.integration.conftest import OWN_CLUSTER_PORT, LiveCluster, RunResult
+
+FENCED = "fenced: master epoch 1 is older than 2"
+
+
+@pytest.fixture(scope="module")
+def own() -> Iterator[LiveCluster]:
+    directory = Path(tempfile.mkdtemp(prefix="corral-fence-")) / "vc"
+    try:
+        yield LiveCluster(cluster.up(directory, 3, feedback=lambda _msg: None,
+                                     port=OWN_CLUSTER_PORT))
+    finally:
+        cluster.down(directory, feedback=lambda _msg: None)
+        directory.parent.rmdir()
+
+
+def _ok(live: LiveCluster, tool: str, *args: str) -> str:
+    result = live.gnt(tool, *args)
+    assert result.code == 0, result.stderr
+    return result.stdout
+
+
+def _fenced(result: RunResult) -> bool:
+    return result.code != 0 and FENCED in result.stdout + result.stderr
+
+
+def _targets(live: LiveCluster) -> list[NodeTarget]:
+    return [NodeTarget(n.name, n.address, n.port) for n in live.vc.nodes]
+
+
+def _call(live: LiveCluster, name: str, *args: object) -> dict[str, object]:
+    """``name`` on every node with the cluster certificate (and no epoch header)."""
+    async def run() -> dict[str, object]:
+        async with RpcClient(tls.client_ssl_context(NodeLayout(live.master_root))) as rpc:
+            results = await rpc.call(name, _targets(live), *args)
+        assert all(r.ok for r in results.values()), results
+        return {node: r.payload for node, r in results.items()}
+
+    return asyncio.run(run())
+
+
+def _oper_states(live: LiveCluster) -> list[str]:
+    return _ok(live, "gnt-instance", "list", "--no-headers", "--separator=|",
+               "-o", "name,oper_state").split()
+
+
+def test_old_master_cannot_act_after_a_new_term(own: LiveCluster) -> None:
+    add = ("-t", "diskless", "-o", "busybox+default", "-H", "fake", "--no-ip-check",
+           "--no-name-check")
+    _ok(own, "gnt-instance", "add", *add, "-n", "node2", "fence1")
+    _ok(own, "gnt-instance", "add", *add, "--no-start", "-n", "node3", "fence2")
+    serials = _call(own, "config_serial")
+    assert _call(own, "master_epoch_announce", 2) == dict.fromkeys(["node1", "node2", "node3"], 2)
+
+    for action in (("gnt-instance", "shutdown", "fence1"), ("gnt-instance", "startup", "fence2"),
+                   ("gnt-cluster", "add-tags", "fenced-tag"),
+                   ("gnt-instance", "reboot", "fence1")):
+        result = own.gnt(*action)
+        assert _fenced(result), (action, result)
+
+    assert _oper_states(own) == ["fence1|Y", "fence2|N"]
+    assert "node2" in _ok(own, "gnt-node", "list", "-o", "name,mfree")
+    assert _call(own, "config_serial") == serials
+    assert "fenced-tag" not in _ok(own, "gnt-cluster", "list-tags")
+    for node in own.vc.nodes:
+        assert (NodeLayout(Path(node.root)).data_dir / "master-epoch").read_text() == "2\n"
