@@ -1,9 +1,12 @@
-"""Fencing on a real cluster: once the nodes have seen a later master term, the old
-master can neither start, stop nor write anything anywhere, and still reads."""
+"""Master candidates and fencing on a real cluster: candidates hold the CA key and the
+RAPI certificate (secrets 0600) and verify says when one is behind; once the nodes
+have seen a later master term, the old master can neither start, stop nor write
+anything anywhere, and still reads."""
 
 from __future__ import annotations
 
 import asyncio
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -58,6 +61,33 @@ def _call(live: LiveCluster, name: str, *args: object) -> dict[str, object]:
 def _oper_states(live: LiveCluster) -> list[str]:
     return _ok(live, "gnt-instance", "list", "--no-headers", "--separator=|",
                "-o", "name,oper_state").split()
+
+
+def _layout(live: LiveCluster, name: str) -> NodeLayout:
+    return NodeLayout(Path(next(n.root for n in live.vc.nodes if n.name == name)))
+
+
+def test_candidates_hold_what_a_new_master_needs(own: LiveCluster) -> None:
+    master = NodeLayout(own.master_root)
+    for name in ("node2", "node3"):
+        layout = _layout(own, name)
+        for path, mine in zip((*layout.candidate_files, layout.rapi_users_file),
+                              (*master.candidate_files, master.rapi_users_file), strict=True):
+            assert path.read_bytes() == mine.read_bytes(), path
+        for path in layout.secret_files:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    _ok(own, "gnt-cluster", "verify")
+    _layout(own, "node3").ca_key.unlink()
+    stale = own.gnt("gnt-cluster", "verify")
+    assert stale.code != 0
+    assert "File /var/lib/corral/crypto/ca-key.pem is missing from node(s) node3" in stale.stdout
+    _ok(own, "gnt-cluster", "redist-conf")
+    _ok(own, "gnt-cluster", "verify")
+    _ok(own, "gnt-node", "modify", "-C", "no", "node3")
+    assert [p for p in _layout(own, "node3").candidate_files if p.exists()] == []
+    _ok(own, "gnt-node", "modify", "-C", "yes", "node3")
+    assert stat.S_IMODE(_layout(own, "node3").ca_key.stat().st_mode) == 0o600
+    _ok(own, "gnt-cluster", "verify")
 
 
 def test_old_master_cannot_act_after_a_new_term(own: LiveCluster) -> None:
