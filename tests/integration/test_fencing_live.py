@@ -6,13 +6,17 @@ anything anywhere, and still reads."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from corral.daemon_control import NODED_MATCH, daemon_pid
 from corral.layout import NodeLayout
 from corral.rpc import tls
 from corral.rpc.client import NodeTarget, RpcClient
@@ -110,3 +114,18 @@ def test_old_master_cannot_act_after_a_new_term(own: LiveCluster) -> None:
     assert "fenced-tag" not in _ok(own, "gnt-cluster", "list-tags")
     for node in own.vc.nodes:
         assert (NodeLayout(Path(node.root)).data_dir / "master-epoch").read_text() == "2\n"
+
+
+def test_a_restarted_node_still_knows_the_epoch(own: LiveCluster) -> None:
+    node2 = own.vc.nodes[1]
+    pid_file = NodeLayout(Path(node2.root)).pid_file("corral-noded")
+    pid = daemon_pid(pid_file, NODED_MATCH)
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while daemon_pid(pid_file, NODED_MATCH) is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert daemon_pid(pid_file, NODED_MATCH) is None, "node2's daemon did not stop"
+    assert cluster.start_noded(node2) != pid
+    cluster.wait_until_listening(node2)
+    assert _call(own, "master_epoch") == dict.fromkeys(["node1", "node2", "node3"], 2)
