@@ -4,7 +4,8 @@ The master sends its term's epoch with every call (header
 :data:`corral.rpc.access.EPOCH_HEADER`). Any call carrying a higher epoch than the
 node remembers raises it; a ``MASTER`` call carrying a lower one is refused with
 "fenced: master epoch N is older than M". Calls without the header (tools run
-without a master, such as ``gnt-cluster init`` or the watcher) are not checked.
+beside the master: ``gnt-cluster init``, joining, ``gnt-cluster command``) are not
+checked.
 """
 
 from __future__ import annotations
