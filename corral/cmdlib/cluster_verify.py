@@ -161,7 +161,8 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
         self, online: list[Node], sums: dict[str, dict[str, Any]]
     ) -> list[Finding]:
         master = self.cfg.master_node
-        candidates = [n for n in online if n.master_candidate and n.uuid != master.uuid]
+        candidates = [n for n in online  # those that answered node_verify
+                      if n.master_candidate and n.uuid != master.uuid and n.name in sums]
         found = verify_candidates.candidate_file_findings(
             self._candidate_files(), sums, master.name, {n.name for n in candidates})
         current = self.ctx.config.data.serial_no
