@@ -130,6 +130,17 @@ class NodeLayout:
     def rapi_users_file(self) -> Path:
         return self.data_dir / "rapi" / "users"
 
+    @property
+    def candidate_files(self) -> tuple[Path, ...]:
+        """Files only the master and the master candidates hold: what a new master needs
+        beyond the configuration and the job queue (removed when a node is demoted)."""
+        return (self.ca_key, self.rapi_cert, self.rapi_key)
+
+    @property
+    def secret_files(self) -> tuple[Path, ...]:
+        """Cluster files that are always written with mode 0600, whatever was asked."""
+        return (self.ca_key, self.rapi_key, self.rapi_users_file)
+
     # --- OS definitions ---------------------------------------------------
     @property
     def os_search_path(self) -> list[Path]:

@@ -72,11 +72,14 @@ async def config_serial(ctx: NodeContext) -> int:
 
 @handles("node_demote_from_mc")
 async def node_demote_from_mc(ctx: NodeContext) -> bool:
-    """Drop the configuration replica (refused while a master daemon runs here)."""
+    """Drop the configuration replica and the candidate-only files (the CA key, the
+    RAPI certificate); refused while a master daemon runs here."""
     if ctx.layout.pid_file("corral-masterd").exists():
         raise ConfigurationError("this node runs the master daemon; it cannot be demoted")
     close_replica(ctx)
     for suffix in ("", "-wal", "-shm"):
         path = ctx.layout.config_db.with_name(ctx.layout.config_db.name + suffix)
+        path.unlink(missing_ok=True)
+    for path in ctx.layout.candidate_files:
         path.unlink(missing_ok=True)
     return True

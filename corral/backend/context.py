@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from corral.backend.epoch_store import EpochStore
 from corral.backend.impexp_transfer import Transfer
 from corral.clock import Clock, SystemClock
 from corral.hypervisor.base import Hypervisor
@@ -49,6 +50,8 @@ class NodeServices:
     """Send the gratuitous ARP after turning the master IP up."""
     transfers: dict[str, Transfer] = field(default_factory=dict)
     """Imports and exports of disks (``import_start``/``export_start``), by name."""
+    master_epoch: EpochStore | None = None
+    """The highest master epoch seen (:mod:`corral.backend.fencing`; created on first use)."""
 
 
 @dataclass

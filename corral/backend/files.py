@@ -28,8 +28,14 @@ ALLOWED_FILES: tuple[Callable[[NodeLayout], Path], ...] = (
     lambda layout: layout.rapi_users_file,
     lambda layout: layout.ca_cert,
     lambda layout: layout.external_mip_script,
+    lambda layout: layout.ca_key,
+    lambda layout: layout.rapi_cert,
+    lambda layout: layout.rapi_key,
 )
 """The only files ``upload_file`` may write, as functions of the node's layout."""
+
+SECRET_MODE = 0o600
+"""The mode of :attr:`NodeLayout.secret_files`, whatever ``upload_file`` was asked."""
 
 ENCODING_NONE = ("none", 0)
 ENCODING_ZLIB_BASE64 = ("zlib+base64", 1)
@@ -130,10 +136,11 @@ async def upload_file(
     Raises:
         ParameterError: the file is not allowed, or the data cannot be decoded.
     """
+    path = allowed_path(ctx.layout, file_name)
     upload = Upload(
-        path=allowed_path(ctx.layout, file_name),
+        path=path,
         data=decode_payload(data, plain_is_base64=True),
-        mode=mode & 0o7777,
+        mode=SECRET_MODE if path in ctx.layout.secret_files else mode & 0o7777,
         uid=_lookup_id(uid, "user", lambda name: pwd.getpwnam(name).pw_uid),
         gid=_lookup_id(gid, "group", lambda name: grp.getgrnam(name).gr_gid),
         atime=atime,

@@ -12,6 +12,10 @@ client certificate TLS verified against the cluster CA. A node that has not
 joined serves with :func:`corral.rpc.tls.join_server_ssl_context`, so only the
 join calls can run; once ``node_join_finish`` succeeds the listener is restarted
 with the strict context and the join-mode connections are closed.
+
+Fencing: a call carrying the master epoch header is admitted by
+:func:`corral.backend.fencing.admit`; a master-only call from an older epoch is
+answered ``[false, "fenced: master epoch N is older than M"]`` without running.
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from aiohttp import web
 
 from corral import serde
 from corral.backend.context import NodeContext
+from corral.backend.fencing import admit
 from corral.backend.handlers import HANDLERS, Handler
 from corral.backend.join import ensure_join_token
 from corral.errors import CorralError, RpcError
 from corral.rpc import tls
+from corral.rpc.access import EPOCH_HEADER
 from corral.rpc.calls import CALLS, RpcCall
 from corral.rpc.listener import ConnectionBudget, GuardedSite, Limits, noded_limits
 
@@ -157,6 +163,13 @@ class Dispatcher:
             return _json_error(413, f"RPC call {name!r}: body larger than {MAX_BODY} bytes")
         except BadRequest as err:
             return _json_error(400, str(err))
+        try:
+            fenced = admit(self._ctx, call, request.headers.get(EPOCH_HEADER))
+        except CorralError as err:
+            return _json_error(400, str(err))
+        if fenced is not None:
+            log.warning("refused RPC call %s: %s", name, fenced)
+            return web.Response(body=serde.dumps([False, fenced]), content_type="application/json")
         body = await self._run(name, handler, kwargs)
         return web.Response(body=body, content_type="application/json")
 

@@ -102,6 +102,8 @@ def _settings(cfg: ConfigData) -> dict[str, Any]:
         "mac_prefix": c.mac_prefix,
         "noded_port": c.noded_port,
         "rapi_port": c.rapi_port,
+        # Corral's: the master's term, sent by tools that call nodes beside the master
+        "master_epoch": c.master_epoch,
     }
 
 

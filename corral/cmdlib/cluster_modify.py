@@ -11,6 +11,7 @@ from typing import Any
 
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements, master_only
 from corral.cmdlib.cluster import master_params
+from corral.cmdlib.common.candidate_files import upload_candidate_files
 from corral.cmdlib.common.files import upload_ancillary_files
 from corral.cmdlib.common.nodes import candidates, roles
 from corral.cmdlib.common.parameters import cluster as cluster_params
@@ -137,4 +138,5 @@ class LUClusterRedistConf(LogicalUnit[OpClusterRedistConf]):
         await config.full_resync()
         nodes = sorted(self.cfg.nodes.values(), key=lambda n: n.name)
         await upload_ancillary_files(self, nodes)
+        await upload_candidate_files(self, nodes)
         return None

@@ -12,6 +12,7 @@ from typing import Any
 from corral.cmdlib.base import HookObjectType, LogicalUnit, implements
 from corral.cmdlib.common.files import cluster_files, relative_name
 from corral.cmdlib.common.parameters import ipolicy
+from corral.cmdlib.common.verification import candidates as verify_candidates
 from corral.cmdlib.common.verification import config as verify_config
 from corral.cmdlib.common.verification import nodes as verify_nodes
 from corral.cmdlib.common.verification import replication as verify_replication
@@ -149,10 +150,30 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
                 peers.append(node)
         return peers
 
+    def _candidate_files(self) -> list[str]:
+        layout = self.ctx.layout
+        return [relative_name(layout, path) for path in layout.candidate_files]
+
+    def _filelist(self) -> list[str]:
+        return sorted([*self._files(), *self._candidate_files()])
+
+    async def _candidate_findings(
+        self, online: list[Node], sums: dict[str, dict[str, Any]]
+    ) -> list[Finding]:
+        master = self.cfg.master_node
+        candidates = [n for n in online  # those that answered node_verify
+                      if n.master_candidate and n.uuid != master.uuid and n.name in sums]
+        found = verify_candidates.candidate_file_findings(
+            self._candidate_files(), sums, master.name, {n.name for n in candidates})
+        current = self.ctx.config.data.serial_no
+        answers = await self.ctx.rpc.config_serial(candidates)
+        serials = {name: r.payload if r.ok else None for name, r in answers.items()}
+        return found + verify_candidates.serial_findings(current, serials)
+
     def _checks(self) -> dict[str, Any]:
         cluster = self.cfg.cluster
         return {
-            "filelist": sorted(self._files()),
+            "filelist": self._filelist(),
             "nodelist": {n.name: [n.primary_ip, n.rpc_port] for n in self._peers()},
             "hypervisor": list(cluster.enabled_hypervisors),
             "version": None,
@@ -180,7 +201,7 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
         master = self.cfg.master_node
         if all(n.uuid != master.uuid for n in online):
             results.update(await self.ctx.rpc.node_verify(
-                [master], {"filelist": sorted(self._files())}, cluster.cluster_name, hvparams,
+                [master], {"filelist": self._filelist()}, cluster.cluster_name, hvparams,
             ))
         return results, window
 
@@ -197,6 +218,7 @@ class LUClusterVerifyGroup(LogicalUnit[OpClusterVerifyGroup]):
         sums = {name: r.payload.filelist or {} for name, r in results.items()
                 if r.payload is not None}
         reporter.report(verify_nodes.file_findings(self._files(), sums))
+        reporter.report(await self._candidate_findings(online, sums))
         self.log_info("* Verifying node status")
         for node in self.nodes:
             self._verify_node(reporter, node, results.get(node.name), window)

@@ -123,6 +123,7 @@ async def build(layout: NodeLayout) -> tuple[MasterContext, JobQueue]:
     store.name_node(node_name)
     clock = SystemClock()
     rpc = NodeRpc(RpcClient(tls.client_ssl_context(layout)))
+    rpc.set_epoch(data.cluster.master_epoch)
     writer = ConfigWriter(store, data, clock, RpcReplicator(rpc, data.cluster.master_node))
     locks = LockManager()
     register_locks(locks, data)

@@ -13,6 +13,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     blockdev,
     commands,
     config_replica,
+    fencing,
     files,
     hooks,
     impexp,

@@ -11,7 +11,7 @@ from corral.cmdlib.common.instances.drbd import node_drbd_rows
 from corral.cmdlib.common.verification.replication import lagging_candidates
 from corral.cmdlib.context import MasterContext
 from corral.cmdlib.query_runner import run_legacy_query, run_query, stream_legacy_query
-from corral.errors import ErrorCode, JobLost, LuxiError, OpPrereqError
+from corral.errors import ErrorCode, JobLost, JobQueueError, LuxiError, OpPrereqError
 from corral.job_wire import JOB_FINALIZED, JOB_NOTCHANGED
 from corral.jobs.queue import JobQueue
 from corral.objects.config_data import Kind
@@ -79,13 +79,21 @@ class LuxiMethods:
         return stream_legacy_query(self.ctx, what, fields)
 
     # --- jobs --------------------------------------------------------
+    def _refuse_when_fenced(self) -> None:
+        reason = self.ctx.rpc.fenced()
+        if reason is not None:
+            raise JobQueueError(f"This master's term is over ({reason}); submit to the new master")
+
     async def submit_job(self, ops: list[dict[str, Any]]) -> int:
+        self._refuse_when_fenced()
         return await self.queue.submit(ops)
 
     async def submit_job_drained(self, ops: list[dict[str, Any]]) -> int:
+        self._refuse_when_fenced()
         return await self.queue.submit(ops, to_drained=True)
 
     async def submit_many_jobs(self, jobs: list[list[dict[str, Any]]]) -> list[list[Any]]:
+        self._refuse_when_fenced()
         if not isinstance(jobs, list):
             raise LuxiError("SubmitManyJobs expects a list of jobs")
         return [list(r) for r in await self.queue.submit_many(jobs, whole_call=True)]

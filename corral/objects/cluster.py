@@ -81,6 +81,8 @@ class Cluster(ConfigObject, kw_only=True, frozen=True):
     enabled_user_shutdown: bool = False
     rapi_port: int = 5080
     noded_port: int = 1811
+    master_epoch: int = 1
+    """The master term: bumped by each new master (fencing, :mod:`corral.master.term`)."""
 
     @property
     def default_hypervisor(self) -> str:

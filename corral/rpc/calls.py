@@ -20,6 +20,7 @@ from typing import Any
 
 from corral.objects.bundle import InstanceBundle
 from corral.objects.instance import Disk
+from corral.rpc.access import Access, access_of
 from corral.rpc.payloads import (
     AssembledDevice,
     CommandOutput,
@@ -96,6 +97,11 @@ class RpcCall:
     needs_certificate: bool = True
     """False only for the join handshake of a node that has no certificate yet."""
 
+    @property
+    def access(self) -> Access:
+        """Whether an old master may still make this call (:mod:`corral.rpc.access`)."""
+        return access_of(self.name)
+
 
 def _call(
     name: str,
@@ -137,6 +143,12 @@ _TABLE: tuple[RpcCall, ...] = (
     _call("node_time", float, M, T.URGENT, "the node's clock, seconds since the epoch"),
     _call("node_boot_id", str, M, T.URGENT, "the kernel boot id of the node"),
     _call("master_node_name", str, M, T.URGENT, "the master node named by the node's ssconf"),
+    _call("master_epoch", int, M, T.URGENT, "the highest master epoch the node has seen"),
+    _call(
+        "master_epoch_announce",
+        int, M, T.URGENT, "a new master term: remember its epoch; answers the node's epoch",
+        Arg("epoch", int),
+    ),
     # --- files and configuration --------------------------------------------
     _call(
         "upload_file",

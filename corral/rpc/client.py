@@ -23,6 +23,7 @@ import msgspec
 
 from corral import serde
 from corral.errors import RpcError
+from corral.rpc.access import EPOCH_HEADER, FENCED_PREFIX, Access
 from corral.rpc.calls import CALLS, RpcCall
 from corral.rpc.results import NodeResult, typed
 
@@ -105,6 +106,9 @@ class RpcClient:
     """Parallel RPC to nodes over one shared aiohttp session (created on first use).
 
     ``ssl_context`` None means plain HTTP (only for tests of the wire format).
+    :attr:`epoch`, when set, goes with every call in the :data:`EPOCH_HEADER` header.
+    Once a node refuses a call as fenced (a later master term exists), :attr:`fenced`
+    holds the refusal and master-only calls fail with it without contacting any node.
     """
 
     def __init__(
@@ -120,6 +124,10 @@ class RpcClient:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self.state = ClientState.OPEN
+        self.epoch: int | None = None
+        """The sender's master epoch (the master's term); None for tools without a master."""
+        self.fenced: str | None = None
+        """The first fenced refusal seen under :attr:`epoch`, if any."""
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self.state is not ClientState.OPEN:
@@ -164,6 +172,8 @@ class RpcClient:
                 the client is closed. Never for one node's failure.
         """
         call = self._check(name, args)
+        if self.fenced is not None and call.access is Access.MASTER:
+            return {t.name: NodeResult.failure(t.name, name, self.fenced) for t in targets}
         try:
             body = serde.dumps(list(args))
         except (TypeError, msgspec.EncodeError) as err:
@@ -173,7 +183,16 @@ class RpcClient:
         results = await asyncio.gather(
             *(self._one(session, call.name, t, body, seconds) for t in targets)
         )
+        self._note_fencing(results)
         return {r.node: typed(r, call.returns) for r in results}
+
+    def _note_fencing(self, results: Sequence[NodeResult[Any]]) -> None:
+        if self.fenced is not None or self.epoch is None:
+            return
+        for result in results:
+            if result.fail_msg is not None and result.fail_msg.startswith(FENCED_PREFIX):
+                self.fenced = result.fail_msg
+                return
 
     async def call_single(
         self, name: str, target: NodeTarget, *args: Any, timeout: float | None = None
@@ -194,8 +213,9 @@ class RpcClient:
         timeout = aiohttp.ClientTimeout(total=seconds, sock_connect=self._connect_timeout)
         url = _url(self._scheme, target, call)
         data = io.BytesIO(body) if len(body) > _STREAM_ABOVE else body
+        headers = _HEADERS if self.epoch is None else {**_HEADERS, EPOCH_HEADER: str(self.epoch)}
         try:
-            async with session.put(url, data=data, headers=_HEADERS, timeout=timeout) as resp:
+            async with session.put(url, data=data, headers=headers, timeout=timeout) as resp:
                 status, answer = resp.status, await resp.read()
         except aiohttp.ConnectionTimeoutError as err:
             message = describe_error(err, self._connect_timeout)

@@ -16,6 +16,7 @@ from typing import Any
 
 from corral.rpc.client import RpcClient
 from corral.rpc.methods.base import NodeRef, target_of
+from corral.rpc.methods.epoch_calls import EpochCalls
 from corral.rpc.methods.impexp_calls import ImpExpCalls
 from corral.rpc.methods.instance_calls import InstanceCalls
 from corral.rpc.methods.join_calls import JoinCalls
@@ -32,7 +33,7 @@ __all__ = ["NodeRef", "NodeRpc", "target_of"]
 
 class NodeRpc(
     NodeCalls, ReplicationCalls, InstanceCalls, MigrationCalls, StorageCalls, MirrorCalls,
-    JoinCalls, ImpExpCalls, MirrorExportCalls,
+    JoinCalls, ImpExpCalls, MirrorExportCalls, EpochCalls,
 ):
     """The master's RPC entry point: typed calls by node, results keyed by node name."""
 
@@ -50,6 +51,15 @@ class NodeRpc(
             return {}
         targets = [target_of(n) for n in nodes]
         return await self.client.call(name, targets, *args, timeout=timeout)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Send ``epoch`` (the master's term) with every later call; forgets fencing."""
+        self.client.epoch = epoch
+        self.client.fenced = None
+
+    def fenced(self) -> str | None:
+        """A node's refusal when a later master term exists (this master must not act)."""
+        return self.client.fenced
 
     async def close(self) -> None:
         await self.client.close()

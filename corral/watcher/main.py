@@ -237,8 +237,10 @@ def _cluster_checks(
     if archived:
         log.info("Archived %d jobs older than %d seconds", archived, opts.job_age)
     if info.get("maintain_node_health"):
+        epoch = info.get("master_epoch")
         stopped = nodemaint.maintain_offline_nodes(
-            layout, ops.offline_nodes(), node.port, list(info.get("enabled_hypervisors", []))
+            layout, ops.offline_nodes(), node.port, list(info.get("enabled_hypervisors", [])),
+            epoch=int(epoch) if isinstance(epoch, int) else None,
         )
         if stopped:
             log.warning("Stopped instances on offline nodes: %s", ", ".join(stopped))

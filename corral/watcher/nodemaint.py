@@ -83,15 +83,18 @@ async def _stop(rpc: NodeRpc, target: NodeTarget, name: str, hypervisor: str) ->
 
 
 def maintain_offline_nodes(
-    layout: NodeLayout, nodes: Sequence[tuple[str, str]], port: int, hypervisors: list[str]
+    layout: NodeLayout, nodes: Sequence[tuple[str, str]], port: int, hypervisors: list[str],
+    epoch: int | None = None,
 ) -> list[str]:
-    """Run :func:`stop_leftovers` on ``(name, primary IP)`` nodes with the cluster certificate."""
+    """Run :func:`stop_leftovers` on ``(name, primary IP)`` nodes with the cluster certificate,
+    as the master of term ``epoch`` (so that nodes refuse it once a later master exists)."""
     targets = [NodeTarget(name, address, port) for name, address in nodes]
     if not targets:
         return []
 
     async def run() -> list[str]:
         async with RpcClient(tls.client_ssl_context(layout)) as rpc:
+            rpc.epoch = epoch
             return await stop_leftovers(rpc, targets, hypervisors)
 
     return asyncio.run(run())

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import corral
 from corral import serde
 from corral.clock import Clock, split_time
 from corral.errors import RpcError
+from corral.layout import NodeLayout
 from corral.objects.node import Node
 from corral.rpc.calls import CALLS
 from corral.rpc.nodes import NodeRef, NodeRpc
@@ -58,6 +60,8 @@ class FakeNodeRpc(NodeRpc):
         self._scripts: dict[tuple[str, str | None], Responder] = {}
         self._held: dict[str, asyncio.Event] = {}
         self._waiting: dict[tuple[str, str], int] = {}
+        self.epoch: int | None = None
+        """The master epoch the real client would send (:meth:`set_epoch`)."""
 
     # --- scripting ------------------------------------------------------
     def script(self, name: str, node: str | None = None, *, payload: Any = None,
@@ -120,6 +124,12 @@ class FakeNodeRpc(NodeRpc):
     async def close(self) -> None:
         return None
 
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def fenced(self) -> str | None:
+        return None
+
     def _answer(self, name: str, node: NodeRef, args: tuple[Any, ...]) -> NodeResult[Any]:
         if node.offline:
             return NodeResult.failure(node.name, name, "Node is marked offline", offline=True)
@@ -128,15 +138,15 @@ class FakeNodeRpc(NodeRpc):
         target = cast(Node, node)  # logical units call configured nodes only
         payload = responder(target, args) if responder else None
         if payload is None:  # a script answering nothing means "as a healthy node"
-            payload = self._default(name, args)
+            payload = self._default(name, args, target)
         if isinstance(payload, NodeResult):
             return payload
         return NodeResult(node=node.name, call=name, payload=payload)
 
-    def _default(self, name: str, args: tuple[Any, ...]) -> Any:
+    def _default(self, name: str, args: tuple[Any, ...], node: Node) -> Any:
         """A healthy node's answer; ``None`` for calls whose payload may be empty."""
         if name == "node_verify":
-            return verify_answer(args[0], self.clock.now())
+            return verify_answer(args[0], self.clock.now(), candidate=node.master_candidate)
         if name == "node_time":
             return self.clock.now()
         if name == "config_replicate":
@@ -150,6 +160,8 @@ DEFAULTS: dict[str, Any] = {
     "node_boot_id": "00000000-0000-0000-0000-000000000000",
     "master_node_name": "",
     "config_serial": 0,
+    "master_epoch": 1,
+    "master_epoch_announce": 1,
     "node_demote_from_mc": True,
     "hooks_runner": [],
     "restricted_command": "",
@@ -187,10 +199,16 @@ HALF_FREE = {"size_mib": 102400, "free_mib": 51200}
 """A healthy volume group or filesystem in ``node_verify``'s space checks."""
 
 
-def verify_answer(checks: dict[str, Any], now: float, digest: str = "0" * 40) -> dict[str, Any]:
-    """A healthy node's ``node_verify`` answer to ``checks``."""
+_CANDIDATE_FILES = frozenset(str(p.relative_to("/")) for p in NodeLayout(Path("/")).candidate_files)
+
+
+def verify_answer(checks: dict[str, Any], now: float, digest: str = "0" * 40,
+                  candidate: bool = True) -> dict[str, Any]:
+    """A healthy node's ``node_verify`` answer to ``checks`` (only a master candidate
+    holds the candidate files)."""
     answers: dict[str, Any] = {
-        "filelist": dict.fromkeys(checks.get("filelist") or [], digest),
+        "filelist": {name: digest if candidate or name not in _CANDIDATE_FILES else None
+                     for name in checks.get("filelist") or []},
         "nodelist": {},
         "hypervisor": dict.fromkeys(checks.get("hypervisor") or []),
         "version": [PROTOCOL_VERSION, corral.__version__],

@@ -73,6 +73,8 @@ class LuHarness:
         self.rpc = FakeNodeRpc(self.clock)
         replicator = RpcReplicator(self.rpc, data.cluster.master_node)
         self.writer = ConfigWriter(self.store, data, self.clock, replicator)
+        # healthy candidates hold the master's configuration serial
+        self.rpc.script("config_serial", fn=lambda _node, _args: self.writer.data.serial_no)
         self.joiner = FakeJoiner()
         self.ctx = MasterContext(layout=self.layout, config=self.writer, rpc=self.rpc,
                                  locks=LockManager(), clock=self.clock,

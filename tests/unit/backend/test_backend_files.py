@@ -33,7 +33,7 @@ def test_uploads_rapi_users_atomically_with_mode_and_times(tmp_path: Path) -> No
     path = ctx.layout.rapi_users_file
     st = path.stat()
     assert path.read_bytes() == content
-    assert stat.S_IMODE(st.st_mode) == 0o640
+    assert stat.S_IMODE(st.st_mode) == 0o600  # a secret: 0600 whatever was asked
     assert (st.st_atime, st.st_mtime) == (1_600_000_000.0, 1_600_000_100.0)
     if os.geteuid() == 0:
         assert (st.st_uid, st.st_gid) == (0, 0)

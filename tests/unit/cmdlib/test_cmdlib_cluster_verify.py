@@ -104,7 +104,10 @@ def test_healthy_group(make_harness: MakeHarness) -> None:
                               "* Verifying node status"]
     call = h.rpc.calls_of("node_verify")[0]
     checks, cluster_name, hvparams = call.args
-    assert checks["filelist"] == ["var/lib/corral/crypto/ca.pem", "var/lib/corral/rapi/users"]
+    assert checks["filelist"] == [
+        "var/lib/corral/crypto/ca-key.pem", "var/lib/corral/crypto/ca.pem",
+        "var/lib/corral/crypto/rapi-key.pem", "var/lib/corral/crypto/rapi.pem",
+        "var/lib/corral/rapi/users"]
     assert checks["nodelist"]["node2"] == ["192.0.2.2", 1811]
     assert checks["hypervisor"] == ["fake"]
     assert {"version", "time", "node-setup"} <= set(checks)

@@ -26,7 +26,8 @@ def problems(h: LuHarness) -> list[str]:
 
 def answer(h: LuHarness, **space: Any) -> Any:
     def fn(node: Node, args: tuple[Any, ...]) -> dict[str, Any]:
-        return {**verify_answer(args[0], h.clock.now()), **space}
+        return {**verify_answer(args[0], h.clock.now(), candidate=node.master_candidate),
+                **space}
     return fn
 
 

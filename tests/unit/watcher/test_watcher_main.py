@@ -169,8 +169,9 @@ def test_node_maintenance_only_with_maintain_node_health(
 
     calls: list[Any] = []
 
-    def maintain(layout: NodeLayout, nodes: Any, port: int, hvs: list[str]) -> list[str]:
-        calls.append((nodes, port, hvs))
+    def maintain(layout: NodeLayout, nodes: Any, port: int, hvs: list[str],
+                 epoch: int | None = None) -> list[str]:
+        calls.append((nodes, port, hvs, epoch))
         return []
 
     monkeypatch.setattr(nodemaint, "maintain_offline_nodes", maintain)
@@ -179,8 +180,9 @@ def test_node_maintenance_only_with_maintain_node_health(
     assert main.main(["--root", str(tmp_path), "--no-verify-disks"]) == 0
     assert calls == []
     luxi.info["maintain_node_health"] = True
+    luxi.info["master_epoch"] = 3
     assert main.main(["--root", str(tmp_path), "--no-verify-disks"]) == 0
-    assert calls == [([("node3", "10.0.0.3")], 1811, ["fake"])]
+    assert calls == [([("node3", "10.0.0.3")], 1811, ["fake"], 3)]
 
 
 def test_time_of_a_run_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from corral import serde
 from corral.cmdlib.base import LogicalUnit
+from corral.cmdlib.common.candidate_files import upload_candidate_files
 from corral.cmdlib.context import MasterContext
 from corral.jobs.persist import job_file_name
 from corral.objects.node import Node
@@ -32,11 +33,13 @@ async def copy_job_queue(ctx: MasterContext) -> None:
 
 
 async def welcome_candidates(lu: LogicalUnit[Any], nodes: list[Node]) -> None:
-    """Give newly promoted candidates a full configuration and job queue copy."""
+    """Give newly promoted candidates a full configuration and job queue copy, and the
+    candidate files (the CA key, the RAPI certificate)."""
     if not nodes:
         return
     await lu.ctx.config.full_resync()
     await copy_job_queue(lu.ctx)
+    await upload_candidate_files(lu, nodes)
 
 
 def log_promotions(lu: LogicalUnit[Any], nodes: list[Node]) -> None:
