@@ -2,46 +2,46 @@
 
 ``EtcdCluster(directory, size=3).start()`` runs ``size`` members of Debian's ``etcd`` (3.4)
 on 127.0.0.1 with client and peer ports of their own (free ports chosen at start), data
-directories and logs under ``directory``, and waits until every member reports itself
-healthy. Members are stopped by the PID this harness recorded (``kill_member`` sends
-SIGKILL, ``stop`` SIGTERM then SIGKILL): nothing is left running. The PIDs are also written
-to ``directory/pids`` so that another process (``corral vcluster down``) can stop them.
+directories, logs and pid files under ``directory``, and waits until every member reports
+itself healthy. Members are detached daemons (``daemon_control.spawn_daemon``) stopped by
+the PID in their pid file, checked against their command line (``kill_member`` sends
+SIGKILL, ``stop`` SIGTERM then SIGKILL): nothing is left running, and another process can
+stop them with ``stop_members(directory)`` (``corral vcluster down``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from corral.daemon_control import daemon_pid, spawn_daemon, stop_daemon
 
 ETCD_BINARY = "etcd"
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
+MEMBERS_FILE = "members.json"
 
 
 class EtcdHarnessError(RuntimeError):
     """The etcd cluster could not be started or stopped."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class EtcdMember:
-    """One member: its name, URLs, data directory and (while running) its process."""
+    """One member: its name, ports and files."""
 
     name: str
     client_port: int
     peer_port: int
-    data_dir: Path
-    log_file: Path
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    directory: Path
 
     @property
     def client_url(self) -> str:
@@ -52,8 +52,30 @@ class EtcdMember:
         return f"http://{HOST}:{self.peer_port}"
 
     @property
+    def data_dir(self) -> Path:
+        return self.directory / f"{self.name}.data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.directory / f"{self.name}.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / f"{self.name}.pid"
+
+    @property
+    def match(self) -> str:
+        """What this member's command line contains (its own data directory)."""
+        return f"--data-dir {self.data_dir} "
+
+    @property
+    def pid(self) -> int | None:
+        """The member's PID while it runs."""
+        return daemon_pid(self.pid_file, self.match)
+
+    @property
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self.pid is not None
 
 
 def free_ports(count: int) -> list[int]:
@@ -83,13 +105,7 @@ class EtcdCluster:
         self.token = token
         ports = free_ports(2 * size)
         self.members = [
-            EtcdMember(
-                name=f"etcd{i + 1}",
-                client_port=ports[2 * i],
-                peer_port=ports[2 * i + 1],
-                data_dir=directory / f"etcd{i + 1}.data",
-                log_file=directory / f"etcd{i + 1}.log",
-            )
+            EtcdMember(f"etcd{i + 1}", ports[2 * i], ports[2 * i + 1], directory)
             for i in range(size)
         ]
 
@@ -114,27 +130,20 @@ class EtcdCluster:
 
     def start(self) -> EtcdCluster:
         """Start every member and wait until each one is healthy."""
+        if not etcd_available():
+            raise EtcdHarnessError("etcd is not installed (Debian package etcd-server)")
         self.directory.mkdir(parents=True, exist_ok=True)
-        for member in self.members:
-            self._spawn(member)
-        self._write_pids()
+        members = [{"name": m.name, "client_port": m.client_port, "peer_port": m.peer_port}
+                   for m in self.members]
+        (self.directory / MEMBERS_FILE).write_text(json.dumps(members))
         try:
+            for member in self.members:
+                spawn_daemon(self._argv(member), member.pid_file, member.log_file)
             self.wait_healthy(self.members)
-        except EtcdHarnessError:
+        except Exception:
             self.stop()
             raise
         return self
-
-    def _spawn(self, member: EtcdMember) -> None:
-        with member.log_file.open("ab") as log:
-            member.process = subprocess.Popen(
-                self._argv(member), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True,
-            )
-
-    def _write_pids(self) -> None:
-        pids = {m.name: m.process.pid for m in self.members if m.process is not None}
-        (self.directory / "pids").write_text(json.dumps(pids))
 
     def wait_healthy(self, members: list[EtcdMember], timeout: float = START_TIMEOUT) -> None:
         """Wait until each of ``members`` answers ``/health`` with true."""
@@ -150,33 +159,50 @@ class EtcdCluster:
                 time.sleep(0.1)
 
     def kill_member(self, index: int) -> None:
-        """SIGKILL one member by its PID and reap it."""
+        """SIGKILL one member by its PID and wait until it is gone."""
         member = self.members[index]
-        if member.process is not None and member.running:
-            os.kill(member.process.pid, signal.SIGKILL)
-            member.process.wait()
+        pid = member.pid
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+            while member.running:
+                time.sleep(0.02)
 
     def stop(self) -> None:
         """Stop every member still running: SIGTERM, then SIGKILL after 5 s."""
         for member in self.members:
-            if member.process is not None and member.running:
-                member.process.terminate()
-        for member in self.members:
-            if member.process is None:
-                continue
-            try:
-                member.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                member.process.kill()
-                member.process.wait()
-        with contextlib.suppress(FileNotFoundError):
-            (self.directory / "pids").unlink()
+            stop_daemon(member.pid_file, member.match, 5.0)
 
     def __enter__(self) -> EtcdCluster:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    @classmethod
+    def load(cls, directory: Path) -> EtcdCluster | None:
+        """The cluster a ``start`` recorded under ``directory``, or None."""
+        try:
+            recorded = json.loads((directory / MEMBERS_FILE).read_text())
+        except (OSError, ValueError):
+            return None
+        cluster = cls.__new__(cls)
+        cluster.directory = directory
+        cluster.token = ""
+        cluster.members = [
+            EtcdMember(str(m["name"]), int(m["client_port"]), int(m["peer_port"]), directory)
+            for m in recorded
+        ]
+        return cluster
+
+
+def stop_members(directory: Path) -> int:
+    """Stop the members a cluster recorded under ``directory``; returns how many ran."""
+    cluster = EtcdCluster.load(directory)
+    if cluster is None:
+        return 0
+    running = sum(1 for member in cluster.members if member.running)
+    cluster.stop()
+    return running
 
 
 def member_healthy(client_url: str, timeout: float = 1.0) -> bool:
@@ -187,43 +213,3 @@ def member_healthy(client_url: str, timeout: float = 1.0) -> bool:
     except (OSError, urllib.error.URLError, ValueError):
         return False
     return isinstance(body, dict) and body.get("health") == "true"
-
-
-def stop_recorded(directory: Path) -> list[int]:
-    """Stop the members whose PIDs a cluster under ``directory`` recorded; returns those PIDs.
-
-    Used by another process than the one that started them (``corral vcluster down``).
-    """
-    pid_file = directory / "pids"
-    try:
-        pids = [int(pid) for pid in json.loads(pid_file.read_text()).values()]
-    except (FileNotFoundError, ValueError):
-        return []
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 5
-    for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    pid_file.unlink()
-    return pids
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"

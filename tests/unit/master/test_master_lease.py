@@ -16,7 +16,7 @@ import pytest
 
 from corral.master.etcd_gateway import EtcdError, EtcdGateway, EtcdUnavailable
 from corral.master.lease import LossReason, MasterLease, MasterRecord, master_key
-from corral.testing.etcd_cluster import EtcdCluster, free_ports
+from corral.testing.etcd_cluster import EtcdCluster, free_ports, stop_members
 
 TTL = 5
 CLUSTER = "test.example.com"
@@ -199,3 +199,15 @@ def test_hold_without_a_lease_is_refused() -> None:
         asyncio.run(lease.hold())
     with pytest.raises(ValueError, match="at least 2 s"):
         MasterLease(EtcdGateway(["http://127.0.0.1:1"]), CLUSTER, "node1", ttl=1)
+
+
+def test_another_process_stops_the_members_by_their_recorded_pids(tmp_path: Path) -> None:
+    cluster = EtcdCluster(tmp_path / "etcd").start()
+    try:
+        pids = [member.pid for member in cluster.members]
+        assert all(pid is not None for pid in pids)
+        assert stop_members(tmp_path / "etcd") == 3
+        assert not any(member.running for member in cluster.members)
+        assert stop_members(tmp_path / "etcd") == 0
+    finally:
+        cluster.stop()
