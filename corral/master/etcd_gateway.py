@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Sequence
+import contextlib
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -231,7 +232,7 @@ class EtcdGateway:
             existing = kvs[0] if kvs else None
         return CreateResult(reply.succeeded, reply.header.revision, existing)
 
-    async def watch(self, key: str, start_revision: int) -> AsyncIterator[WatchEvent]:
+    async def watch(self, key: str, start_revision: int) -> AsyncGenerator[WatchEvent, None]:
         """Events of ``key`` from ``start_revision`` on, from one endpoint, until it fails.
 
         Raises EtcdUnavailable when no endpoint accepts the watch or the stream breaks.
@@ -241,15 +242,17 @@ class EtcdGateway:
         for index in self._order():
             endpoint = self.endpoints[index]
             try:
-                async for event in self._watch_one(endpoint, body):
-                    yield event
+                async with contextlib.aclosing(self._watch_one(endpoint, body)) as events:
+                    async for event in events:
+                        yield event
                 return
             except _Retry as exc:
                 failures.append(f"{endpoint}: {exc}")
         raise EtcdUnavailable(f"etcd watch of {key} failed on every endpoint: "
                               + "; ".join(failures))
 
-    async def _watch_one(self, endpoint: str, body: dict[str, Any]) -> AsyncIterator[WatchEvent]:
+    async def _watch_one(self, endpoint: str, body: dict[str, Any]
+                         ) -> AsyncGenerator[WatchEvent, None]:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.request_timeout)
         try:
             async with self._get_session().post(endpoint + "/v3/watch", json=body,

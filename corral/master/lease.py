@@ -20,6 +20,7 @@ candidate can win: the caller must stop acting as master at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import time
@@ -145,16 +146,23 @@ class MasterLease:
         return Campaign(False, self._holder(result.existing))
 
     async def wait_vacant(self) -> None:
-        """Return once the master key is absent (watching it; re-reading after errors)."""
+        """Return once the master key is absent.
+
+        Watches the key from the revision just read; each watch lasts at most one TTL (a
+        member cut off from its quorum keeps a watch open but silent), then the key is read
+        again, through any member that answers.
+        """
         while True:
             try:
                 revision, kv = await self.gateway.get(self.key)
                 if kv is None:
                     return
-                async for event in self.gateway.watch(self.key, revision + 1):
-                    if event.type == "DELETE":
-                        return
-            except EtcdUnavailable:
+                events = self.gateway.watch(self.key, revision + 1)
+                async with asyncio.timeout(self.ttl), contextlib.aclosing(events):
+                    async for event in events:
+                        if event.type == "DELETE":
+                            return
+            except (EtcdUnavailable, TimeoutError):
                 await asyncio.sleep(RETRY_PAUSE)
 
     async def campaign_until_won(self, record: Callable[[], tuple[int, int]]) -> Holder:

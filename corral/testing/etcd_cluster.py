@@ -27,6 +27,9 @@ from corral.daemon_control import daemon_pid, spawn_daemon, stop_daemon
 ETCD_BINARY = "etcd"
 HOST = "127.0.0.1"
 START_TIMEOUT = 30.0
+HEARTBEAT_MS = 100
+ELECTION_TIMEOUT_MS = 1000
+"""Raft timings of the members (etcd's defaults, stated so that tests can rely on them)."""
 MEMBERS_FILE = "members.json"
 
 
@@ -124,7 +127,8 @@ class EtcdCluster:
             "--initial-advertise-peer-urls", member.peer_url,
             "--initial-cluster", initial, "--initial-cluster-state", "new",
             "--initial-cluster-token", self.token,
-            "--heartbeat-interval", "100", "--election-timeout", "1000",
+            "--heartbeat-interval", str(HEARTBEAT_MS),
+            "--election-timeout", str(ELECTION_TIMEOUT_MS),
             "--logger", "zap", "--log-outputs", "stderr",
         ]
 
@@ -157,6 +161,14 @@ class EtcdCluster:
                         f"{member.name} at {member.client_url} not healthy after {timeout} s"
                     )
                 time.sleep(0.1)
+
+    def leader_index(self) -> int | None:
+        """Index of the member that reports itself raft leader now, if any answers so."""
+        for index, member in enumerate(self.members):
+            status = member_status(member.client_url)
+            if status is not None and status[0] == status[1]:
+                return index
+        return None
 
     def kill_member(self, index: int) -> None:
         """SIGKILL one member by its PID and wait until it is gone."""
@@ -213,3 +225,15 @@ def member_healthy(client_url: str, timeout: float = 1.0) -> bool:
     except (OSError, urllib.error.URLError, ValueError):
         return False
     return isinstance(body, dict) and body.get("health") == "true"
+
+
+def member_status(client_url: str, timeout: float = 1.0) -> tuple[str, str] | None:
+    """(this member's id, the leader's id) from ``/v3/maintenance/status``, or None."""
+    request = urllib.request.Request(f"{client_url}/v3/maintenance/status", data=b"{}",
+                                     method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            body = json.loads(reply.read())
+        return str(body["header"]["member_id"]), str(body["leader"])
+    except (OSError, urllib.error.URLError, ValueError, KeyError, TypeError):
+        return None

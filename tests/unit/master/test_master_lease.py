@@ -16,7 +16,12 @@ import pytest
 
 from corral.master.etcd_gateway import EtcdError, EtcdGateway, EtcdUnavailable
 from corral.master.lease import LossReason, MasterLease, MasterRecord, master_key
-from corral.testing.etcd_cluster import EtcdCluster, free_ports, stop_members
+from corral.testing.etcd_cluster import (
+    ELECTION_TIMEOUT_MS,
+    EtcdCluster,
+    free_ports,
+    stop_members,
+)
 
 TTL = 5
 CLUSTER = "test.example.com"
@@ -124,11 +129,13 @@ async def _wait_for_kill(waiter: MasterLease, pid: int) -> float:
     return took
 
 
-def test_losing_one_member_of_three_changes_nothing(etcd: EtcdCluster) -> None:
+def test_losing_the_leader_member_of_three_changes_nothing(etcd: EtcdCluster) -> None:
     async def scenario(holder: MasterLease, other: MasterLease) -> None:
         assert (await holder.campaign(1, 1)).won
         holding = asyncio.create_task(holder.hold())
-        etcd.kill_member(0)  # the endpoint both clients try first
+        leader = etcd.leader_index()
+        assert leader is not None
+        etcd.kill_member(leader)  # the worst member to lose: an election follows
         await asyncio.sleep(2 * TTL)
         assert not holding.done(), holding.result()
         assert holder.valid()
@@ -147,14 +154,16 @@ def test_losing_two_members_makes_the_holder_step_down(etcd: EtcdCluster) -> Non
         assert (await holder.campaign(1, 1)).won
         holding = asyncio.create_task(holder.hold())
         await asyncio.sleep(1)
-        killed = time.monotonic()
         etcd.kill_member(1)
         etcd.kill_member(2)
+        killed = time.monotonic()
         lost = await asyncio.wait_for(holding, 2 * TTL)
         assert lost.reason is LossReason.UNREACHABLE
         assert not holder.valid()
-        # the last acknowledged keep-alive was sent before the kill: safe_until <= kill + TTL
-        assert lost.at <= killed + TTL
+        # the surviving member, if it was the raft leader, renews the lease until it notices
+        # the lost quorum (raft's check-quorum: within two election timeouts); no renewal
+        # after that, so the holder steps down by then + TTL - margin
+        assert lost.at <= killed + 2 * ELECTION_TIMEOUT_MS / 1000 + TTL
         with pytest.raises(EtcdUnavailable):
             await other.campaign(2, 1)
         return lost.at - killed
