@@ -216,6 +216,21 @@ class EtcdGateway:
         reply = await self._post("/v3/kv/range", {"key": b64(key)}, _Range)
         return reply.header.revision, (reply.kvs[0] if reply.kvs else None)
 
+    async def put(self, key: str, value: bytes, lease_id: int = 0) -> int:
+        """Write ``key`` (bound to ``lease_id`` when not 0); returns the new revision."""
+        body: dict[str, Any] = {"key": b64(key), "value": b64(value)}
+        if lease_id:
+            body["lease"] = lease_id
+        reply = await self._post("/v3/kv/put", body, _Range)
+        return reply.header.revision
+
+    async def get_prefix(self, prefix: str) -> list[KeyValue]:
+        """Every key starting with ``prefix`` (linearizable read)."""
+        raw = prefix.encode()
+        end = raw[:-1] + bytes([raw[-1] + 1])  # etcd's "prefix" range end (last byte < 0xff)
+        body = {"key": b64(raw), "range_end": b64(end)}
+        return (await self._post("/v3/kv/range", body, _Range)).kvs
+
     async def create(self, key: str, value: bytes, lease_id: int) -> CreateResult:
         """Create ``key`` bound to ``lease_id`` only if it does not exist (one transaction)."""
         body = {

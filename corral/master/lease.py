@@ -24,7 +24,7 @@ import contextlib
 import enum
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from corral.master.etcd_gateway import EtcdError, EtcdGateway, EtcdUnavailable, KeyValue
@@ -165,11 +165,20 @@ class MasterLease:
             except (EtcdUnavailable, TimeoutError):
                 await asyncio.sleep(RETRY_PAUSE)
 
-    async def campaign_until_won(self, record: Callable[[], tuple[int, int]]) -> Holder:
-        """Campaign, wait for a vacancy, repeat; ``record()`` gives (epoch, config serial)."""
+    async def campaign_until_won(
+        self, record: Callable[[], tuple[int, int]],
+        delay: Callable[[int], Awaitable[float]] | None = None,
+    ) -> Holder:
+        """Campaign, wait for a vacancy, repeat; ``record()`` gives (epoch, config serial).
+
+        ``delay(config_serial)``, when given, is awaited before each campaign and gives the
+        seconds to wait first (``Candidacy.takeover_delay``: the best-informed goes first).
+        """
         while True:
             try:
                 epoch, serial = record()
+                if delay is not None:
+                    await asyncio.sleep(await delay(serial))
                 outcome = await self.campaign(epoch, serial)
                 if outcome.won:
                     return outcome.holder

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import pytest
 
+from corral.master.candidacy import RANK_STEP, Candidacy
 from corral.master.etcd_gateway import EtcdError, EtcdGateway, EtcdUnavailable
 from corral.master.lease import LossReason, MasterLease, MasterRecord, master_key
 from corral.testing.etcd_cluster import (
@@ -220,3 +221,36 @@ def test_another_process_stops_the_members_by_their_recorded_pids(tmp_path: Path
         assert stop_members(tmp_path / "etcd") == 0
     finally:
         cluster.stop()
+
+
+def test_the_candidate_with_the_newest_configuration_takes_over(etcd: EtcdCluster) -> None:
+    async def scenario(holder: MasterLease, behind: MasterLease) -> str:
+        ahead = _lease(etcd, "node3")
+        behind_ad = Candidacy(behind.gateway, CLUSTER, "node2", ttl=TTL)
+        ahead_ad = Candidacy(ahead.gateway, CLUSTER, "node3", ttl=TTL)
+        try:
+            await behind_ad.advertise(8)
+            await ahead_ad.advertise(9)
+            assert [c.node for c in await behind_ad.candidates()] == ["node3", "node2"]
+            assert await behind_ad.rank(8) == 1
+            assert await ahead_ad.rank(9) == 0
+            assert (await holder.campaign(1, 9)).won
+            # node2 watches first, so it would see the vacancy first without ranking
+            slow = asyncio.create_task(behind.campaign_until_won(lambda: (2, 8),
+                                                                 behind_ad.takeover_delay))
+            await asyncio.sleep(0.3)
+            fast = asyncio.create_task(ahead.campaign_until_won(lambda: (2, 9),
+                                                                ahead_ad.takeover_delay))
+            await asyncio.sleep(0.5)
+            await holder.resign()
+            won = await asyncio.wait_for(fast, TTL)
+            await asyncio.sleep(2 * RANK_STEP)
+            assert not slow.done()  # node2 campaigned after its delay, lost, and waits again
+            slow.cancel()
+            await behind_ad.withdraw()
+            assert [c.node for c in await ahead_ad.candidates()] == ["node3"]
+            return won.record.node
+        finally:
+            await ahead.gateway.close()
+
+    assert _run(etcd, scenario) == "node3"
