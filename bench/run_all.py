@@ -22,6 +22,7 @@ from bench import (
     bench_guests,
     bench_instances,
     bench_jobs,
+    bench_lease_failover,
     bench_locking,
     bench_masterd_jobs,
     bench_masterd_rss,
@@ -84,6 +85,7 @@ BENCHMARKS = [
     Benchmark("mirror_write", bench_mirror_write.run, 300),
     Benchmark("mirror_failover", bench_mirror_failover.run, 300),
     Benchmark("replace_disks", bench_replace_disks.run, 300),
+    Benchmark("lease_failover", bench_lease_failover.run, 120),
 ]
 
 

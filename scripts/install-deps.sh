@@ -13,6 +13,7 @@ packages=(
                                      # no Ganeti daemon is started (brings lvm2, openssh-server)
   ganeti-htools-3.0                  # Ganeti's hail allocator, run unchanged as -I hail (tests)
   systemd                            # systemctl; systemd-analyze verifies packaging/ (tests)
+  etcd-server                        # the master lease of automatic failover (etcd 3.4; tests)
 )
 missing=()
 for p in "${packages[@]}"; do

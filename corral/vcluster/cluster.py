@@ -40,6 +40,7 @@ from corral.rapi.auth import ha1
 from corral.serde import atomic_write
 from corral.storage.mirror import recorded_exports, stop_export
 from corral.vcluster import guest
+from corral.vcluster.etcd import etcd_endpoints, start_etcd, stop_etcd
 
 STATE_FILE = "vcluster.json"
 DEFAULT_PORT = 1811
@@ -188,8 +189,12 @@ def up(
     feedback: Callable[[str], None] = print,
     init_options: dict[str, Any] | None = None,
     port: int = DEFAULT_PORT,
+    auto_failover: bool = False,
 ) -> VCluster:
-    """Start ``count`` node daemons, initialise the cluster on the first, add the rest."""
+    """Start ``count`` node daemons, initialise the cluster on the first, add the rest.
+
+    With ``auto_failover``, a 3-member etcd cluster on loopback is started first.
+    """
     if count < 1:
         raise OpPrereqError("a virtual cluster needs at least one node")
     if (directory / STATE_FILE).exists():
@@ -200,6 +205,9 @@ def up(
     check_free(vc)
     directory.mkdir(parents=True, exist_ok=True)
     vc.save()
+    if auto_failover:
+        endpoints = start_etcd(directory.resolve())
+        feedback(f"Started 3 etcd members: {','.join(endpoints)}")
     create_bridge(vc)
     for node in vc.nodes:
         prepare_root(vc, node)
@@ -340,6 +348,8 @@ def down(directory: Path, feedback: Callable[[str], None] = print) -> None:
             stop_daemon(layout.pid_file("corral-noded"), NODED_MATCH, 15.0)
         remove_bridge(vc)
         feedback(f"Stopped the daemons of {len(vc.nodes)} nodes")
+    if stop_etcd(directory):
+        feedback("Stopped the etcd members")
     shutil.rmtree(directory, ignore_errors=True)
 
 
@@ -395,6 +405,9 @@ def env_lines(directory: Path, node_name: str | None = None) -> list[str]:
         f"export CORRAL_LUXI={NodeLayout(Path(node.root)).luxi_socket}",
         f"export PATH={venv_bin}:$PATH",
     ]
+    endpoints = etcd_endpoints(directory)
+    if endpoints:
+        lines.append(f"export CORRAL_ETCD_ENDPOINTS={','.join(endpoints)}")
     creds = rapi_credentials(directory)
     if creds is not None:
         port = creds["url"].rsplit(":", 1)[-1]

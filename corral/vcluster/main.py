@@ -18,6 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--nodes", type=int, default=3, help="number of nodes (default 3)")
     up.add_argument("--dir", required=True, type=Path, help="directory holding the node roots")
     up.add_argument("--port", type=int, default=1811, help="node daemon port (default 1811)")
+    up.add_argument("--auto-failover", action="store_true",
+                    help="also run a 3-member etcd cluster on loopback (the master lease)")
     for action, text in (
         ("down", "stop everything the virtual cluster started and remove its directory"),
         ("env", "print export lines for gnt-* commands to act on the virtual cluster"),
@@ -36,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         if args.action == "up":
-            vc = cluster.up(args.dir, args.nodes, port=args.port)
+            vc = cluster.up(args.dir, args.nodes, port=args.port,
+                            auto_failover=args.auto_failover)
             print(f"Virtual cluster {vc.cluster_name} is up; master {vc.master.name}.")
             creds = cluster.rapi_credentials(args.dir)
             if creds is not None:
