@@ -35,7 +35,7 @@ class EpochStore:
         if epoch <= self.value:
             return False
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        serde.atomic_write(self.path, f"{epoch}\n".encode())
+        serde.atomic_write(self.path, f"{epoch}\n".encode(), mode=0o600)
         log.info("master epoch raised from %d to %d", self.value, epoch)
         self.value = epoch
         return True
