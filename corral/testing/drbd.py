@@ -218,9 +218,7 @@ class DrbdSimulator(SimulatedTools):
         return Outcome()
 
     def _net_options(self, state: DrbdState, p: Parsed, now: float) -> Outcome:
-        local, remote = cli.address(p.args[0]), cli.address(p.args[1])
-        mine = [m for m in state.minors(self.node).values()
-                if m.local == local and m.remote == remote]
+        mine = self._connection(state, p)
         if not mine:
             return Outcome().fail(EXIT_FAILURE, "Failure: (158) Unknown connection")
         for minor in mine:
@@ -228,14 +226,18 @@ class DrbdSimulator(SimulatedTools):
         return Outcome()
 
     def _disconnect(self, state: DrbdState, p: Parsed, now: float) -> Outcome:
-        local, remote = cli.address(p.args[0]), cli.address(p.args[1])
-        mine = [m for m in state.minors(self.node).values()
-                if m.local == local and m.remote == remote]
+        mine = self._connection(state, p)
         if not mine:
             return Outcome().fail(EXIT_FAILURE, "Failure: (158) Unknown connection")
         for minor in mine:
             self._unlink_net(state, minor)
         return Outcome()
+
+    def _connection(self, state: DrbdState, p: Parsed) -> list[Minor]:
+        """This node's minors on the connection ``p`` names (local, then remote address)."""
+        local, remote = cli.address(p.args[0]), cli.address(p.args[1])
+        return [m for m in state.minors(self.node).values()
+                if m.local == local and m.remote == remote]
 
     def _unlink_net(self, state: DrbdState, minor: Minor) -> None:
         """Leave the peer: a Primary's writes reach it first (protocol C)."""
