@@ -1,0 +1,1 @@
+"""The Xen hypervisors (``xen-pvm``, ``xen-hvm``) driven through ``xl``."""
