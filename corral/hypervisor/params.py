@@ -159,6 +159,7 @@ KVM = table(
 )
 
 _XEN_COMMON = (
+    spec("xen_cmd", "xl", one_of("xl", "xm"), "Xen toolstack command"),
     spec("migration_port", 8002, NET_PORT, "TCP port for migration", cluster_global=True),
     spec("reboot_behavior", "reboot", _REBOOT, "what a guest reboot does"),
     spec("cpu_mask", "all", CPU_MASK, "host CPUs the vCPUs may use"),
