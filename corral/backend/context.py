@@ -30,6 +30,8 @@ class NodeServices:
     """Runs LVM tools instead of the node's runner (a simulator where LVM cannot run)."""
     storage_dev_dir: Path | None = None
     """Where device nodes of simulated storage appear (``/dev`` when unset)."""
+    xen_runner: CommandRunner | None = None
+    """Runs the Xen drivers' commands instead of the node's runner (the xl simulator)."""
     drbd_runner: CommandRunner | None = None
     """Runs the DRBD tools instead of the node's runner (a simulator where DRBD cannot run)."""
     drbd_dev_dir: Path | None = None

@@ -16,13 +16,18 @@ from corral.storage.base import BlockDevice, DiskRef, MirrorLink
 from corral.storage.drbd.driver import read_proc_drbd
 from corral.storage.registry import StorageSettings, make_driver
 
+XEN_KINDS = frozenset({"xen-pvm", "xen-hvm"})
+
 
 def hypervisor(ctx: NodeContext, kind: str) -> Hypervisor:
     """The driver for hypervisor ``kind``, created on first use."""
     drivers = ctx.services.hypervisors
     driver = drivers.get(kind)
     if driver is None:
-        driver = drivers[kind] = get_driver(kind, ctx.layout, ctx.runner, ctx.clock)
+        runner = ctx.runner
+        if kind in XEN_KINDS and ctx.services.xen_runner is not None:
+            runner = ctx.services.xen_runner
+        driver = drivers[kind] = get_driver(kind, ctx.layout, runner, ctx.clock)
     return driver
 
 

@@ -33,7 +33,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
 from corral.backend.context import NodeContext
 from corral.backend.server import RpcServer
 from corral.daemon_control import CommandLine
-from corral.daemons import drbd_simulation, lvm_simulation
+from corral.daemons import drbd_simulation, lvm_simulation, xen_simulation
 from corral.daemons.common import (
     own_command_line,
     record_start,
@@ -69,6 +69,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "every node of a virtual cluster, is kept in DIR (for machines without the DRBD "
         "module; needs the source tree)",
     )
+    parser.add_argument(
+        "--simulate-xen",
+        metavar="DIR",
+        default=None,
+        help="answer the Xen drivers' xl commands from a simulated Xen host whose state, "
+        "shared by every node of a virtual cluster, is kept in DIR (for machines without "
+        "Xen; needs the source tree)",
+    )
     parser.add_argument("-f", "--foreground", action="store_true", help="log to stderr")
     parser.add_argument("-d", "--debug", action="store_true", help="debug logging")
     return parser.parse_args(argv)
@@ -84,6 +92,8 @@ async def serve(args: argparse.Namespace, command: CommandLine) -> None:
     if args.simulate_drbd:
         drbd_simulation.install(ctx, Path(args.simulate_drbd),
                                 layout.data_dir / "drbd-simulator" / "dev")
+    if args.simulate_xen:
+        xen_simulation.install(ctx, Path(args.simulate_xen))
     stop = stop_event()
     ctx.services.shutdown = stop.set
     server = RpcServer(ctx, args.bind, args.port)

@@ -155,9 +155,29 @@ def drbd_simulation_dir(node: VNode) -> Path:
     return Path(node.root).parent / "drbd-simulator"
 
 
+def xen_simulation_dir(node: VNode) -> Path:
+    """The xl simulator's state (one file per node), shared by the virtual cluster's nodes."""
+    return Path(node.root).parent / "xen-simulator"
+
+
+def xen_hvparams(directory: Path) -> dict[str, dict[str, str]]:
+    """Cluster hvparams of the Xen kinds: their kernel, loader, device model and VNC
+    password are stand-in files of the virtual cluster (the xl simulator boots nothing)."""
+    files = directory / "xen-files"
+    files.mkdir(parents=True, exist_ok=True)
+    for name in ("vmlinuz-xenU", "hvmloader", "qemu-dm", "vnc-cluster-password"):
+        if not (files / name).exists():
+            (files / name).write_text(f"stand-in {name} of the virtual cluster\n")
+    return {"xen-pvm": {"kernel_path": str(files / "vmlinuz-xenU")},
+            "xen-hvm": {"kernel_path": str(files / "hvmloader"),
+                        "device_model": str(files / "qemu-dm"),
+                        "vnc_password_file": str(files / "vnc-cluster-password")}}
+
+
 def start_noded(node: VNode, debug: bool = False) -> int:
     layout = NodeLayout(Path(node.root))
     extra = ["--simulate-drbd", str(drbd_simulation_dir(node)),
+             "--simulate-xen", str(xen_simulation_dir(node)),
              "--simulate-lvm", str(lvm_simulation_dir(node)), *(["--debug"] if debug else [])]
     argv = noded_argv(layout.root, node.address, node.port, node.name, extra)
     return spawn_daemon(argv, layout.pid_file("corral-noded"), layout.log_file("corral-noded"))
@@ -225,8 +245,8 @@ def up(
         "vg_name": VOLUME_GROUP,
         "enabled_disk_templates": ["diskless", "file", "sharedfile", "plain", "drbd",
                                    "mirror"],
-        "enabled_hypervisors": ["fake", "chroot", "kvm"],
-        "hvparams": {"kvm": guest.kvm_hvparams()},
+        "enabled_hypervisors": ["fake", "chroot", "kvm", "xen-pvm", "xen-hvm"],
+        "hvparams": {"kvm": guest.kvm_hvparams(), **xen_hvparams(directory.resolve())},
         "nicparams": {"mode": "bridged", "link": bridge_name(vc)},
         # Like Ganeti test clusters: instances of a few MiB must fit the policy.
         "ipolicy": small_instance_ipolicy(),
