@@ -116,3 +116,17 @@ def test_refusals(xen_live: LiveCluster) -> None:
         assert _oper(xen_live, name)[0] != "running"
         _ok(xen_live, "gnt-instance", "remove", "-f", name)
     assert _xl(xen_live, "node1").state().domains == []
+
+
+def test_xen_instance_migrates_between_simulated_hosts(xen_live: LiveCluster) -> None:
+    added = xen_live.gnt("gnt-instance", "add", "-t", "sharedfile", "--disk", "0:size=16m",
+                         "-o", "noop", "-H", "xen-pvm", "-B", "maxmem=128,vcpus=1",
+                         "--no-nics", "-n", "node1", "--no-ip-check", "--no-name-check",
+                         "mig1")
+    assert added.code == 0, added.stderr
+    _ok(xen_live, "gnt-instance", "migrate", "-f", "-n", "node2", "mig1")
+    assert _xl(xen_live, "node1").state().domain("mig1") is None
+    assert _xl(xen_live, "node2").state().domain("mig1") is not None
+    listed = _ok(xen_live, "gnt-instance", "list", "--no-headers", "-o", "pnode,status", "mig1")
+    assert listed.stdout.split() == ["node2", "running"]
+    _ok(xen_live, "gnt-instance", "remove", "-f", "mig1")
