@@ -259,10 +259,10 @@ class XenHypervisor(Hypervisor):
         try:
             cmd = await self._toolstack(hvparams or {})
         except HypervisorError as err:
-            return [str(err)]
+            return [f"{self.KIND}: {err}"]
         result = await self._xen(cmd, "info")
         if result.failed:
-            return [f"retrieving information from Xen ({cmd} info) failed:"
+            return [f"{self.KIND}: retrieving information from Xen ({cmd} info) failed:"
                     f" {result.fail_reason}: {result.output.strip()}"]
         return []
 
