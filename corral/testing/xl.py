@@ -10,9 +10,10 @@ Simulated: ``create [-p] [-q] [-e] CFG`` (parses the config file: ``name``,
 ``memory``/``maxmem``, ``vcpus``/``maxvcpus``, ``type``/``builder``, ``kernel``
 that must exist for PV unless ``bootloader`` is set, ``disk``, ``vif``; a name in
 use and too little free memory are refused), ``list [-l] [NAME|ID...]``,
-``info``, ``uptime``, ``shutdown [-w] [-F]`` and ``reboot`` (the guest takes
-``shutdown_delay`` seconds; guests matching ``ignore_shutdown`` never act; a
-reboot gives a new domain id), ``destroy``, ``pause``/``unpause``, ``mem-set``,
+``info``, ``uptime``, ``shutdown [-w]`` and ``reboot`` (the guest takes
+``shutdown_delay`` seconds, then ``on_poweroff``/``on_reboot`` apply: destroy,
+restart with a new domain id, or preserve as shut down; guests matching
+``ignore_shutdown`` never act), ``destroy``, ``pause``/``unpause``, ``mem-set``,
 ``vcpu-set``, ``console`` (prints the guest's boot lines, then returns as with no
 tty), ``rename``, ``migrate [-s CMD] [-C CFG] [--debug] DOM HOST`` (to the simulated
 host named or addressed ``HOST`` in the same root), and ``debug-keys``.
@@ -112,7 +113,9 @@ class XlSimulator(SimulatedTools):
                              " code 0\nAll domains terminated\n")
 
     def _present(self, name: str) -> bool:
-        return self.state().domain(name) is not None
+        """The domain is still up (not destroyed, not shut down and preserved)."""
+        dom = self.state().domain(name)
+        return dom is not None and not dom.shut
 
     def execute(self, argv: Sequence[str]) -> CommandResult:
         """Run one ``xl`` command line synchronously."""

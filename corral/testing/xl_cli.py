@@ -115,9 +115,11 @@ def state_letters(dom: Domain | None, crashed: bool = False) -> str:
     """The six letters r b p s c d (``None``: Domain-0, always running)."""
     if dom is None:
         return "r-----"
-    if dom.paused:
-        return "--p---"
-    return "-b----" if not crashed else "---sc-"
+    if crashed:
+        return "---sc-"
+    if dom.shut:
+        return "---s--"
+    return "--p---" if dom.paused else "-b----"
 
 
 def list_line(name: str, domid: int, memory: int, vcpus: int, state: str, cpu: float) -> str:

@@ -44,10 +44,17 @@ class Domain:
     since: float = 0.0
     pending: str = ""
     pending_at: float = 0.0
+    shut: bool = False
+    """Shut down but kept (``on_poweroff``/``on_reboot`` = ``preserve``): state ``s``."""
+
+    def action(self, event: str) -> str:
+        """What the config says to do on ``poweroff`` or ``reboot``."""
+        default = "restart" if event == "reboot" else "destroy"
+        return str(self.config.get(f"on_{event}", default))
 
     def cpu_now(self, now: float) -> float:
-        """CPU seconds used so far (grows only while not paused)."""
-        if self.paused:
+        """CPU seconds used so far (grows only while running)."""
+        if self.paused or self.shut:
             return self.cpu_time
         return self.cpu_time + max(now - self.since, 0.0) * CPU_SHARE * self.vcpus
 
@@ -102,18 +109,22 @@ class XlHost:
         for dom in list(self.domains):
             if not dom.pending or now < dom.pending_at:
                 continue
-            if dom.pending == "poweroff":
-                self.domains.remove(dom)
-                continue
+            action = dom.action(dom.pending)
             dom.pending = ""
-            dom.domid = self.new_domid()
-            dom.created = dom.since = now
-            dom.cpu_time = 0.0
-            dom.paused = False
+            if action == "destroy":
+                self.domains.remove(dom)
+            elif action == "preserve":
+                dom.set_paused(True, now)
+                dom.paused, dom.shut = False, True
+            else:
+                dom.domid = self.new_domid()
+                dom.created = dom.since = now
+                dom.cpu_time = 0.0
+                dom.paused = dom.shut = False
 
     def request(self, dom: Domain, what: str, now: float) -> None:
         """A shutdown (``poweroff``) or ``reboot`` request the guest may ignore."""
-        if self.ignores(dom.name) or dom.pending:
+        if self.ignores(dom.name) or dom.pending or dom.shut:
             return
         dom.pending = what
         dom.pending_at = now + self.shutdown_delay

@@ -205,3 +205,19 @@ def test_config_parser_reads_lists_over_several_lines() -> None:
     parsed = parse_config("name = 'a'\ndisk = [\n 'phy:/x,xvda,w',\n 'phy:/y,xvdb,r'\n]\n"
                           "vcpus = 2\n", "/cfg")
     assert parsed == {"name": "a", "disk": ["phy:/x,xvda,w", "phy:/y,xvdb,r"], "vcpus": 2}
+
+
+def test_on_reboot_and_on_poweroff_actions(xl: XlSimulator, tmp_path: Path, clock: Clock) -> None:
+    path = tmp_path / "exit.cfg"
+    path.write_text(HVM_CONFIG.format(name="exit1") + "on_reboot = 'destroy'\n")
+    xl.execute(["xl", "create", str(path)])
+    xl.execute(["xl", "reboot", "exit1"])
+    clock.now += 3
+    assert xl.state().domain("exit1") is None
+    path.write_text(HVM_CONFIG.format(name="kept1") + "on_poweroff = 'preserve'\n")
+    xl.execute(["xl", "create", str(path)])
+    xl.execute(["xl", "shutdown", "kept1"])
+    clock.now += 3
+    line = xl.execute(["xl", "list", "kept1"]).stdout.splitlines()[1]
+    assert line.split()[4] == "---s--"
+    assert xl.execute(["xl", "destroy", "kept1"]).exit_code == 0
