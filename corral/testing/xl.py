@@ -16,7 +16,8 @@ restart with a new domain id, or preserve as shut down; guests matching
 ``ignore_shutdown`` never act), ``destroy``, ``pause``/``unpause``, ``mem-set``,
 ``vcpu-set``, ``console`` (prints the guest's boot lines, then returns as with no
 tty), ``rename``, ``migrate [-s CMD] [-C CFG] [--debug] DOM HOST`` (to the simulated
-host named or addressed ``HOST`` in the same root), and ``debug-keys``.
+host named or addressed ``HOST`` in the same root; with ``-s "socat … TCP:H:P"``
+a receiver must really accept a connection on ``H:P``), and ``debug-keys``.
 
 Not simulated: real guests (nothing boots; a domain is a record), device models,
 xenstore, ``xl migrate-receive`` as a separate process (the sender moves the
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import socket
 import time
 import uuid as uuid_mod
 from collections.abc import Callable, Mapping, Sequence
@@ -323,6 +326,8 @@ class XlSimulator(SimulatedTools):
         if len(positional) != 2:
             raise XlError("Usage: xl [-v] migrate [options] <Domain> <host>")
         dom = self._find(host, positional[0])
+        if options.get("-s"):
+            _reach_receiver(options["-s"])
         target = self.store.find(positional[1])
         if target is None or target.name == host.name:
             raise XlError(f"ssh: Could not resolve hostname {positional[1]}: Name or service"
@@ -367,6 +372,26 @@ def _split_migrate(args: list[str]) -> tuple[list[str], dict[str, str]]:
         else:
             positional.append(arg)
     return positional, options
+
+
+_SOCAT_TCP = re.compile(r"\bTCP4?:([^:\s]+):(\d+)")
+
+
+def _reach_receiver(command: str) -> None:
+    """``-s "socat … TCP:HOST:PORT #"``: the receiver must really listen there (the
+    connection is made and closed, as the sender's socat would open it)."""
+    match = _SOCAT_TCP.search(command)
+    if match is None:
+        return
+    host, port = match.group(1), int(match.group(2))
+    try:
+        with socket.create_connection((host, port), timeout=2.0):
+            pass
+    except OSError as err:
+        raise XlError(f"socat E connect(5, AF=2 {host}:{port}, 16): {err.strerror}",
+                      "migration sender: Target has stopped.",
+                      "libxl: error: libxl_utils.c:NNN:libxl_read_exactly: file/stream "
+                      "truncated reading ready message from migration receiver stream") from None
 
 
 def _int(value: object, key: str, out: Outcome) -> int:

@@ -4,6 +4,7 @@ simulator, and behave as Ganeti's Xen hypervisor does around it."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,6 +15,7 @@ from corral.clock import SystemClock
 from corral.errors import HypervisorError, ParameterError
 from corral.hypervisor.base import DiskSpec, HvState, InstanceSpec, MigrationState, NicSpec
 from corral.hypervisor.params import HvKind, defaults
+from corral.hypervisor.xen import migration
 from corral.hypervisor.xen.driver import XenHvmHypervisor, XenHypervisor, XenPvmHypervisor
 from corral.layout import NodeLayout
 from corral.testing.xl import XlSimulator
@@ -194,30 +196,77 @@ def test_console_command_reaches_the_domain(xl: XlSimulator, tmp_path: Path) -> 
     assert "web1 login:" in xl.execute(list(console.command)).stdout
 
 
-def test_migration_phases_move_the_domain(tmp_path: Path) -> None:
+MIGRATION_PORT = 18510
+"""The port-mode receiver of these tests (on 127.0.0.1)."""
+
+
+class NoSocat:
+    MIGRATION_RECEIVER = "no-such-socat-here"
+
+
+def _pair(tmp_path: Path, *mixins: type) -> tuple[XenHypervisor, XenHypervisor, XlSimulator]:
     source_xl = _simulator(tmp_path / "xen", "node1", "192.0.2.1")
-    target_xl = _simulator(tmp_path / "xen", "node2", "192.0.2.2")
+    target_xl = _simulator(tmp_path / "xen", "node2", "127.0.0.1")
     source = _driver(HvKind.XEN_PVM, tmp_path / "node1", source_xl)
     target = _driver(HvKind.XEN_PVM, tmp_path / "node2", target_xl)
-    spec = _spec(HvKind.XEN_PVM, tmp_path / "files", "web1")
+    for driver in (source, target):
+        driver.__class__ = type("Driver", (*mixins, type(driver)), {})
+    return source, target, source_xl
 
-    async def migrate() -> MigrationState:
-        await source.start(spec)
-        await source.check_migratable(spec)
-        info = await source.migration_info(spec)
-        where = await target.accept_instance(spec, info, "192.0.2.2")
-        await source.migrate_instance("cluster", spec, where, live=True)
-        while (status := await source.migration_status(spec)).active:
-            await asyncio.sleep(0.01)
-        ok = status.state == MigrationState.COMPLETED
-        await source.finalize_migration_src(spec, ok, True)
-        await target.finalize_migration_dst(spec, info, ok)
-        return status.state
 
-    assert asyncio.run(migrate()) == MigrationState.COMPLETED
+async def _migrate(source: XenHypervisor, target: XenHypervisor, spec: InstanceSpec,
+                   *, kill_receiver: bool = False) -> MigrationState:
+    await source.start(spec)
+    await source.check_migratable(spec)
+    info = await source.migration_info(spec)
+    where = await target.accept_instance(spec, info, "127.0.0.1")
+    if kill_receiver:
+        await migration.stop_receiver(target, spec.name)
+    await source.migrate_instance("cluster", spec, where, live=True)
+    while (status := await source.migration_status(spec)).active:
+        await asyncio.sleep(0.01)
+    ok = status.state == MigrationState.COMPLETED
+    await source.finalize_migration_src(spec, ok, True)
+    await target.finalize_migration_dst(spec, info, ok)
+    return status.state
+
+
+@pytest.mark.parametrize("mode", ["port", "ssh"])
+def test_migration_phases_move_the_domain(tmp_path: Path, mode: str) -> None:
+    source, target, source_xl = _pair(tmp_path, *([NoSocat] if mode == "ssh" else []))
+    spec = _spec(HvKind.XEN_PVM, tmp_path / "files", "web1", migration_port=MIGRATION_PORT)
+    assert asyncio.run(_migrate(source, target, spec)) == MigrationState.COMPLETED
+    sent = next(c for c in source_xl.calls if c[1] == "migrate")
+    assert ("-s" in sent) == (mode == "port")
     assert asyncio.run(source.list_instances()) == []
     assert asyncio.run(target.list_instances()) == ["web1"]
     assert "name = 'web1'" in target.config_file("web1").read_text()
     assert not source.config_file("web1").exists()
+    assert not migration.receiver_pid_file(target, "web1").exists()
     with pytest.raises(HypervisorError, match="live storage migration"):
-        asyncio.run(target.accept_instance(spec, "", "192.0.2.2", copy_disks=True))
+        asyncio.run(target.accept_instance(spec, "", "127.0.0.1", copy_disks=True))
+
+
+def test_a_migration_without_receiver_fails_and_the_source_keeps_running(
+        tmp_path: Path) -> None:
+    source, target, _ = _pair(tmp_path)
+    spec = _spec(HvKind.XEN_PVM, tmp_path / "files", "web1", migration_port=MIGRATION_PORT)
+    assert asyncio.run(_migrate(source, target, spec, kill_receiver=True)) == (
+        MigrationState.FAILED)
+    status = asyncio.run(source.migration_status(spec))
+    assert status.state == MigrationState.FAILED
+    info = asyncio.run(source.instance_info("web1"))
+    assert info is not None
+    assert info.state == HvState.RUNNING
+    assert asyncio.run(target.list_instances()) == []
+
+
+def test_a_busy_migration_port_is_refused(tmp_path: Path) -> None:
+    _, target, _ = _pair(tmp_path)
+    spec = _spec(HvKind.XEN_PVM, tmp_path / "files", "web1", migration_port=MIGRATION_PORT)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", MIGRATION_PORT))
+        busy.listen()
+        with pytest.raises(HypervisorError, match="port is free"):
+            asyncio.run(target.accept_instance(spec, "", "127.0.0.1"))
+    assert not migration.receiver_pid_file(target, "web1").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from corral.layout import NodeLayout
 from corral.testing.xl import XlSimulator
 from corral.vcluster import cluster
 from corral.vcluster.cluster import VNode
@@ -21,6 +22,8 @@ from tests.integration.conftest import LiveCluster, RunResult, _can_bind_loopbac
 
 PORT = 18500
 """This module's own virtual cluster (ports 18500-18549 are this file's)."""
+MIGRATION_PORT = 18501
+"""Where the target's socat receives a migrating domain (``migration_port``)."""
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +31,11 @@ def xen_live() -> Iterator[LiveCluster]:
     if not _can_bind_loopback_range():
         pytest.skip("cannot bind addresses in 127.0.0.0/8 beyond 127.0.0.1 here")
     directory = Path(tempfile.mkdtemp(prefix="corral-xen-")) / "vc"
+    hvparams = {kind: {**params, "migration_port": MIGRATION_PORT}
+                for kind, params in cluster.xen_hvparams(directory).items()}
     try:
-        yield LiveCluster(cluster.up(directory, 2, feedback=lambda _msg: None, port=PORT))
+        yield LiveCluster(cluster.up(directory, 2, feedback=lambda _msg: None, port=PORT,
+                                     init_options={"hvparams": hvparams}))
     finally:
         cluster.down(directory, feedback=lambda _msg: None)
         shutil.rmtree(directory.parent, ignore_errors=True)
@@ -127,6 +133,9 @@ def test_xen_instance_migrates_between_simulated_hosts(xen_live: LiveCluster) ->
     _ok(xen_live, "gnt-instance", "migrate", "-f", "-n", "node2", "mig1")
     assert _xl(xen_live, "node1").state().domain("mig1") is None
     assert _xl(xen_live, "node2").state().domain("mig1") is not None
+    # sent through the target's socat receiver on migration_port (Ganeti's transport)
+    receiver_log = NodeLayout(Path(_node(xen_live, "node2").root)).log_dir / "xen"
+    assert (receiver_log / "mig1-migrate-receive.log").exists()
     listed = _ok(xen_live, "gnt-instance", "list", "--no-headers", "-o", "pnode,status", "mig1")
     assert listed.stdout.split() == ["node2", "running"]
     _ok(xen_live, "gnt-instance", "remove", "-f", "mig1")

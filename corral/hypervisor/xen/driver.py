@@ -7,7 +7,8 @@ moves the file to ``<log>/xen/<name>-<timestamp>`` for inspection. The
 toolstack is the ``xen_cmd`` hvparam: ``xl``, or the legacy ``xm`` which is
 refused clearly when it is not installed. A domain's state comes from
 ``xl list``, the node's figures from ``xl info``. Migration runs ``xl migrate``
-over xl's ssh transport (:mod:`corral.hypervisor.xen.migration`).
+over a socat port as Ganeti does, or xl's ssh transport
+(:mod:`corral.hypervisor.xen.migration`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class XenHypervisor(Hypervisor):
     REBOOT_TIMEOUT: ClassVar[float] = 60.0
     """Seconds a rebooting domain has to come back with a new domain id."""
     POLL_INTERVAL: ClassVar[float] = 0.2
+    MIGRATION_RECEIVER: ClassVar[str] = "socat"
+    """The target's listener in port mode (absent: xl's ssh transport)."""
 
     def __init__(self, layout: NodeLayout, runner: CommandRunner, clock: Clock) -> None:
         super().__init__(layout, runner, clock)
