@@ -4,6 +4,7 @@ simulator, and behave as Ganeti's Xen hypervisor does around it."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import uuid
 from pathlib import Path
@@ -270,3 +271,18 @@ def test_a_busy_migration_port_is_refused(tmp_path: Path) -> None:
         with pytest.raises(HypervisorError, match="port is free"):
             asyncio.run(target.accept_instance(spec, "", "127.0.0.1"))
     assert not migration.receiver_pid_file(target, "web1").exists()
+
+
+def test_startup_memory_is_what_the_host_has_free_down_to_minmem(
+        xl: XlSimulator, tmp_path: Path) -> None:
+    xl.configure(total_memory=1024 + 131 + 200, dom0_memory=1024)
+    driver = _driver(HvKind.XEN_PVM, tmp_path / "node1", xl)
+    spec = dataclasses.replace(_spec(HvKind.XEN_PVM, tmp_path / "files", "web1"),
+                               beparams={"maxmem": 256, "minmem": 128})
+    asyncio.run(driver.start(spec))
+    info = asyncio.run(driver.instance_info("web1"))
+    assert info is not None
+    assert info.memory_mib == 200
+    domain = xl.state().domain("web1")
+    assert domain is not None
+    assert domain.maxmem == 256

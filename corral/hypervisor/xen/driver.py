@@ -126,19 +126,29 @@ class XenHypervisor(Hypervisor):
 
     # --- life cycle ------------------------------------------------------------------------
 
-    def domain_spec(self, instance: InstanceSpec) -> XenDomainSpec:
+    def domain_spec(self, instance: InstanceSpec, startup_memory: int | None = None
+                    ) -> XenDomainSpec:
         """What the config file is written from (HVM NICs get ``nic_type`` as model)."""
         model = ""
         if self.KIND == HvKind.XEN_HVM:
             nic_type = str(instance.hvparams.get("nic_type", ""))
             model = "" if nic_type == "paravirtual" else nic_type
-        return XenDomainSpec.from_instance(instance, nic_model=model)
+        return XenDomainSpec.from_instance(instance, nic_model=model,
+                                           startup_memory=startup_memory)
+
+    async def startup_memory(self, instance: InstanceSpec) -> int:
+        """Ganeti's rule: the maximum memory if the host has it free, else what is free,
+        but never less than ``minmem``."""
+        free = (await self.node_info()).memory_free
+        minimum = int(instance.beparams.get("minmem", instance.memory_mib))
+        return max(min(instance.memory_mib, free), min(minimum, instance.memory_mib))
 
     async def start(self, instance: InstanceSpec, *, paused: bool = False) -> None:
         cmd = await self._toolstack(instance.hvparams)
         if await self.instance_info(instance.name) is not None:
             raise HypervisorError(f"instance {instance.name} is already running")
-        text = HEADER + render_domain_config(self.KIND, self.domain_spec(instance))
+        spec = self.domain_spec(instance, await self.startup_memory(instance))
+        text = HEADER + render_domain_config(self.KIND, spec)
         path = await self.write_config(instance.name, text)
         await asyncio.to_thread(_write, self._command_file(instance.name), cmd + "\n")
         result = await self._xen(cmd, "create", *(["-p"] if paused else []), str(path))
