@@ -17,6 +17,7 @@ from corral.errors import HypervisorError, ParameterError
 from corral.hypervisor.base import DiskSpec, HvState, InstanceSpec, MigrationState, NicSpec
 from corral.hypervisor.params import HvKind, defaults
 from corral.hypervisor.xen import migration
+from corral.hypervisor.xen.config import parse_domain_config
 from corral.hypervisor.xen.driver import XenHvmHypervisor, XenHypervisor, XenPvmHypervisor
 from corral.layout import NodeLayout
 from corral.testing.xl import XlSimulator
@@ -101,8 +102,8 @@ def test_start_writes_the_config_file_and_xl_sees_the_domain(
     driver = _driver(kind, tmp_path / "node1", xl)
     spec = _spec(kind, tmp_path / "files", "web1")
     asyncio.run(driver.start(spec, paused=True))
-    text = driver.config_file("web1").read_text()
-    assert "name = 'web1'" in text
+    parsed = parse_domain_config(driver.config_file("web1").read_text())
+    assert (parsed.name, parsed.memory, parsed.vcpus) == ("web1", 256, 2)
     assert xl.calls[-1] == ("xl", "create", "-p", str(driver.config_file("web1")))
     info = asyncio.run(driver.instance_info("web1"))
     assert info is not None
@@ -173,7 +174,7 @@ def test_balloon_records_the_memory_in_the_config_file(xl: XlSimulator, tmp_path
     driver = _driver(HvKind.XEN_PVM, tmp_path / "node1", xl)
     asyncio.run(driver.start(_spec(HvKind.XEN_PVM, tmp_path / "files", "web1")))
     asyncio.run(driver.balloon("web1", 128))
-    assert "memory = 128" in driver.config_file("web1").read_text()
+    assert parse_domain_config(driver.config_file("web1").read_text()).memory == 128
     with pytest.raises(HypervisorError, match="memory_static_max"):
         asyncio.run(driver.balloon("web1", 4096))
 
@@ -241,7 +242,7 @@ def test_migration_phases_move_the_domain(tmp_path: Path, mode: str) -> None:
     assert ("-s" in sent) == (mode == "port")
     assert asyncio.run(source.list_instances()) == []
     assert asyncio.run(target.list_instances()) == ["web1"]
-    assert "name = 'web1'" in target.config_file("web1").read_text()
+    assert parse_domain_config(target.config_file("web1").read_text()).name == "web1"
     assert not source.config_file("web1").exists()
     assert not migration.receiver_pid_file(target, "web1").exists()
     with pytest.raises(HypervisorError, match="live storage migration"):
