@@ -450,7 +450,7 @@ SAME_ERRORS = [
     ("gnt-instance", "add", "-t", "diskless", "-o", "noop", "-n", "no-such-node",
      "--no-ip-check", "--no-name-check", "-H", "fake", "gcompat-x"),
     ("gnt-instance", "add", "-t", "diskless", "-o", "noop", "-n", "node1",
-     "--no-ip-check", "--no-name-check", "-H", "xen-pvm", "gcompat-x"),
+     "--no-ip-check", "--no-name-check", "-H", "xen-pvm:xen_cmd=virsh", "gcompat-x"),
     ("gnt-instance", "shutdown"),
     ("gnt-instance", "remove", "-f", "no-such-instance"),
     ("gnt-node", "remove", "node1"),
