@@ -134,6 +134,9 @@ def start_migration(hv: XenHypervisor, outgoing: Outgoing, instance: InstanceSpe
     running = outgoing.tasks.get(instance.name)
     if running is not None and not running.done():
         raise HypervisorError(f"instance {instance.name} is already being migrated")
+    if hv.command_of(instance.name) != "xl":
+        raise HypervisorError(f"instance {instance.name} runs under xm: Corral migrates"
+                              " Xen domains with xl only")
     transport = (["-s", SOCAT_SEND.format(address=target.address, port=target.port)]
                  if target.port else [])
     argv = [hv.command_of(instance.name), "migrate", *transport, "-C",
