@@ -36,16 +36,18 @@ def is_setting_name(name: str) -> bool:
 
 
 def quote(text: str) -> str:
-    """``text`` as a single-quoted xl string (backslash, quote and controls escaped)."""
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\x{ord(char):02x}")
-        else:
-            out.append(char)
-    return "'" + "".join(out) + "'"
+    """``text`` as a single-quoted xl string.
+
+    Backslash, quote, newline, carriage return and tab are escaped by name; other
+    characters go as they are (libxlu reads any byte but those raw, and mishandles
+    its numeric escapes, so none are written).
+
+    Raises:
+        HypervisorError: ``text`` holds a NUL character (xl strings are C strings).
+    """
+    if "\0" in text:
+        raise HypervisorError(f"xl strings cannot hold a NUL character: {text!r}")
+    return "'" + "".join(_ESCAPES.get(char, char) for char in text) + "'"
 
 
 def render_value(value: XlValue) -> str:
@@ -111,28 +113,22 @@ def _tokens(text: str) -> Iterator[_Token]:
 
 
 def unquote(literal: str) -> str:
-    """The text of a quoted xl string literal (escapes decoded as libxlu does)."""
-    body, out, i = literal[1:-1], [], 0
-    while i < len(body):
-        char = body[i]
-        i += 1
+    """The text of a quoted xl string literal (named escapes decoded as libxlu does).
+
+    Raises:
+        XlSyntaxError: a numeric escape (``\\x41``, ``\\101``): libxlu does not decode
+            them into the character, so a file that has them is refused.
+    """
+    out, chars = [], iter(literal[1:-1])
+    for char in chars:
         if char != "\\":
             out.append(char)
             continue
-        esc = body[i]
-        i += 1
-        if esc in _UNESCAPES:
-            out.append(_UNESCAPES[esc])
-        elif esc == "x" and re.fullmatch(r"[0-9a-fA-F]{2}", body[i:i + 2]):
-            out.append(chr(int(body[i:i + 2], 16)))
-            i += 2
-        elif esc.isdigit():
-            digits = re.match(r"[0-9]{0,2}", body[i:])
-            # libxlu reads these "octal" escapes in base 10; so do we
-            out.append(chr(int(esc + (digits.group() if digits else ""), 10)))
-            i += len(digits.group()) if digits else 0
-        else:
-            out.append(esc)
+        esc = next(chars)
+        if esc == "x" or esc.isdigit():
+            raise XlSyntaxError(f"numeric escape '\\{esc}' in {literal}: xl does not "
+                                "decode these")
+        out.append(_UNESCAPES.get(esc, ""))  # libxlu drops unknown escapes
     return "".join(out)
 
 
