@@ -42,6 +42,7 @@ from corral.hypervisor.paramspec import (
     spec,
     table,
 )
+from corral.hypervisor.xen.config_values import is_cpuid
 
 __all__ = [
     "ABS_PATH", "BLOCKDEV_PREFIX", "BOOL", "CPU_MASK", "IPV4_ADDRESS", "IP_ADDRESS",
@@ -163,6 +164,8 @@ KVM = table(
 
 _REQ_REBOOT = one_of("reboot", "exit", required=True)
 _XEN_CMD = one_of("xl", "xm", required=True)
+_XEN_CPUID = Rule(False, Check(is_cpuid, "must be a libxl string starting with 'host' or an "
+                                         "xl list of strings like ['1:ecx=xxxx…']"))
 
 _XEN_COMMON = (
     spec("migration_port", 8002, NET_PORT, "TCP port for migration", cluster_global=True),
@@ -171,7 +174,7 @@ _XEN_COMMON = (
     spec("cpu_cap", 0, NON_NEG_INT, "CPU cap, percent of one CPU (0: none)"),
     spec("cpu_weight", 256, _CPU_WEIGHT, "scheduler weight"),
     spec("vif_script", "", OPT_FILE, "vif script"),
-    spec("cpuid", "", NO_CHECK, "cpuid policy"),
+    spec("cpuid", "", _XEN_CPUID, "cpuid policy: 'host,…' or an xl list of xend strings"),
     spec("soundhw", "", NO_CHECK, "sound hardware"),
     spec("xen_cmd", "xl", _XEN_CMD, "the Xen toolstack command (xl; xm where installed)",
          cluster_global=True),

@@ -11,12 +11,14 @@ from typing import Any
 from corral.errors import HypervisorError, ParameterError
 from corral.hypervisor.params import HvKind, check_syntax, parse_cpu_mask
 from corral.hypervisor.xen.config_devices import disk_entry, vif_entry
-from corral.hypervisor.xen.config_values import XlSyntaxError, XlValue, read_value
+from corral.hypervisor.xen.config_values import XlValue, cpuid_value
 from corral.hypervisor.xen.spec import XenDomainSpec
 
 Setting = tuple[str, XlValue]
 
 _UUID_HEX = frozenset("0123456789abcdefABCDEF")
+_CPUID_FORMS = ("must be a libxl string starting with 'host' or an xl list of strings like "
+                "['1:ecx=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1']")
 
 
 def checked_hvparams(kind: HvKind, spec: XenDomainSpec) -> dict[str, Any]:
@@ -107,30 +109,14 @@ def events(hvp: Mapping[str, Any]) -> list[Setting]:
     return [("on_poweroff", "preserve"), ("on_reboot", on_reboot), ("on_crash", "restart")]
 
 
-def cpuid_value(cpuid: str) -> XlValue:
-    """``cpuid``: a libxl string (``host,…``) quoted, or an xl list of xend strings.
-
-    Raises:
-        HypervisorError: neither form.
-    """
-    if cpuid.startswith("host"):
-        return cpuid
-    try:
-        value = read_value(cpuid)
-    except XlSyntaxError:
-        value = ""
-    if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
-        raise HypervisorError(f"hypervisor parameter 'cpuid' must be a libxl string starting "
-                              f"with 'host' or an xl list of strings like "
-                              f"['1:ecx=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1'], got {cpuid!r}")
-    return value
-
-
 def tail(hvp: Mapping[str, Any]) -> list[Setting]:
     """cpuid and soundhw, when set."""
     settings: list[Setting] = []
     if hvp["cpuid"]:
-        settings.append(("cpuid", cpuid_value(str(hvp["cpuid"]))))
+        try:
+            settings.append(("cpuid", cpuid_value(str(hvp["cpuid"]))))
+        except ValueError as err:
+            raise HypervisorError(f"hypervisor parameter 'cpuid' {_CPUID_FORMS}: {err}") from err
     if hvp["soundhw"]:
         settings.append(("soundhw", str(hvp["soundhw"])))
     return settings

@@ -227,3 +227,30 @@ def read_value(text: str) -> XlValue:
     if len(statements) != 1:
         raise XlSyntaxError(f"not a single xl value: {text!r}")
     return statements[0][2]
+
+
+def cpuid_value(cpuid: str) -> XlValue:
+    """Ganeti's ``cpuid`` hvparam as xl's value: a libxl string (``host,…``) as it is, or
+    an xl list of xend strings (``['1:ecx=…', …]``) read into a tuple.
+
+    Raises:
+        ValueError: neither form.
+    """
+    if cpuid.startswith("host"):
+        return cpuid
+    try:
+        value = read_value(cpuid)
+    except XlSyntaxError:
+        value = ""
+    if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"not a libxl cpuid string or an xl list of strings: {cpuid!r}")
+    return value
+
+
+def is_cpuid(cpuid: str) -> bool:
+    """Whether :func:`cpuid_value` accepts ``cpuid``."""
+    try:
+        cpuid_value(cpuid)
+    except ValueError:
+        return False
+    return True

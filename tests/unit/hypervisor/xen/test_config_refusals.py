@@ -130,6 +130,10 @@ def test_master_side_checks_of_new_xen_rules() -> None:
         check_syntax("xen-pvm", {"xen_cmd": "xl"}, instance_level=True)
     with pytest.raises(ParameterError, match="'blockdev_prefix' must be lower-case letters"):
         check_syntax("xen-pvm", {"blockdev_prefix": "SD"})
+    cpuid = "['1:ecx=xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx1']"
+    assert check_syntax("xen-hvm", {"cpuid": cpuid}) == {"cpuid": cpuid}
+    with pytest.raises(ParameterError, match="'cpuid' must be a libxl string"):
+        check_syntax("xen-hvm", {"cpuid": "['unterminated"})
 
 
 PARSE_REFUSALS: list[tuple[str, type[Exception], str]] = [
