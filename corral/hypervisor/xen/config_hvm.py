@@ -1,8 +1,8 @@
 """The settings of a fully virtualised (``xen-hvm``) domain, in Ganeti's order.
 
-Ganeti's lines, in xl's spelling where xm's differ: ``type = 'hvm'`` (xm's
-``builder``), ``firmware_override`` for kernel_path (xl reads ``kernel`` on HVM as a
-guest kernel to boot directly, not as the loader), ``device_model_override`` (xl
+Ganeti's lines, in xl's spelling where xm's differ: ``firmware_override`` for
+kernel_path (xl reads ``kernel`` on HVM as a guest kernel to boot directly, not as the
+loader), ``type = 'hvm'`` (xm's ``builder``), ``device_model_override`` (xl
 ignores ``device_model``); the rest as Ganeti writes them: pae/acpi/viridian/apic,
 ``boot``, no SDL, a USB tablet, VNC on ``vnclisten`` with the display of the
 instance's network port (else any free one) and the password, a pty serial line,
@@ -71,7 +71,7 @@ def hvm_settings(spec: XenDomainSpec, vnc_password: str) -> list[Setting]:
     """
     hvp = checked_hvparams(HvKind.XEN_HVM, spec)
     settings: list[Setting] = [
-        ("type", "hvm"), ("firmware_override", str(hvp["kernel_path"])),
+        ("firmware_override", str(hvp["kernel_path"])), ("type", "hvm"),
         *resources(spec, hvp), *identity(spec), *_flags(hvp),
         ("device_model_override", str(hvp["device_model"])), ("boot", str(hvp["boot_order"])),
         ("sdl", 0), ("usb", 1), ("usbdevice", "tablet"), *_vnc(spec, hvp, vnc_password),

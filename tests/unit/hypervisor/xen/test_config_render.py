@@ -233,3 +233,27 @@ def test_ganeti_hvm_config_reads_back() -> None:
                                         backend="file", devtype="cdrom")
     assert (parsed.vifs[0].model, parsed.vifs[0].type) == ("rtl8139", "ioemu")
     assert parsed.strings("pci") == ("0000:00:1f.0", "0000:00:1f.3")
+
+
+# --- against Ganeti's own output for the same instance ----------------------------------
+
+XL_SPELLING = {"kernel@hvm": "firmware_override", "builder": "type",
+               "device_model": "device_model_override", "cpu": "cpus"}
+"""Ganeti's xm-era keys → the xl keys Corral writes (hv_xen.py's HVM ``kernel`` is the
+loader, which xl calls ``firmware_override``; xl ignores ``device_model`` and ``cpu``)."""
+
+
+@pytest.mark.parametrize(("kind", "changed", "reference", "only_corral"), [
+    (HvKind.XEN_PVM, PV_CHANGED, "ganeti_ref_pv_full.cfg", ["type", "uuid"]),
+    (HvKind.XEN_HVM, HVM_CHANGED, "ganeti_ref_hvm_full.cfg", ["uuid"]),
+], ids=["pv", "hvm"])
+def test_same_settings_as_ganeti_in_xl_spelling(kind: HvKind, changed: Mapping[str, Any],
+                                                reference: str, only_corral: list[str]) -> None:
+    """The reference files are what hv_xen.py's _GetConfig writes for the same instance."""
+    ganeti = parse_domain_config((DATA / reference).read_text()).settings
+    ours = parse_domain_config(_render(kind, changed)).settings
+    suffix = "@hvm" if kind == HvKind.XEN_HVM else ""
+    renamed = {XL_SPELLING.get(key + suffix, XL_SPELLING.get(key, key)): value
+               for key, value in ganeti.items()}
+    assert {k: v for k, v in ours.items() if k not in only_corral} == renamed
+    assert [k for k in ours if k not in only_corral] == list(renamed)
