@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from corral.errors import HypervisorError
-from corral.hypervisor.params import HvKind, defaults, hv_kind
+from corral.hypervisor.params import HvKind, defaults
 from corral.hypervisor.xen.config_devices import (
     DiskEntry,
     VifEntry,
@@ -55,10 +55,9 @@ _XL_DEFAULT_MEMORY_MIB = 32  # libxl's default when a config gives neither memor
 
 
 def _xen_kind(kind: HvKind | str) -> HvKind:
-    known = hv_kind(kind) if isinstance(kind, str) else kind
-    if known not in (HvKind.XEN_PVM, HvKind.XEN_HVM):
-        raise HypervisorError(f"not a Xen hypervisor: {known.value}")
-    return known
+    if kind not in (HvKind.XEN_PVM, HvKind.XEN_HVM):
+        raise HypervisorError(f"not a Xen hypervisor: {kind}")
+    return HvKind(kind)
 
 
 def render_domain_config(kind: HvKind | str, spec: XenDomainSpec, *,

@@ -10,7 +10,7 @@ import pytest
 from corral.errors import HypervisorError, ParameterError
 from corral.hypervisor.base import DiskSpec, NicSpec
 from corral.hypervisor.params import HvKind, check_syntax
-from corral.hypervisor.xen.config import parse_domain_config, render_domain_config
+from corral.hypervisor.xen.config import check_files, parse_domain_config, render_domain_config
 from corral.hypervisor.xen.config_values import XlSyntaxError
 from corral.hypervisor.xen.spec import XenDisk
 from corral.objects.instance import NicMode
@@ -112,15 +112,17 @@ def test_hvm_vnc_password_of_two_lines_is_refused() -> None:
         render_domain_config(HVM, domain_spec(HVM, {}), vnc_password="a\nb")
 
 
-@pytest.mark.parametrize("kind", ["kvm", "lxc"])
+@pytest.mark.parametrize("kind", ["kvm", "lxc", "xen", HvKind.FAKE])
 def test_only_xen_kinds_are_rendered(kind: str) -> None:
     with pytest.raises(HypervisorError, match=f"not a Xen hypervisor: {kind}"):
         render_domain_config(kind, domain_spec(PV, {}))
+    with pytest.raises(HypervisorError, match=f"not a Xen hypervisor: {kind}"):
+        check_files(kind, domain_spec(PV, {}))
 
 
-def test_unknown_kind_is_refused() -> None:
-    with pytest.raises(ParameterError, match="unknown hypervisor 'xen'"):
-        render_domain_config("xen", domain_spec(PV, {}))
+def test_kind_may_be_given_as_its_name() -> None:
+    spec = domain_spec(PV, {}, disks=(), nics=())
+    assert render_domain_config("xen-pvm", spec) == render_domain_config(PV, spec)
 
 
 def test_master_side_checks_of_new_xen_rules() -> None:
