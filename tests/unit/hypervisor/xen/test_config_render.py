@@ -3,11 +3,14 @@ of every hvparam of the xen-pvm and xen-hvm tables."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from corral.hypervisor.params import HvKind, defaults, parameters
 from corral.hypervisor.xen.config import (
@@ -257,3 +260,27 @@ def test_same_settings_as_ganeti_in_xl_spelling(kind: HvKind, changed: Mapping[s
                for key, value in ganeti.items()}
     assert {k: v for k, v in ours.items() if k not in only_corral} == renamed
     assert [k for k in ours if k not in only_corral] == list(renamed)
+
+
+_LINE = st.text(max_size=30).filter(lambda t: "\0" not in t and t.splitlines() in ([], [t]))
+_MASK = st.lists(st.integers(0, 127), min_size=1, max_size=4).map(
+    lambda cpus: ",".join(map(str, sorted(set(cpus)))))
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=_LINE.filter(bool), kernel_args=_LINE, root=_LINE, memory=st.integers(1, 2**20),
+       extra_mem=st.integers(0, 2**20), masks=st.lists(_MASK | st.just("all"), min_size=1,
+                                                       max_size=4))
+def test_random_specs_round_trip(name: str, kernel_args: str, root: str, memory: int,
+                                 extra_mem: int, masks: list[str]) -> None:
+    hvparams = {"kernel_args": kernel_args, "root_path": root, "cpu_mask": ":".join(masks)}
+    spec = dataclasses.replace(domain_spec(HvKind.XEN_PVM, hvparams, vcpus=len(masks)),
+                               name=name, memory_mib=memory, max_memory_mib=memory + extra_mem)
+    parsed = parse_domain_config(render_domain_config(HvKind.XEN_PVM, spec))
+    assert (parsed.name, parsed.memory_mib, parsed.max_memory_mib, parsed.vcpus) == (
+        name, memory, memory + extra_mem, len(masks))
+    assert (parsed.text("extra"), parsed.text("root")) == (kernel_args, root)
+    if len(masks) > 1:
+        assert parsed.strings("cpus") == tuple(masks)
+    else:
+        assert parsed.strings("cpus") == (() if masks == ["all"] else tuple(masks))
