@@ -120,3 +120,21 @@ def tail(hvp: Mapping[str, Any]) -> list[Setting]:
     if hvp["soundhw"]:
         settings.append(("soundhw", str(hvp["soundhw"])))
     return settings
+
+
+_XM_NAMES = {"firmware_override": "kernel", "device_model_override": "device_model"}
+
+
+def xm_spelling(settings: list[Setting]) -> list[Setting]:
+    """``settings`` as Ganeti writes them for ``xen_cmd=xm``: xm's names for the loader
+    (``kernel``), device model and bootloader arguments (one string, ``bootargs``),
+    ``builder = 'hvm'`` for ``type`` (and nothing for PV, xm's default builder)."""
+    spelled: list[Setting] = []
+    for name, value in settings:
+        if name == "type":
+            spelled += [("builder", value)] if value == "hvm" else []
+        elif name == "bootloader_args" and isinstance(value, tuple):
+            spelled.append(("bootargs", " ".join(str(v) for v in value)))
+        else:
+            spelled.append((_XM_NAMES.get(name, name), value))
+    return spelled

@@ -24,6 +24,9 @@ from corral.hypervisor.xen.config import (
 from tests.support.xen_config import HVM_CHANGED, PV_CHANGED, UUID, domain_spec
 
 DATA = Path(__file__).resolve().parents[3] / "data" / "xen"
+PV_XL = {**PV_CHANGED, "xen_cmd": "xl"}
+HVM_XL = {**HVM_CHANGED, "xen_cmd": "xl"}
+"""Every other parameter changed, in xl's spelling (xen_cmd=xm switches to xm's names)."""
 PASSWORD = "Zq7+vW2x"
 SCRIPT = "/etc/xen/scripts/vif-corral"
 
@@ -34,9 +37,9 @@ def _render(kind: HvKind, hvparams: Mapping[str, Any], **spec_args: Any) -> str:
 
 
 GOLDEN = {
-    "pv_full.cfg": lambda: _render(HvKind.XEN_PVM, PV_CHANGED),
-    "pv_bootloader.cfg": lambda: _render(HvKind.XEN_PVM, {**PV_CHANGED, "use_bootloader": True}),
-    "hvm_full.cfg": lambda: _render(HvKind.XEN_HVM, HVM_CHANGED),
+    "pv_full.cfg": lambda: _render(HvKind.XEN_PVM, PV_XL),
+    "pv_bootloader.cfg": lambda: _render(HvKind.XEN_PVM, {**PV_XL, "use_bootloader": True}),
+    "hvm_full.cfg": lambda: _render(HvKind.XEN_HVM, HVM_XL),
     "hvm_defaults.cfg": lambda: render_domain_config(
         HvKind.XEN_HVM, domain_spec(HvKind.XEN_HVM, {}, vcpus=1, network_port=None, disks=(),
                                     nics=())),
@@ -78,7 +81,7 @@ def _pv_expected(parsed: ParsedDomainConfig) -> dict[str, Any]:
 
 
 def test_pv_round_trip_with_every_parameter_changed() -> None:
-    parsed = parse_domain_config(_render(HvKind.XEN_PVM, PV_CHANGED))
+    parsed = parse_domain_config(_render(HvKind.XEN_PVM, PV_XL))
     assert parsed.kind == HvKind.XEN_PVM
     assert _pv_expected(parsed) == {
         "kernel_path": PV_CHANGED["kernel_path"], "initrd_path": PV_CHANGED["initrd_path"],
@@ -91,7 +94,7 @@ def test_pv_round_trip_with_every_parameter_changed() -> None:
 
 
 def test_pv_round_trip_with_bootloader() -> None:
-    parsed = parse_domain_config(_render(HvKind.XEN_PVM, {**PV_CHANGED, "use_bootloader": True}))
+    parsed = parse_domain_config(_render(HvKind.XEN_PVM, {**PV_XL, "use_bootloader": True}))
     assert parsed.text("bootloader") == PV_CHANGED["bootloader_path"]
     assert parsed.strings("bootloader_args") == ("--entry=1", "-q")
     assert "kernel" not in parsed.settings
@@ -99,7 +102,8 @@ def test_pv_round_trip_with_bootloader() -> None:
 
 
 def test_common_fields_round_trip() -> None:
-    for kind, changed in ((HvKind.XEN_PVM, PV_CHANGED), (HvKind.XEN_HVM, HVM_CHANGED)):
+    for kind, changed in ((HvKind.XEN_PVM, PV_CHANGED), (HvKind.XEN_HVM, HVM_CHANGED),
+                          (HvKind.XEN_PVM, PV_XL), (HvKind.XEN_HVM, HVM_XL)):
         parsed = parse_domain_config(_render(kind, changed))
         assert (parsed.kind, parsed.name, parsed.uuid) == (kind, "inst1.example.com", UUID)
         assert (parsed.memory_mib, parsed.max_memory_mib, parsed.vcpus) == (512, 1024, 2)
@@ -114,7 +118,7 @@ def test_common_fields_round_trip() -> None:
 
 
 def test_hvm_round_trip_with_every_parameter_changed() -> None:
-    parsed = parse_domain_config(_render(HvKind.XEN_HVM, HVM_CHANGED))
+    parsed = parse_domain_config(_render(HvKind.XEN_HVM, HVM_XL))
     assert parsed.kind == HvKind.XEN_HVM
     got = {
         "acpi": parsed.number("acpi"), "pae": parsed.number("pae"),
@@ -246,20 +250,48 @@ XL_SPELLING = {"kernel@hvm": "firmware_override", "builder": "type",
 loader, which xl calls ``firmware_override``; xl ignores ``device_model`` and ``cpu``)."""
 
 
-@pytest.mark.parametrize(("kind", "changed", "reference", "only_corral"), [
-    (HvKind.XEN_PVM, PV_CHANGED, "ganeti_ref_pv_full.cfg", ["type", "uuid"]),
-    (HvKind.XEN_HVM, HVM_CHANGED, "ganeti_ref_hvm_full.cfg", ["uuid"]),
-], ids=["pv", "hvm"])
-def test_same_settings_as_ganeti_in_xl_spelling(kind: HvKind, changed: Mapping[str, Any],
-                                                reference: str, only_corral: list[str]) -> None:
-    """The reference files are what hv_xen.py's _GetConfig writes for the same instance."""
+_REFERENCES = [(HvKind.XEN_PVM, PV_CHANGED, "ganeti_ref_pv_full.cfg"),
+               (HvKind.XEN_HVM, HVM_CHANGED, "ganeti_ref_hvm_full.cfg")]
+
+
+@pytest.mark.parametrize(("kind", "changed", "reference"), _REFERENCES, ids=["pv", "hvm"])
+def test_xm_spelling_is_ganetis_output(kind: HvKind, changed: Mapping[str, Any],
+                                       reference: str) -> None:
+    """The reference files are what hv_xen.py's _GetConfig writes for the same instance
+    (xen_cmd=xm). Corral adds the uuid, and pins with ``cpus`` where Ganeti writes
+    ``cpu`` for a single mask (xm's ``cpu`` pins vCPU 0 only)."""
     ganeti = parse_domain_config((DATA / reference).read_text()).settings
     ours = parse_domain_config(_render(kind, changed)).settings
+    renamed = {("cpus" if key == "cpu" else key): value for key, value in ganeti.items()}
+    assert {k: v for k, v in ours.items() if k != "uuid"} == renamed
+    assert [k for k in ours if k != "uuid"] == list(renamed)
+
+
+XL_SPELLING = {"kernel@hvm": "firmware_override", "builder": "type",
+               "device_model": "device_model_override", "cpu": "cpus"}
+"""Ganeti's xm-era keys → the xl keys Corral writes (hv_xen.py's HVM ``kernel`` is the
+loader, which xl calls ``firmware_override``; xl ignores ``device_model``)."""
+
+
+@pytest.mark.parametrize(("kind", "changed", "reference"), _REFERENCES, ids=["pv", "hvm"])
+def test_xl_spelling_has_ganetis_settings(kind: HvKind, changed: Mapping[str, Any],
+                                          reference: str) -> None:
+    ganeti = parse_domain_config((DATA / reference).read_text()).settings
+    ours = parse_domain_config(_render(kind, {**changed, "xen_cmd": "xl"})).settings
     suffix = "@hvm" if kind == HvKind.XEN_HVM else ""
     renamed = {XL_SPELLING.get(key + suffix, XL_SPELLING.get(key, key)): value
                for key, value in ganeti.items()}
+    only_corral = ["uuid"] if kind == HvKind.XEN_HVM else ["uuid", "type"]
     assert {k: v for k, v in ours.items() if k not in only_corral} == renamed
     assert [k for k in ours if k not in only_corral] == list(renamed)
+
+
+def test_xm_bootloader_arguments_are_one_string() -> None:
+    parsed = parse_domain_config(_render(HvKind.XEN_PVM, {**PV_CHANGED, "use_bootloader": True}))
+    assert (parsed.text("bootloader"), parsed.text("bootargs")) == (
+        PV_CHANGED["bootloader_path"], "--entry=1 -q")
+    assert "bootloader_args" not in parsed.settings
+    assert "type" not in parsed.settings
 
 
 _LINE = st.text(max_size=30).filter(lambda t: "\0" not in t and t.splitlines() in ([], [t]))
