@@ -15,11 +15,13 @@ from typing import Any
 from corral.errors import ParameterError
 from corral.hypervisor.paramspec import (
     ABS_PATH,
+    BLOCKDEV_PREFIX,
     BOOL,
     CPU_MASK,
     IP_ADDRESS,
     IP_OR_IFACE,
     IP_OR_PATH,
+    IPV4_ADDRESS,
     NET_PORT,
     NO_CHECK,
     NON_EMPTY,
@@ -40,9 +42,11 @@ from corral.hypervisor.paramspec import (
     spec,
     table,
 )
+from corral.hypervisor.xen.config_values import is_cpuid
 
 __all__ = [
-    "ABS_PATH", "BOOL", "CPU_MASK", "IP_ADDRESS", "IP_OR_IFACE", "IP_OR_PATH", "NET_PORT",
+    "ABS_PATH", "BLOCKDEV_PREFIX", "BOOL", "CPU_MASK", "IPV4_ADDRESS", "IP_ADDRESS",
+    "IP_OR_IFACE", "IP_OR_PATH", "NET_PORT",
     "NON_EMPTY", "NON_NEG_INT", "NO_CHECK", "OPT_DIR", "OPT_FILE", "REQ_DIR", "REQ_FILE",
     "TABLES", "Check", "HvKind", "ParamSpec", "Rule", "Value", "check_node", "check_syntax",
     "defaults", "fill_hvparams", "global_params", "hv_kind", "int_range", "one_of",
@@ -158,16 +162,22 @@ KVM = table(
     spec("vnet_hdr", True, BOOL, "vnet_hdr on taps"),
 )
 
+_REQ_REBOOT = one_of("reboot", "exit", required=True)
+_XEN_CMD = one_of("xl", "xm", required=True)
+_XEN_CPUID = Rule(False, Check(is_cpuid, "must be a libxl string starting with 'host' or an "
+                                         "xl list of strings like ['1:ecx=xxxx…']"))
+
 _XEN_COMMON = (
-    spec("xen_cmd", "xl", one_of("xl", "xm"), "Xen toolstack command"),
     spec("migration_port", 8002, NET_PORT, "TCP port for migration", cluster_global=True),
-    spec("reboot_behavior", "reboot", _REBOOT, "what a guest reboot does"),
+    spec("reboot_behavior", "reboot", _REQ_REBOOT, "what a guest reboot does"),
     spec("cpu_mask", "all", CPU_MASK, "host CPUs the vCPUs may use"),
     spec("cpu_cap", 0, NON_NEG_INT, "CPU cap, percent of one CPU (0: none)"),
     spec("cpu_weight", 256, _CPU_WEIGHT, "scheduler weight"),
     spec("vif_script", "", OPT_FILE, "vif script"),
-    spec("cpuid", "", NO_CHECK, "cpuid policy"),
+    spec("cpuid", "", _XEN_CPUID, "cpuid policy: 'host,…' or an xl list of xend strings"),
     spec("soundhw", "", NO_CHECK, "sound hardware"),
+    spec("xen_cmd", "xl", _XEN_CMD, "the Xen toolstack command (xl; xm where installed)",
+         cluster_global=True),
 )
 
 XEN_PVM = table(
@@ -180,7 +190,7 @@ XEN_PVM = table(
     spec("kernel_args", "ro", NO_CHECK, "extra kernel arguments"),
     spec("migration_mode", "live", _MIGRATION_MODE, "live or non-live",
          cluster_global=True),
-    spec("blockdev_prefix", "sd", NON_EMPTY, "guest disk name prefix"),
+    spec("blockdev_prefix", "sd", BLOCKDEV_PREFIX, "guest disk name prefix"),
     *_XEN_COMMON,
 )
 
@@ -188,11 +198,13 @@ XEN_HVM = table(
     spec("acpi", True, BOOL, "enable ACPI"),
     spec("boot_order", "cd", XEN_BOOT_ORDER, "boot devices (a, c, d, n)"),
     spec("cdrom_image_path", "", OPT_FILE, "CD-ROM image"),
-    spec("disk_type", "paravirtual", one_of("paravirtual", "ioemu"), "disk type"),
+    spec("disk_type", "paravirtual", one_of("paravirtual", "ioemu", required=True),
+         "disk type"),
     spec("nic_type", "rtl8139",
-         one_of("rtl8139", "ne2k_pci", "ne2k_isa", "paravirtual", "e1000"), "NIC model"),
+         one_of("rtl8139", "ne2k_pci", "ne2k_isa", "paravirtual", "e1000", required=True),
+         "NIC model"),
     spec("pae", True, BOOL, "physical address extension"),
-    spec("vnc_bind_address", "0.0.0.0", IP_ADDRESS, "VNC address"),
+    spec("vnc_bind_address", "0.0.0.0", IPV4_ADDRESS, "VNC address"),
     spec("kernel_path", "/usr/lib/xen/boot/hvmloader", REQ_FILE, "HVM loader"),
     spec("device_model", "/usr/lib/xen/bin/qemu-dm", REQ_FILE, "device model"),
     spec("vnc_password_file", "/etc/corral/vnc-cluster-password", REQ_FILE,
@@ -200,7 +212,7 @@ XEN_HVM = table(
     spec("migration_mode", "non-live", _MIGRATION_MODE, "live or non-live",
          cluster_global=True),
     spec("use_localtime", False, BOOL, "guest clock in local time"),
-    spec("blockdev_prefix", "hd", NON_EMPTY, "guest disk name prefix"),
+    spec("blockdev_prefix", "hd", BLOCKDEV_PREFIX, "guest disk name prefix"),
     spec("pci_pass", "", NO_CHECK, "PCI devices passed through"),
     spec("vif_type", "ioemu", one_of("ioemu", "vif"), "vif type"),
     spec("viridian", False, BOOL, "Hyper-V enlightenments"),

@@ -159,6 +159,14 @@ def _is_ip(value: str) -> bool:
     return True
 
 
+def _is_ipv4(value: str) -> bool:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return False
+    return True
+
+
 _CPU_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
 
 
@@ -232,8 +240,11 @@ IP_OR_PATH = Rule(False, Check(lambda v: _is_ip(v) or is_norm_abs_path(v),
                                "must be an IP address or an absolute path"))
 IP_OR_IFACE = Rule(False, Check(lambda v: _is_ip(v) or re.fullmatch(r"[\w.:-]{1,15}", v)
                                 is not None, "must be an IP address or an interface name"))
-XEN_BOOT_ORDER = Rule(False, Check(lambda v: set(v) <= set("acdn"),
-                                   "must consist of the letters a, c, d and n"))
+XEN_BOOT_ORDER = Rule(True, Check(lambda v: set(v) <= set("acdn"),
+                                  "must consist of the letters a, c, d and n"))
+IPV4_ADDRESS = Rule(False, Check(_is_ipv4, "must be an IPv4 address"))
+BLOCKDEV_PREFIX = Rule(True, Check(lambda v: re.fullmatch(r"[a-z]+", v) is not None,
+                                   "must be lower-case letters (e.g. 'sd', 'hd', 'xvd')"))
 
 
 def spec(name: str, default: Value, rule: Rule = NO_CHECK, doc: str = "",

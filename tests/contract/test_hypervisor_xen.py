@@ -57,10 +57,13 @@ def _hvparams(kind: HvKind, files: Path, **extra: Any) -> dict[str, Any]:
 
 
 def _spec(kind: HvKind, files: Path, name: str, **extra: Any) -> InstanceSpec:
+    disk = files / f"{name}.disk0"
+    disk.parent.mkdir(parents=True, exist_ok=True)
+    disk.touch()
     return InstanceSpec(
         name=name, uuid=str(uuid.uuid4()), hvparams=_hvparams(kind, files, **extra),
         memory_mib=256, vcpus=2, primary_node="node1.example.com", hypervisor=kind.value,
-        disks=(DiskSpec(path=f"/dev/xenvg/{name}.disk0", size_mib=1024),),
+        disks=(DiskSpec(path=str(disk), size_mib=1024),),
         nics=(NicSpec(mac="aa:00:00:11:22:33", link="xen-br0"),))
 
 
@@ -103,7 +106,7 @@ def test_start_writes_the_config_file_and_xl_sees_the_domain(
     spec = _spec(kind, tmp_path / "files", "web1")
     asyncio.run(driver.start(spec, paused=True))
     parsed = parse_domain_config(driver.config_file("web1").read_text())
-    assert (parsed.name, parsed.memory, parsed.vcpus) == ("web1", 256, 2)
+    assert (parsed.name, parsed.memory_mib, parsed.vcpus) == ("web1", 256, 2)
     assert xl.calls[-1] == ("xl", "create", "-p", str(driver.config_file("web1")))
     info = asyncio.run(driver.instance_info("web1"))
     assert info is not None
@@ -115,9 +118,9 @@ def test_start_writes_the_config_file_and_xl_sees_the_domain(
 
 def test_failed_start_stashes_the_config_file(xl: XlSimulator, tmp_path: Path) -> None:
     driver = _driver(HvKind.XEN_PVM, tmp_path / "node1", xl)
-    spec = _spec(HvKind.XEN_PVM, tmp_path / "files", "web1",
-                 kernel_path=str(tmp_path / "gone"))
-    with pytest.raises(HypervisorError, match="failed to open file") as err:
+    spec = dataclasses.replace(_spec(HvKind.XEN_PVM, tmp_path / "files", "web1"),
+                               memory_mib=10**6, beparams={"minmem": 10**6})
+    with pytest.raises(HypervisorError, match="failed to start instance web1") as err:
         asyncio.run(driver.start(spec))
     stashed = list((tmp_path / "node1").rglob("xen/web1-*"))
     assert len(stashed) == 1
@@ -174,7 +177,7 @@ def test_balloon_records_the_memory_in_the_config_file(xl: XlSimulator, tmp_path
     driver = _driver(HvKind.XEN_PVM, tmp_path / "node1", xl)
     asyncio.run(driver.start(_spec(HvKind.XEN_PVM, tmp_path / "files", "web1")))
     asyncio.run(driver.balloon("web1", 128))
-    assert parse_domain_config(driver.config_file("web1").read_text()).memory == 128
+    assert parse_domain_config(driver.config_file("web1").read_text()).memory_mib == 128
     with pytest.raises(HypervisorError, match="memory_static_max"):
         asyncio.run(driver.balloon("web1", 4096))
 
