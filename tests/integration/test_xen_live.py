@@ -112,7 +112,14 @@ def test_refusals(xen_live: LiveCluster) -> None:
     assert missing.code != 0
     # refused by the node's check of the start files, before xl create
     assert "'kernel_path': /no/vmlinuz is not an existing regular file" in missing.stderr
-    wrong = _add(xen_live, "xen-pvm", "xmtool", "-H", "xen-pvm:xen_cmd=xm")
+    local = _add(xen_live, "xen-pvm", "xmlocal", "-H", "xen-pvm:xen_cmd=xm")
+    assert local.code != 0
+    assert "'xen_cmd' is global" in local.stderr
+    _ok(xen_live, "gnt-cluster", "modify", "-H", "xen-pvm:xen_cmd=xm")
+    try:
+        wrong = _add(xen_live, "xen-pvm", "xmtool")
+    finally:
+        _ok(xen_live, "gnt-cluster", "modify", "-H", "xen-pvm:xen_cmd=xl")
     assert wrong.code != 0
     assert "xm toolstack is not installed" in wrong.stderr + wrong.stdout
     names = _ok(xen_live, "gnt-instance", "list", "--no-headers", "-o", "name").stdout.split()
