@@ -48,7 +48,7 @@ def split_list(text: str) -> list[str]:
 
 
 def parse_devices(text: str) -> list[DeviceRule]:
-    """``"c 1:3 rw,c 136:* rwm"`` → rules.
+    """``"c 1:3 rw,c 136:* rwm"`` → rules; ``a`` alone stands for every device.
 
     Raises:
         ValueError: an entry is not ``TYPE MAJOR:MINOR ACCESS`` (type a, b or c; access
@@ -56,6 +56,9 @@ def parse_devices(text: str) -> list[DeviceRule]:
     """
     rules = []
     for item in split_list(text):
+        if item == "a":  # every device
+            rules.append(DeviceRule("a", "*", "*", "rwm"))
+            continue
         match = _DEVICE.fullmatch(" ".join(item.split()))
         if match is None or len(set(match["access"])) != len(match["access"]):
             raise ValueError(f"invalid device rule {item!r}")
