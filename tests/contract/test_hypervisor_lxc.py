@@ -300,6 +300,7 @@ def test_nic_is_a_veth_on_the_bridge_with_the_instance_mac(
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"cpu_mask": "0"}, "number of vCPUs \\(2\\) does not match"),
+    ({"cpu_mask": "99"}, "names CPUs \\[99\\] but this node has"),
     ({"nics": "routed"}, "only supports bridged NICs"),
     ({"disks": "none"}, "cannot run diskless"),
     ({"disks": "two"}, "exactly one disk"),

@@ -19,6 +19,7 @@ Every stop leaves the disk unmounted; ``cleanup`` does it for a crashed containe
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,7 +39,11 @@ from corral.hypervisor.base import (
 from corral.hypervisor.lxc import cgroups, rootfs, tools
 from corral.hypervisor.lxc.config import ContainerPaths, render_config
 from corral.hypervisor.params import LXC, HvKind
-from corral.hypervisor.paramspec_lxc import parse_capabilities, parse_controllers
+from corral.hypervisor.paramspec_lxc import (
+    parse_capabilities,
+    parse_controllers,
+    parse_lxc_cpus,
+)
 from corral.serde import atomic_write
 
 REQUIRED_TOOLS = ("lxc-start", "lxc-stop", "lxc-info", "lxc-ls", "lxc-wait", "lxc-console",
@@ -310,7 +315,7 @@ class LxcHypervisor(Hypervisor):
                     if shutil.which(tool) is None]
         if shutil.which("lxc-start"):
             problems += await self._version_problems()
-        problems += await asyncio.to_thread(_controller_problems, hvparams or {})
+        problems += await asyncio.to_thread(_node_problems, hvparams or {})
         try:
             await asyncio.to_thread(self.lxc_path.mkdir, parents=True, exist_ok=True)
         except OSError as err:
@@ -329,7 +334,7 @@ class LxcHypervisor(Hypervisor):
         return []
 
     async def _check_controllers(self, hvparams: Mapping[str, Any]) -> None:
-        problems = await asyncio.to_thread(_controller_problems, hvparams)
+        problems = await asyncio.to_thread(_node_problems, hvparams)
         if problems:
             raise HypervisorError("; ".join(problems))
 
@@ -348,6 +353,26 @@ class LxcHypervisor(Hypervisor):
 def _has_init(root: Path) -> bool:
     init = root / "sbin" / "init"
     return init.is_file() or init.is_symlink()
+
+
+def _node_problems(hvparams: Mapping[str, Any]) -> list[str]:
+    """What keeps containers with ``hvparams`` from running on this node."""
+    return _controller_problems(hvparams) + _cpu_problems(hvparams)
+
+
+def _cpu_problems(hvparams: Mapping[str, Any]) -> list[str]:
+    """CPUs of ``cpu_mask`` this node does not have."""
+    mask = str(hvparams.get("cpu_mask") or "")
+    try:
+        cpus = parse_lxc_cpus(mask) if mask else []
+    except ValueError as err:
+        return [f"hypervisor parameter 'cpu_mask': {err}"]
+    count = os.cpu_count() or 1
+    missing = sorted(c for c in set(cpus) if c >= count)
+    if missing:
+        return [f"hypervisor parameter 'cpu_mask' names CPUs {missing} but this node has "
+                f"{count} CPUs (0-{count - 1})"]
+    return []
 
 
 def _controller_problems(hvparams: Mapping[str, Any]) -> list[str]:
