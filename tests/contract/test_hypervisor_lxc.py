@@ -13,6 +13,7 @@ import asyncio
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
@@ -330,3 +331,71 @@ def test_refused_starts_leave_nothing_behind(
     assert mounts_below(tmp_path) == []
     assert not driver.instance_dir("bad1").exists()
     assert asyncio.run(driver.list_instances()) == []
+
+
+# --- Debian (systemd) in a container -------------------------------------------------------
+
+DEBOOTSTRAP_CACHE = Path("/var/cache/ganeti-instance-debootstrap")
+
+
+def debian_tree() -> Path | None:
+    """A Debian tree as a tar: ``$CORRAL_DEBIAN_TREE_TAR``, else the cache that Debian's
+    debootstrap OS keeps of what it installs (``cache-<suite>-<arch>.tar``)."""
+    given = os.environ.get("CORRAL_DEBIAN_TREE_TAR")
+    if given:
+        return Path(given) if Path(given).is_file() else None
+    found = sorted(DEBOOTSTRAP_CACHE.glob("cache-*-amd64.tar"))
+    return found[-1] if found else None
+
+
+@pytest.fixture(scope="module")
+def debian_disk(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A disk as the debootstrap OS writes it: an MBR, the Debian tree in partition 1."""
+    tree = debian_tree()
+    if tree is None:
+        pytest.skip("no Debian tree: run the debootstrap OS once (it caches its tree in "
+                    f"{DEBOOTSTRAP_CACHE}) or set CORRAL_DEBIAN_TREE_TAR")
+    work = tmp_path_factory.mktemp("debian")
+    stage = work / "stage"
+    stage.mkdir()
+    subprocess.run(["tar", "--acls", "--xattrs", "--xattrs-include=*", "-x", "-f", str(tree),
+                    "-C", str(stage)], check=True)
+    (stage / "etc" / "hostname").write_text("deb1\n")
+    part, disk = work / "part1.img", work / "disk.img"
+    for path, mib in ((part, 1000), (disk, 1024)):
+        with path.open("wb") as fh:
+            fh.truncate(mib * 1024 * 1024)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-d", str(stage), str(part)], check=True)
+    shutil.rmtree(stage)
+    subprocess.run(["sfdisk", "-q", str(disk)], input="label: dos\n2048,\n", text=True,
+                   check=True)
+    subprocess.run(["dd", f"if={part}", f"of={disk}", "bs=1M", "seek=1",
+                    "conv=notrunc,sparse", "status=none"], check=True)
+    part.unlink()
+    return disk
+
+
+def wait_for_text(path: Path, text: str, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and text in path.read_text(errors="replace"):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_debian_with_systemd_boots_reboots_and_stops(
+        driver: LxcHypervisor, debian_disk: Path, tmp_path: Path) -> None:
+    spec = InstanceSpec(name="deb1", uuid=str(uuid.uuid4()), hvparams=defaults("lxc"),
+                        memory_mib=256, vcpus=1, disks=(DiskSpec(path=str(debian_disk)),))
+    asyncio.run(driver.start(spec))  # Ganeti's default drops: no sys_admin, no sys_boot
+    console = driver.instance_dir("deb1") / "console.log"
+    assert wait_for_text(console, "deb1 login:"), console.read_text(errors="replace")[-2000:]
+    pid = lxc_info_pid(driver, "deb1")
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == "systemd"
+    assert status_field(pid, "NSpid").split() == [str(pid), "1"]
+    asyncio.run(driver.reboot("deb1"))
+    assert lxc_info_pid(driver, "deb1") != pid
+    asyncio.run(driver.stop("deb1", force=False, timeout=60.0))  # SIGRTMIN+3 for systemd
+    assert asyncio.run(driver.instance_info("deb1")) is None
+    assert mounts_below(tmp_path) == []

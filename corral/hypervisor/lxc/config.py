@@ -4,9 +4,12 @@ Keys are LXC 3+ names (``lxc.uts.name``, ``lxc.rootfs.path``, ``lxc.net.N.*``);
 Ganeti's driver wrote the LXC 1.x names, which LXC 5 refuses. What goes in:
 
 - the root file system: the instance's disk, mounted by Corral on the node;
-- ``/proc`` and ``/sys`` (LXC's ``mixed`` modes), a private ``/dev`` with
-  ``num_ttys`` ttys, the console logged to a file and also reachable as
-  ``/dev/ttyS0`` (so guests built for a serial console get their shell on it);
+- ``/proc``, ``/sys`` and the container's cgroups (LXC's ``mixed`` modes), tmpfs
+  on ``/run``, ``/run/lock`` and ``/dev/shm`` (a guest without ``sys_admin``, as
+  Ganeti's default ``drop_capabilities`` has it, cannot mount them itself; systemd
+  boots then), a private ``/dev`` with ``num_ttys`` ttys, the console logged to a
+  file and also reachable as ``/dev/ttyS0`` (so guests built for a serial console
+  get their shell on it);
 - cgroup limits: memory (``maxmem``; memory+swap too where the node accounts it),
   CPUs as a cpuset from ``cpu_mask`` or else a CFS quota of ``vcpus`` CPUs, device
   rules (deny all, allow ``devices``) — see :mod:`.cgroups`;
@@ -32,6 +35,14 @@ from corral.objects.instance import NicMode
 
 SERIAL_LINK_HOOK = "sh -c 'ln -sf console \"$LXC_ROOTFS_MOUNT/dev/ttyS0\"'"
 """Autodev hook: ``/dev/ttyS0`` points at the container's console."""
+
+
+RUNTIME_MOUNTS = (
+    "lxc.mount.entry = tmpfs run tmpfs rw,nosuid,nodev,mode=755,create=dir 0 0",
+    "lxc.mount.entry = tmpfs run/lock tmpfs rw,nosuid,nodev,noexec,size=5m,create=dir 0 0",
+    "lxc.mount.entry = tmpfs dev/shm tmpfs rw,nosuid,nodev,mode=1777,create=dir 0 0",
+)
+"""Mounted for the guest, which cannot mount them itself without ``sys_admin``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +115,8 @@ def render_config(spec: InstanceSpec, paths: ContainerPaths, system: CgroupSyste
         f"lxc.uts.name = {spec.name}",
         f"lxc.rootfs.path = dir:{paths.rootfs}",
         "lxc.autodev = 1",
-        "lxc.mount.auto = proc:mixed sys:mixed",
+        "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed",
+        *RUNTIME_MOUNTS,
         f"lxc.hook.autodev = {SERIAL_LINK_HOOK}",
         "lxc.pty.max = 255",
         *([f"lxc.tty.max = {ttys}"] if ttys > 0 else []),

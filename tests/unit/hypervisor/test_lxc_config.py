@@ -33,7 +33,9 @@ def lines(text: str) -> list[str]:
 def test_default_config_on_a_legacy_cgroup_node() -> None:
     got = lines(render_config(spec(), PATHS, V1))
     assert got[:4] == ["lxc.uts.name = web1", "lxc.rootfs.path = dir:/run/corral/lxc/web1/rootfs",
-                       "lxc.autodev = 1", "lxc.mount.auto = proc:mixed sys:mixed"]
+                       "lxc.autodev = 1", "lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed"]
+    mounts = [line.split()[2:4] for line in got if line.startswith("lxc.mount.entry")]
+    assert mounts == [["tmpfs", "run"], ["tmpfs", "run/lock"], ["tmpfs", "dev/shm"]]
     assert "lxc.tty.max = 6" in got
     assert "lxc.console.logfile = /run/corral/lxc/web1/console.log" in got
     assert "lxc.cgroup.memory.limit_in_bytes = 256M" in got
