@@ -333,6 +333,16 @@ def test_refused_starts_leave_nothing_behind(
     assert asyncio.run(driver.list_instances()) == []
 
 
+def test_verify_is_clean_here_and_names_what_the_node_lacks(driver: LxcHypervisor) -> None:
+    assert asyncio.run(driver.verify(defaults("lxc"))) == []
+    problems = asyncio.run(driver.verify({**defaults("lxc"), "extra_cgroups": "no_such_ctl",
+                                          "cpu_mask": "4096"}))
+    assert any("'no_such_ctl' is not enabled" in p for p in problems)
+    assert any("names CPUs [4096]" in p for p in problems)
+    with pytest.raises(HypervisorError, match="cpu_mask"):
+        asyncio.run(driver.validate_parameters({**defaults("lxc"), "cpu_mask": "4096"}))
+
+
 # --- Debian (systemd) in a container -------------------------------------------------------
 
 DEBOOTSTRAP_CACHE = Path("/var/cache/ganeti-instance-debootstrap")
