@@ -333,6 +333,14 @@ def test_refused_starts_leave_nothing_behind(
     assert asyncio.run(driver.list_instances()) == []
 
 
+def test_node_info_carries_the_lxc_version(driver: LxcHypervisor) -> None:
+    shown = subprocess.run(["lxc-start", "--version"], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    info = asyncio.run(driver.node_info())
+    assert ".".join(map(str, info.hv_version)) == shown
+    assert info.memory_total > 0
+
+
 def test_verify_is_clean_here_and_names_what_the_node_lacks(driver: LxcHypervisor) -> None:
     assert asyncio.run(driver.verify(defaults("lxc"))) == []
     problems = asyncio.run(driver.verify({**defaults("lxc"), "extra_cgroups": "no_such_ctl",

@@ -22,6 +22,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,6 +32,7 @@ from corral.errors import HypervisorError
 from corral.hypervisor.base import (
     ConsoleInfo,
     ConsoleKind,
+    HvNodeInfo,
     HvState,
     Hypervisor,
     InstanceInfo,
@@ -309,6 +311,15 @@ class LxcHypervisor(Hypervisor):
                             cpu_time_s=figures.cpu_time_s)
 
     # --- node, console, parameters ---------------------------------------------------
+
+    async def node_info(self) -> HvNodeInfo:
+        """Linux figures, with the LXC version as the hypervisor version (when known)."""
+        info = await super().node_info()
+        result = await self.runner.run(["lxc-start", "--version"], timeout=_TOOL_TIMEOUT)
+        try:
+            return replace(info, hv_version=tools.parse_version(result.stdout))
+        except ValueError:
+            return info
 
     async def verify(self, hvparams: Mapping[str, Any] | None = None) -> list[str]:
         problems = [f"required program '{tool}' not found" for tool in REQUIRED_TOOLS
