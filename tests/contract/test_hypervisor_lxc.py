@@ -299,6 +299,21 @@ def test_nic_is_a_veth_on_the_bridge_with_the_instance_mac(
     assert ports.strip() == ""
 
 
+def test_two_containers_talk_over_the_bridge(
+        driver: LxcHypervisor, make_spec: SpecFactory, bridge: str) -> None:
+    subprocess.run(["ip", "link", "set", bridge, "up"], check=True)
+    for index in (1, 2):
+        nic = NicSpec(mac=f"aa:00:00:00:10:0{index}", link=bridge)
+        asyncio.run(driver.start(make_spec(
+            f"ping{index}", nics=(nic,),
+            extra_config=f"lxc.net.0.ipv4.address = 10.213.0.{index}/24")))
+    ping = subprocess.run(["lxc-attach", "-n", "ping1", "-P", str(driver.lxc_path), "--",
+                           "/bin/ping", "-c", "1", "-W", "5", "10.213.0.2"],
+                          capture_output=True, text=True, timeout=30)
+    assert ping.returncode == 0, ping.stdout + ping.stderr
+    assert "1 packets received" in ping.stdout
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"cpu_mask": "0"}, "number of vCPUs \\(2\\) does not match"),
     ({"cpu_mask": "99"}, "names CPUs \\[99\\] but this node has"),
