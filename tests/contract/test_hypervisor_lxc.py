@@ -200,7 +200,9 @@ def test_console_command_reaches_the_busybox_shell(
     assert console.command[:3] == ("lxc-console", "-n", "con1")
     assert shutil.which("script"), "util-linux script gives lxc-console a terminal"
     shell = " ".join(console.command)
-    feed = "sleep 1; printf 'echo marker-$((6*7))\\n'; sleep 1; printf '\\001q'"
+    # typed three times: input sent before lxc-console holds the terminal may be dropped
+    feed = ("sleep 1; for i in 1 2 3; do printf 'echo marker-$((6*7))\\n'; sleep 1; done; "
+            "printf '\\001q'")
     out = subprocess.run(["sh", "-c", f"({feed}) | script -qfec '{shell}' /dev/null"],
                          capture_output=True, text=True, timeout=30)
     assert "marker-42" in out.stdout

@@ -76,7 +76,9 @@ def _status_field(pid: int, name: str) -> str:
 
 def _console_text(command: list[str]) -> str:
     """Type one command into the console (``script`` gives lxc-console a terminal)."""
-    feed = "sleep 1; printf 'echo marker-$((6*7))\\n'; sleep 1; printf '\\001q'"
+    # typed three times: input sent before lxc-console holds the terminal may be dropped
+    feed = ("sleep 1; for i in 1 2 3; do printf 'echo marker-$((6*7))\\n'; sleep 1; done; "
+            "printf '\\001q'")
     line = shlex.join(command)
     out = subprocess.run(["sh", "-c", f"({feed}) | script -qfec {shlex.quote(line)} /dev/null"],
                          capture_output=True, text=True, timeout=60, check=False)
