@@ -4,7 +4,8 @@ Created with ``gnt-instance add -H lxc -o busybox+default`` (a file disk the OS 
 with a busybox system), then: its init runs in its own PID namespace as PID 1, the
 console command reaches its shell, its memory comes from the cgroup and follows a
 runtime change, reboot gives a new init, soft and forced stops end it and unmount
-its disk; bad parameters are refused before anything runs.
+its disk; bad parameters are refused before anything runs. On shared storage the
+container fails over to another node.
 """
 
 from __future__ import annotations
@@ -157,3 +158,23 @@ def test_diskless_lxc_instance_is_refused_at_start(live: LiveCluster) -> None:
     finally:
         live.gnt("gnt-instance", "remove", "-f", "lxcbad2")
     assert _mounted_below(_lxc_path(live)) == []
+
+
+def test_lxc_instance_fails_over_on_shared_storage(live: LiveCluster) -> None:
+    name = "lxcm1"
+    added = live.gnt("gnt-instance", "add", "-t", "sharedfile", "--disk", "0:size=64M",
+                     "-o", "busybox+default", "-H", "lxc", "-n", NODE, name, timeout=180)
+    assert added.code == 0, added.stderr
+    target = NodeLayout(_node_root(live, "node2")).run_dir / "lxc"
+    try:
+        moved = live.gnt("gnt-instance", "failover", "-f", "-n", "node2", name, timeout=180)
+        assert moved.code == 0, moved.stderr
+        shown = live.gnt("gnt-instance", "list", "--no-headers", "-o", "pnode,status", name)
+        assert shown.stdout.split() == ["node2", "running"]
+        pid = subprocess.run(["lxc-info", "-n", name, "-P", str(target), "-p", "-H"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        assert Path(f"/proc/{pid}/root/etc/hostname").read_text().strip() == name
+        assert _mounted_below(_lxc_path(live)) == []  # nothing left on node1
+    finally:
+        assert live.gnt("gnt-instance", "remove", "-f", name, timeout=180).code == 0
+    assert _mounted_below(target) == []
