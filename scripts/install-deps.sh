@@ -14,6 +14,7 @@ packages=(
   ganeti-htools-3.0                  # Ganeti's hail allocator, run unchanged as -I hail (tests)
   systemd                            # systemctl; systemd-analyze verifies packaging/ (tests)
   etcd-server                        # the master lease of automatic failover (etcd 3.4; tests)
+  lxc fdisk                          # the lxc hypervisor: real containers (lxc-start, …); sfdisk
 )
 missing=()
 for p in "${packages[@]}"; do

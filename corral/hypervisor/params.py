@@ -42,6 +42,13 @@ from corral.hypervisor.paramspec import (
     spec,
     table,
 )
+from corral.hypervisor.paramspec_lxc import (
+    LXC_CAPABILITIES,
+    LXC_CONTROLLERS,
+    LXC_CPU_LIST,
+    LXC_DEVICES,
+    LXC_EXTRA_CONFIG,
+)
 from corral.hypervisor.xen.config_values import is_cpuid
 
 __all__ = [
@@ -220,15 +227,18 @@ XEN_HVM = table(
 )
 
 LXC = table(
-    spec("cpu_mask", "", CPU_MASK, "host CPUs the container may use"),
+    spec("cpu_mask", "", LXC_CPU_LIST, "host CPUs of the container's cpuset (one CPU per vCPU)"),
     spec("devices", "c 1:3 rw,c 1:5 rw,c 1:7 rw,c 1:8 rw,c 1:9 rw,c 1:10 rw,c 5:0 rw,"
-         "c 5:1 rw,c 5:2 rw,c 136:* rw", NO_CHECK, "allowed device nodes"),
+         "c 5:1 rw,c 5:2 rw,c 136:* rw", LXC_DEVICES,
+         "device nodes the container may use ('TYPE MAJOR:MINOR ACCESS', comma-separated)"),
     spec("drop_capabilities", "mac_override,sys_boot,sys_module,sys_time,sys_admin",
-         NO_CHECK, "capabilities dropped in the container"),
-    spec("extra_cgroups", "", NO_CHECK, "extra cgroup controllers"),
-    spec("extra_config", "", NO_CHECK, "extra LXC configuration lines"),
+         LXC_CAPABILITIES, "capabilities dropped in the container (comma-separated)"),
+    spec("extra_cgroups", "", LXC_CONTROLLERS,
+         "cgroup controllers the node must offer the container (comma-separated)"),
+    spec("extra_config", "", LXC_EXTRA_CONFIG,
+         "extra LXC configuration lines 'lxc.KEY = VALUE', comma-separated"),
     spec("num_ttys", 6, NON_NEG_INT, "ttys in the container"),
-    spec("startup_timeout", 30, int_range(1), "seconds to wait for the container"),
+    spec("startup_timeout", 30, NON_NEG_INT, "seconds to wait for the container to run"),
 )
 
 TABLES: Mapping[HvKind, Mapping[str, ParamSpec]] = {

@@ -17,7 +17,7 @@ DRIVERS: dict[HvKind, str] = {
     HvKind.KVM: "corral.hypervisor.kvm.driver:KvmHypervisor",
     HvKind.XEN_PVM: "corral.hypervisor.xen.driver:XenPvmHypervisor",
     HvKind.XEN_HVM: "corral.hypervisor.xen.driver:XenHvmHypervisor",
-    HvKind.LXC: "corral.hypervisor.lxc:LxcHypervisor",
+    HvKind.LXC: "corral.hypervisor.lxc.driver:LxcHypervisor",
 }
 """Where each driver class lives, as ``module:Class``."""
 

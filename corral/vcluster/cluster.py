@@ -245,7 +245,7 @@ def up(
         "vg_name": VOLUME_GROUP,
         "enabled_disk_templates": ["diskless", "file", "sharedfile", "plain", "drbd",
                                    "mirror"],
-        "enabled_hypervisors": ["fake", "chroot", "kvm", "xen-pvm", "xen-hvm"],
+        "enabled_hypervisors": ["fake", "chroot", "kvm", "xen-pvm", "xen-hvm", "lxc"],
         "hvparams": {"kvm": guest.kvm_hvparams(), **xen_hvparams(directory.resolve())},
         "nicparams": {"mode": "bridged", "link": bridge_name(vc)},
         # Like Ganeti test clusters: instances of a few MiB must fit the policy.
@@ -326,6 +326,7 @@ def add_node(vc: VCluster, node: VNode, feedback: Callable[[str], None]) -> None
 _LEFTOVERS = {
     "chroot": ("chroot-runtime", ".json"),
     "kvm": ("kvm", ".runtime"),
+    "lxc": ("lxc", ""),
 }
 """Where a driver keeps per-instance records, so crashed instances get cleaned up too."""
 
@@ -342,7 +343,7 @@ async def _stop_guests(layout: NodeLayout) -> list[str]:
     """Force off every instance the node's hypervisors know of (guests outlive daemons),
     and clean up after crashed ones (mounts, taps, runtime files)."""
     stopped = []
-    for kind in ("fake", "chroot", "kvm"):
+    for kind in ("fake", "chroot", "kvm", "lxc"):
         driver = get_driver(kind, layout, SubprocessRunner(), SystemClock())
         running = await driver.list_instances()
         for name in running:

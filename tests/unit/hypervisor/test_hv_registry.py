@@ -36,13 +36,14 @@ def test_unknown_kind_is_a_parameter_error() -> None:
         driver_class("bhyve")
 
 
-def test_missing_driver_module_is_a_hypervisor_error() -> None:
+def test_missing_driver_module_is_a_hypervisor_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(DRIVERS, HvKind.LXC, "corral.hypervisor.no_such_driver:Nothing")
     with pytest.raises(HypervisorError, match="lxc is not available"):
         driver_class("lxc")
 
 
 def test_driver_classes_declare_their_kind() -> None:
-    for kind in (HvKind.FAKE, HvKind.CHROOT):
+    for kind in (HvKind.FAKE, HvKind.CHROOT, HvKind.LXC):
         cls = driver_class(kind)
         assert issubclass(cls, Hypervisor)
         assert kind == cls.KIND
@@ -54,7 +55,7 @@ def test_params_and_registry_import_no_driver() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[3]).stdout
     for module in ("corral.hypervisor.fake", "corral.hypervisor.chroot",
-                   "corral.hypervisor.kvm"):
+                   "corral.hypervisor.kvm", "corral.hypervisor.lxc"):
         assert module not in out
 
 
