@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -203,8 +204,17 @@ async def serve(
     rapi_opts: RapiOptions | None = None,
     vote: VotePolicy | None = DEFAULT_VOTE,
 ) -> None:
-    """Run the master role; ``vote`` None skips the start-up vote (``--no-voting``)."""
+    """Run the master role; ``vote`` None skips the start-up vote (``--no-voting``).
+
+    With automatic failover configured, the master lease decides instead of the vote
+    (:mod:`corral.daemons.masterd_auto`).
+    """
     rapi_opts = rapi_opts or RapiOptions()
+    if auto_failover_configured(layout):
+        from corral.daemons.masterd_auto import serve_auto
+
+        await serve_auto(layout, command, rapi_opts)
+        return
     ctx, queue = await build(layout)
     data = ctx.config.data
     if vote is not None:
@@ -215,13 +225,36 @@ async def serve(
             raise
     else:
         log.warning("Master voting skipped (--no-voting --yes-do-it)")
+    await run_master(layout, command, rapi_opts, ctx, queue, stop_event().wait())
+
+
+def auto_failover_configured(layout: NodeLayout) -> bool:
+    """Whether this node's configuration (or replica) enables automatic failover."""
+    if not layout.config_db.exists():
+        return False
+    store = ConfigStore(layout.config_db)
+    try:
+        data = store.load()
+    finally:
+        store.close()
+    return data is not None and data.cluster.auto_failover
+
+
+async def run_master(
+    layout: NodeLayout,
+    command: CommandLine,
+    rapi_opts: RapiOptions,
+    ctx: MasterContext,
+    queue: JobQueue,
+    until: Awaitable[object],
+) -> None:
+    """Take the job queue over, serve LUXI and RAPI until ``until`` completes, then stop."""
     store = queue.saver.store
     if await asyncio.to_thread(take_over_queue, layout, store):
         queue.saver.serial = max(queue.saver.serial, store.last_id())
     await queue.recover()
     methods = LuxiMethods(ctx, queue)
     luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
-    stop = stop_event()
     await luxi.start()
     record_start(layout.pid_file("corral-masterd"), layout.command_line_file("corral-masterd"),
                  command)
@@ -232,7 +265,7 @@ async def serve(
         await activate_master_ip(ctx)
         if rapi_opts.enabled:
             rapi = await start_rapi(layout, ctx, methods, rapi_opts)
-        await stop.wait()
+        await until
     finally:
         if rapi is not None:
             await rapi.close()

@@ -43,6 +43,12 @@ from corral.rpc.nodes import NodeRpc
 log = logging.getLogger(__name__)
 
 MASTERD = "corral-masterd"
+AUTO_FAILOVER_REFUSAL = (
+    "This cluster uses automatic master failover: the holder of the master lease in etcd is"
+    " master, and a manual failover could not keep the lease and the configuration in"
+    " agreement. Stop corral-masterd on the current master instead (it resigns the lease"
+    " and the best-informed candidate takes over), or first disable the mode with"
+    " 'gnt-cluster modify --auto-failover no' and restart the master daemons")
 MASTER_WAIT = 30.0
 
 
@@ -214,6 +220,8 @@ async def master_failover(
         OpPrereqError: a refusal; nothing was changed.
     """
     data = load_replica(layout)
+    if data.cluster.auto_failover:
+        raise OpPrereqError(AUTO_FAILOVER_REFUSAL, ErrorCode.STATE)
     me = own_node_name(layout, data)
     old_master = data.master_node.name
     candidates = [n.name for n in data.nodes.values() if n.master_candidate]

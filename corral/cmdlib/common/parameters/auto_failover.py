@@ -16,19 +16,21 @@ def auto_failover_changes(cfg: ConfigData, op: OpClusterSetParams) -> dict[str, 
     Raises:
         OpPrereqError: (INVAL) a malformed endpoint or TTL, or the mode without endpoints.
     """
-    given = {name: value for name, value in (
-        ("auto_failover", op.auto_failover), ("etcd_endpoints", op.etcd_endpoints),
-        ("master_lease_ttl", op.master_lease_ttl)) if value is not None}
-    if not given:
+    if op.auto_failover is None and op.etcd_endpoints is None and op.master_lease_ttl is None:
         return {}
     cluster = cfg.cluster
-    enabled = given.get("auto_failover", cluster.auto_failover)
-    endpoints = given.get("etcd_endpoints", cluster.etcd_endpoints)
-    ttl = given.get("master_lease_ttl", cluster.master_lease_ttl)
+    enabled = cluster.auto_failover if op.auto_failover is None else op.auto_failover
+    endpoints = cluster.etcd_endpoints if op.etcd_endpoints is None else op.etcd_endpoints
+    ttl = cluster.master_lease_ttl if op.master_lease_ttl is None else op.master_lease_ttl
     try:
         checked = check_auto_failover(enabled, endpoints, ttl)
     except EtcdSettingsError as err:
         raise OpPrereqError(str(err), ErrorCode.INVAL) from None
-    if "etcd_endpoints" in given:
-        given["etcd_endpoints"] = checked
-    return given
+    changes: dict[str, Any] = {}
+    if op.auto_failover is not None:
+        changes["auto_failover"] = enabled
+    if op.etcd_endpoints is not None:
+        changes["etcd_endpoints"] = checked
+    if op.master_lease_ttl is not None:
+        changes["master_lease_ttl"] = ttl
+    return changes
