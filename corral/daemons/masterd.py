@@ -247,12 +247,22 @@ async def run_master(
     ctx: MasterContext,
     queue: JobQueue,
     until: Awaitable[object],
+    new_term: bool = False,
 ) -> None:
-    """Take the job queue over, serve LUXI and RAPI until ``until`` completes, then stop."""
+    """Take the job queue over, serve LUXI and RAPI until ``until`` completes, then stop.
+
+    At a new term (``new_term``, or a queue replica taken over), every candidate first
+    gets a full copy of the queue (:meth:`RpcQueueReplicator.resync_all`).
+    """
     store = queue.saver.store
     if await asyncio.to_thread(take_over_queue, layout, store):
         queue.saver.serial = max(queue.saver.serial, store.last_id())
+        new_term = True
     await queue.recover()
+    replicator = queue.saver.replicator
+    if new_term and isinstance(replicator, RpcQueueReplicator):
+        for name, reason in (await replicator.resync_all()).items():
+            log.warning("candidate %s did not take the job queue copy: %s", name, reason)
     methods = LuxiMethods(ctx, queue)
     luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
     await luxi.start()

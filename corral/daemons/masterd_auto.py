@@ -164,7 +164,7 @@ async def master_term(layout: NodeLayout, command: CommandLine, rapi_opts: RapiO
     log.info("master by lease: term %d (announced to %s)", term.epoch,
              ", ".join(term.announced) or "no node")
     await _deactivate_old_master_ip(ctx.rpc, old, me)
-    await run_master(layout, command, rapi_opts, ctx, queue, stop.wait())
+    await run_master(layout, command, rapi_opts, ctx, queue, stop.wait(), new_term=True)
     await lease.resign()
     await asyncio.gather(hold, return_exceptions=True)
 

@@ -36,9 +36,7 @@ def test_enabling_with_endpoints(make_harness: MakeHarness) -> None:
 def test_bad_settings_refused(make_harness: MakeHarness, op: OpClusterSetParams,
                               message: str) -> None:
     h = make_harness(standard_cluster(nodes=1))
-    err = expect_failure(h, op)
-    assert message in str(err)
-    assert err.code is ErrorCode.INVAL
+    expect_failure(h, op, code=ErrorCode.INVAL, match=message)
     assert not h.data.cluster.auto_failover
 
 
