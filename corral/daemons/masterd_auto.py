@@ -150,6 +150,7 @@ async def _deactivate_old_master_ip(ctx_rpc: NodeRpc, old: ConfigData, me: str) 
 async def master_term(layout: NodeLayout, command: CommandLine, rapi_opts: RapiOptions,
                       lease: MasterLease, stop: asyncio.Event, me: str) -> None:
     """Hold the lease, take over, serve until stopped (then resign) or the lease is lost."""
+    log.info("won the master lease %s; taking over", lease.key)
     hold = asyncio.create_task(lease.hold())
     hold.add_done_callback(lambda task: _on_hold_end(layout, task))
     try:
