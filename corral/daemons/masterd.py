@@ -63,6 +63,7 @@ from corral.layout import NodeLayout, default_root
 from corral.locking.levels import Level
 from corral.locking.manager import LockManager
 from corral.luxi.server import LuxiServer
+from corral.master.auto_mode import auto_failover_configured
 from corral.master.luxi_methods import LuxiMethods
 from corral.master.queue_replication import RpcQueueReplicator, job_files
 from corral.master.queue_takeover import take_over_queue
@@ -226,18 +227,6 @@ async def serve(
     else:
         log.warning("Master voting skipped (--no-voting --yes-do-it)")
     await run_master(layout, command, rapi_opts, ctx, queue, stop_event().wait())
-
-
-def auto_failover_configured(layout: NodeLayout) -> bool:
-    """Whether this node's configuration (or replica) enables automatic failover."""
-    if not layout.config_db.exists():
-        return False
-    store = ConfigStore(layout.config_db)
-    try:
-        data = store.load()
-    finally:
-        store.close()
-    return data is not None and data.cluster.auto_failover
 
 
 async def run_master(
