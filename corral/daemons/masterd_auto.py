@@ -26,6 +26,7 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Awaitable, Callable
 
 from corral.cmdlib.cluster import master_params
 from corral.config.store import ConfigStore
@@ -38,7 +39,8 @@ from corral.master.candidacy import Candidacy
 from corral.master.catch_up import catch_up
 from corral.master.etcd_gateway import EtcdError, EtcdGateway
 from corral.master.failover import load_replica, set_master
-from corral.master.lease import LeaseLost, LossReason, MasterLease
+from corral.master.handover import campaign_delay
+from corral.master.lease import RETRY_PAUSE, LeaseLost, LossReason, MasterLease
 from corral.master.term import start_new_term
 from corral.master.voting import own_node_name
 from corral.objects.config_data import ConfigData
@@ -77,13 +79,26 @@ async def _advertise(layout: NodeLayout, candidacy: Candidacy) -> None:
         await asyncio.sleep(ADVERTISE_INTERVAL)
 
 
+async def _campaign(layout: NodeLayout, lease: MasterLease,
+                    delay: Callable[[int], Awaitable[float]]) -> None:
+    """Campaign until won; an etcd answer that makes no sense (a key gone between two
+    reads, a malformed entry) is logged and the campaign starts again."""
+    while True:
+        try:
+            await lease.campaign_until_won(lambda: replica_record(layout), delay)
+            return
+        except EtcdError as err:
+            log.warning("campaign for the master lease interrupted: %s", err)
+            await asyncio.sleep(RETRY_PAUSE)
+
+
 async def standby(layout: NodeLayout, lease: MasterLease, candidacy: Candidacy,
-                  stop: asyncio.Event) -> bool:
+                  stop: asyncio.Event, cluster: str) -> bool:
     """Advertise and campaign until the lease is won (True) or the daemon is stopped."""
     log.info("standby: campaigning for the master lease %s", lease.key)
     advertiser = asyncio.create_task(_advertise(layout, candidacy))
-    campaign = asyncio.create_task(lease.campaign_until_won(
-        lambda: replica_record(layout), candidacy.takeover_delay))
+    delay = campaign_delay(lease.gateway, cluster, lease.node, candidacy)
+    campaign = asyncio.create_task(_campaign(layout, lease, delay))
     stopped = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({campaign, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -184,7 +199,7 @@ async def serve_auto(layout: NodeLayout, command: CommandLine, rapi_opts: RapiOp
     pid_file = layout.pid_file("corral-masterd")
     record_start(pid_file, layout.command_line_file("corral-masterd"), command)
     try:
-        if await standby(layout, lease, candidacy, stop):
+        if await standby(layout, lease, candidacy, stop, cluster.cluster_name):
             await master_term(layout, command, rapi_opts, lease, stop, me)
     finally:
         await gateway.close()
