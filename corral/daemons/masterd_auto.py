@@ -146,6 +146,9 @@ async def prepare_term(layout: NodeLayout, me: str) -> ConfigData:
     log.info("caught up: configuration serial %d%s, %d job files copied", caught.serial,
              f" (from {caught.source})" if caught.source else "", caught.jobs_copied)
     data = load_replica(layout)
+    if not any(n.name == me and n.master_candidate for n in data.nodes.values()):
+        raise ConfigurationError(f"{me} is not a master candidate in the newest configuration"
+                                 f" (serial {data.serial_no}); not taking over")
     if data.master_node.name != me:
         set_master(layout, data, me)
     return data
