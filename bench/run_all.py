@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bench import (
     bench_allocator,
+    bench_auto_failover,
     bench_cli,
     bench_config,
     bench_connections,
@@ -86,6 +87,7 @@ BENCHMARKS = [
     Benchmark("mirror_failover", bench_mirror_failover.run, 300),
     Benchmark("replace_disks", bench_replace_disks.run, 300),
     Benchmark("lease_failover", bench_lease_failover.run, 120),
+    Benchmark("auto_failover", bench_auto_failover.run, 240),
 ]
 
 

@@ -12,6 +12,7 @@ from corral.backend.handlers import handles
 from corral.config.store import Change, ConfigStore
 from corral.errors import ConfigurationError
 from corral.objects.config_data import KIND_TYPES, Kind
+from corral.rpc.payloads import ConfigCopy
 
 
 def replica_store(ctx: NodeContext) -> ConfigStore:
@@ -68,6 +69,23 @@ async def config_serial(ctx: NodeContext) -> int:
     if not ctx.layout.config_db.exists():
         return 0
     return replica_store(ctx).serial_no()
+
+
+def _copy(store: ConfigStore) -> ConfigCopy:
+    data = store.load()
+    if data is None:
+        raise ConfigurationError("this node's configuration replica is empty")
+    changes: list[Any] = [[kind.value, obj.uuid, obj] for kind, obj in data.all_objects()]
+    meta = {"ctime": data.ctime, "mtime": data.mtime, "version": data.version}
+    return ConfigCopy(serial_no=data.serial_no, changes=changes, meta=meta)
+
+
+@handles("config_fetch")
+async def config_fetch(ctx: NodeContext) -> ConfigCopy:
+    """The whole replica, for a candidate becoming master with an older one."""
+    if not ctx.layout.config_db.exists():
+        raise ConfigurationError("this node holds no configuration replica")
+    return await asyncio.to_thread(_copy, replica_store(ctx))
 
 
 @handles("node_demote_from_mc")

@@ -19,6 +19,7 @@ from corral.backend.files import decode_payload
 from corral.backend.handlers import handles
 from corral.errors import JobQueueError, ParameterError
 from corral.layout import NodeLayout
+from corral.rpc.payloads import QueueCopy
 
 JOBS_PER_ARCHIVE_DIR = 10000
 QUEUE_FILE_MODE = 0o600
@@ -137,3 +138,30 @@ async def jobqueue_purge(ctx: NodeContext) -> None:
 async def jobqueue_set_drain_flag(ctx: NodeContext, flag: bool) -> None:
     """Set or clear the drain flag."""
     await asyncio.to_thread(set_drain_flag, ctx.layout, flag)
+
+
+def _queue_copy(layout: NodeLayout) -> QueueCopy:
+    queue_dir = layout.queue_dir
+    files: list[tuple[str, str]] = []
+    if queue_dir.is_dir():
+        paths = [p for p in queue_dir.iterdir() if _LIVE_RE.fullmatch(p.name)]
+        archive = layout.queue_archive_dir
+        if archive.is_dir():
+            paths += [p for sub in archive.iterdir() if sub.is_dir() for p in sub.iterdir()
+                      if _LIVE_RE.fullmatch(p.name)]
+        for path in paths:
+            try:
+                files.append((str(path.relative_to(queue_dir)), path.read_text()))
+            except (OSError, UnicodeDecodeError):
+                continue  # renamed or half-written meanwhile: the next fetch sees it
+    try:
+        serial = int((queue_dir / "serial").read_text().strip() or 0)
+    except (OSError, ValueError):
+        serial = 0
+    return QueueCopy(files=sorted(files), serial=serial)
+
+
+@handles("jobqueue_fetch")
+async def jobqueue_fetch(ctx: NodeContext) -> QueueCopy:
+    """The job queue replica's job files (live and archived) and serial."""
+    return await asyncio.to_thread(_queue_copy, ctx.layout)

@@ -9,6 +9,7 @@ from corral.errors import ErrorCode, OpPrereqError
 from corral.objects import Cluster, ConfigData, Node, NodeGroup, new_uuid
 from corral.objects import ipolicy as pol
 from corral.objects.cluster import DEFAULT_BEPARAMS, DEFAULT_NDPARAMS, DEFAULT_NICPARAMS
+from corral.objects.etcd_settings import DEFAULT_LEASE_TTL
 from corral.objects.node import DEFAULT_GROUP_NAME
 
 
@@ -38,6 +39,9 @@ class InitParams:
     rapi_port: int = 5080
     ipolicy: dict[str, Any] = field(default_factory=dict)
     """Changes to Ganeti's default instance policy (checked by the caller)."""
+    auto_failover: bool = False
+    etcd_endpoints: list[str] = field(default_factory=list)
+    master_lease_ttl: int = DEFAULT_LEASE_TTL
 
 
 def initial_ipolicy(given: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +97,9 @@ def initial_config(params: InitParams, now: float) -> ConfigData:
         noded_port=params.noded_port,
         rapi_port=params.rapi_port,
         ipolicy=initial_ipolicy(params.ipolicy),
+        auto_failover=params.auto_failover,
+        etcd_endpoints=tuple(params.etcd_endpoints),
+        master_lease_ttl=params.master_lease_ttl,
         ctime=now,
         mtime=now,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import ipaddress
 import time
@@ -22,6 +23,7 @@ from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, wait_for_job
 from corral.objects.config_data import ConfigData
+from corral.objects.etcd_settings import EtcdSettingsError, check_auto_failover
 from corral.rpc import pki, tls
 from corral.rpc.client import NodeTarget, RpcClient
 from corral.rpc.join import confirm_joined, join_node
@@ -42,7 +44,7 @@ def init_cluster(
         OpPrereqError: the node already belongs to a cluster, or a parameter is invalid.
         OpExecError: the node daemon, the join or the master daemon failed.
     """
-    params = InitParams(cluster_name=cluster_name, **options)
+    params = _auto_failover(InitParams(cluster_name=cluster_name, **options))
     layout = NodeLayout(root)
     _check(layout, params)
     token = layout.join_token.read_text().strip()
@@ -66,6 +68,16 @@ def init_cluster(
     asyncio.run(_write_first_ssconf(layout, target, data))
     start_masterd(layout, feedback)
     _post_init(layout, feedback)
+
+
+def _auto_failover(params: InitParams) -> InitParams:
+    """``params`` with its etcd endpoints checked and normalised."""
+    try:
+        endpoints = check_auto_failover(params.auto_failover, params.etcd_endpoints,
+                                        params.master_lease_ttl)
+    except EtcdSettingsError as err:
+        raise OpPrereqError(str(err), ErrorCode.INVAL) from None
+    return dataclasses.replace(params, etcd_endpoints=list(endpoints))
 
 
 def _check(layout: NodeLayout, params: InitParams) -> None:

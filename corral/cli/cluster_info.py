@@ -78,6 +78,9 @@ _CLUSTER_PARAMETERS: list[tuple[str, str, Any, bool]] = [
     ("modify ssh setup", "modify_ssh_setup", str, True),
     ("ssh_key_type", "ssh_key_type", str, True),
     ("ssh_key_bits", "ssh_key_bits", str, True),
+    ("automatic master failover", "auto_failover", str, True),
+    ("etcd endpoints", "etcd_endpoints", lambda v: _join(v) or "(none)", True),
+    ("master lease TTL", "master_lease_ttl", str, True),
 ]
 
 

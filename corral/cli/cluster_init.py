@@ -95,11 +95,15 @@ def init_arguments(opts: Any) -> dict[str, Any]:
         kwargs["vg_name"] = DEFAULT_VG
     optional = ("secondary_ip", "master_ip", "master_netdev", "file_storage_dir",
                 "shared_file_storage_dir", "vg_name", "mac_prefix", "candidate_pool_size",
-                "noded_port")
+                "noded_port", "master_lease_ttl")
     kwargs.update((key, getattr(opts, key)) for key in optional if getattr(opts, key) is not None)
     policy = ipolicy_from_opts(opts)
     if policy is not None:
         kwargs["ipolicy"] = policy
+    if opts.auto_failover:
+        kwargs["auto_failover"] = True
+    if opts.etcd_endpoints:
+        kwargs["etcd_endpoints"] = _split(opts.etcd_endpoints)
     return kwargs
 
 

@@ -19,6 +19,13 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from typing import Any
 
+AUTO_FAILOVER_OPTS = (
+    o.Opt("--etcd-endpoints", dest="etcd_endpoints", metavar="URL,URL,...",
+          help="Client URLs of the etcd cluster holding the master lease"),
+    o.Opt("--master-lease-ttl", dest="master_lease_ttl", type=o.int_type, metavar="SECONDS",
+          help="Seconds the master lease outlives the master's last keep-alive (default 5)"),
+)
+
 _NO_ETC_HOSTS_OPT = o.Opt(
     "--no-etc-hosts", action="store_false", dest="modify_etc_hosts",
     help="Don't modify /etc/hosts (accepted for compatibility: Corral never edits it at init)")
@@ -37,6 +44,10 @@ INIT_OPTS = (
     *ipolicy_opts.INIT_OPTS,
     o.Opt("--noded-port", dest="noded_port", type=o.int_type, metavar="PORT",
           help="Port of the node daemons (default: 1811)"),
+    o.Opt("--auto-failover", dest="auto_failover", action="store_true", default=False,
+          help="Automatic master failover: the master holds a lease in etcd and a master"
+               " candidate takes over when it expires (needs --etcd-endpoints)"),
+    *AUTO_FAILOVER_OPTS,
 )
 
 _BOOL_SETTINGS = (
@@ -60,11 +71,16 @@ MODIFY_OPTS = (
           help="DRBD usermode helper"),
     *(o.Opt(flag, dest=dest, type=o.bool_type, metavar=o.YES_NO, help=text)
       for flag, dest, text in _BOOL_SETTINGS),
+    o.Opt("--auto-failover", dest="auto_failover", type=o.bool_type, metavar=o.YES_NO,
+          help="Whether the master lease in etcd decides who is master (restart the master"
+               " daemons of the candidates to apply)"),
+    *AUTO_FAILOVER_OPTS,
 )
 
 _PLAIN_SETTINGS = ("candidate_pool_size", "max_running_jobs", "max_tracked_jobs", "master_netdev",
                    "master_netmask", "mac_prefix", "default_iallocator", "file_storage_dir",
-                   "shared_file_storage_dir", "vg_name", "drbd_helper",
+                   "shared_file_storage_dir", "vg_name", "drbd_helper", "auto_failover",
+                   "master_lease_ttl",
                    *(dest for _, dest, _ in _BOOL_SETTINGS))
 _TYPED = (("beparams", "backend", BEPARAM_TYPES), ("nicparams", "nic", NICPARAM_TYPES),
           ("ndparams", "node", NDPARAM_TYPES))
@@ -96,6 +112,8 @@ def modify_changes(opts: Any) -> dict[str, Any]:
         changes["enabled_disk_templates"] = parse_list(opts.enabled_disk_templates)
     if opts.reserved_lvs is not None:
         changes["reserved_lvs"] = parse_list(opts.reserved_lvs)
+    if opts.etcd_endpoints is not None:
+        changes["etcd_endpoints"] = parse_list(opts.etcd_endpoints)
     policy = ipolicy_opts.ipolicy_from_opts(opts)
     if policy is not None:
         changes["ipolicy"] = policy

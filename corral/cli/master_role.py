@@ -83,6 +83,17 @@ def start_local_master(layout: NodeLayout, no_voting: bool) -> None:
     raise CliError(f"the master daemon did not answer within {MASTER_START_TIMEOUT:g} s")
 
 
+def ensure_local_masterd(layout: NodeLayout) -> None:
+    """Start this node's master daemon unless it runs, without waiting (automatic failover:
+    it campaigns for the master lease in standby)."""
+    from corral import daemon_control
+
+    pid_file = layout.pid_file("corral-masterd")
+    if daemon_control.daemon_pid(pid_file, daemon_control.MASTERD_MATCH) is None:
+        daemon_control.spawn_daemon(daemon_control.masterd_argv(layout.root), pid_file,
+                                    layout.log_file("corral-masterd"))
+
+
 def master_failover(ctx: Context, args: list[str]) -> int:
     import asyncio
 
@@ -99,6 +110,7 @@ async def _failover(ctx: Context, options: object) -> int:
     from corral.cli.errors import describe_error
     from corral.errors import OpPrereqError
     from corral.master.failover import FailoverOptions, master_failover
+    from corral.master.handover import Handover
     from corral.rpc import tls
     from corral.rpc.client import RpcClient
     from corral.rpc.nodes import NodeRpc
@@ -106,10 +118,12 @@ async def _failover(ctx: Context, options: object) -> int:
     assert isinstance(options, FailoverOptions)
     layout = _layout()
     rpc = NodeRpc(RpcClient(tls.client_ssl_context(layout), connect_timeout=5.0))
+    handover = Handover(lambda: ensure_local_masterd(layout),
+                        lambda: start_local_master(layout, False))
     try:
         outcome = await master_failover(
             layout, rpc, options, lambda no_voting: start_local_master(layout, no_voting),
-            feedback=ctx.err)
+            feedback=ctx.err, handover=handover)
     except OpPrereqError as err:
         raise CliError(describe_error("OpPrereqError", list(err.wire_args()))) from err
     finally:

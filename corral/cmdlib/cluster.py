@@ -104,7 +104,15 @@ def _settings(cfg: ConfigData) -> dict[str, Any]:
         "rapi_port": c.rapi_port,
         # Corral's: the master's term, sent by tools that call nodes beside the master
         "master_epoch": c.master_epoch,
+        **_auto_failover(cfg),
     }
+
+
+def _auto_failover(cfg: ConfigData) -> dict[str, Any]:
+    """Corral's automatic master failover settings."""
+    c = cfg.cluster
+    return {"auto_failover": c.auto_failover, "etcd_endpoints": list(c.etcd_endpoints),
+            "master_lease_ttl": c.master_lease_ttl}
 
 
 def config_values(cfg: ConfigData, fields: list[str], extra: dict[str, Any]) -> list[Any]:

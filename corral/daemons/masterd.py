@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,7 @@ from corral.layout import NodeLayout, default_root
 from corral.locking.levels import Level
 from corral.locking.manager import LockManager
 from corral.luxi.server import LuxiServer
+from corral.master.auto_mode import auto_failover_configured
 from corral.master.luxi_methods import LuxiMethods
 from corral.master.queue_replication import RpcQueueReplicator, job_files
 from corral.master.queue_takeover import take_over_queue
@@ -203,8 +205,17 @@ async def serve(
     rapi_opts: RapiOptions | None = None,
     vote: VotePolicy | None = DEFAULT_VOTE,
 ) -> None:
-    """Run the master role; ``vote`` None skips the start-up vote (``--no-voting``)."""
+    """Run the master role; ``vote`` None skips the start-up vote (``--no-voting``).
+
+    With automatic failover configured, the master lease decides instead of the vote
+    (:mod:`corral.daemons.masterd_auto`).
+    """
     rapi_opts = rapi_opts or RapiOptions()
+    if auto_failover_configured(layout):
+        from corral.daemons.masterd_auto import serve_auto
+
+        await serve_auto(layout, command, rapi_opts)
+        return
     ctx, queue = await build(layout)
     data = ctx.config.data
     if vote is not None:
@@ -215,13 +226,34 @@ async def serve(
             raise
     else:
         log.warning("Master voting skipped (--no-voting --yes-do-it)")
+    await run_master(layout, command, rapi_opts, ctx, queue, stop_event().wait())
+
+
+async def run_master(
+    layout: NodeLayout,
+    command: CommandLine,
+    rapi_opts: RapiOptions,
+    ctx: MasterContext,
+    queue: JobQueue,
+    until: Awaitable[object],
+    new_term: bool = False,
+) -> None:
+    """Take the job queue over, serve LUXI and RAPI until ``until`` completes, then stop.
+
+    At a new term (``new_term``, or a queue replica taken over), every candidate first
+    gets a full copy of the queue (:meth:`RpcQueueReplicator.resync_all`).
+    """
     store = queue.saver.store
     if await asyncio.to_thread(take_over_queue, layout, store):
         queue.saver.serial = max(queue.saver.serial, store.last_id())
+        new_term = True
     await queue.recover()
+    replicator = queue.saver.replicator
+    if new_term and isinstance(replicator, RpcQueueReplicator):
+        for name, reason in (await replicator.resync_all()).items():
+            log.warning("candidate %s did not take the job queue copy: %s", name, reason)
     methods = LuxiMethods(ctx, queue)
     luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
-    stop = stop_event()
     await luxi.start()
     record_start(layout.pid_file("corral-masterd"), layout.command_line_file("corral-masterd"),
                  command)
@@ -232,7 +264,7 @@ async def serve(
         await activate_master_ip(ctx)
         if rapi_opts.enabled:
             rapi = await start_rapi(layout, ctx, methods, rapi_opts)
-        await stop.wait()
+        await until
     finally:
         if rapi is not None:
             await rapi.close()

@@ -35,6 +35,8 @@ from corral.config.store import ConfigStore, full_changes
 from corral.daemon_control import wait_listening
 from corral.errors import ErrorCode, OpPrereqError
 from corral.layout import NodeLayout
+from corral.master.etcd_gateway import EtcdGateway, EtcdUnavailable
+from corral.master.handover import Handover, hand_over
 from corral.master.voting import gather_votes, majority_healthy, own_node_name, tally
 from corral.objects.config_data import ConfigData, Kind
 from corral.objects.node import Node
@@ -43,6 +45,9 @@ from corral.rpc.nodes import NodeRpc
 log = logging.getLogger(__name__)
 
 MASTERD = "corral-masterd"
+AUTO_FAILOVER_REFUSAL = (
+    "This cluster uses automatic master failover: the holder of the master lease in etcd is"
+    " master, and this caller cannot move the lease")
 MASTER_WAIT = 30.0
 
 
@@ -206,14 +211,21 @@ async def master_failover(
     start_master: Callable[[bool], None],
     feedback: Callable[[str], None] = print,
     probe: Callable[[str, int], bool] = answers_on,
+    handover: Handover | None = None,
 ) -> FailoverOutcome:
     """Make this node the master (see the module docstring); ``start_master(no_voting)``
-    starts the local master daemon and waits until it answers.
+    starts the local master daemon and waits until it answers. In automatic failover
+    mode the master lease moves instead (:mod:`corral.master.handover`, with
+    ``handover``'s local steps; refused without them).
 
     Raises:
         OpPrereqError: a refusal; nothing was changed.
     """
     data = load_replica(layout)
+    if data.cluster.auto_failover:
+        if handover is None:
+            raise OpPrereqError(AUTO_FAILOVER_REFUSAL, ErrorCode.STATE)
+        return await _hand_over(layout, rpc, data, handover, feedback)
     me = own_node_name(layout, data)
     old_master = data.master_node.name
     candidates = [n.name for n in data.nodes.values() if n.master_candidate]
@@ -233,6 +245,25 @@ async def master_failover(
     outcome = await _take_over(layout, rpc, data, me, options, start_master, feedback, probe)
     if data.cluster.master_ip:
         await _check_master_ip(data, options.ip_wait, probe, outcome)
+    return outcome
+
+
+async def _hand_over(layout: NodeLayout, rpc: NodeRpc, data: ConfigData, steps: Handover,
+                     feedback: Callable[[str], None]) -> FailoverOutcome:
+    me = own_node_name(layout, data)
+    check_roles(me, "", [n.name for n in data.nodes.values() if n.master_candidate])
+    gateway = EtcdGateway(list(data.cluster.etcd_endpoints))
+    outcome = FailoverOutcome()
+    try:
+        warnings = await hand_over(rpc, data, me, gateway, steps, feedback)
+    except EtcdUnavailable as err:
+        raise OpPrereqError(f"Cannot reach etcd for the master lease: {err}",
+                            ErrorCode.ENVIRON) from err
+    finally:
+        await gateway.close()
+    for warning in warnings:
+        outcome.warn(warning)
+    outcome.code = 1 if warnings else 0
     return outcome
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -174,6 +175,28 @@ class RpcQueueReplicator:
         require_majority(
             what, outcome, needed, len(candidates) + 1, waiting, NotReplicated
         )
+
+    async def resync_all(self) -> dict[str, str]:
+        """Send every candidate a full copy of the queue, at once (a new master term).
+
+        A candidate's files hold only what the masters sent it while it was level; a job
+        it missed, finished before this term, would never be sent again, and would be lost
+        if that candidate became master next. A candidate that does not take the copy is
+        lagging with a full copy to catch up. Returns ``{candidate: reason}`` for those.
+        """
+        if self.snapshot is None:
+            return {}
+        wire = [list(f) for f in self.snapshot()]
+        candidates = self._candidates()
+        answers = await asyncio.gather(
+            *(self._one(self.rpc.jobqueue_update([n], wire), n) for n in candidates))
+        failed = {}
+        for node, answer in zip(candidates, answers, strict=True):
+            if not answer.ok:
+                failed[node.name] = answer.fail_msg or "no answer"
+                self.lag[node.name] = QueueLag(resync=True)
+                self.catch_up.start(node.name)
+        return failed
 
     async def _catch_up(self, name: str) -> bool:
         """Send lagging ``name`` what it missed; whether it answered."""

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from corral.objects.base import ConfigObject
+from corral.objects.etcd_settings import DEFAULT_LEASE_TTL
 from corral.objects.ipolicy import default_ipolicy
 
 ParamDict = dict[str, Any]
@@ -83,6 +84,10 @@ class Cluster(ConfigObject, kw_only=True, frozen=True):
     noded_port: int = 1811
     master_epoch: int = 1
     """The master term: bumped by each new master (fencing, :mod:`corral.master.term`)."""
+    auto_failover: bool = False
+    """The master is whoever holds the master lease in etcd (:mod:`corral.master.auto`)."""
+    etcd_endpoints: tuple[str, ...] = ()
+    master_lease_ttl: int = DEFAULT_LEASE_TTL
 
     @property
     def default_hypervisor(self) -> str:

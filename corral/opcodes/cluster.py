@@ -107,6 +107,10 @@ class OpClusterSetParams(OpCode, kw_only=True, frozen=True):
     drbd_helper: str | None = None
     default_iallocator_params: ParamDict | None = None
     enabled_user_shutdown: bool | None = None
+    auto_failover: bool | None = None
+    """Corral's: the master lease in etcd decides who is master."""
+    etcd_endpoints: list[str] | None = None
+    master_lease_ttl: int | None = None
     # Ganeti 3.0's remaining parameters: accepted on the wire (Ganeti's own client sends
     # them with every modify), refused when they ask for a change Corral cannot make yet.
     gluster_storage_dir: str | None = None

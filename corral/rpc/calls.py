@@ -24,6 +24,7 @@ from corral.rpc.access import Access, access_of
 from corral.rpc.payloads import (
     AssembledDevice,
     CommandOutput,
+    ConfigCopy,
     ConsolePayload,
     DeviceRename,
     DeviceState,
@@ -48,6 +49,7 @@ from corral.rpc.payloads import (
     NodeVerifyResult,
     OsDiagnosis,
     PauseResult,
+    QueueCopy,
     RunningInstance,
     StorageValue,
     Volume,
@@ -184,6 +186,8 @@ _TABLE: tuple[RpcCall, ...] = (
         Arg("meta", dict[str, Any], "ctime, mtime, version"),
     ),
     _call("config_serial", int, M, T.URGENT, "serial number of the node's configuration replica"),
+    _call("config_fetch", ConfigCopy, S, T.FAST, "the node's whole configuration replica"),
+    _call("jobqueue_fetch", QueueCopy, S, T.FAST, "the node's job queue replica files"),
     _call("node_demote_from_mc", bool, S, T.FAST, "drop the configuration and queue replicas"),
     # --- job queue replication -----------------------------------------------
     _call(

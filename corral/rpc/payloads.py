@@ -357,3 +357,20 @@ class MirrorDiskSync(Payload, frozen=True):
     done: int = 0
     total: int = 0
     error: str = ""
+
+
+class ConfigCopy(Payload, frozen=True):
+    """``config_fetch``: a candidate's whole configuration replica."""
+
+    serial_no: int
+    changes: list[Any]
+    """``[[kind, uuid, object], ...]`` as in ``config_replicate``."""
+    meta: dict[str, Any]
+
+
+class QueueCopy(Payload, frozen=True):
+    """``jobqueue_fetch``: a candidate's job queue replica files."""
+
+    files: list[tuple[str, str]]
+    """``[[name relative to the queue directory, JSON text], ...]`` (archived ones too)."""
+    serial: int

@@ -25,6 +25,7 @@ from corral.daemon_control import (
     MASTERD_MATCH,
     NODED_MATCH,
     daemon_pid,
+    masterd_argv,
     noded_argv,
     spawn_daemon,
     stop_daemon,
@@ -213,7 +214,9 @@ def up(
 ) -> VCluster:
     """Start ``count`` node daemons, initialise the cluster on the first, add the rest.
 
-    With ``auto_failover``, a 3-member etcd cluster on loopback is started first.
+    With ``auto_failover``, a 3-member etcd cluster on loopback is started first, the
+    cluster is initialised in automatic failover mode, and every other node (a master
+    candidate) runs a standby master daemon.
     """
     if count < 1:
         raise OpPrereqError("a virtual cluster needs at least one node")
@@ -225,9 +228,11 @@ def up(
     check_free(vc)
     directory.mkdir(parents=True, exist_ok=True)
     vc.save()
+    extra_init: dict[str, Any] = {}
     if auto_failover:
         endpoints = start_etcd(directory.resolve())
         feedback(f"Started 3 etcd members: {','.join(endpoints)}")
+        extra_init = {"auto_failover": True, "etcd_endpoints": endpoints}
     create_bridge(vc)
     for node in vc.nodes:
         prepare_root(vc, node)
@@ -253,13 +258,26 @@ def up(
     }
     rapi_port = rapi_port_for(port)
     options["rapi_port"] = rapi_port
+    options.update(extra_init)
     options.update(init_options or {})
     init_cluster(Path(master.root), vc.cluster_name, feedback=feedback, **options)
     create_rapi_users(vc, rapi_port)
     wait_until_listening(VNode("RAPI of " + master.name, master.address, master.root, rapi_port))
     for node in vc.nodes[1:]:
         add_node(vc, node, feedback)
+    if auto_failover:
+        for node in vc.nodes[1:]:
+            start_standby_master(node)
+        feedback(f"Started standby master daemons on {len(vc.nodes) - 1} candidates")
     return vc
+
+
+def start_standby_master(node: VNode) -> int:
+    """Start ``node``'s master daemon: in automatic failover mode it waits in standby and
+    campaigns for the master lease; returns its PID."""
+    layout = NodeLayout(Path(node.root))
+    return spawn_daemon(masterd_argv(layout.root), layout.pid_file("corral-masterd"),
+                        layout.log_file("corral-masterd"))
 
 
 def rapi_port_for(port: int) -> int:
@@ -365,13 +383,26 @@ def down(directory: Path, feedback: Callable[[str], None] = print) -> None:
             for name in recorded_exports(layout):
                 if stop_export(layout, name):
                     feedback(f"Stopped mirror export {name} on {node.name}")
-            stop_daemon(layout.pid_file("corral-masterd"), MASTERD_MATCH, 15.0)
-            stop_daemon(layout.pid_file("corral-noded"), NODED_MATCH, 15.0)
+        _stop_daemons(vc)
         remove_bridge(vc)
         feedback(f"Stopped the daemons of {len(vc.nodes)} nodes")
     if stop_etcd(directory):
         feedback("Stopped the etcd members")
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _stop_daemons(vc: VCluster) -> None:
+    """Master daemons first (standby ones before the master, so none takes over), then the
+    node daemons; each by its PID."""
+    try:
+        master = current_master(vc)
+    except OpPrereqError:
+        master = vc.master
+    ordered = [n for n in vc.nodes if n.name != master.name] + [master]
+    for node in ordered:
+        stop_daemon(NodeLayout(Path(node.root)).pid_file("corral-masterd"), MASTERD_MATCH, 15.0)
+    for node in vc.nodes:
+        stop_daemon(NodeLayout(Path(node.root)).pid_file("corral-noded"), NODED_MATCH, 15.0)
 
 
 def status(directory: Path) -> list[tuple[str, str, bool, bool]]:

@@ -138,6 +138,19 @@ def ensure_masterd(layout: NodeLayout) -> bool:
     return True
 
 
+def ensure_standby_masterd(layout: NodeLayout) -> bool:
+    """Automatic failover: the master daemon runs on every candidate (in standby unless it
+    holds the master lease; a master that lost its lease has exited). Start it unless it
+    runs, without waiting for LUXI; whether it was started."""
+    if masterd_running(layout):
+        return False
+    log.warning("The master daemon is not running on this candidate (automatic failover):"
+                " starting it")
+    how = start_daemon(layout, MASTERD, default_masterd_argv(layout.root))
+    log.info("Master daemon started (%s); it campaigns for the master lease", how)
+    return True
+
+
 def _start_masterd(layout: NodeLayout) -> None:
     """Start the master daemon as :func:`start_daemon` does and wait until LUXI answers."""
     how = start_daemon(layout, MASTERD, default_masterd_argv(layout.root))

@@ -19,6 +19,7 @@ from corral.clock import Clock, FakeClock, SystemClock
 from corral.errors import CorralError, GenericError
 from corral.layout import NodeLayout, default_root
 from corral.luxi.client import Client, LuxiClientError, LuxiRemoteError
+from corral.master.auto_mode import auto_failover_configured
 from corral.watcher import daemons, liveness, nodemaint, repair
 from corral.watcher.actions import ClusterOps
 from corral.watcher.daemons import NodeIdentity
@@ -185,6 +186,8 @@ def _locked_run(
 ) -> int:
     daemons.ensure_noded(layout, node)
     run_watcher_hooks(layout)
+    if auto_failover_configured(layout) and _standby(layout):
+        return EXIT_SUCCESS
     if not node.is_master:
         log.info("This node is not the master (the master is %s); node checks done",
                  node.master)
@@ -197,6 +200,17 @@ def _locked_run(
                                  f"daemon names {master}")
         _cluster_checks(opts, layout, clock, node, client, state_file)
     return EXIT_SUCCESS
+
+
+def _standby(layout: NodeLayout) -> bool:
+    """Automatic failover: keep a master daemon on this candidate; True when it is in
+    standby (not serving LUXI), so only the node checks apply."""
+    daemons.ensure_standby_masterd(layout)
+    if liveness.probe_masterd(layout.luxi_socket).state is MasterState.ANSWERS:
+        return False
+    log.info("Automatic master failover: this node's master daemon is in standby (or"
+             " starting); node checks done")
+    return True
 
 
 def connect_master(layout: NodeLayout) -> Client:

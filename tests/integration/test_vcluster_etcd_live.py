@@ -28,13 +28,15 @@ def _endpoints(directory: Path) -> list[str]:
     return line.split("=", 1)[1].split(",")
 
 
-async def _campaign(endpoints: list[str]) -> bool:
+async def _campaign(endpoints: list[str]) -> tuple[bool, str]:
+    """Whether a campaign of another node wins, and the holder it meets."""
     gateway = EtcdGateway(endpoints)
     try:
-        lease = MasterLease(gateway, "cluster.vcluster", "node1")
-        won = (await lease.campaign(1, 1)).won
-        await lease.resign()
-        return won
+        lease = MasterLease(gateway, "cluster.vcluster", "intruder")
+        outcome = await lease.campaign(1, 1)
+        if outcome.won:
+            await lease.resign()
+        return outcome.won, outcome.holder.record.node
     finally:
         await gateway.close()
 
@@ -55,7 +57,8 @@ def test_auto_failover_vcluster_runs_and_stops_its_etcd() -> None:
         endpoints = _endpoints(directory)
         assert endpoints == etcd.endpoints
         assert all(member_healthy(url) for url in endpoints)
-        assert asyncio.run(_campaign(endpoints))
+        # the master daemon holds the master lease: another campaign loses to it
+        assert asyncio.run(_campaign(endpoints)) == (False, "node1")
     finally:
         cluster.down(directory, feedback=lambda _msg: None)
         directory.parent.rmdir()

@@ -24,6 +24,7 @@ from corral.rpc.nodes import NodeRef, NodeRpc
 from corral.rpc.payloads import (
     AssembledDevice,
     CommandOutput,
+    ConfigCopy,
     ConsolePayload,
     DeviceState,
     DrbdSyncProgress,
@@ -33,6 +34,7 @@ from corral.rpc.payloads import (
     MigrationProgress,
     MirrorExport,
     NodeInfo,
+    QueueCopy,
 )
 from corral.rpc.results import NodeResult, typed
 from corral.version import PROTOCOL_VERSION
@@ -160,6 +162,8 @@ DEFAULTS: dict[str, Any] = {
     "node_boot_id": "00000000-0000-0000-0000-000000000000",
     "master_node_name": "",
     "config_serial": 0,
+    "config_fetch": ConfigCopy(serial_no=0, changes=[], meta={}),
+    "jobqueue_fetch": QueueCopy(files=[], serial=0),
     "master_epoch": 1,
     "master_epoch_announce": 1,
     "node_demote_from_mc": True,

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.rpc.methods.base import NodeRef, RpcMethods
+from corral.rpc.payloads import ConfigCopy, QueueCopy
 from corral.rpc.results import NodeResult
 
 
@@ -73,6 +74,24 @@ class ReplicationCalls(RpcMethods):
     ) -> NodeResult[bool]:
         """Drop the configuration and queue replicas."""
         return await self._single("node_demote_from_mc", node, timeout=rpc_timeout)
+
+    async def config_fetch(
+        self,
+        node: NodeRef,
+        *,
+        rpc_timeout: float | None = None,
+    ) -> NodeResult[ConfigCopy]:
+        """The node's whole configuration replica."""
+        return await self._single("config_fetch", node, timeout=rpc_timeout)
+
+    async def jobqueue_fetch(
+        self,
+        node: NodeRef,
+        *,
+        rpc_timeout: float | None = None,
+    ) -> NodeResult[QueueCopy]:
+        """The node's job queue replica files."""
+        return await self._single("jobqueue_fetch", node, timeout=rpc_timeout)
 
     async def jobqueue_update(
         self,

@@ -441,3 +441,36 @@ def test_master_ip_commands(run: Runner, luxi: FakeLuxi) -> None:
     assert "This will disable the master IP" in err
     assert [op["OP_ID"] for op in luxi.submitted()] == [
         "OP_CLUSTER_ACTIVATE_MASTER_IP", "OP_CLUSTER_DEACTIVATE_MASTER_IP"]
+
+
+def test_modify_auto_failover_settings(run: Runner, luxi: FakeLuxi) -> None:
+    luxi.job(3, [None])
+    code, _, _ = run(gnt_cluster.main, "modify", "--auto-failover", "yes", "--etcd-endpoints",
+                     "http://e1:2379,http://e2:2379", "--master-lease-ttl", "8")
+    assert code == 0
+    assert _strip_generic(luxi.submitted()[0]) == {
+        "OP_ID": "OP_CLUSTER_SET_PARAMS", "force": False, "dry_run": False,
+        "auto_failover": True, "etcd_endpoints": ["http://e1:2379", "http://e2:2379"],
+        "master_lease_ttl": 8,
+    }
+
+
+def test_init_auto_failover_arguments() -> None:
+    from corral.cli.commands import parse
+
+    _, _, opts, _ = parse("gnt-cluster", gnt_cluster.COMMANDS, [
+        "init", "--master-node", "n1", "--primary-ip", "192.0.2.1", "--auto-failover",
+        "--etcd-endpoints", "http://e1:2379,http://e2:2379", "c1"])
+    assert cluster_init.init_arguments(opts) == {
+        "master_node": "n1", "primary_ip": "192.0.2.1", "auto_failover": True,
+        "etcd_endpoints": ["http://e1:2379", "http://e2:2379"]}
+
+
+def test_init_refuses_a_bad_etcd_endpoint(tmp_path: Path) -> None:
+    from corral.bootstrap.init import init_cluster
+    from corral.errors import OpPrereqError
+
+    with pytest.raises(OpPrereqError, match="'ftp://e1:2379': the scheme must be http"):
+        init_cluster(tmp_path, "c1", feedback=lambda _m: None, master_node="n1",
+                     primary_ip="192.0.2.1", auto_failover=True, etcd_endpoints=["ftp://e1:2379"])
+    assert not (tmp_path / "var").exists()

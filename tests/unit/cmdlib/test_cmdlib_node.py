@@ -182,3 +182,16 @@ def test_unsetting_an_unset_flag_is_ignored(make_harness: MakeHarness) -> None:
     assert h.run_sync(modify(drained=False)) == []
     assert "Ignoring request to unset flag drained, already unset" in h.feedback
     assert h.serial == serial
+
+
+def test_demotion_in_auto_failover_mode_stops_the_standby_master_daemon_first(
+    make_harness: MakeHarness,
+) -> None:
+    b = standard_cluster(nodes=3, pool_size=10)
+    b.set_cluster(auto_failover=True, etcd_endpoints=("http://127.0.0.1:2379",))
+    h = make_harness(b)
+    h.run_sync(modify(master_candidate=False))
+    calls = [(c.name, c.node, c.args) for c in h.rpc.calls
+             if c.name in ("node_ensure_daemon", "node_demote_from_mc")]
+    assert calls == [("node_ensure_daemon", "node2", ("corral-masterd", False)),
+                     ("node_demote_from_mc", "node2", ())]

@@ -178,3 +178,18 @@ def test_master_ip_still_answering_is_reported(tmp_path: Path) -> None:
                                           lambda _a, _p: True))
     assert outcome.code == 1
     assert any("The master IP is still reachable" in w for w in outcome.warnings)
+
+
+def test_refused_in_automatic_failover_mode(tmp_path: Path) -> None:
+    layout = _candidate(tmp_path)
+    store = ConfigStore(layout.config_db)
+    data = store.load()
+    assert data is not None
+    cluster = msgspec.structs.replace(data.cluster, auto_failover=True,
+                                      etcd_endpoints=("http://127.0.0.1:2379",))
+    store.apply(data.serial_no + 1, [(Kind.CLUSTER, cluster.uuid, cluster)], {})
+    store.close()
+    rpc = _rpc()
+    with pytest.raises(OpPrereqError, match="automatic master failover"):
+        _run(layout, rpc)
+    assert rpc.calls == []

@@ -109,3 +109,24 @@ def test_verify_reports_lagging_candidates() -> None:
         " 3 jobs"
     ]
     assert format_finding(findings[0], "ERROR", True).startswith("  - ERROR:ENODEREPL:node:node2:")
+
+
+def test_a_new_term_sends_every_candidate_the_whole_queue(tmp_path: Path) -> None:
+    queue, replicator, rpc = _queue(tmp_path)
+    replicator.snapshot = lambda: [("job-1", '{"id": 1}'), ("job-2", '{"id": 2}')]
+    rpc.script("jobqueue_update", "node3", fail="Cannot connect")
+
+    async def scenario() -> dict[str, str]:
+        failed = await replicator.resync_all()
+        rpc.script("jobqueue_update", "node3", payload=None)
+        await replicator.catch_up.settle()
+        await queue.shutdown()
+        return failed
+
+    failed = asyncio.run(scenario())
+    assert failed == {"node3": "Cannot connect"}
+    assert _files_on(rpc, "node2") == {"job-1", "job-2"}
+    assert _files_on(rpc, "node3") == {"job-1", "job-2"}
+    assert len([c for c in rpc.calls_of("jobqueue_update") if c.node == "node3"]) == 2
+    assert replicator.lagging() == {}, "the refused copy was sent again by the catch-up"
+    assert "node1" not in {call.node for call in rpc.calls_of("jobqueue_update")}

@@ -238,3 +238,16 @@ def test_command_line_of_a_running_daemon(tmp_path: Path, monkeypatch: pytest.Mo
         Path("/proc/self/cmdline").read_bytes().decode().split("\0")[:-1]
     monkeypatch.setattr(daemons, "daemon_pid", lambda pid_file, match: None)
     assert daemons.masterd_argv(NodeLayout(tmp_path)) is None
+
+
+def test_standby_masterd_started_without_waiting_for_luxi(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spawned = _record_spawns(monkeypatch)
+    monkeypatch.setattr(daemons, "_wait_for_luxi", lambda *a: pytest.fail("waited"))
+    monkeypatch.setattr(daemons, "masterd_running", lambda layout: True)
+    assert daemons.ensure_standby_masterd(NodeLayout(tmp_path)) is False
+    monkeypatch.setattr(daemons, "masterd_running", lambda layout: False)
+    assert daemons.ensure_standby_masterd(NodeLayout(tmp_path)) is True
+    default = CommandLine(tuple(masterd_argv(tmp_path)))
+    assert spawned == [(default, NodeLayout(tmp_path).pid_file("corral-masterd"))]

@@ -198,3 +198,22 @@ def test_bad_time_in_the_environment_is_a_clear_failure(
     monkeypatch.setenv(main.NOW_ENV, "tomorrow")
     assert main.main(["--root", str(tmp_path)]) == main.EXIT_FAILURE
     assert "must be seconds since the epoch" in _log(tmp_path)
+
+
+def test_auto_failover_candidate_keeps_a_standby_master_daemon(
+    tmp_path: Path, no_daemons: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = _join(tmp_path, name="node1", master="node1")
+    monkeypatch.setattr(main, "auto_failover_configured", lambda layout: True)
+    started: list[Path] = []
+
+    def ensure(layout: NodeLayout) -> bool:
+        started.append(layout.root)
+        return True
+
+    monkeypatch.setattr(daemons, "ensure_standby_masterd", ensure)
+    monkeypatch.setattr(main, "connect_master", lambda layout: pytest.fail("in standby"))
+    assert main.main(["--root", str(tmp_path)]) == 0
+    assert started == [layout.root]
+    assert no_daemons == ["node1"]
+    assert "master daemon is in standby" in _log(tmp_path)

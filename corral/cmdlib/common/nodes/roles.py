@@ -16,6 +16,12 @@ async def demote_node(lu: LogicalUnit[Any], node: Node) -> None:
     """Ask a former candidate to drop its configuration and queue replicas (best effort)."""
     if node.offline:
         return
+    if lu.ctx.config.data.cluster.auto_failover:
+        # its standby master daemon must not campaign any more (nor keep the replica open)
+        stopped = (await lu.ctx.rpc.node_ensure_daemon([node], "corral-masterd", False))
+        if not stopped[node.name].ok:
+            lu.log_warning(f"Could not stop the standby master daemon on {node.name}:"
+                           f" {stopped[node.name].fail_msg}")
     result = await lu.ctx.rpc.node_demote_from_mc(node)
     if not result.ok:
         lu.log_warning(f"Node {node.name} failed to demote itself: {result.fail_msg}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from corral.cmdlib.common.nodes.addresses import family_version
 from corral.cmdlib.common.parameters import ipolicy
+from corral.cmdlib.common.parameters.auto_failover import auto_failover_changes
 from corral.cmdlib.common.parameters.checks import (
     BE_TYPES,
     ND_TYPES,
@@ -215,5 +216,6 @@ def compute_changes(cfg: ConfigData, op: OpClusterSetParams, log: Log) -> dict[s
     if op.ipolicy:
         changes["ipolicy"] = ipolicy.updated_policy(ipolicy.cluster_policy(cfg), op.ipolicy,
                                                     group=False)
+    changes.update(auto_failover_changes(cfg, op))
     _check_templates_in_use(cfg, changes)
     return changes
