@@ -65,6 +65,7 @@ from corral.luxi.server import LuxiServer
 from corral.master.luxi_methods import LuxiMethods
 from corral.master.queue_replication import RpcQueueReplicator, job_files
 from corral.master.queue_takeover import take_over_queue
+from corral.master.term import check_term
 from corral.master.voting import (
     DEFAULT_VOTE,
     VOTE_INTERVAL,
@@ -207,14 +208,15 @@ async def serve(
     rapi_opts = rapi_opts or RapiOptions()
     ctx, queue = await build(layout)
     data = ctx.config.data
-    if vote is not None:
-        try:
+    try:
+        await check_term(own_node_name(layout, data), data, ctx.rpc)
+        if vote is not None:
             await vote_at_start(own_node_name(layout, data), data, ctx.rpc, vote)
-        except BaseException:
-            await ctx.rpc.close()
-            raise
-    else:
-        log.warning("Master voting skipped (--no-voting --yes-do-it)")
+        else:
+            log.warning("Master voting skipped (--no-voting --yes-do-it)")
+    except BaseException:
+        await ctx.rpc.close()
+        raise
     store = queue.saver.store
     if await asyncio.to_thread(take_over_queue, layout, store):
         queue.saver.serial = max(queue.saver.serial, store.last_id())
