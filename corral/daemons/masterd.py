@@ -221,6 +221,8 @@ async def serve(
     if await asyncio.to_thread(take_over_queue, layout, store):
         queue.saver.serial = max(queue.saver.serial, store.last_id())
     await queue.recover()
+    if isinstance(queue.saver.replicator, RpcQueueReplicator):
+        await queue.saver.replicator.resync()
     methods = LuxiMethods(ctx, queue)
     luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
     stop = stop_event()

@@ -146,6 +146,25 @@ class RpcQueueReplicator:
             record,
         )
 
+    async def resync(self) -> list[str]:
+        """A full copy of the queue's job files to every candidate, at a master's start
+        (the previous master, now a candidate, never held its own queue as a replica);
+        the candidates that do not take it within the bound get it in the background.
+        The names of those."""
+        files = [list(f) for f in self.snapshot()] if self.snapshot is not None else []
+        if not files:
+            return []
+        calls = {n.name: self._one(self.rpc.jobqueue_update([n], files), n)
+                 for n in self._candidates()}
+        outcome = await gather_majority(calls, 0, self.bound)
+        for name, reason in sorted(outcome.failed.items()):
+            log.warning("master candidate %s did not take the job queue copy: %s", name, reason)
+            lag = self.lag.setdefault(name, QueueLag())
+            lag.files.clear()
+            lag.resync = True
+            self.catch_up.start(name, outcome.pending.get(name))
+        return sorted(outcome.failed)
+
     @staticmethod
     async def _one(
         call: Awaitable[dict[str, NodeResult[None]]], node: Node

@@ -44,7 +44,7 @@ _READ = (
     "instance_get_migration_status", "blockdev_find", "blockdev_getdimensions",
     "blockdev_getmirrorstatus", "blockdev_getmirrorstatus_multi", "drbd_needs_activation",
     "mirror_export_status", "instance_mirror_status", "node_volumes", "storage_list",
-    "os_diagnose", "os_validate", "impexp_status", "master_epoch",
+    "os_diagnose", "os_validate", "impexp_status", "master_epoch", "jobqueue_replica_state",
 )
 _MASTER = (
     # files, configuration, job queue

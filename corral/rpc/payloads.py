@@ -357,3 +357,12 @@ class MirrorDiskSync(Payload, frozen=True):
     done: int = 0
     total: int = 0
     error: str = ""
+
+
+class QueueReplicaState(Payload, frozen=True):
+    """``jobqueue_replica_state``: a candidate's job queue replica, as verify compares it."""
+
+    serial: int
+    """The highest job id the replica holds (live, archived, or its ``serial`` file)."""
+    missing: list[int] = []
+    """The asked-for job ids of which it holds no file, live or archived."""

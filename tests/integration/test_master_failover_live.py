@@ -3,7 +3,8 @@
 The tests run in order on one cluster: node1 -> node2 with every node up (a new master term:
 the old master's RPC client is refused by epoch on every node, its master daemon refuses to
 start with or without voting, exit 11; Ganeti's RAPI client reaches the new master with the
-same certificate and credentials); node2 dies and node1 takes over by vote (the revived old
+same certificate and credentials; verify reports a candidate whose job queue replica lacks
+a job file); node2 dies and node1 takes over by vote (the revived old
 master is fenced likewise); a stale candidate is refused; node1 dies and node2 takes over with
 --no-voting --yes-do-it.
 """
@@ -80,6 +81,14 @@ def client(node: VNode) -> Client:
 
 def masterd_pid(node: VNode) -> int | None:
     return daemon_pid(NodeLayout(Path(node.root)).pid_file("corral-masterd"), MASTERD_MATCH)
+
+
+def masterd_log(node: VNode) -> str:
+    """The end of ``node``'s master daemon log (for failure messages)."""
+    try:
+        return NodeLayout(Path(node.root)).log_file("corral-masterd").read_text()[-3000:]
+    except OSError as err:
+        return str(err)
 
 
 def kill_node(node: VNode) -> None:
@@ -214,7 +223,7 @@ def test_failover_with_all_nodes_up(vc: VCluster) -> None:
 
     OLD_CONFIGS["node1"] = load_config(node1)
     result = gnt(node2, "gnt-cluster", "master-failover")
-    assert result.code == 0, result.stderr
+    assert result.code == 0, (result.stderr, masterd_log(node2))
     assert "Master term 2 started" in result.stderr
     assert_master_everywhere(vc.nodes, "node2")
     assert masterd_pid(node1) is None
@@ -271,6 +280,26 @@ def test_rapi_client_reaches_the_new_master(vc: VCluster) -> None:
     assert "after-failover-rapi" in report["tags"]
     assert report["master"] == "node2"
     assert "after-failover-rapi" in gnt(node2, "gnt-cluster", "list-tags").stdout.split()
+
+
+def test_verify_reports_a_queue_replica_behind(vc: VCluster) -> None:
+    _, node2, node3 = vc.nodes
+    clean = gnt(node2, "gnt-cluster", "verify")
+    assert clean.code == 0, clean.stdout
+    queue_dir = NodeLayout(Path(node3.root)).queue_dir
+    oldest = min(int(p.name[4:]) for p in queue_dir.glob("job-*"))  # long finished
+    replica = queue_dir / f"job-{oldest}"
+    aside = replica.with_name("moved-aside")
+    replica.rename(aside)
+    try:
+        behind = gnt(node2, "gnt-cluster", "verify")
+    finally:
+        aside.rename(replica)
+    assert behind.code != 0, behind.stdout
+    assert (f"candidate node3 is behind: 1 job file(s) missing (jobs {oldest})"
+            in behind.stdout), behind.stdout
+    assert "candidate node1" not in behind.stdout
+    assert gnt(node2, "gnt-cluster", "verify").code == 0
 
 
 def test_failover_by_vote_with_the_old_master_dead(vc: VCluster) -> None:

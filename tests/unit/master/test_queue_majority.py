@@ -109,3 +109,23 @@ def test_verify_reports_lagging_candidates() -> None:
         " 3 jobs"
     ]
     assert format_finding(findings[0], "ERROR", True).startswith("  - ERROR:ENODEREPL:node:node2:")
+
+
+def test_a_new_master_sends_every_candidate_a_full_queue_copy(tmp_path: Path) -> None:
+    queue, replicator, rpc = _queue(tmp_path)
+    replicator.snapshot = lambda: [("job-1", "{}"), ("job-2", "{}")]
+    rpc.script("jobqueue_update", "node3", fail="connection refused")
+
+    async def scenario() -> list[str]:
+        behind = await replicator.resync()
+        assert replicator.lagging() == {"node3": "a full job queue copy"}
+        rpc.script("jobqueue_update", "node3", payload=None)
+        await replicator.catch_up.settle()
+        return behind
+
+    assert asyncio.run(scenario()) == ["node3"]
+    assert replicator.lagging() == {}
+    assert _files_on(rpc, "node2") == {"job-1", "job-2"}
+    assert _files_on(rpc, "node3") == {"job-1", "job-2"}
+    assert "node1" not in {c.node for c in rpc.calls_of("jobqueue_update")}
+    queue.saver.store.close()
