@@ -4,8 +4,9 @@ The tests run in order on one cluster: node1 -> node2 with every node up (a new 
 the old master's RPC client is refused by epoch on every node, its master daemon refuses to
 start with or without voting, exit 11; Ganeti's RAPI client reaches the new master with the
 same certificate and credentials; verify reports a candidate whose job queue replica lacks
-a job file); node2 dies and node1 takes over by vote (the revived old
-master is fenced likewise); a stale candidate is refused; node1 dies and node2 takes over with
+a job file); node2 dies and node1 takes over by vote (the revived old master is fenced
+likewise, and its watcher, which still believes it is master, reports the master daemon's
+refusal and exits 11); a stale candidate is refused; node1 dies and node2 takes over with
 --no-voting --yes-do-it.
 """
 
@@ -319,6 +320,13 @@ def test_failover_by_vote_with_the_old_master_dead(vc: VCluster) -> None:
     assert forced.returncode == 11, forced.stderr
     assert "has seen term 3" in forced.stderr
     assert_fenced_everywhere(node2, OLD_CONFIGS["node2"], node1)
+    watcher = subprocess.run([str(VENV_BIN / "corral-watcher"), "--root", node2.root],
+                             capture_output=True, text=True, env=_env(node2), timeout=120,
+                             check=False)
+    assert watcher.returncode == 11, watcher.stderr
+    assert "The master daemon refused to start: Not master" in watcher.stderr
+    assert "Traceback" not in watcher.stderr
+    assert masterd_pid(node2) is None
 
 
 def test_stale_candidate_refused(vc: VCluster) -> None:
