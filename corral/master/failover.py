@@ -155,11 +155,12 @@ async def begin_term(rpc: NodeRpc, data: ConfigData) -> Term:
 async def stop_old_master(
     rpc: NodeRpc, old: ConfigData, old_master: Node, outcome: FailoverOutcome
 ) -> None:
-    params = master_params(old)
-    result = await rpc.node_deactivate_master_ip(
-        old_master, params, old.cluster.use_external_mip_script, rpc_timeout=15.0)
-    if not result.ok:
-        outcome.warn(f"Could not disable the master IP: {result.fail_msg}")
+    if old.cluster.master_ip:
+        result = await rpc.node_deactivate_master_ip(
+            old_master, master_params(old), old.cluster.use_external_mip_script,
+            rpc_timeout=15.0)
+        if not result.ok:
+            outcome.warn(f"Could not disable the master IP: {result.fail_msg}")
     stopped = await rpc.node_ensure_daemon([old_master], MASTERD, False, rpc_timeout=30.0)
     answer = stopped[old_master.name]
     if not answer.ok:
