@@ -24,6 +24,7 @@ from bench import (
     bench_jobs,
     bench_lease_failover,
     bench_locking,
+    bench_master_failover,
     bench_masterd_jobs,
     bench_masterd_rss,
     bench_migration,
@@ -86,6 +87,7 @@ BENCHMARKS = [
     Benchmark("mirror_failover", bench_mirror_failover.run, 300),
     Benchmark("replace_disks", bench_replace_disks.run, 300),
     Benchmark("lease_failover", bench_lease_failover.run, 120),
+    Benchmark("master_failover", bench_master_failover.run, 300),
 ]
 
 
