@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 MAX_MISSED_FILES = 10_000
 """Missed job files kept for one lagging candidate; beyond, it gets a full queue copy."""
 
+RESYNC_CHUNK = 1000
+"""Job files per call of a full queue copy at a master's start (bodies stay small)."""
+
 Files = list[tuple[str, str]]
 Send = Callable[[Node], Awaitable[NodeResult[None]]]
 
@@ -154,8 +157,8 @@ class RpcQueueReplicator:
         files = [list(f) for f in self.snapshot()] if self.snapshot is not None else []
         if not files:
             return []
-        calls = {n.name: self._one(self.rpc.jobqueue_update([n], files), n)
-                 for n in self._candidates()}
+        chunks = [files[i:i + RESYNC_CHUNK] for i in range(0, len(files), RESYNC_CHUNK)]
+        calls = {n.name: self._send_chunks(n, chunks) for n in self._candidates()}
         outcome = await gather_majority(calls, 0, self.bound)
         for name, reason in sorted(outcome.failed.items()):
             log.warning("master candidate %s did not take the job queue copy: %s", name, reason)
@@ -164,6 +167,14 @@ class RpcQueueReplicator:
             lag.resync = True
             self.catch_up.start(name, outcome.pending.get(name))
         return sorted(outcome.failed)
+
+    async def _send_chunks(self, node: Node, chunks: list[list[list[str]]]) -> NodeResult[None]:
+        result: NodeResult[None] = NodeResult(node=node.name, call="jobqueue_update")
+        for chunk in chunks:
+            result = (await self.rpc.jobqueue_update([node], chunk))[node.name]
+            if not result.ok:
+                break
+        return result
 
     @staticmethod
     async def _one(

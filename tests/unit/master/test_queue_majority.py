@@ -129,3 +129,15 @@ def test_a_new_master_sends_every_candidate_a_full_queue_copy(tmp_path: Path) ->
     assert _files_on(rpc, "node3") == {"job-1", "job-2"}
     assert "node1" not in {c.node for c in rpc.calls_of("jobqueue_update")}
     queue.saver.store.close()
+
+
+def test_the_full_queue_copy_goes_in_chunks(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    queue, replicator, rpc = _queue(tmp_path)
+    monkeypatch.setattr("corral.master.queue_replication.RESYNC_CHUNK", 2)
+    replicator.snapshot = lambda: [(f"job-{i}", "{}") for i in range(1, 6)]
+    assert asyncio.run(replicator.resync()) == []
+    sizes = [len(c.args[0]) for c in rpc.calls_of("jobqueue_update") if c.node == "node2"]
+    assert sizes == [2, 2, 1]
+    assert _files_on(rpc, "node3") == {f"job-{i}" for i in range(1, 6)}
+    queue.saver.store.close()
