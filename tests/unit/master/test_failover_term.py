@@ -30,7 +30,7 @@ def test_failover_announces_a_new_epoch_before_acting(tmp_path: Path) -> None:
         ("node1", (5,)), ("node2", (5,)), ("node3", (5,))]
     assert rpc.epoch == 5
     names = [c.name for c in rpc.calls]
-    assert names.index("master_epoch_announce") < names.index("node_deactivate_master_ip")
+    assert names.index("master_epoch_announce") < names.index("node_ensure_daemon")
     assert names.index("master_epoch_announce") < names.index("config_replicate")
     store = ConfigStore(layout.config_db)
     data = store.load()
