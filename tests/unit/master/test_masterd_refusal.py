@@ -83,3 +83,14 @@ def test_watcher_exits_11_when_the_master_daemon_refuses(
     assert watcher_main.main(["--root", str(tmp_path)]) == EXIT_NOTMASTER
     assert "this node does not act as master" in caplog.text
     assert "Traceback" not in caplog.text
+
+
+def test_cluster_init_start_reports_the_refusal(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from corral.bootstrap import init
+    from corral.errors import OpExecError
+
+    argv = _refusing_masterd(tmp_path)
+    monkeypatch.setattr(init, "masterd_argv", lambda root: list(argv))
+    with pytest.raises(OpExecError, match="The master daemon refused to start: Not master"):
+        init.start_masterd(NodeLayout(tmp_path), feedback=lambda _m: None)
