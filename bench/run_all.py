@@ -25,6 +25,7 @@ from bench import (
     bench_jobs,
     bench_lease_failover,
     bench_locking,
+    bench_master_failover,
     bench_masterd_jobs,
     bench_masterd_rss,
     bench_migration,
@@ -88,6 +89,7 @@ BENCHMARKS = [
     Benchmark("replace_disks", bench_replace_disks.run, 300),
     Benchmark("lease_failover", bench_lease_failover.run, 120),
     Benchmark("auto_failover", bench_auto_failover.run, 240),
+    Benchmark("master_failover", bench_master_failover.run, 300),
 ]
 
 

@@ -234,3 +234,40 @@ def stop_daemon(pid_file: Path, match: str | Sequence[str], timeout: float = 10.
     if read_pid_file(pid_file) == pid:
         pid_file.unlink(missing_ok=True)
     return True
+
+
+EXIT_MESSAGE_LIMIT = 1 << 20
+"""Bytes of a daemon's log read for its exit message."""
+
+
+def log_end(log_file: Path) -> int:
+    """Where ``log_file`` ends now: a daemon started next writes its messages after it."""
+    try:
+        return log_file.stat().st_size
+    except OSError:
+        return 0
+
+
+def exit_message(log_file: Path, offset: int, daemon: str) -> str | None:
+    """The message ``daemon`` printed on ending with an error, after ``offset`` of its log
+    (a daemon prints "``daemon``: message" on stderr, which goes to its log), or None."""
+    try:
+        with log_file.open("rb") as stream:
+            stream.seek(offset)
+            text = stream.read(EXIT_MESSAGE_LIMIT).decode(errors="replace")
+    except OSError:
+        return None
+    prefix = f"{daemon}: "
+    said = [line[len(prefix):] for line in text.splitlines() if line.startswith(prefix)]
+    return said[-1] if said else None
+
+
+def start_refusal(
+    daemon: str, pid_file: Path, match: str | Sequence[str], log_file: Path, offset: int
+) -> str | None:
+    """None while the daemon started after ``offset`` of its log runs; once it has ended,
+    why: the message it printed (the master daemon's "Not master: ..." when the vote
+    named another node, exit code 11), else where to look."""
+    if daemon_pid(pid_file, match) is not None:
+        return None
+    return exit_message(log_file, offset, daemon) or f"{daemon} exited; see {log_file}"

@@ -18,7 +18,15 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from corral.bootstrap.config import InitParams, initial_config, initial_ipolicy
 from corral.config.ssconf import compute_ssconf
 from corral.config.store import ConfigStore
-from corral.daemon_control import masterd_argv, spawn_daemon, systemctl, systemd_unit
+from corral.daemon_control import (
+    MASTERD_MATCH,
+    log_end,
+    masterd_argv,
+    spawn_daemon,
+    start_refusal,
+    systemctl,
+    systemd_unit,
+)
 from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.layout import NodeLayout
 from corral.luxi.client import Client, LuxiClientError, wait_for_job
@@ -182,15 +190,18 @@ def start_masterd(layout: NodeLayout, feedback: Callable[[str], None] = print) -
     wait until it answers on LUXI.
 
     Raises:
-        OpExecError: it did not answer within MASTERD_START_TIMEOUT seconds.
+        OpExecError: it refused to start (its own message), or did not answer within
+            MASTERD_START_TIMEOUT seconds.
         CommandError: it could not be started.
     """
     unit = systemd_unit(layout.root, "corral-masterd")
+    pid_file, log_file = layout.pid_file("corral-masterd"), layout.log_file("corral-masterd")
+    since: int | None = None
     if unit is not None:
         systemctl("start", unit)  # not a child of this command's session or unit
     else:
-        argv = masterd_argv(layout.root)
-        spawn_daemon(argv, layout.pid_file("corral-masterd"), layout.log_file("corral-masterd"))
+        since = log_end(log_file)
+        spawn_daemon(masterd_argv(layout.root), pid_file, log_file)
     deadline = time.monotonic() + MASTERD_START_TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -199,6 +210,10 @@ def start_masterd(layout: NodeLayout, feedback: Callable[[str], None] = print) -
             feedback("Master daemon started")
             return
         except LuxiClientError:
+            refusal = None if since is None else start_refusal(
+                "corral-masterd", pid_file, MASTERD_MATCH, log_file, since)
+            if refusal is not None:
+                raise OpExecError(f"The master daemon refused to start: {refusal}") from None
             time.sleep(0.05)
     raise OpExecError(f"The master daemon did not start; see {layout.log_file('corral-masterd')}")
 

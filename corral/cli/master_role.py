@@ -63,12 +63,13 @@ def start_local_master(layout: NodeLayout, no_voting: bool) -> None:
     from corral import daemon_control
     from corral.luxi.client import Client
 
-    pid_file = layout.pid_file("corral-masterd")
+    pid_file, log_file = layout.pid_file("corral-masterd"), layout.log_file("corral-masterd")
+    offset = daemon_control.log_end(log_file)
     if daemon_control.daemon_pid(pid_file, daemon_control.MASTERD_MATCH) is None:
         argv = daemon_control.masterd_argv(layout.root)
         if no_voting:
             argv += ["--no-voting", "--yes-do-it"]
-        daemon_control.spawn_daemon(argv, pid_file, layout.log_file("corral-masterd"))
+        daemon_control.spawn_daemon(argv, pid_file, log_file)
     deadline = time.monotonic() + MASTER_START_TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -77,8 +78,10 @@ def start_local_master(layout: NodeLayout, no_voting: bool) -> None:
             return
         except Exception:
             pass
-        if daemon_control.daemon_pid(pid_file, daemon_control.MASTERD_MATCH) is None:
-            raise CliError(f"the master daemon exited; see {layout.log_file('corral-masterd')}")
+        refusal = daemon_control.start_refusal("corral-masterd", pid_file,
+                                               daemon_control.MASTERD_MATCH, log_file, offset)
+        if refusal is not None:
+            raise CliError(f"the master daemon refused to start: {refusal}")
         time.sleep(0.2)
     raise CliError(f"the master daemon did not answer within {MASTER_START_TIMEOUT:g} s")
 

@@ -91,6 +91,7 @@ class LUClusterVerifyConfig(LogicalUnit[OpClusterVerifyConfig]):
         reporter.report(verify_replication.lag_findings(
             verify_replication.lagging_candidates(self.ctx)
         ))
+        reporter.report(await verify_replication.queue_replica_findings(self.ctx))
         return not reporter.bad
 
 

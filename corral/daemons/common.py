@@ -11,6 +11,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
+from corral import serde
 from corral.daemon_control import CommandLine, record_command_line
 from corral.daemons import memtrace
 from corral.errors import CorralError
@@ -32,8 +33,9 @@ def setup_logging(log_file: Path | None, debug: bool) -> None:
 
 
 def write_pid_file(path: Path) -> None:
+    """Atomically: whoever watches the daemon never reads an empty pid file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{os.getpid()}\n")
+    serde.atomic_write(path, f"{os.getpid()}\n".encode(), 0o644, fsync=False)
 
 
 def own_command_line(module: str, argv: Sequence[str] | None, root: str | None = None

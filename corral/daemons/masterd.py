@@ -67,6 +67,7 @@ from corral.master.auto_mode import auto_failover_configured
 from corral.master.luxi_methods import LuxiMethods
 from corral.master.queue_replication import RpcQueueReplicator, job_files
 from corral.master.queue_takeover import take_over_queue
+from corral.master.term import check_term
 from corral.master.voting import (
     DEFAULT_VOTE,
     VOTE_INTERVAL,
@@ -218,14 +219,15 @@ async def serve(
         return
     ctx, queue = await build(layout)
     data = ctx.config.data
-    if vote is not None:
-        try:
+    try:
+        await check_term(own_node_name(layout, data), data, ctx.rpc)
+        if vote is not None:
             await vote_at_start(own_node_name(layout, data), data, ctx.rpc, vote)
-        except BaseException:
-            await ctx.rpc.close()
-            raise
-    else:
-        log.warning("Master voting skipped (--no-voting --yes-do-it)")
+        else:
+            log.warning("Master voting skipped (--no-voting --yes-do-it)")
+    except BaseException:
+        await ctx.rpc.close()
+        raise
     await run_master(layout, command, rapi_opts, ctx, queue, stop_event().wait())
 
 
@@ -236,22 +238,19 @@ async def run_master(
     ctx: MasterContext,
     queue: JobQueue,
     until: Awaitable[object],
-    new_term: bool = False,
 ) -> None:
     """Take the job queue over, serve LUXI and RAPI until ``until`` completes, then stop.
 
-    At a new term (``new_term``, or a queue replica taken over), every candidate first
-    gets a full copy of the queue (:meth:`RpcQueueReplicator.resync_all`).
+    Every candidate first gets a full copy of the queue
+    (:meth:`RpcQueueReplicator.resync`): a candidate holds only what masters sent it while
+    it was level, and the previous master never held its own queue as a replica.
     """
     store = queue.saver.store
     if await asyncio.to_thread(take_over_queue, layout, store):
         queue.saver.serial = max(queue.saver.serial, store.last_id())
-        new_term = True
     await queue.recover()
-    replicator = queue.saver.replicator
-    if new_term and isinstance(replicator, RpcQueueReplicator):
-        for name, reason in (await replicator.resync_all()).items():
-            log.warning("candidate %s did not take the job queue copy: %s", name, reason)
+    if isinstance(queue.saver.replicator, RpcQueueReplicator):
+        await queue.saver.replicator.resync()
     methods = LuxiMethods(ctx, queue)
     luxi = LuxiServer(layout.luxi_socket, methods.dispatch)
     await luxi.start()

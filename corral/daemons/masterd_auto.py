@@ -150,7 +150,7 @@ async def prepare_term(layout: NodeLayout, me: str) -> ConfigData:
         raise ConfigurationError(f"{me} is not a master candidate in the newest configuration"
                                  f" (serial {data.serial_no}); not taking over")
     if data.master_node.name != me:
-        set_master(layout, data, me)
+        set_master(layout, data, me, data.cluster.master_epoch)
     return data
 
 
@@ -183,7 +183,7 @@ async def master_term(layout: NodeLayout, command: CommandLine, rapi_opts: RapiO
     log.info("master by lease: term %d (announced to %s)", term.epoch,
              ", ".join(term.announced) or "no node")
     await _deactivate_old_master_ip(ctx.rpc, old, me)
-    await run_master(layout, command, rapi_opts, ctx, queue, stop.wait(), new_term=True)
+    await run_master(layout, command, rapi_opts, ctx, queue, stop.wait())
     await lease.resign()
     await asyncio.gather(hold, return_exceptions=True)
 

@@ -26,6 +26,7 @@ from corral.backend import (  # noqa: F401  (registers the RPC handlers)
     mirror_rpc,
     node_info,
     os_defs,
+    queue_replica,
     restricted,
     storage_rpc,
     verify,

@@ -10,7 +10,9 @@ later, in the background), and which becomes the new master's configuration. Ste
    one this node's ssconf names (else this node's view is stale);
    without voting: refuse when another reachable node reports a newer configuration serial
    (a stale candidate would silently lose configuration changes, ganeti#1242);
-3. the cluster's master node is set to this node in the local replica (serial bumped);
+3. a new master term: an epoch above every known one is announced to every reachable node
+   (from then on they refuse the old master's calls, :mod:`corral.backend.fencing`); the
+   cluster's master node and epoch are set in the local replica (serial bumped);
 4. the old master's IP is deactivated and its master daemon stopped (warnings when it cannot be
    reached); ssconf naming the new master is pushed to every reachable node;
 5. the master daemon is started here (``--no-voting --yes-do-it`` when asked); it takes the job
@@ -33,10 +35,11 @@ from corral.config.replication import wire_changes
 from corral.config.ssconf import compute_ssconf
 from corral.config.store import ConfigStore, full_changes
 from corral.daemon_control import wait_listening
-from corral.errors import ErrorCode, OpPrereqError
+from corral.errors import ErrorCode, OpExecError, OpPrereqError
 from corral.layout import NodeLayout
 from corral.master.etcd_gateway import EtcdGateway, EtcdUnavailable
 from corral.master.handover import Handover, hand_over
+from corral.master.term import Term, announce_term
 from corral.master.voting import gather_votes, majority_healthy, own_node_name, tally
 from corral.objects.config_data import ConfigData, Kind
 from corral.objects.node import Node
@@ -127,13 +130,13 @@ async def remote_serials(rpc: NodeRpc, nodes: list[Node]) -> dict[str, int]:
     return {name: r.payload for name, r in results.items() if r.ok and r.payload is not None}
 
 
-def set_master(layout: NodeLayout, data: ConfigData, me: str) -> ConfigData:
-    """Name this node master in the local replica, with a new serial number."""
+def set_master(layout: NodeLayout, data: ConfigData, me: str, epoch: int) -> ConfigData:
+    """Name this node master of term ``epoch`` in the local replica, with a new serial."""
     node = next((n for n in data.nodes.values() if n.name == me), None)
     if node is None:
         raise OpPrereqError(f"Could not find new master node '{me}' in cluster configuration.",
                             ErrorCode.NOENT)
-    cluster = msgspec.structs.replace(data.cluster, master_node=node.uuid)
+    cluster = msgspec.structs.replace(data.cluster, master_node=node.uuid, master_epoch=epoch)
     serial, now = data.serial_no + 1, time.time()
     store = ConfigStore(layout.config_db)
     try:
@@ -146,14 +149,23 @@ def set_master(layout: NodeLayout, data: ConfigData, me: str) -> ConfigData:
     return updated
 
 
+async def begin_term(rpc: NodeRpc, data: ConfigData) -> Term:
+    """A new epoch announced to every reachable node: the old master is fenced from now."""
+    try:
+        return await announce_term(rpc, data.online_nodes(), data.cluster.master_epoch)
+    except OpExecError as err:
+        raise OpPrereqError(str(err), ErrorCode.STATE) from err
+
+
 async def stop_old_master(
     rpc: NodeRpc, old: ConfigData, old_master: Node, outcome: FailoverOutcome
 ) -> None:
-    params = master_params(old)
-    result = await rpc.node_deactivate_master_ip(
-        old_master, params, old.cluster.use_external_mip_script, rpc_timeout=15.0)
-    if not result.ok:
-        outcome.warn(f"Could not disable the master IP: {result.fail_msg}")
+    if old.cluster.master_ip:
+        result = await rpc.node_deactivate_master_ip(
+            old_master, master_params(old), old.cluster.use_external_mip_script,
+            rpc_timeout=15.0)
+        if not result.ok:
+            outcome.warn(f"Could not disable the master IP: {result.fail_msg}")
     stopped = await rpc.node_ensure_daemon([old_master], MASTERD, False, rpc_timeout=30.0)
     answer = stopped[old_master.name]
     if not answer.ok:
@@ -291,7 +303,10 @@ async def _take_over(
     outcome = FailoverOutcome()
     old_node = data.master_node
     log.info("Setting master to %s, old master: %s", me, old_node.name)
-    new = set_master(layout, data, me)
+    term = await begin_term(rpc, data)
+    feedback(f"Master term {term.epoch} started; nodes fenced from older terms:"
+             f" {', '.join(term.announced) or 'none'}")
+    new = set_master(layout, data, me, term.epoch)
     feedback(f"Stopping the master daemon on node {old_node.name}")
     await stop_old_master(rpc, data, old_node, outcome)
     if data.cluster.master_ip and not await wait_master_ip(data, False, options.ip_wait, probe):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -28,6 +27,9 @@ log = logging.getLogger(__name__)
 
 MAX_MISSED_FILES = 10_000
 """Missed job files kept for one lagging candidate; beyond, it gets a full queue copy."""
+
+RESYNC_CHUNK = 1000
+"""Job files per call of a full queue copy at a master's start (bodies stay small)."""
 
 Files = list[tuple[str, str]]
 Send = Callable[[Node], Awaitable[NodeResult[None]]]
@@ -147,6 +149,33 @@ class RpcQueueReplicator:
             record,
         )
 
+    async def resync(self) -> list[str]:
+        """A full copy of the queue's job files to every candidate, at a master's start
+        (the previous master, now a candidate, never held its own queue as a replica);
+        the candidates that do not take it within the bound get it in the background.
+        The names of those."""
+        files = [list(f) for f in self.snapshot()] if self.snapshot is not None else []
+        if not files:
+            return []
+        chunks = [files[i:i + RESYNC_CHUNK] for i in range(0, len(files), RESYNC_CHUNK)]
+        calls = {n.name: self._send_chunks(n, chunks) for n in self._candidates()}
+        outcome = await gather_majority(calls, 0, self.bound)
+        for name, reason in sorted(outcome.failed.items()):
+            log.warning("master candidate %s did not take the job queue copy: %s", name, reason)
+            lag = self.lag.setdefault(name, QueueLag())
+            lag.files.clear()
+            lag.resync = True
+            self.catch_up.start(name, outcome.pending.get(name))
+        return sorted(outcome.failed)
+
+    async def _send_chunks(self, node: Node, chunks: list[list[list[str]]]) -> NodeResult[None]:
+        result: NodeResult[None] = NodeResult(node=node.name, call="jobqueue_update")
+        for chunk in chunks:
+            result = (await self.rpc.jobqueue_update([node], chunk))[node.name]
+            if not result.ok:
+                break
+        return result
+
     @staticmethod
     async def _one(
         call: Awaitable[dict[str, NodeResult[None]]], node: Node
@@ -175,28 +204,6 @@ class RpcQueueReplicator:
         require_majority(
             what, outcome, needed, len(candidates) + 1, waiting, NotReplicated
         )
-
-    async def resync_all(self) -> dict[str, str]:
-        """Send every candidate a full copy of the queue, at once (a new master term).
-
-        A candidate's files hold only what the masters sent it while it was level; a job
-        it missed, finished before this term, would never be sent again, and would be lost
-        if that candidate became master next. A candidate that does not take the copy is
-        lagging with a full copy to catch up. Returns ``{candidate: reason}`` for those.
-        """
-        if self.snapshot is None:
-            return {}
-        wire = [list(f) for f in self.snapshot()]
-        candidates = self._candidates()
-        answers = await asyncio.gather(
-            *(self._one(self.rpc.jobqueue_update([n], wire), n) for n in candidates))
-        failed = {}
-        for node, answer in zip(candidates, answers, strict=True):
-            if not answer.ok:
-                failed[node.name] = answer.fail_msg or "no answer"
-                self.lag[node.name] = QueueLag(resync=True)
-                self.catch_up.start(node.name)
-        return failed
 
     async def _catch_up(self, name: str) -> bool:
         """Send lagging ``name`` what it missed; whether it answered."""

@@ -45,7 +45,7 @@ _READ = (
     "blockdev_getmirrorstatus", "blockdev_getmirrorstatus_multi", "drbd_needs_activation",
     "mirror_export_status", "instance_mirror_status", "node_volumes", "storage_list",
     "os_diagnose", "os_validate", "impexp_status", "master_epoch", "config_fetch",
-    "jobqueue_fetch",
+    "jobqueue_fetch", "jobqueue_replica_state",
 )
 _MASTER = (
     # files, configuration, job queue

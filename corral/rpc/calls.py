@@ -50,6 +50,7 @@ from corral.rpc.payloads import (
     OsDiagnosis,
     PauseResult,
     QueueCopy,
+    QueueReplicaState,
     RunningInstance,
     StorageValue,
     Volume,
@@ -207,6 +208,14 @@ _TABLE: tuple[RpcCall, ...] = (
         Arg("renames", list[Any], "[[old, new], ...]"),
     ),
     _call("jobqueue_purge", None, S, T.URGENT, "delete the node's job queue replica"),
+    _call(
+        "jobqueue_replica_state",
+        QueueReplicaState,
+        M,
+        T.FAST,
+        "highest job id of the node's job queue replica and which of the given jobs it lacks",
+        Arg("job_ids", list[int], "the master's jobs"),
+    ),
     _call(
         "jobqueue_set_drain_flag",
         None,

@@ -374,3 +374,12 @@ class QueueCopy(Payload, frozen=True):
     files: list[tuple[str, str]]
     """``[[name relative to the queue directory, JSON text], ...]`` (archived ones too)."""
     serial: int
+
+
+class QueueReplicaState(Payload, frozen=True):
+    """``jobqueue_replica_state``: a candidate's job queue replica, as verify compares it."""
+
+    serial: int
+    """The highest job id the replica holds (live, archived, or its ``serial`` file)."""
+    missing: list[int] = []
+    """The asked-for job ids of which it holds no file, live or archived."""

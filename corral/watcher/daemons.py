@@ -25,9 +25,11 @@ from corral.daemon_control import (
     NODED_MATCH,
     CommandLine,
     daemon_pid,
+    log_end,
     noded_argv,
     recorded_command_line,
     spawn_command,
+    start_refusal,
     stop_daemon,
     systemctl,
     systemd_unit,
@@ -151,11 +153,29 @@ def ensure_standby_masterd(layout: NodeLayout) -> bool:
     return True
 
 
+class MasterdRefused(OpExecError):
+    """The master daemon ended during its start: the vote or the master term says this
+    node is not master (its exit code 11), or it cannot run here."""
+
+
 def _start_masterd(layout: NodeLayout) -> None:
-    """Start the master daemon as :func:`start_daemon` does and wait until LUXI answers."""
+    """Start the master daemon as :func:`start_daemon` does and wait until LUXI answers.
+
+    Raises:
+        MasterdRefused: it ended instead (detected when started without systemd).
+    """
+    since = _log_offset(layout)
     how = start_daemon(layout, MASTERD, default_masterd_argv(layout.root))
     log.info("Master daemon starting (%s)", how)
-    _wait_for_luxi(layout, "started")
+    _wait_for_luxi(layout, "started", since)
+
+
+def _log_offset(layout: NodeLayout) -> int | None:
+    """Where the master daemon's next messages start in its log; None under systemd (the
+    unit, not this process, starts it, so its pid file may not be there yet)."""
+    if systemd_unit(layout.root, MASTERD) is not None:
+        return None
+    return log_end(layout.log_file(MASTERD))
 
 
 def masterd_argv(layout: NodeLayout) -> list[str] | None:
@@ -188,11 +208,15 @@ def restart_masterd(layout: NodeLayout) -> None:
     stop_daemon(layout.pid_file(MASTERD), MASTERD_MATCH, MASTERD_STOP_TIMEOUT)
     if command is None:
         command = CommandLine(tuple(running or default_masterd_argv(layout.root)))
+    since = log_end(layout.log_file(MASTERD))
     spawn_command(command, layout.pid_file(MASTERD), layout.log_file(MASTERD))
-    _wait_for_luxi(layout)
+    _wait_for_luxi(layout, since=since)
 
 
-def _wait_for_luxi(layout: NodeLayout, what: str = "restarted") -> None:
+def _wait_for_luxi(layout: NodeLayout, what: str = "restarted", since: int | None = None
+                   ) -> None:
+    """Until LUXI answers; with ``since`` (its log's end before the start), a daemon that
+    ended meanwhile raises :class:`MasterdRefused` with the message it printed."""
     deadline = time.monotonic() + MASTERD_START_TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -201,8 +225,18 @@ def _wait_for_luxi(layout: NodeLayout, what: str = "restarted") -> None:
             log.info("Master daemon %s", what)
             return
         except LuxiClientError:
+            _raise_if_refused(layout, since)
             time.sleep(0.05)
     raise OpExecError(f"The master daemon did not start; see {layout.log_file(MASTERD)}")
+
+
+def _raise_if_refused(layout: NodeLayout, since: int | None) -> None:
+    if since is None:
+        return
+    refusal = start_refusal(MASTERD, layout.pid_file(MASTERD), MASTERD_MATCH,
+                            layout.log_file(MASTERD), since)
+    if refusal is not None:
+        raise MasterdRefused(f"The master daemon refused to start: {refusal}")
 
 
 # --- RAPI -------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ with --debug, or warnings when stderr is not a terminal).
 
 Exit status: 0 done (also when paused, when another watcher holds the state file, on
 a node other than the master, or when the job queue is drained); 1 failure;
-{EXIT_NOTMASTER} the master daemon names another master.
+{EXIT_NOTMASTER} the master daemon names another master, or refused to start (its vote or
+master term says this node is not master).
 
 Testing aid: {NOW_ENV}=<epoch seconds> sets the current time of the run (restart
 records and expiry are computed from it); never set it in production.
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None, clock: Clock | None = None) -> int:
         return run(opts, layout, clock or clock_from_env())
     except NotMasterError as err:
         log.warning("%s", err)
+        return EXIT_NOTMASTER
+    except daemons.MasterdRefused as err:
+        log.warning("%s; this node does not act as master", err)
         return EXIT_NOTMASTER
     except LuxiRemoteError as err:
         if err.error_class not in repair.QUEUE_REFUSALS:

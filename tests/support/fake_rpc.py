@@ -35,6 +35,7 @@ from corral.rpc.payloads import (
     MirrorExport,
     NodeInfo,
     QueueCopy,
+    QueueReplicaState,
 )
 from corral.rpc.results import NodeResult, typed
 from corral.version import PROTOCOL_VERSION
@@ -156,6 +157,9 @@ class FakeNodeRpc(NodeRpc):
         return DEFAULTS.get(name)
 
 
+LEVEL_QUEUE_SERIAL = 2**31 - 1
+"""A healthy candidate's job queue replica: never behind the master's serial."""
+
 DEFAULTS: dict[str, Any] = {
     "version": PROTOCOL_VERSION,
     "node_info": NodeInfo(memory_total=4096, memory_free=2048),
@@ -166,6 +170,7 @@ DEFAULTS: dict[str, Any] = {
     "jobqueue_fetch": QueueCopy(files=[], serial=0),
     "master_epoch": 1,
     "master_epoch_announce": 1,
+    "jobqueue_replica_state": QueueReplicaState(serial=LEVEL_QUEUE_SERIAL),
     "node_demote_from_mc": True,
     "hooks_runner": [],
     "restricted_command": "",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from corral.rpc.methods.base import NodeRef, RpcMethods
-from corral.rpc.payloads import ConfigCopy, QueueCopy
+from corral.rpc.payloads import ConfigCopy, QueueCopy, QueueReplicaState
 from corral.rpc.results import NodeResult
 
 
@@ -131,3 +131,13 @@ class ReplicationCalls(RpcMethods):
     ) -> dict[str, NodeResult[None]]:
         """Set or clear the drain flag."""
         return await self._multi("jobqueue_set_drain_flag", nodes, flag, timeout=rpc_timeout)
+
+    async def jobqueue_replica_state(
+        self,
+        nodes: Sequence[NodeRef],
+        job_ids: list[int],
+        *,
+        rpc_timeout: float | None = None,
+    ) -> dict[str, NodeResult[QueueReplicaState]]:
+        """The replica's highest job id, and which of ``job_ids`` it has no file of."""
+        return await self._multi("jobqueue_replica_state", nodes, job_ids, timeout=rpc_timeout)

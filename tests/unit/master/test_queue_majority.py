@@ -111,22 +111,33 @@ def test_verify_reports_lagging_candidates() -> None:
     assert format_finding(findings[0], "ERROR", True).startswith("  - ERROR:ENODEREPL:node:node2:")
 
 
-def test_a_new_term_sends_every_candidate_the_whole_queue(tmp_path: Path) -> None:
+def test_a_new_master_sends_every_candidate_a_full_queue_copy(tmp_path: Path) -> None:
     queue, replicator, rpc = _queue(tmp_path)
-    replicator.snapshot = lambda: [("job-1", '{"id": 1}'), ("job-2", '{"id": 2}')]
-    rpc.script("jobqueue_update", "node3", fail="Cannot connect")
+    replicator.snapshot = lambda: [("job-1", "{}"), ("job-2", "{}")]
+    rpc.script("jobqueue_update", "node3", fail="connection refused")
 
-    async def scenario() -> dict[str, str]:
-        failed = await replicator.resync_all()
+    async def scenario() -> list[str]:
+        behind = await replicator.resync()
+        assert replicator.lagging() == {"node3": "a full job queue copy"}
         rpc.script("jobqueue_update", "node3", payload=None)
         await replicator.catch_up.settle()
-        await queue.shutdown()
-        return failed
+        return behind
 
-    failed = asyncio.run(scenario())
-    assert failed == {"node3": "Cannot connect"}
+    assert asyncio.run(scenario()) == ["node3"]
+    assert replicator.lagging() == {}
     assert _files_on(rpc, "node2") == {"job-1", "job-2"}
     assert _files_on(rpc, "node3") == {"job-1", "job-2"}
-    assert len([c for c in rpc.calls_of("jobqueue_update") if c.node == "node3"]) == 2
-    assert replicator.lagging() == {}, "the refused copy was sent again by the catch-up"
-    assert "node1" not in {call.node for call in rpc.calls_of("jobqueue_update")}
+    assert "node1" not in {c.node for c in rpc.calls_of("jobqueue_update")}
+    queue.saver.store.close()
+
+
+def test_the_full_queue_copy_goes_in_chunks(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    queue, replicator, rpc = _queue(tmp_path)
+    monkeypatch.setattr("corral.master.queue_replication.RESYNC_CHUNK", 2)
+    replicator.snapshot = lambda: [(f"job-{i}", "{}") for i in range(1, 6)]
+    assert asyncio.run(replicator.resync()) == []
+    sizes = [len(c.args[0]) for c in rpc.calls_of("jobqueue_update") if c.node == "node2"]
+    assert sizes == [2, 2, 1]
+    assert _files_on(rpc, "node3") == {f"job-{i}" for i in range(1, 6)}
+    queue.saver.store.close()

@@ -108,7 +108,7 @@ def test_noded_restarted_with_the_flags_it_was_started_with(
 def test_masterd_started_only_when_not_running(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     spawned = _record_spawns(monkeypatch)
-    monkeypatch.setattr(daemons, "_wait_for_luxi", lambda layout, what: None)
+    monkeypatch.setattr(daemons, "_wait_for_luxi", lambda layout, what, since: None)
     monkeypatch.setattr(daemons, "masterd_running", lambda layout: True)
     assert daemons.ensure_masterd(NodeLayout(tmp_path)) is False
     monkeypatch.setattr(daemons, "masterd_running", lambda layout: False)
@@ -217,7 +217,8 @@ def test_restart_keeps_the_master_daemon_command_line(
         return 1
 
     monkeypatch.setattr(daemons, "spawn_command", spawn)
-    monkeypatch.setattr(daemons, "_wait_for_luxi", lambda layout: events.append("ready"))
+    monkeypatch.setattr(daemons, "_wait_for_luxi",
+                        lambda layout, since: events.append("ready"))
     daemons.restart_masterd(NodeLayout(tmp_path))
     assert events == ["stop", ("spawn", argv), "ready"]
     layout = NodeLayout(tmp_path)
