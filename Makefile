@@ -27,7 +27,8 @@ lint: venv
 test: bytecode
 	$(VENV)/bin/ruff check corral tests bench
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -n 2 tests/unit tests/architecture
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests --ignore=tests/unit --ignore=tests/architecture
 
 demo: bytecode
 	bash scripts/demo.sh $(DEMO_DIR)

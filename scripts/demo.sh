@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# make demo: a 3-node Corral cluster on this machine with a chroot instance, a KVM/QEMU
-# instance and a drbd instance running, left up with next steps.
+# make demo: a 3-node Corral cluster on this machine with chroot, KVM/QEMU, drbd, LXC and Xen
+# (simulated) instances running and a master failover, left up with next steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=${1:-/tmp/corral-demo}
@@ -83,7 +83,24 @@ if [ "$(gnt-instance list --no-headers -o pnode db1)" = node1 ]; then
   run gnt-instance failover -f db1
   run gnt-node list-drbd node2
 fi
-run gnt-instance list -o name,hypervisor,disk_template,pnode,snodes,status
+if ! grep -qx ct1 <<<"$existing"; then
+  say "An LXC container ct1 on node1: its disk mounted as the container's root, own PID namespace, memory and CPUs limited by cgroups"
+  run gnt-instance add -t file --disk 0:size=64M -o busybox+default -H lxc -B maxmem=96 -n node1 ct1
+fi
+if ! grep -qx xen1 <<<"$existing"; then
+  say "A Xen PV instance xen1 (the xen-pvm driver runs xl; this machine has no Xen, so the nodes answer with the xl simulator)"
+  run gnt-instance add -t diskless -o noop -H xen-pvm -B maxmem=128 --no-nics -n node3 xen1
+fi
+run gnt-instance list -o name,hypervisor,disk_template,pnode,snodes,status,oper_ram
+
+if [ "$(gnt-cluster getmaster)" = node1 ]; then
+  say "Master failover: node2, a master candidate, becomes master (Ganeti's voting; a new master term fences node1)"
+  eval "$("$BIN/corral" vcluster env --dir "$DIR" --node node2)"
+  run gnt-cluster master-failover
+  eval "$("$BIN/corral" vcluster env --dir "$DIR")"
+  run gnt-cluster getmaster
+  run gnt-cluster verify
+fi
 
 cat <<NEXT
 
@@ -102,6 +119,10 @@ The cluster and its instances keep running. Next steps:
   gnt-instance add -t file --disk 0:size=128M -o busybox+default -H kvm -B maxmem=256,minmem=256 -n node1 vm2
   gnt-instance migrate -n node3 vm2   # a node-local disk copied over NBD while the guest runs
   gnt-instance add -t diskless -o noop -H fake --no-nics -n node1 f1   # a fake instance
+  gnt-instance console --show-cmd ct1 ; gnt-instance shutdown ct1   # the container
+  eval "\$(.venv/bin/corral vcluster env --dir $DIR --node node1)"; gnt-cluster master-failover   # back
   gnt-cluster info ; gnt-job list ; gnt-os list
+  corral vcluster up --auto-failover --dir /tmp/af   # another cluster whose master is replaced
+                                  # automatically (etcd lease) when its node dies
   make demo-down                  # stop every instance and daemon, remove $DIR
 NEXT

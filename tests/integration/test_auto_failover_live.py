@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from corral.luxi.client import wait_for_job
+from corral.luxi.client import LuxiRemoteError, wait_for_job
 from corral.testing.etcd_cluster import EtcdCluster, etcd_available
 from corral.vcluster import cluster
 from corral.vcluster.cluster import VCluster, VNode
@@ -131,8 +131,23 @@ def test_nothing_acknowledged_is_lost_over_ten_failovers(vc: VCluster) -> None:
     assert len(set(masters)) >= 2
 
 
+def wait_until_serving(vc: VCluster, seconds: float) -> VNode:
+    """The master, once it runs jobs (a new master's candidates may still be catching up
+    with its job queue, and it refuses jobs a majority does not hold until then)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        master = wait_for_master(vc, TAKEOVER_BOUND)
+        try:
+            if run_job(master, NOOP) == "success":
+                return master
+        except LuxiRemoteError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
 def test_etcd_member_loss(vc: VCluster) -> None:
-    master = wait_for_master(vc, TAKEOVER_BOUND)
+    master = wait_until_serving(vc, 60.0)
     etcd = EtcdCluster.load(Path(vc.directory) / ETCD_DIR)
     assert etcd is not None
     leader = etcd.leader_index()
