@@ -85,11 +85,11 @@ if [ "$(gnt-instance list --no-headers -o pnode db1)" = node1 ]; then
 fi
 if ! grep -qx ct1 <<<"$existing"; then
   say "An LXC container ct1 on node1: its disk mounted as the container's root, own PID namespace, memory and CPUs limited by cgroups"
-  run gnt-instance add -t file --disk 0:size=64M -o busybox+default -H lxc -B maxmem=96 -n node1 ct1
+  run gnt-instance add -t file --disk 0:size=64M -o busybox+default -H lxc -B maxmem=96,minmem=96 -n node1 ct1
 fi
 if ! grep -qx xen1 <<<"$existing"; then
   say "A Xen PV instance xen1 (the xen-pvm driver runs xl; this machine has no Xen, so the nodes answer with the xl simulator)"
-  run gnt-instance add -t diskless -o noop -H xen-pvm -B maxmem=128 --no-nics -n node3 xen1
+  run gnt-instance add -t diskless -o noop -H xen-pvm -B maxmem=128,minmem=128 --no-nics -n node3 xen1
 fi
 run gnt-instance list -o name,hypervisor,disk_template,pnode,snodes,status,oper_ram
 
@@ -122,7 +122,7 @@ The cluster and its instances keep running. Next steps:
   gnt-instance console --show-cmd ct1 ; gnt-instance shutdown ct1   # the container
   eval "\$(.venv/bin/corral vcluster env --dir $DIR --node node1)"; gnt-cluster master-failover   # back
   gnt-cluster info ; gnt-job list ; gnt-os list
-  corral vcluster up --auto-failover --dir /tmp/af   # another cluster whose master is replaced
+  .venv/bin/corral vcluster up --auto-failover --dir /tmp/af   # a cluster whose master is replaced
                                   # automatically (etcd lease) when its node dies
   make demo-down                  # stop every instance and daemon, remove $DIR
 NEXT
