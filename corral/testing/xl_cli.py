@@ -8,13 +8,13 @@ are checked against these functions.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from corral.hypervisor.xen.config import XlSyntaxError, read_config_settings
 from corral.process import CommandResult
 from corral.testing.xl_model import DOM0, Domain, XlHost
 
@@ -58,55 +58,33 @@ class XlError(Exception):
 
 # --- domain config files -------------------------------------------------------------
 
-_KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
-
-
 def parse_config(text: str, path: str) -> dict[str, object]:
-    """An xl domain config file as a dict (strings, numbers, lists of strings).
+    """An xl domain config file as a dict (strings, numbers, lists of strings), read with
+    the xl syntax reader the driver uses (:func:`read_config_settings`).
 
     Raises:
         XlError: a syntax error, printed as xl prints it.
     """
-    values: dict[str, object] = {}
-    pending: tuple[str, str, int] | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0] if "'" not in raw and '"' not in raw else raw
-        if pending is not None:
-            key, acc, start = pending
-            pending = (key, acc + " " + line.strip(), start)
-        elif not line.strip() or line.lstrip().startswith("#"):
-            continue
-        else:
-            match = _KEY.match(line)
-            if match is None:
-                raise _syntax(path, number, line.strip())
-            pending = (match.group(1), match.group(2).strip().rstrip(";"), number)
-        key, acc, start = pending
-        if acc.count("[") > acc.count("]"):
-            continue
-        values[key] = _value(acc, path, start)
-        pending = None
-    if pending is not None:
-        raise _syntax(path, pending[2], pending[1])
-    return values
+    try:
+        settings = read_config_settings(text)
+    except XlSyntaxError as err:
+        where = _WHERE.match(str(err))
+        if where is None:
+            raise _syntax(path, 1, str(err)) from None
+        near = where.group(2).strip("'\"").split("\\")[0]  # the token, not its repr
+        raise _syntax(path, int(where.group(1)), near) from None
+    return {key: [str(item) for item in value] if isinstance(value, tuple) else value
+            for key, value in settings.items()}
+
+
+_WHERE = re.compile(r"line (\d+): config parsing error near (.*?)(?::|$)")
+"""Line and token of a syntax error of the xl reader."""
 
 
 def _syntax(path: str, number: int, near: str) -> XlError:
     token = near.split()[0] if near.split() else near
     return XlError(f"{path}:{number}: config parsing error near `{token}': syntax error",
                    "Failed to parse config: Invalid argument")
-
-
-def _value(text: str, path: str, number: int) -> object:
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise _syntax(path, number, text) from None
-    if isinstance(value, (list, tuple)):
-        return [str(item) for item in value]
-    if isinstance(value, (str, int, float)):
-        return value
-    raise _syntax(path, number, text)
 
 
 # --- outputs -------------------------------------------------------------------------
